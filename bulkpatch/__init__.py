@@ -1,0 +1,3 @@
+"""bulkpatch: change many Webex meetings at once, safely and resumably."""
+
+__version__ = "0.1.0"

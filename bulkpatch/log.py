@@ -1,0 +1,37 @@
+"""structlog set-up: a console layout for people at a terminal, JSON lines for machines."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TextIO
+
+import structlog
+
+from bulkpatch.config import LogFormat
+
+
+def configure_logging(log_format: LogFormat, verbosity: int, stream: TextIO | None = None) -> None:
+    """Send structured logs to stderr (or ``stream``), as JSON unless a person is watching."""
+    out = stream or sys.stderr
+    use_json = log_format == "json" or (log_format == "auto" and not out.isatty())
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer()
+        if use_json
+        else structlog.dev.ConsoleRenderer(colors=out.isatty())
+    )
+    level = logging.DEBUG if verbosity > 0 else logging.INFO
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info
+            if use_json
+            else structlog.processors.StackInfoRenderer(),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(out),
+        cache_logger_on_first_use=False,
+    )

@@ -1,0 +1,258 @@
+"""Offline rules for times: ``start``, ``end``, ``timezone`` and ``recurrence``.
+
+The server keeps times to the minute, refuses a start in the past, a duration under 10 minutes
+or over 23 h 59 min, and a start 10 years or more ahead; recurrence is an RFC 2445 RRULE.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import lru_cache
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dateutil.relativedelta import relativedelta
+from dateutil.rrule import rrulestr
+
+MIN_DURATION = timedelta(minutes=10)
+MAX_DURATION = timedelta(hours=23, minutes=59)
+MAX_YEARS_AHEAD = 10
+SERIES_YEARS_CAP = 5
+SOON = timedelta(minutes=10)
+
+
+class Reporter(Protocol):
+    """Where findings go (the rules module's per-row report)."""
+
+    def error(self, field: str, rule: str, message: str, value: Any = None) -> None: ...
+
+    def warning(self, field: str, rule: str, message: str, value: Any = None) -> None: ...
+
+
+_TIME_FIELDS = ("start", "end", "timezone", "recurrence")
+
+
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    """The moments every row of one validation is compared with, computed once per ``now``."""
+
+    now: datetime
+    floor_now: datetime
+    soon: datetime
+    too_far: datetime
+
+    @classmethod
+    @lru_cache(maxsize=4)
+    def at(cls, now: datetime) -> _Limits:
+        return cls(
+            now,
+            now.replace(second=0, microsecond=0),
+            now + SOON,
+            now + relativedelta(years=MAX_YEARS_AHEAD),
+        )
+
+
+def check_times(body: dict[str, Any], now: datetime, report: Reporter) -> None:
+    """Check start, end, timezone and recurrence; rewrite local times with their offset."""
+    if not any(field in body for field in _TIME_FIELDS):
+        return
+    limits = _Limits.at(now)
+    zone = _read_zone(body.get("timezone"), report)
+    start = _read_time(body, "start", zone, report)
+    end = _read_time(body, "end", zone, report)
+    floor_now = limits.floor_now
+    for field, moment in (("start", start), ("end", end)):
+        if moment is not None and moment < floor_now:
+            report.error(
+                field,
+                "in_past",
+                f"{field} is in the past (now is {now:%Y-%m-%dT%H:%M%z})",
+                body[field],
+            )
+    if start is not None:
+        _check_start(start, limits, body, report)
+    if start is not None and end is not None:
+        _check_duration(_as_sent(start, limits), _as_sent(end, limits), body, report)
+    elif ("start" in body) != ("end" in body):
+        given, other = ("start", "end") if "start" in body else ("end", "start")
+        report.warning(
+            given,
+            "half_reschedule",
+            f"{given} without {other}: the server keeps the meeting's current {other}, and refuses the patch if the two no longer fit",
+        )
+    recurrence = body.get("recurrence")
+    if isinstance(recurrence, str):
+        check_rrule(recurrence, now, report)
+
+
+def _read_zone(name: Any, report: Reporter) -> tzinfo | None:
+    if not isinstance(name, str):
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        report.error(
+            "timezone",
+            "timezone",
+            "timezone must be an IANA time zone name such as 'Europe/Berlin'",
+            name,
+        )
+        return None
+
+
+def _read_time(
+    body: dict[str, Any], field: str, zone: tzinfo | None, report: Reporter
+) -> datetime | None:
+    text = body.get(field)
+    if not isinstance(text, str):
+        return None
+    moment = parse_iso8601(text)
+    if moment is None:
+        report.error(
+            field,
+            "datetime_format",
+            f"{field} must be an ISO 8601 date and time, such as 2030-01-27T20:30:00+08:00",
+            text,
+        )
+        return None
+    if moment.tzinfo is not None:
+        return moment
+    if zone is None:
+        report.error(
+            field,
+            "needs_offset",
+            f"{field} has no UTC offset; add one (+02:00, Z) or give the row a timezone",
+            text,
+        )
+        return None
+    local = moment.replace(tzinfo=zone)
+    # The two folds differ only in a gap or an overlap; only then is the round trip worth it.
+    if local.replace(fold=1).utcoffset() != local.utcoffset():
+        if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment:
+            report.error(
+                field,
+                "nonexistent_time",
+                f"{field} does not exist in {zone} (the clocks skip it)",
+                text,
+            )
+            return None
+        report.warning(
+            field, "ambiguous_time", f"{field} happens twice in {zone}; the first is used", text
+        )
+    # Sent with its offset: the row's timezone decided what it means, so the server need not guess.
+    body[field] = local.isoformat()
+    return local
+
+
+def parse_iso8601(text: str) -> datetime | None:
+    """An ISO 8601 date-time (with or without offset), or None; a bare date is not enough."""
+    stripped = text.strip()
+    if "T" not in stripped and "t" not in stripped and " " not in stripped:
+        return None  # a date alone, or not a date at all
+    try:
+        return datetime.fromisoformat(stripped)
+    except ValueError:
+        return None
+
+
+def _as_sent(moment: datetime, limits: _Limits) -> datetime:
+    """The time the server keeps: seconds dropped, and a start in this minute moved to the next."""
+    truncated = (
+        moment
+        if not moment.second and not moment.microsecond
+        else moment.replace(second=0, microsecond=0)
+    )
+    if truncated == limits.floor_now and moment > limits.now:
+        return truncated + timedelta(minutes=1)
+    return truncated
+
+
+def _check_start(start: datetime, limits: _Limits, body: dict[str, Any], report: Reporter) -> None:
+    if start >= limits.too_far:
+        report.error(
+            "start",
+            "too_far_ahead",
+            f"a meeting that starts {MAX_YEARS_AHEAD} years or more ahead cannot be updated",
+            body["start"],
+        )
+    elif limits.floor_now <= start < limits.soon:
+        report.warning(
+            "start",
+            "starts_soon",
+            "start is less than 10 minutes away and may be in the past when the row is sent",
+            body["start"],
+        )
+
+
+def _check_duration(start: datetime, end: datetime, body: dict[str, Any], report: Reporter) -> None:
+    if start >= end:
+        report.error("end", "start_after_end", "start must be before end", body["end"])
+        return
+    duration = end - start
+    if not MIN_DURATION <= duration <= MAX_DURATION:
+        report.error(
+            "end",
+            "duration",
+            f"the meeting would last {_hours_minutes(duration)}; it must last 10 minutes to 23 h 59 min",
+            body["end"],
+        )
+
+
+def _hours_minutes(span: timedelta) -> str:
+    minutes = int(span.total_seconds() // 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+_RRULE_PARTS = re.compile(
+    r"^(?:RRULE:)?(?P<rule>[A-Z]+=[^;=\s]+(?:;[A-Z]+=[^;=\s]+)*);?$", re.IGNORECASE
+)
+
+
+def check_rrule(text: str, now: datetime, report: Reporter) -> None:
+    """Check that ``text`` is one well-formed RFC 2445 RRULE, and warn where the API bends it."""
+    match = _RRULE_PARTS.match(text.strip())
+    parts = dict(part.split("=", 1) for part in match["rule"].upper().split(";")) if match else {}
+    if not match or "FREQ" not in parts:
+        report.error(
+            "recurrence",
+            "rrule",
+            "recurrence must be an RFC 2445 RRULE such as FREQ=WEEKLY;INTERVAL=1;BYDAY=MO",
+            text,
+        )
+        return
+    if "COUNT" in parts and "UNTIL" in parts:
+        report.error("recurrence", "rrule", "an RRULE takes COUNT or UNTIL, not both", text)
+        return
+    aware = parts.get("UNTIL", "").endswith("Z")
+    start = now if aware else now.replace(tzinfo=None)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            rrulestr(match["rule"], dtstart=start)
+    except (ValueError, TypeError, KeyError, OverflowError) as exc:
+        report.error("recurrence", "rrule", f"recurrence is not a valid RRULE: {exc}", text)
+        return
+    freq = parts["FREQ"]
+    for key in ("BYMONTHDAY", "BYDAY", "BYMONTH"):
+        if freq in {"MONTHLY", "YEARLY"} and "," in parts.get(key, ""):
+            report.warning(
+                "recurrence",
+                "first_only",
+                f"the API takes only the first of several {key} values in a {freq.lower()} rule",
+                text,
+            )
+    until = parts.get("UNTIL", "")  # rrulestr accepted it, so it starts with YYYYMMDD
+    if until and _until_date(until) > (now + relativedelta(years=SERIES_YEARS_CAP)).date():
+        report.warning(
+            "recurrence",
+            "capped",
+            f"the API ends a series at most {SERIES_YEARS_CAP} years from now, before this UNTIL",
+            text,
+        )
+
+
+def _until_date(until: str) -> date:
+    return date(int(until[:4]), int(until[4:6]), int(until[6:8]))

@@ -1,0 +1,434 @@
+"""The offline rules, one case per rule, from one table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+from conftest import NOW, later
+
+from bulkpatch.model import JobRow, Severity, check_row
+
+SERIES = "1d824a4a205042eba9574e00b711b226"
+OCCURRENCE = f"{SERIES}_20261201T120000Z"
+TOMORROW = later(NOW, days=1)
+TOMORROW_HOUR = later(NOW, days=1, hours=1)
+
+E, W = Severity.ERROR, Severity.WARNING
+
+# (case id, meetingId, changes, severity, field, rule)
+CASES: list[tuple[str, str, dict[str, Any], Severity, str, str]] = [
+    ("empty id", "", {"title": "x"}, E, "meetingId", "required"),
+    ("no changes", SERIES, {}, E, "", "no_changes"),
+    ("unknown field", SERIES, {"titel": "x"}, E, "titel", "unknown_field"),
+    (
+        "unknown nested",
+        SERIES,
+        {"meetingOptions": {"enabledChta": True}},
+        E,
+        "meetingOptions.enabledChta",
+        "unknown_field",
+    ),
+    ("read-only field", SERIES, {"webLink": "https://x"}, E, "webLink", "read_only"),
+    ("read-only state", SERIES, {"state": "active"}, E, "state", "read_only"),
+    ("null title", SERIES, {"title": None}, E, "title", "null_not_allowed"),
+    (
+        "null nested",
+        SERIES,
+        {"meetingOptions": {"enabledChat": None}},
+        E,
+        "meetingOptions.enabledChat",
+        "null_not_allowed",
+    ),
+    ("title too long", SERIES, {"title": "t" * 129}, E, "title", "max_length"),
+    ("agenda too long", SERIES, {"agenda": "a" * 1301}, E, "agenda", "max_length"),
+    ("boolean type", SERIES, {"sendEmail": "yes"}, E, "sendEmail", "type"),
+    ("integer type", SERIES, {"reminderTime": "15"}, E, "reminderTime", "type"),
+    ("negative minutes", SERIES, {"reminderTime": -5}, E, "reminderTime", "range"),
+    (
+        "enum value",
+        SERIES,
+        {"unlockedMeetingJoinSecurity": "allowjoin"},
+        E,
+        "unlockedMeetingJoinSecurity",
+        "enum",
+    ),
+    (
+        "nested enum",
+        SERIES,
+        {"audioConnectionOptions": {"entryAndExitTone": "ding"}},
+        E,
+        "audioConnectionOptions.entryAndExitTone",
+        "enum",
+    ),
+    ("join minutes set", SERIES, {"joinBeforeHostMinutes": 20}, E, "joinBeforeHostMinutes", "enum"),
+    (
+        "join minutes bool",
+        SERIES,
+        {"joinBeforeHostMinutes": False},
+        E,
+        "joinBeforeHostMinutes",
+        "type",
+    ),
+    (
+        "join minutes webinar",
+        SERIES,
+        {"joinBeforeHostMinutes": 45},
+        W,
+        "joinBeforeHostMinutes",
+        "webinar_only",
+    ),
+    ("opacity low", SERIES, {"visualWatermarkOpacity": 4}, E, "visualWatermarkOpacity", "range"),
+    ("opacity high", SERIES, {"visualWatermarkOpacity": 81}, E, "visualWatermarkOpacity", "range"),
+    (
+        "four tags",
+        SERIES,
+        {"integrationTags": ["a", "b", "c", "d"]},
+        E,
+        "integrationTags",
+        "max_length",
+    ),
+    ("long tag", SERIES, {"integrationTags": ["x" * 65]}, E, "integrationTags[0]", "max_length"),
+    ("empty tags", SERIES, {"integrationTags": []}, W, "integrationTags", "deletes_tags"),
+    ("null tags", SERIES, {"integrationTags": None}, W, "integrationTags", "deletes_tags"),
+    (
+        "tags on occurrence",
+        OCCURRENCE,
+        {"integrationTags": ["a"]},
+        E,
+        "integrationTags",
+        "occurrence",
+    ),
+    (
+        "null tags on occurrence",
+        OCCURRENCE,
+        {"integrationTags": None},
+        E,
+        "integrationTags",
+        "occurrence",
+    ),
+    (
+        "recurrence on occurrence",
+        OCCURRENCE,
+        {"recurrence": "FREQ=DAILY;INTERVAL=1"},
+        E,
+        "recurrence",
+        "occurrence",
+    ),
+    (
+        "tracking name empty",
+        SERIES,
+        {"trackingCodes": [{"name": "", "value": "v"}]},
+        E,
+        "trackingCodes[0].name",
+        "required",
+    ),
+    (
+        "tracking value missing",
+        SERIES,
+        {"trackingCodes": [{"name": "Dept"}]},
+        E,
+        "trackingCodes[0].value",
+        "required",
+    ),
+    (
+        "tracking value long",
+        SERIES,
+        {"trackingCodes": [{"name": "Dept", "value": "v" * 121}]},
+        E,
+        "trackingCodes[0].value",
+        "max_length",
+    ),
+    (
+        "tracking name twice",
+        SERIES,
+        {"trackingCodes": [{"name": "D", "value": "a"}, {"name": "D", "value": "b"}]},
+        W,
+        "trackingCodes",
+        "duplicate_name",
+    ),
+    (
+        "live stream incomplete",
+        SERIES,
+        {"liveStream": {"destination": "YouTube", "rtmpUrl": "rtmps://x"}},
+        E,
+        "liveStream.streamUrl",
+        "required",
+    ),
+    (
+        "live stream missing",
+        SERIES,
+        {"enabledLiveStream": True},
+        W,
+        "enabledLiveStream",
+        "needs_live_stream",
+    ),
+    ("host email", SERIES, {"hostEmail": "not-an-email"}, E, "hostEmail", "format"),
+    (
+        "note type without notes",
+        SERIES,
+        {"meetingOptions": {"enabledNote": False, "noteType": "allowOne"}},
+        E,
+        "meetingOptions.noteType",
+        "note_type_without_notes",
+    ),
+    (
+        "invitees need login",
+        SERIES,
+        {"restrictToInvitees": True, "requireAttendeeLogin": False},
+        E,
+        "restrictToInvitees",
+        "needs_attendee_login",
+    ),
+    (
+        "polling webinar only",
+        SERIES,
+        {"meetingOptions": {"enabledPolling": True}},
+        W,
+        "meetingOptions.enabledPolling",
+        "webinar_only",
+    ),
+    (
+        "no effect",
+        SERIES,
+        {"enabledVisualWatermark": False, "visualWatermarkOpacity": 40},
+        W,
+        "visualWatermarkOpacity",
+        "no_effect",
+    ),
+    (
+        "start not iso",
+        OCCURRENCE,
+        {"start": "next tuesday", "end": TOMORROW_HOUR},
+        E,
+        "start",
+        "datetime_format",
+    ),
+    (
+        "date only",
+        OCCURRENCE,
+        {"start": "2027-01-05", "end": TOMORROW_HOUR},
+        E,
+        "start",
+        "datetime_format",
+    ),
+    (
+        "no offset",
+        OCCURRENCE,
+        {"start": "2027-01-05T10:00:00", "end": "2027-01-05T11:00:00"},
+        E,
+        "start",
+        "needs_offset",
+    ),
+    (
+        "bad timezone",
+        OCCURRENCE,
+        {"start": "2027-01-05T10:00:00", "end": "2027-01-05T11:00:00", "timezone": "Mars/Olympus"},
+        E,
+        "timezone",
+        "timezone",
+    ),
+    (
+        "dst gap",
+        OCCURRENCE,
+        {"start": "2027-03-28T02:30:00", "end": "2027-03-28T04:00:00", "timezone": "Europe/Berlin"},
+        E,
+        "start",
+        "nonexistent_time",
+    ),
+    (
+        "dst fold",
+        OCCURRENCE,
+        {"start": "2027-10-31T02:30:00", "end": "2027-10-31T04:00:00", "timezone": "Europe/Berlin"},
+        W,
+        "start",
+        "ambiguous_time",
+    ),
+    (
+        "start in past",
+        OCCURRENCE,
+        {"start": later(NOW, days=-1), "end": TOMORROW},
+        E,
+        "start",
+        "in_past",
+    ),
+    ("end in past", OCCURRENCE, {"end": later(NOW, minutes=-5)}, E, "end", "in_past"),
+    (
+        "start after end",
+        OCCURRENCE,
+        {"start": TOMORROW_HOUR, "end": TOMORROW},
+        E,
+        "end",
+        "start_after_end",
+    ),
+    (
+        "too short",
+        OCCURRENCE,
+        {"start": TOMORROW, "end": later(NOW, days=1, minutes=9)},
+        E,
+        "end",
+        "duration",
+    ),
+    ("too long", OCCURRENCE, {"start": TOMORROW, "end": later(NOW, days=2)}, E, "end", "duration"),
+    (
+        "ten years ahead",
+        OCCURRENCE,
+        {"start": later(NOW, days=3653), "end": later(NOW, days=3653, hours=1)},
+        E,
+        "start",
+        "too_far_ahead",
+    ),
+    (
+        "starts soon",
+        OCCURRENCE,
+        {"start": later(NOW, minutes=3), "end": later(NOW, minutes=63)},
+        W,
+        "start",
+        "starts_soon",
+    ),
+    ("half reschedule", OCCURRENCE, {"start": TOMORROW}, W, "start", "half_reschedule"),
+    (
+        "series reschedule",
+        SERIES,
+        {"start": TOMORROW, "end": TOMORROW_HOUR},
+        W,
+        "start",
+        "cancels_exceptions",
+    ),
+    ("rrule garbage", SERIES, {"recurrence": "every monday"}, E, "recurrence", "rrule"),
+    ("rrule no freq", SERIES, {"recurrence": "INTERVAL=1"}, E, "recurrence", "rrule"),
+    ("rrule bad freq", SERIES, {"recurrence": "FREQ=DAYLY"}, E, "recurrence", "rrule"),
+    (
+        "rrule count and until",
+        SERIES,
+        {"recurrence": "FREQ=DAILY;COUNT=3;UNTIL=20270101T000000Z"},
+        E,
+        "recurrence",
+        "rrule",
+    ),
+    (
+        "rrule several days",
+        SERIES,
+        {"recurrence": "FREQ=MONTHLY;INTERVAL=1;COUNT=10;BYMONTHDAY=10,11,12"},
+        W,
+        "recurrence",
+        "first_only",
+    ),
+    (
+        "rrule capped",
+        SERIES,
+        {"recurrence": "FREQ=DAILY;INTERVAL=1;UNTIL=21241001T000000Z"},
+        W,
+        "recurrence",
+        "capped",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("meeting_id", "changes", "severity", "field", "rule"),
+    [case[1:] for case in CASES],
+    ids=[case[0] for case in CASES],
+)
+def test_rule(
+    meeting_id: str,
+    changes: dict[str, Any],
+    severity: Severity,
+    field: str,
+    rule: str,
+    now: datetime,
+) -> None:
+    """Each offline rule reports its own finding at its own field."""
+    checked = check_row(JobRow(7, meeting_id, changes), now)
+    found = {(f.severity, f.field, f.rule) for f in checked.findings}
+    assert (severity, field, rule) in found, checked.findings
+    assert all(f.line == 7 for f in checked.findings)
+    assert checked.is_valid is (not any(f.severity is E for f in checked.findings))
+
+
+VALID: list[tuple[str, str, dict[str, Any]]] = [
+    ("lobby", SERIES, {"unlockedMeetingJoinSecurity": "allowJoinWithLobby"}),
+    ("reschedule occurrence", OCCURRENCE, {"start": TOMORROW, "end": TOMORROW_HOUR}),
+    ("minimum duration", OCCURRENCE, {"start": TOMORROW, "end": later(NOW, days=1, minutes=10)}),
+    (
+        "maximum duration",
+        OCCURRENCE,
+        {"start": TOMORROW, "end": later(NOW, days=1, hours=23, minutes=59)},
+    ),
+    ("nullable fields", SERIES, {"agenda": None, "recurrence": None, "trackingCodes": None}),
+    ("three tags", SERIES, {"integrationTags": ["a", "b", "x" * 64]}),
+    ("opacity bounds", SERIES, {"visualWatermarkOpacity": 5, "enabledVisualWatermark": True}),
+    ("rrule weekly", SERIES, {"recurrence": "FREQ=WEEKLY;INTERVAL=1;BYDAY=MO,WE"}),
+    ("rrule prefix", SERIES, {"recurrence": "RRULE:FREQ=DAILY;COUNT=5"}),
+    (
+        "live stream",
+        SERIES,
+        {
+            "enabledLiveStream": True,
+            "liveStream": {"destination": "Y", "rtmpUrl": "rtmps://a", "streamUrl": "https://b"},
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("meeting_id", "changes"), [case[1:] for case in VALID], ids=[case[0] for case in VALID]
+)
+def test_valid_rows_have_no_errors(meeting_id: str, changes: dict[str, Any], now: datetime) -> None:
+    """Rows on the right side of every limit are valid."""
+    checked = check_row(JobRow(2, meeting_id, changes), now)
+    assert checked.is_valid, checked.findings
+    assert checked.body is not None
+
+
+def test_local_time_is_sent_with_its_offset(now: datetime) -> None:
+    """A start without offset is read in the row's timezone and sent with that zone's offset."""
+    row = JobRow(
+        2,
+        OCCURRENCE,
+        {"start": "2027-01-05T10:00:00", "end": "2027-01-05T11:00:00", "timezone": "Europe/Berlin"},
+    )
+    body = check_row(row, now).body
+    assert body == {
+        "start": "2027-01-05T10:00:00+01:00",
+        "end": "2027-01-05T11:00:00+01:00",
+        "timezone": "Europe/Berlin",
+    }
+
+
+def test_unknown_field_suggests_the_right_one(now: datetime) -> None:
+    """A misspelt or misplaced field gets a "did you mean" with the real path."""
+    checked = check_row(JobRow(2, SERIES, {"titel": "x", "enabledChat": True}), now)
+    messages = {f.field: f.message for f in checked.findings}
+    assert "did you mean title?" in messages["titel"]
+    assert "did you mean meetingOptions.enabledChat?" in messages["enabledChat"]
+
+
+def test_enum_suggests_the_right_case(now: datetime) -> None:
+    """An enum value in the wrong case is pointed at the right spelling."""
+    checked = check_row(
+        JobRow(2, SERIES, {"audioConnectionOptions": {"audioConnectionType": "voip"}}), now
+    )
+    assert "did you mean 'VoIP'?" in checked.findings[0].message
+
+
+def test_secret_values_are_masked(now: datetime) -> None:
+    """A password never appears in a finding, whatever rule it breaks."""
+    checked = check_row(
+        JobRow(2, SERIES, {"password": 12345678, "panelistPassword": ["S3cret!"]}), now
+    )
+    assert len(checked.findings) == 2
+    for finding in checked.findings:
+        assert finding.value == "********"
+        assert "S3cret" not in finding.message
+        assert "12345678" not in finding.message
+
+
+def test_every_error_of_a_row_is_reported(now: datetime) -> None:
+    """One row with several mistakes gets one finding for each."""
+    row = JobRow(
+        2, SERIES, {"title": "t" * 200, "visualWatermarkOpacity": 99, "joinBeforeHostMinutes": 7}
+    )
+    rules = sorted(f.rule for f in check_row(row, now).findings)
+    assert rules == ["enum", "max_length", "range"]
