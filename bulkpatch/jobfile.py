@@ -86,6 +86,14 @@ def read_rows(lines: Iterable[str], fmt: JobFormat, source: str) -> Iterator[Job
     return _read_jsonl(lines)
 
 
+def meeting_ids(path: Path) -> Iterator[str]:
+    """Every meetingId a job file names, in file order (rows with problems included)."""
+    with open_job(path) as lines:
+        for item in read_rows(lines, job_format(path), str(path)):
+            if item.meeting_id:
+                yield item.meeting_id
+
+
 # --- CSV -------------------------------------------------------------------------------------
 
 

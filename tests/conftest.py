@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
+
+from bulkpatch.sandbox import RateLimits, RunningSandbox, SandboxState, generate, running_sandbox
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -47,3 +50,44 @@ def write_job(tmp_path: Path) -> Callable[[str, str | bytes], Path]:
         return path
 
     return write
+
+
+# --- the sandbox, in-process on a free loopback port ---------------------------------------
+
+SANDBOX_TOKEN = "test-token-not-a-secret"
+
+
+class FakeClock:
+    """A monotonic clock moved by hand: rate-limit tests never sleep."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_clock() -> FakeClock:
+    """A hand-driven monotonic clock."""
+    return FakeClock()
+
+
+@pytest.fixture
+async def sandbox(fake_clock: FakeClock) -> AsyncIterator[RunningSandbox]:
+    """A sandbox of 40 generated series on 127.0.0.1, accepting only SANDBOX_TOKEN."""
+    store = generate(40, random_seed=7, now=datetime.now(UTC))
+    state = SandboxState(store=store, limits=RateLimits(None, 10, fake_clock), token=SANDBOX_TOKEN)
+    async with running_sandbox(state) as running:
+        yield running
+
+
+@pytest.fixture
+async def api(sandbox: RunningSandbox) -> AsyncIterator[aiohttp.ClientSession]:
+    """An HTTP session to the sandbox's API with the right token."""
+    headers = {"Authorization": f"Bearer {SANDBOX_TOKEN}"}
+    async with aiohttp.ClientSession(base_url=sandbox.url, headers=headers) as session:
+        yield session

@@ -1,0 +1,119 @@
+"""Benchmark the sandbox alone: PATCH throughput with no latency, no limit, no faults.
+
+The sandbox runs as its own process (`bulkpatch sandbox --quiet`); this script is the separate
+load generator: aiohttp with a connection pool, N requests at a fixed concurrency, on loopback.
+
+    .venv/bin/python bench/sandbox_bench.py --requests 20000 --concurrency 64
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+
+import aiohttp
+
+from bulkpatch.sandbox import generate
+
+TOKEN = "bench-token"
+RANDOM_SEED = 11
+
+
+def start_sandbox(meetings: int) -> tuple[subprocess.Popen[bytes], str]:
+    """Start `bulkpatch sandbox` on a free loopback port and return it with its API URL."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bulkpatch",
+            "sandbox",
+            "--port",
+            "0",
+            "--quiet",
+            "--token",
+            TOKEN,
+            "--meetings",
+            str(meetings),
+            "--random-seed",
+            str(RANDOM_SEED),
+        ],
+        stdout=subprocess.PIPE,
+        bufsize=0,
+    )
+    assert process.stdout is not None
+    seen = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while b"stats:" not in seen:
+            if not selector.select(60):
+                raise SystemExit("the sandbox did not start within 60 s")
+            seen += os.read(process.stdout.fileno(), 4096)
+    match = re.search(rb"at (http://\S+/v1)", seen)
+    assert match is not None
+    return process, match.group(1).decode()
+
+
+async def load(
+    api: str, ids: list[str], requests: int, concurrency: int
+) -> tuple[float, dict[int, int]]:
+    """Send ``requests`` PATCHes over ``concurrency`` workers; return seconds and status counts."""
+    statuses: dict[int, int] = {}
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for index in range(requests):
+        queue.put_nowait(index)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        while not queue.empty():
+            index = queue.get_nowait()
+            body = {"title": f"bench {index}", "meetingOptions": {"enabledChat": index % 2 == 0}}
+            async with session.patch(
+                f"{api}/meetings/{ids[index % len(ids)]}", json=body
+            ) as response:
+                await response.read()
+                statuses[response.status] = statuses.get(response.status, 0) + 1
+
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+        return time.perf_counter() - started, statuses
+
+
+def main() -> None:
+    """Start the sandbox, warm it up, measure, stop it, print a markdown row."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--meetings", type=int, default=2_000)
+    args = parser.parse_args()
+    store = generate(args.meetings, RANDOM_SEED, datetime.now(UTC))
+    ids = [
+        mid
+        for mid, seed in store.seeds.items()
+        if seed.state in {"active", "scheduled"} and not seed.adhoc
+    ]
+    process, api = start_sandbox(args.meetings)
+    try:
+        asyncio.run(load(api, ids, 500, args.concurrency))  # warm-up
+        seconds, statuses = asyncio.run(load(api, ids, args.requests, args.concurrency))
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+    print("| requests | concurrency | seconds | PATCH/s | statuses |")
+    print("|---:|---:|---:|---:|---|")
+    print(
+        f"| {args.requests:,} | {args.concurrency} | {seconds:.2f} | {args.requests / seconds:,.0f} | {statuses} |"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,253 @@
+"""The sandbox's HTTP face: aiohttp.web routes, the request gate, and start/stop on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from bulkpatch.sandbox.patching import PatchRefused, apply_patch
+from bulkpatch.sandbox.store import MeetingStore
+from bulkpatch.sandbox.traffic import Faults, RateLimits, Stats
+
+API_PREFIX = "/v1"
+
+
+class SandboxError(Exception):
+    """The sandbox cannot start as asked (a non-loopback host, a port in use)."""
+
+
+@dataclass
+class SandboxState:
+    """Everything a running sandbox holds; tests change ``faults`` and read ``stats`` directly."""
+
+    store: MeetingStore
+    limits: RateLimits
+    faults: Faults = field(default_factory=Faults)
+    stats: Stats = field(default_factory=Stats)
+    token: str | None = None
+    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    on_request: Callable[[str, str, int, str], None] | None = None
+
+
+STATE = web.AppKey("state", SandboxState)
+
+
+def error_response(
+    status: int,
+    message: str,
+    tracking_id: str,
+    reasons: list[str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    """A Webex-shaped error body."""
+    body = {
+        "message": message,
+        "errors": [{"description": reason} for reason in reasons or [message]],
+        "trackingId": tracking_id,
+    }
+    return web.json_response(body, status=status, headers=headers)
+
+
+def _bearer(request: web.Request) -> str | None:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None
+
+
+@web.middleware
+async def _gate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Tracking id, stats, auth, rate limit, latency and faults, in the order the API applies them."""
+    state = request.app[STATE]
+    if request.path.startswith("/_sandbox/"):
+        return await handler(request)  # the emulator's own controls: not API traffic, not counted
+    tracking_id = f"SANDBOX_{uuid.uuid4()}"
+    state.stats.enter()
+    try:
+        response = await _admit(request, state, tracking_id) or await handler(request)
+    except PatchRefused as refused:
+        response = error_response(refused.status, refused.message, tracking_id, refused.reasons)
+    except web.HTTPException as exc:  # the router's own 404 and 405
+        response = error_response(exc.status, exc.reason, tracking_id)
+    finally:
+        state.stats.leave()
+    response.headers["trackingid"] = tracking_id
+    state.stats.count(request.method, response.status)
+    if state.on_request is not None:
+        state.on_request(request.method, request.path, response.status, tracking_id)
+    return response
+
+
+async def _admit(
+    request: web.Request, state: SandboxState, tracking_id: str
+) -> web.StreamResponse | None:
+    token = _bearer(request)
+    if token is None or (state.token is not None and token != state.token):
+        return error_response(
+            401,
+            "The request requires a valid access token set in the Authorization request header.",
+            tracking_id,
+        )
+    throttle = state.limits.admit(token, id(request.transport))
+    if throttle is not None:
+        state.stats.throttled += 1
+        if throttle.violation:
+            state.stats.violation(token, throttle)
+        headers = {"Retry-After": str(throttle.retry_after)}
+        return error_response(
+            429,
+            "Too many requests have been sent in a given amount of time.",
+            tracking_id,
+            headers=headers,
+        )
+    delay = state.faults.latency()
+    if delay:
+        await asyncio.sleep(delay)  # the emulated server's own processing time, not a test wait
+    fault = state.faults.draw()
+    if fault is None:
+        return None
+    if fault.kind == "drop" and request.transport is not None:
+        request.transport.close()
+        return web.Response(status=499)  # never reaches the client; counted as a drop
+    if fault.kind == "locked":
+        headers = {"Retry-After": str(state.faults.locked_retry_after)}
+        return error_response(
+            423,
+            "The meeting is being updated by another request; try again later.",
+            tracking_id,
+            headers=headers,
+        )
+    return error_response(
+        fault.status, "The server met a temporary problem; try again later.", tracking_id
+    )
+
+
+async def _get_meeting(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    meeting = state.store.get(request.match_info["meetingId"])
+    if meeting is None:
+        raise PatchRefused(404, "The requested resource could not be found.")
+    return web.json_response(meeting)
+
+
+async def _patch_meeting(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    meeting_id = request.match_info["meetingId"]
+    if request.content_type != "application/json":
+        raise PatchRefused(415, "The request must have Content-Type application/json.")
+    try:
+        body = await request.json()
+    except ValueError:
+        raise PatchRefused(400, "The request body is not valid JSON.") from None
+    cancelled_before = len(state.store.cancelled)
+    updated = apply_patch(state.store, meeting_id, body, state.now())
+    state.stats.patches_applied[meeting_id] += 1
+    state.stats.cancelled_occurrences += len(state.store.cancelled) - cancelled_before
+    return web.json_response(updated)
+
+
+async def _list_meetings(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    series_id = request.query.get("meetingSeriesId")
+    try:
+        limit = max(1, min(int(request.query.get("max", "100")), 100))
+    except ValueError:
+        raise PatchRefused(400, "max must be a whole number.") from None
+    if series_id is not None:
+        if series_id not in state.store:
+            raise PatchRefused(404, "The requested resource could not be found.")
+        ids = list(state.store.occurrences_of(series_id))[:limit]
+    else:
+        ids = [
+            mid
+            for mid, seed in state.store.seeds.items()
+            if seed.kind == "meetingSeries" and mid in state.store
+        ][:limit]
+    return web.json_response({"items": [state.store.get(mid) for mid in ids]})
+
+
+async def _stats(request: web.Request) -> web.Response:
+    include = request.query.get("meetings", "1") != "0"
+    return web.json_response(request.app[STATE].stats.snapshot(include_meetings=include))
+
+
+def build_app(state: SandboxState) -> web.Application:
+    """The aiohttp application over ``state``."""
+    app = web.Application(middlewares=[_gate])
+    app[STATE] = state
+    app.router.add_get(f"{API_PREFIX}/meetings", _list_meetings)
+    app.router.add_get(f"{API_PREFIX}/meetings/{{meetingId}}", _get_meeting)
+    app.router.add_patch(f"{API_PREFIX}/meetings/{{meetingId}}", _patch_meeting)
+    app.router.add_get("/_sandbox/stats", _stats)
+    return app
+
+
+def check_loopback(host: str) -> None:
+    """Refuse any address that is not on this machine's loopback."""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise SandboxError(
+            f"the sandbox serves on loopback only (127.0.0.1, ::1, localhost), not {host!r}"
+        )
+
+
+@dataclass(frozen=True)
+class RunningSandbox:
+    """A started sandbox: where it listens and what it holds."""
+
+    url: str
+    state: SandboxState
+
+    @property
+    def api_url(self) -> str:
+        """The base URL to give bulkpatch (``.../v1``)."""
+        return f"{self.url}{API_PREFIX}"
+
+
+@asynccontextmanager
+async def running_sandbox(
+    state: SandboxState, host: str = "127.0.0.1", port: int = 0
+) -> AsyncIterator[RunningSandbox]:
+    """Serve ``state`` on loopback (port 0 picks a free port) until the block ends."""
+    check_loopback(host)
+    runner = web.AppRunner(build_app(state), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, reuse_address=True)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise SandboxError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    bound = runner.addresses[0]
+    shown = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+    try:
+        yield RunningSandbox(f"http://{shown}:{bound[1]}", state)
+    finally:
+        await runner.cleanup()
+
+
+def new_state(
+    store: MeetingStore,
+    *,
+    rate: float | None = None,
+    burst: int = 10,
+    token: str | None = None,
+    faults: Faults | None = None,
+) -> SandboxState:
+    """A sandbox state with a real monotonic clock for its rate limits."""
+    return SandboxState(
+        store=store,
+        limits=RateLimits(rate, burst, time.monotonic),
+        faults=faults or Faults(),
+        token=token,
+    )

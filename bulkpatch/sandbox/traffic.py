@@ -1,0 +1,193 @@
+"""What the sandbox does to traffic: per-token rate limits, faults on demand, and the stats.
+
+Clocks are injected (a ``() -> float`` of monotonic seconds) so tests drive time by hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+Clock = Callable[[], float]
+FAULT_STATUSES = (500, 502, 503, 504)
+
+
+@dataclass(frozen=True, slots=True)
+class Throttle:
+    """Answer 429 with this Retry-After; ``violation`` if the client had already been told to wait."""
+
+    retry_after: int
+    violation: bool
+    early_by: float = 0.0
+
+
+@dataclass(slots=True)
+class _Bucket:
+    tokens: float
+    updated: float
+    deadline: float = 0.0
+    told_at: float = 0.0
+
+
+class RateLimits:
+    """A token bucket per access token; beyond it, 429 with a deadline the token must respect.
+
+    A request before a token's deadline is a Retry-After violation when it arrives more than
+    ``grace`` seconds after the 429 that set the deadline (requests already in flight then could
+    not have known), or on a connection that itself received that 429.
+    """
+
+    __slots__ = ("_buckets", "_clock", "_connections", "burst", "grace", "rate")
+
+    def __init__(self, rate: float | None, burst: int, clock: Clock, grace: float = 0.1) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.grace = grace
+        self._clock = clock
+        self._buckets: dict[str, _Bucket] = {}
+        self._connections: dict[int, float] = {}
+
+    def __repr__(self) -> str:
+        return f"<RateLimits rate={self.rate} burst={self.burst} tokens={len(self._buckets)}>"
+
+    def admit(self, token: str, connection: int) -> Throttle | None:
+        """None to let the request through, or how to refuse it."""
+        if self.rate is None:
+            return None
+        now = self._clock()
+        bucket = self._buckets.get(token)
+        if bucket is None:
+            bucket = self._buckets[token] = _Bucket(float(self.burst), now)
+        if now < bucket.deadline:
+            same_connection = self._connections.get(connection, 0.0) > now
+            violation = same_connection or now > bucket.told_at + self.grace
+            self._remember(connection, bucket.deadline, now)
+            return Throttle(
+                max(1, math.ceil(bucket.deadline - now)), violation, bucket.deadline - now
+            )
+        bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.updated) * self.rate)
+        bucket.updated = now
+        if bucket.tokens >= 1.0:
+            bucket.tokens -= 1.0
+            return None
+        retry_after = max(1, math.ceil((1.0 - bucket.tokens) / self.rate))
+        bucket.deadline, bucket.told_at = now + retry_after, now
+        self._remember(connection, bucket.deadline, now)
+        return Throttle(retry_after, violation=False)
+
+    def _remember(self, connection: int, deadline: float, now: float) -> None:
+        if len(self._connections) > 10_000:
+            self._connections = {key: end for key, end in self._connections.items() if end > now}
+        self._connections[connection] = deadline
+
+
+FaultKind = Literal["status", "drop", "locked"]
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """One injected failure: an error status, a dropped connection, or 423 Locked."""
+
+    kind: FaultKind
+    status: int = 0
+
+
+@dataclass
+class Faults:
+    """Failures on demand, drawn from a seeded RNG; change the fields at run time to switch them."""
+
+    latency_ms: tuple[float, float] = (0.0, 0.0)
+    fault_rate: float = 0.0
+    locked_rate: float = 0.0
+    locked_retry_after: int = 1
+    rng: random.Random = field(default_factory=lambda: random.Random(0))
+
+    def latency(self) -> float:
+        """Seconds to wait before answering."""
+        low, high = self.latency_ms
+        return (low if high <= low else self.rng.uniform(low, high)) / 1000
+
+    def draw(self) -> Fault | None:
+        """The fault for this request, if any (nothing is applied when there is one)."""
+        roll = self.rng.random()
+        if roll < self.fault_rate:
+            choice = self.rng.randrange(len(FAULT_STATUSES) + 1)
+            return (
+                Fault("drop")
+                if choice == len(FAULT_STATUSES)
+                else Fault("status", FAULT_STATUSES[choice])
+            )
+        if roll < self.fault_rate + self.locked_rate:
+            return Fault("locked", 423)
+        return None
+
+
+def parse_latency(text: str) -> tuple[float, float]:
+    """``"200"`` or ``"50-250"`` milliseconds."""
+    low, _, high = text.partition("-")
+    first = float(low)
+    second = float(high) if high else first
+    if first < 0 or second < first:
+        raise ValueError(f"latency must be MS or MIN-MAX with 0 <= MIN <= MAX, not {text!r}")
+    return first, second
+
+
+def fingerprint(token: str) -> str:
+    """A short, one-way name for a token, safe to show in stats and logs."""
+    return hashlib.sha256(token.encode()).hexdigest()[:8]
+
+
+@dataclass
+class Stats:
+    """What the sandbox saw; served at ``GET /_sandbox/stats``."""
+
+    requests: Counter[str] = field(default_factory=Counter)
+    patches_applied: Counter[str] = field(default_factory=Counter)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    throttled: int = 0
+    violations: list[dict[str, Any]] = field(default_factory=list)
+    cancelled_occurrences: int = 0
+
+    def enter(self) -> None:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+
+    def leave(self) -> None:
+        self.in_flight -= 1
+
+    def count(self, method: str, status: int | str) -> None:
+        self.requests[f"{method} {status}"] += 1
+
+    def violation(self, token: str, throttle: Throttle) -> None:
+        self.violations.append(
+            {
+                "at": datetime.now(UTC).isoformat(),
+                "token": fingerprint(token),
+                "earlyBySeconds": round(throttle.early_by, 3),
+            }
+        )
+
+    def snapshot(self, include_meetings: bool = True) -> dict[str, Any]:
+        """A JSON-ready copy."""
+        counts = self.patches_applied
+        snapshot: dict[str, Any] = {
+            "requests": dict(sorted(self.requests.items())),
+            "patchesApplied": sum(counts.values()),
+            "meetingsPatched": len(counts),
+            "meetingsPatchedMoreThanOnce": sum(1 for n in counts.values() if n > 1),
+            "maxConcurrentRequests": self.max_in_flight,
+            "throttled": self.throttled,
+            "retryAfterViolations": len(self.violations),
+            "violations": self.violations[-100:],
+            "cancelledOccurrences": self.cancelled_occurrences,
+        }
+        if include_meetings:
+            snapshot["patchesPerMeeting"] = dict(counts)
+        return snapshot

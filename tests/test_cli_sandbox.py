@@ -1,0 +1,89 @@
+"""`bulkpatch sandbox` as a real process: start, serve, stop on a signal."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from bulkpatch.cli import main
+
+JOBS = Path(__file__).parent.parent / "jobs"
+
+
+def read_until(process: subprocess.Popen[bytes], marker: bytes, timeout: float = 30) -> str:
+    """Stdout up to and including the line holding ``marker``, waiting on the pipe (bounded)."""
+    assert process.stdout is not None
+    seen = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        while marker not in seen:
+            assert selector.select(timeout), f"no {marker!r} from the sandbox in time: {seen!r}"
+            chunk = os.read(process.stdout.fileno(), 4096)
+            assert chunk, f"the sandbox exited early: {seen!r}"
+            seen += chunk
+    return seen.decode()
+
+
+def test_sandbox_serves_seeded_meetings_and_stops_on_sigint() -> None:
+    """Seeded from a job, it prints its URL and token line, serves the job's ids, stops cleanly."""
+    job = JOBS / "site-migration-lobby.csv"
+    meeting_id = job.read_text().splitlines()[1].split(",")[0]
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bulkpatch",
+            "sandbox",
+            "--port",
+            "0",
+            "--seed",
+            str(job),
+            "--token",
+            "cli-test",
+            "--log-format",
+            "json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
+    try:
+        banner = read_until(process, b"stats:").splitlines()
+        assert "24 meetings at http://127.0.0.1:" in banner[0]
+        api = banner[0].rsplit(" ", 1)[1].strip()
+        assert banner[1] == "export WEBEX_ACCESS_TOKEN=cli-test"
+        request = urllib.request.Request(
+            f"{api}/meetings/{meeting_id}", headers={"Authorization": "Bearer cli-test"}
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.load(response)["id"] == meeting_id
+            assert response.headers["trackingid"]
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = (stream.decode() for stream in process.communicate(timeout=30))
+    assert process.returncode == 0, err
+    assert "stopped" in out
+    logged = [json.loads(line) for line in err.splitlines()]
+    assert {"event": "sandbox.request", "method": "GET", "status": 200}.items() <= logged[0].items()
+
+
+def test_sandbox_refuses_a_public_host() -> None:
+    """--host other than loopback is a usage error, exit 2."""
+    result = CliRunner().invoke(main, ["sandbox", "--host", "0.0.0.0", "--port", "0"])
+    assert result.exit_code == 2
+    assert "loopback only" in result.stderr
+
+
+def test_sandbox_rejects_bad_latency() -> None:
+    """A latency that is not MS or MIN-MAX is refused before anything starts."""
+    result = CliRunner().invoke(main, ["sandbox", "--latency-ms", "250-50"])
+    assert result.exit_code == 2
+    assert "latency" in result.stderr

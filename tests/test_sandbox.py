@@ -1,0 +1,495 @@
+"""The sandbox over real HTTP on a loopback port: every rule of the reference it enforces."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+from conftest import SANDBOX_TOKEN, FakeClock
+
+from bulkpatch.sandbox import (
+    RunningSandbox,
+    SandboxError,
+    check_loopback,
+    generate,
+    running_sandbox,
+    seed_from_ids,
+)
+from bulkpatch.sandbox.store import Seed
+
+Json = dict[str, Any]
+
+
+def find(sandbox: RunningSandbox, wanted: Callable[[Seed], bool]) -> str:
+    """The first meeting id whose seed matches."""
+    store = sandbox.state.store
+    return next(mid for mid, seed in store.seeds.items() if wanted(seed) and mid in store)
+
+
+def series(sandbox: RunningSandbox, scheduled_type: str = "meeting") -> str:
+    return find(
+        sandbox,
+        lambda s: (
+            s.kind == "meetingSeries"
+            and s.state == "active"
+            and not s.adhoc
+            and s.scheduled_type == scheduled_type
+        ),
+    )
+
+
+def occurrence(sandbox: RunningSandbox) -> str:
+    return find(sandbox, lambda s: s.kind == "scheduledMeeting")
+
+
+def at(days: float = 2, minutes: float = 0, *, zone: str = "+00:00") -> str:
+    moment = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(
+        days=days, minutes=minutes
+    )
+    return moment.isoformat().replace("+00:00", zone)
+
+
+async def patch(api: aiohttp.ClientSession, meeting_id: str, body: Any) -> tuple[int, Json]:
+    async with api.patch(f"/v1/meetings/{meeting_id}", json=body) as response:
+        return response.status, await response.json()
+
+
+async def get(api: aiohttp.ClientSession, meeting_id: str) -> tuple[int, Json]:
+    async with api.get(f"/v1/meetings/{meeting_id}") as response:
+        return response.status, await response.json()
+
+
+# --- protocol ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong-token", "Basic abc", "Bearer "])
+async def test_requests_without_the_right_token_get_401(
+    sandbox: RunningSandbox, authorization: str | None
+) -> None:
+    """No token, a wrong one or another scheme: 401 with a Webex error body and a trackingid."""
+    headers = {"Authorization": authorization} if authorization else {}
+    async with (
+        aiohttp.ClientSession(base_url=sandbox.url) as session,
+        session.get(f"/v1/meetings/{series(sandbox)}", headers=headers) as response,
+    ):
+        body = await response.json()
+        assert response.status == 401
+        assert response.headers["trackingid"] == body["trackingId"]
+        assert body["errors"][0]["description"]
+
+
+async def test_every_response_has_a_unique_tracking_id(
+    sandbox: RunningSandbox, api: aiohttp.ClientSession
+) -> None:
+    """Each answer, success or error, carries its own trackingid header."""
+    seen = set()
+    for path in (f"/v1/meetings/{series(sandbox)}", "/v1/meetings/nope", "/v1/elsewhere"):
+        async with api.get(path) as response:
+            seen.add(response.headers["trackingid"])
+    assert len(seen) == 3
+
+
+async def test_get_returns_the_meeting_with_response_properties(
+    sandbox: RunningSandbox, api: aiohttp.ClientSession
+) -> None:
+    """GET answers with the reference's response properties."""
+    status, meeting = await get(api, occurrence(sandbox))
+    assert status == 200
+    for name in (
+        "id",
+        "meetingNumber",
+        "title",
+        "start",
+        "end",
+        "timezone",
+        "meetingType",
+        "state",
+        "scheduledType",
+        "hostEmail",
+        "webLink",
+        "meetingSeriesId",
+    ):
+        assert name in meeting
+
+
+async def test_unknown_meeting_is_404(api: aiohttp.ClientSession) -> None:
+    """GET and PATCH of an id that does not exist answer 404."""
+    assert (await get(api, "0" * 32))[0] == 404
+    assert (await patch(api, "0" * 32, {"title": "x"}))[0] == 404
+
+
+async def test_non_json_body_is_400_and_wrong_type_is_415(
+    sandbox: RunningSandbox, api: aiohttp.ClientSession
+) -> None:
+    """A body that is not JSON is 400; a Content-Type other than JSON is 415."""
+    url = f"/v1/meetings/{series(sandbox)}"
+    async with api.patch(
+        url, data=b"{not json", headers={"Content-Type": "application/json"}
+    ) as response:
+        assert response.status == 400
+    async with api.patch(
+        url, data=b"title=x", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    ) as response:
+        assert response.status == 415
+    assert (await patch(api, series(sandbox), ["title"]))[0] == 400
+
+
+async def test_list_occurrences_of_a_series(
+    sandbox: RunningSandbox, api: aiohttp.ClientSession
+) -> None:
+    """GET /v1/meetings?meetingSeriesId= lists the series' scheduled occurrences."""
+    series_id = sandbox.state.store.seeds[occurrence(sandbox)].series_id
+    assert series_id is not None
+    async with api.get("/v1/meetings", params={"meetingSeriesId": series_id}) as response:
+        items = (await response.json())["items"]
+    assert len(items) == 4
+    assert all(
+        item["id"].startswith(f"{series_id}_") and item["meetingType"] == "scheduledMeeting"
+        for item in items
+    )
+
+
+# --- PATCH semantics ---------------------------------------------------------------------------
+
+
+async def test_patch_merges_and_returns_the_whole_meeting(
+    sandbox: RunningSandbox, api: aiohttp.ClientSession
+) -> None:
+    """Only the given fields change; nested objects merge member by member; GET agrees."""
+    meeting_id = series(sandbox)
+    _, before = await get(api, meeting_id)
+    status, after = await patch(
+        api, meeting_id, {"title": "Lobby on", "meetingOptions": {"enabledChat": False}}
+    )
+    assert status == 200
+    assert after["title"] == "Lobby on"
+    assert after["meetingOptions"] == {**before["meetingOptions"], "enabledChat": False}
+    assert {k: v for k, v in after.items() if k not in {"title", "meetingOptions"}} == {
+        k: v for k, v in before.items() if k not in {"title", "meetingOptions"}
+    }
+    assert (await get(api, meeting_id))[1] == after
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("agenda", None),
+        ("recurrence", None),
+        ("trackingCodes", None),
+        ("integrationTags", None),
+        ("integrationTags", []),
+    ],
+)
+async def test_null_removes_the_attribute(
+    sandbox: RunningSandbox, api: aiohttp.ClientSession, field: str, value: Any
+) -> None:
+    """null (and an empty integrationTags) removes the attribute from the response."""
+    meeting_id = series(sandbox)
+    await patch(
+        api,
+        meeting_id,
+        {
+            field: ["a"]
+            if field == "integrationTags"
+            else (
+                [{"name": "D", "value": "S"}] if field == "trackingCodes" else "FREQ=DAILY;COUNT=3"
+            )
+        },
+    )
+    status, meeting = await patch(api, meeting_id, {field: value})
+    assert status == 200
+    assert field not in meeting
+
+
+async def test_times_are_kept_to_the_minute(
+    sandbox: RunningSandbox, api: aiohttp.ClientSession
+) -> None:
+    """Seconds are dropped; a start within the current minute moves to the next minute."""
+    now = datetime(2030, 3, 1, 10, 32, 16, tzinfo=UTC)
+    sandbox.state.now = lambda: now
+    meeting_id = occurrence(sandbox)
+    _, meeting = await patch(
+        api,
+        meeting_id,
+        {"start": "2030-03-01T11:32:41Z", "end": "2030-03-01T12:52:28.076Z", "timezone": "UTC"},
+    )
+    assert (meeting["start"], meeting["end"]) == (
+        "2030-03-01T11:32:00+00:00",
+        "2030-03-01T12:52:00+00:00",
+    )
+    _, meeting = await patch(
+        api, meeting_id, {"start": "2030-03-01T10:32:41Z", "end": "2030-03-01T11:00:00Z"}
+    )
+    assert meeting["start"] == "2030-03-01T10:33:00+00:00"
+
+
+async def test_local_times_are_read_in_the_meetings_zone(
+    sandbox: RunningSandbox, api: aiohttp.ClientSession
+) -> None:
+    """A start without offset means the meeting's own time zone."""
+    meeting_id = occurrence(sandbox)
+    zone = sandbox.state.store.seeds[meeting_id].timezone
+    day = (datetime.now(UTC) + timedelta(days=5)).date()
+    _, meeting = await patch(
+        api, meeting_id, {"start": f"{day}T09:00:00", "end": f"{day}T10:00:00"}
+    )
+    assert meeting["timezone"] == zone
+    assert meeting["start"].startswith(f"{day}T09:00:00")
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"start": at(-1), "end": at(1)}, "in the past"),
+        ({"start": at(2, 60), "end": at(2)}, "before end"),
+        ({"start": at(2), "end": at(2, 5)}, "10 minutes"),
+        ({"start": at(2), "end": at(3, 1)}, "23 h 59 min"),
+        ({"start": at(3660), "end": at(3660, 60)}, "10 years"),
+        ({"title": "t" * 129}, "at most 128"),
+        ({"visualWatermarkOpacity": 90}, "at most 80"),
+        ({"joinBeforeHostMinutes": 30}, "for a meeting"),
+        ({"meetingOptions": {"enabledPolling": True}}, "webinar"),
+        ({"webLink": "https://elsewhere"}, "cannot change"),
+        ({"recurrence": "FREQ=SOMETIMES"}, "RRULE"),
+        ({"titel": "x"}, "did you mean title"),
+    ],
+)
+async def test_invalid_patches_are_400_with_the_reason(
+    sandbox: RunningSandbox, api: aiohttp.ClientSession, body: Json, reason: str
+) -> None:
+    """The sandbox never trusts the client: every rule answers 400 with its reason, nothing applied."""
+    meeting_id = series(sandbox)
+    _, before = await get(api, meeting_id)
+    status, error = await patch(api, meeting_id, body)
+    assert status == 400
+    assert reason in " ".join(e["description"] for e in error["errors"])
+    assert error["trackingId"].startswith("SANDBOX_")
+    assert (await get(api, meeting_id))[1] == before
+
+
+async def test_half_reschedule_is_checked_against_the_other_end(
+    sandbox: RunningSandbox, api: aiohttp.ClientSession
+) -> None:
+    """A new end alone must still fit the meeting's current start."""
+    meeting_id = occurrence(sandbox)
+    _, meeting = await get(api, meeting_id)
+    start = datetime.fromisoformat(meeting["start"])
+    status, _ = await patch(api, meeting_id, {"end": (start + timedelta(hours=30)).isoformat()})
+    assert status == 400
+    status, moved = await patch(
+        api, meeting_id, {"end": (start + timedelta(minutes=90)).isoformat()}
+    )
+    assert status == 200
+    assert datetime.fromisoformat(moved["end"]) - datetime.fromisoformat(
+        moved["start"]
+    ) == timedelta(minutes=90)
+
+
+async def test_join_before_host_minutes_follow_the_meeting_type(
+    sandbox: RunningSandbox, api: aiohttp.ClientSession
+) -> None:
+    """30/45/60 only for webinars, 5/10 only for meetings."""
+    webinar = series(sandbox, "webinar")
+    assert (await patch(api, webinar, {"joinBeforeHostMinutes": 45}))[0] == 200
+    assert (await patch(api, webinar, {"joinBeforeHostMinutes": 5}))[0] == 400
+    assert (await patch(api, series(sandbox), {"joinBeforeHostMinutes": 5}))[0] == 200
+
+
+@pytest.mark.parametrize(
+    ("wanted", "reason"),
+    [
+        (lambda s: s.state == "ended", "ended"),
+        (lambda s: s.state == "inProgress", "inProgress"),
+        (lambda s: s.adhoc, "ad-hoc"),
+    ],
+    ids=["ended", "in progress", "ad hoc"],
+)
+async def test_meetings_that_cannot_change_are_refused(
+    sandbox: RunningSandbox, api: aiohttp.ClientSession, wanted: Callable[[Seed], bool], reason: str
+) -> None:
+    """Ended, in-progress and ad-hoc meetings answer 400 with the API's reason."""
+    status, error = await patch(api, find(sandbox, wanted), {"title": "x"})
+    assert status == 400
+    assert reason in error["message"]
+
+
+async def test_occurrence_refuses_integration_tags(
+    sandbox: RunningSandbox, api: aiohttp.ClientSession
+) -> None:
+    """Tags (even deleting them) belong to the series, not to one occurrence."""
+    for tags in (["JIRA-1"], None, []):
+        assert (await patch(api, occurrence(sandbox), {"integrationTags": tags}))[0] == 400
+
+
+async def test_series_reschedule_cancels_exceptional_occurrences(
+    sandbox: RunningSandbox, api: aiohttp.ClientSession
+) -> None:
+    """Changing a series' start cancels the occurrences edited one by one; the others stay."""
+    edited = occurrence(sandbox)
+    series_id = sandbox.state.store.seeds[edited].series_id
+    assert series_id is not None
+    others = [occ for occ in sandbox.state.store.occurrences_of(series_id) if occ != edited]
+    assert (await patch(api, edited, {"title": "special"}))[0] == 200
+    _, meeting = await get(api, series_id)
+    start = datetime.fromisoformat(meeting["start"]) + timedelta(hours=1)
+    assert (
+        await patch(
+            api,
+            series_id,
+            {"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()},
+        )
+    )[0] == 200
+    assert (await get(api, edited))[0] == 404
+    assert [(await get(api, occ))[0] for occ in others] == [200] * len(others)
+    async with api.get("/_sandbox/stats") as response:
+        assert (await response.json())["cancelledOccurrences"] == 1
+
+
+async def test_reference_example_answers_like_the_reference(
+    sandbox: RunningSandbox, api: aiohttp.ClientSession, reference_example: Json
+) -> None:
+    """The reference's example request, sent to an occurrence (dates moved to next month, tags left
+    out as the reference forbids them there), answers with the example response's values."""
+    request = dict(reference_example["request"])
+    del request["integrationTags"]
+    day = (datetime.now(UTC) + timedelta(days=30)).date()
+    request["start"] = f"{day}T20:30:00+08:00"
+    request["end"] = f"{day}T21:30:00+08:00"
+    status, meeting = await patch(api, occurrence(sandbox), request)
+    assert status == 200, meeting
+    expected = {**reference_example["response"], "start": request["start"], "end": request["end"]}
+    for name in set(request) - {"sendEmail"}:
+        assert meeting[name] == expected[name], name
+    assert meeting["isModified"] is True
+
+
+# --- rate limit, faults, stats -----------------------------------------------------------------
+
+
+async def test_rate_limit_answers_429_with_retry_after(
+    sandbox: RunningSandbox, api: aiohttp.ClientSession, fake_clock: FakeClock
+) -> None:
+    """Beyond the burst, 429 with Retry-After; requests before the deadline are violations."""
+    limits = sandbox.state.limits
+    limits.rate, limits.burst = 2.0, 3
+    meeting_id = series(sandbox)
+    statuses = [(await get(api, meeting_id))[0] for _ in range(3)]
+    async with api.get(f"/v1/meetings/{meeting_id}") as response:
+        assert response.status == 429
+        assert response.headers["Retry-After"] == "1"
+    assert statuses == [200, 200, 200]
+    fake_clock.advance(0.5)
+    assert (await get(api, meeting_id))[0] == 429  # too early: a violation
+    fake_clock.advance(0.6)
+    assert (await get(api, meeting_id))[0] == 200
+    async with api.get("/_sandbox/stats") as response:
+        stats = await response.json()
+    assert stats["throttled"] == 2
+    assert stats["retryAfterViolations"] == 1
+    assert SANDBOX_TOKEN not in str(stats)
+
+
+async def test_rate_limits_are_per_token(sandbox: RunningSandbox, fake_clock: FakeClock) -> None:
+    """One token's 429 does not hold back another token."""
+    sandbox.state.token = None
+    sandbox.state.limits.rate, sandbox.state.limits.burst = 1.0, 1
+    url = f"/v1/meetings/{series(sandbox)}"
+    async with aiohttp.ClientSession(base_url=sandbox.url) as session:
+        for token, expected in (("a", 200), ("a", 429), ("b", 200)):
+            async with session.get(url, headers={"Authorization": f"Bearer {token}"}) as response:
+                assert response.status == expected
+
+
+async def test_faults_answer_errors_and_apply_nothing(
+    sandbox: RunningSandbox, api: aiohttp.ClientSession
+) -> None:
+    """With every request faulted, PATCH answers 5xx or drops the connection, and nothing changes."""
+    sandbox.state.faults.fault_rate = 1.0
+    meeting_id = series(sandbox)
+    outcomes: set[int | str] = set()
+    for _ in range(30):
+        try:
+            outcomes.add((await patch(api, meeting_id, {"title": "never"}))[0])
+        except aiohttp.ServerDisconnectedError:
+            outcomes.add("dropped")
+    assert outcomes <= {500, 502, 503, 504, "dropped"}
+    assert len(outcomes) >= 3
+    sandbox.state.faults.fault_rate = 0.0
+    assert (await get(api, meeting_id))[1]["title"] != "never"
+    assert sandbox.state.stats.patches_applied[meeting_id] == 0
+
+
+async def test_locked_answers_423_with_retry_after(
+    sandbox: RunningSandbox, api: aiohttp.ClientSession
+) -> None:
+    """--locked-rate answers 423 Locked with a Retry-After."""
+    sandbox.state.faults.locked_rate = 1.0
+    async with api.patch(f"/v1/meetings/{series(sandbox)}", json={"title": "x"}) as response:
+        assert response.status == 423
+        assert int(response.headers["Retry-After"]) >= 1
+
+
+async def test_stats_count_requests_and_patches(
+    sandbox: RunningSandbox, api: aiohttp.ClientSession
+) -> None:
+    """Stats give requests by method and status, PATCHes per meeting and peak concurrency."""
+    meeting_id = series(sandbox)
+    await patch(api, meeting_id, {"title": "one"})
+    await patch(api, meeting_id, {"title": "two"})
+    await get(api, "missing")
+    async with api.get("/_sandbox/stats") as response:
+        stats = await response.json()
+    assert stats["requests"] == {"PATCH 200": 2, "GET 404": 1}
+    assert stats["patchesPerMeeting"] == {meeting_id: 2}
+    assert stats["meetingsPatchedMoreThanOnce"] == 1
+    assert stats["maxConcurrentRequests"] >= 1
+
+
+# --- store and start-up ------------------------------------------------------------------------
+
+
+def test_generation_is_deterministic() -> None:
+    """The same --random-seed gives the same meetings."""
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    first, second = generate(30, 5, now), generate(30, 5, now)
+    assert list(first.seeds) == list(second.seeds)
+    assert [first.get(mid) for mid in first.seeds] == [second.get(mid) for mid in second.seeds]
+    assert {seed.kind for seed in first.seeds.values()} == {
+        "meetingSeries",
+        "scheduledMeeting",
+        "meeting",
+    }
+
+
+def test_seeding_makes_every_job_id_patchable() -> None:
+    """Every id of a job exists: plain ids as series, occurrence ids with their series."""
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    occ = "1d824a4a205042eba9574e00b711b226_20200127T120000Z"
+    store = seed_from_ids(["abc", occ, "abc"], now)
+    assert set(store.seeds) == {"abc", occ, "1d824a4a205042eba9574e00b711b226"}
+    assert store.get(occ)["state"] == "scheduled"  # type: ignore[index]  # the id was seeded just above
+    assert datetime.fromisoformat(store.get(occ)["start"]) > now  # type: ignore[index]  # as above
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "10.0.0.1", "example.com", "192.168.1.5"])
+def test_sandbox_refuses_anything_but_loopback(host: str) -> None:
+    """The sandbox binds loopback only."""
+    with pytest.raises(SandboxError, match="loopback only"):
+        check_loopback(host)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost", "127.5.5.5"])
+def test_loopback_hosts_are_accepted(host: str) -> None:
+    """Every loopback form is fine."""
+    check_loopback(host)
+
+
+async def test_busy_port_is_a_clear_error(sandbox: RunningSandbox) -> None:
+    """A port already in use is a SandboxError, not an OSError traceback."""
+    port = int(sandbox.url.rsplit(":", 1)[1])
+    with pytest.raises(SandboxError, match="cannot listen"):
+        async with running_sandbox(sandbox.state, port=port):
+            pass
