@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bulkpatch.errors import ConfigError
 
@@ -29,6 +29,27 @@ class Settings(BaseModel):
 
     #: auto: a console layout on a terminal, one JSON object per line otherwise (cron, CI).
     log_format: LogFormat = "auto"
+    #: Where the API is; https, or http on a loopback host only.
+    base_url: str = "https://webexapis.com/v1"
+    #: Requests in flight at once.
+    concurrency: int = Field(default=8, ge=1, le=512)
+    #: Ceiling of requests per second, shared by all workers; the limiter never goes above it.
+    max_rate: float = Field(default=10.0, gt=0)
+    #: Attempts per row for retryable answers (429, 423, 5xx, timeouts, connection errors).
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    #: Environment variable that holds the access token.
+    token_env: str = "WEBEX_ACCESS_TOKEN"
+    #: Seconds to wait for a connection, and for a whole answer.
+    connect_timeout: float = Field(default=10.0, gt=0)
+    request_timeout: float = Field(default=60.0, gt=0)
+    #: This many 403 answers in a row stop the run (exit 3): a systemic fault, not bad rows.
+    max_consecutive_403: int = Field(default=20, ge=1)
+    #: Seconds in-flight requests get to finish after Ctrl-C or SIGTERM.
+    drain_timeout: float = Field(default=10.0, ge=0)
+    #: Exponential backoff with full jitter: first delay up to this many seconds ...
+    backoff_base: float = Field(default=0.5, ge=0)
+    #: ... doubling per attempt, never above this many seconds.
+    backoff_cap: float = Field(default=30.0, ge=0)
 
 
 def load_settings(

@@ -5,7 +5,8 @@
     BulkpatchError
     ├── JobFileError        the job file as a whole cannot be read (path, line, field, rule)
     ├── ConfigError         a config file, an environment variable or a flag is wrong
-    ├── JournalError        the journal cannot be opened, is held by another run, or belongs elsewhere
+    ├── JournalError        the journal cannot be opened or belongs to another job file
+    │   └── JournalBusy     another run holds the journal
     └── RemoteError         talking to the API failed
         ├── TransportError  no answer: connection refused or dropped, timeout (retryable)
         └── StatusError     an HTTP status that is not 2xx
@@ -44,6 +45,10 @@ class ConfigError(BulkpatchError):
 
 class JournalError(BulkpatchError):
     """The journal cannot be used for this run."""
+
+
+class JournalBusy(JournalError):
+    """Another run holds the journal's lock right now."""
 
 
 class RemoteError(BulkpatchError):

@@ -1,0 +1,98 @@
+"""What every command shares: the group, the common options, settings and exit handling."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import NoReturn, ParamSpec, TypeVar
+
+import click
+
+from bulkpatch import __version__
+from bulkpatch.config import Settings, load_settings
+from bulkpatch.errors import BulkpatchError, ConfigError, JobFileError, JournalBusy, JournalError
+from bulkpatch.log import configure_logging
+from bulkpatch.sandbox import SandboxError
+
+EXIT_OK = 0
+EXIT_ROWS_FAILED = 1
+EXIT_USAGE = 2
+EXIT_NOT_FINISHED = 3
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="bulkpatch")
+def main() -> None:
+    """Change many Webex meetings at once, from a CSV or JSON Lines job file.
+
+    \b
+    Example:
+      bulkpatch validate jobs/site-migration-lobby.csv
+    """
+
+
+def common_options(command: Callable[P, R]) -> Callable[P, R]:
+    """--config, --log-format and -v, accepted by every command."""
+    options = [
+        click.option(
+            "--config",
+            "config_path",
+            type=click.Path(path_type=Path, dir_okay=False),
+            help="TOML settings file (see config.example.toml).",
+        ),
+        click.option(
+            "--log-format",
+            type=click.Choice(["auto", "console", "json"]),
+            default=None,
+            help="Log layout; auto = console on a terminal, JSON otherwise.",
+        ),
+        click.option("-v", "--verbose", count=True, help="More detail; tracebacks on errors."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def settings_from(
+    config_path: Path | None, log_format: str | None, verbose: int, **flags: object
+) -> Settings:
+    """Settings from flags (None = not given), environment and config file; logging set up."""
+    settings = load_settings(config_path, os.environ, {"log_format": log_format, **flags})
+    configure_logging(settings.log_format, verbose)
+    return settings
+
+
+def exits_cleanly(command: Callable[P, int]) -> Callable[P, NoReturn]:
+    """Turn a command's return value into the exit code, and its errors into one clean line."""
+
+    @functools.wraps(command)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> NoReturn:
+        verbose = bool(kwargs.get("verbose"))
+        try:
+            code = command(*args, **kwargs)
+        except JournalBusy as exc:
+            _fail(exc, EXIT_NOT_FINISHED, verbose)
+        except (JobFileError, ConfigError, JournalError, SandboxError) as exc:
+            _fail(exc, EXIT_USAGE, verbose)
+        except BulkpatchError as exc:
+            _fail(exc, EXIT_NOT_FINISHED, verbose)
+        except KeyboardInterrupt:
+            click.echo("bulkpatch: interrupted", err=True)
+            sys.exit(EXIT_NOT_FINISHED)
+        sys.exit(code)
+
+    return wrapper
+
+
+def _fail(exc: BaseException, code: int, verbose: bool) -> NoReturn:
+    if verbose:
+        traceback.print_exception(exc, file=sys.stderr)
+    click.echo(f"bulkpatch: error: {exc}", err=True)
+    sys.exit(code)

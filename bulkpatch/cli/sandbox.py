@@ -1,0 +1,161 @@
+"""`bulkpatch sandbox`: serve the local Webex Meetings emulator until Ctrl-C."""
+
+from __future__ import annotations
+
+import random
+import signal
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anyio
+import click
+import structlog
+
+from bulkpatch.cli.common import EXIT_OK, common_options, exits_cleanly, main, settings_from
+from bulkpatch.jobfile import meeting_ids
+from bulkpatch.sandbox import (
+    Faults,
+    SandboxState,
+    generate,
+    new_state,
+    parse_latency,
+    running_sandbox,
+    seed_from_ids,
+)
+
+
+def _latency(_: click.Context, __: click.Parameter, value: str) -> tuple[float, float]:
+    try:
+        return parse_latency(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@main.command()
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Loopback address to serve on."
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8765,
+    show_default=True,
+    help="0 picks a free port.",
+)
+@click.option(
+    "--seed",
+    "seed_job",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Create every meeting this job file names.",
+)
+@click.option(
+    "--meetings",
+    type=click.IntRange(0),
+    default=None,
+    help="Generate N meeting series (default 100 without --seed).",
+)
+@click.option(
+    "--random-seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed for generated meetings and faults.",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Requests per second per token; beyond it, 429.",
+)
+@click.option(
+    "--burst",
+    type=click.IntRange(1),
+    default=10,
+    show_default=True,
+    help="Requests a token may send at once.",
+)
+@click.option(
+    "--latency-ms", default="0", callback=_latency, help="Delay per request: MS or MIN-MAX."
+)
+@click.option(
+    "--fault-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="Share of requests failing with 500/502/503/504 or a dropped connection.",
+)
+@click.option(
+    "--locked-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    help="Share of requests answered 423 Locked with Retry-After.",
+)
+@click.option("--token", default=None, help="Accept only this access token (default: any).")
+@click.option("--quiet", is_flag=True, help="Do not log every request.")
+@common_options
+@exits_cleanly
+def sandbox(
+    host: str,
+    port: int,
+    seed_job: Path | None,
+    meetings: int | None,
+    random_seed: int,
+    rate: float | None,
+    burst: int,
+    latency_ms: tuple[float, float],
+    fault_rate: float,
+    locked_rate: float,
+    token: str | None,
+    quiet: bool,
+    config_path: Path | None,
+    log_format: str | None,
+    verbose: int,
+) -> int:
+    """Serve a local Webex Meetings emulator on loopback until Ctrl-C.
+
+    It answers GET/PATCH /v1/meetings/{meetingId} as the real API does: the reference's rules,
+    Webex error bodies, a trackingid on every response, a rate limit per token, and faults on
+    demand. GET /_sandbox/stats shows what it saw.
+
+    \b
+    Example:
+      bulkpatch sandbox --seed jobs/site-migration-lobby.csv --rate 50 --burst 10
+      bulkpatch sandbox --meetings 1000 --fault-rate 0.1 --latency-ms 50-250 --port 0
+    """
+    settings_from(config_path, log_format, verbose)
+    now = datetime.now(UTC)
+    if seed_job is not None:
+        store = seed_from_ids(meeting_ids(seed_job), now)
+    else:
+        store = generate(100 if meetings is None else meetings, random_seed, now)
+    faults = Faults(
+        latency_ms=latency_ms,
+        fault_rate=fault_rate,
+        locked_rate=locked_rate,
+        rng=random.Random(random_seed),
+    )
+    state = new_state(store, rate=rate, burst=burst, token=token, faults=faults)
+    if not quiet:
+        log = structlog.get_logger("bulkpatch.sandbox")
+        state.on_request = lambda method, path, status, tracking: log.info(
+            "sandbox.request", method=method, path=path, status=status, trackingId=tracking
+        )
+    anyio.run(_serve, state, host, port, token)
+    return EXIT_OK
+
+
+async def _serve(state: SandboxState, host: str, port: int, token: str | None) -> None:
+    """Serve until SIGINT or SIGTERM; running_sandbox refuses any host that is not loopback."""
+    async with running_sandbox(state, host, port) as running:
+        example = next(iter(state.store.seeds), "<meetingId>")
+        click.echo(f"bulkpatch sandbox: {len(state.store)} meetings at {running.api_url}")
+        click.echo(f"export WEBEX_ACCESS_TOKEN={token or 'sandbox-token'}")
+        click.echo(
+            f'try:   curl -H "Authorization: Bearer $WEBEX_ACCESS_TOKEN" {running.api_url}/meetings/{example}'
+        )
+        click.echo(f"stats: {running.url}/_sandbox/stats   (Ctrl-C stops)")
+        sys.stdout.flush()  # a script or test waiting for the URL must see it now
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for _ in signals:
+                break
+    click.echo("bulkpatch sandbox: stopped")

@@ -1,0 +1,119 @@
+"""`bulkpatch validate`: check a job file offline and print what is wrong."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bulkpatch.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    common_options,
+    exits_cleanly,
+    main,
+    settings_from,
+)
+from bulkpatch.model import Finding, Severity
+from bulkpatch.validation import FindingStore, JobSummary, validate_job
+
+
+@main.command()
+@click.argument("job", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    help="text for people, json for scripts.",
+)
+@common_options
+@exits_cleanly
+def validate(
+    job: Path, output_format: str, config_path: Path | None, log_format: str | None, verbose: int
+) -> int:
+    """Check every row of JOB against the API's rules, offline; nothing is sent.
+
+    Prints a summary (rows, valid, invalid, warnings, rows per field), then every error and
+    warning with its file, line, field, value and rule. Exit 0 when every row is valid
+    (warnings allowed), 2 otherwise.
+
+    \b
+    Example:
+      bulkpatch validate jobs/site-migration-lobby.csv
+      bulkpatch validate jobs/reschedule.jsonl --format json > report.json
+    """
+    settings_from(config_path, log_format, verbose)
+    with FindingStore() as store:
+        summary = validate_job(job, datetime.now(UTC), store)
+        render = _render_json if output_format == "json" else _render_text
+        render(summary, store.findings())
+    return EXIT_OK if summary.ok else EXIT_USAGE
+
+
+def _render_text(summary: JobSummary, findings: Iterator[Finding]) -> None:
+    echo = click.echo
+    echo(
+        f"{summary.path} ({summary.format.upper()}): {summary.rows} rows, {summary.valid} valid, "
+        f"{summary.invalid} invalid, {summary.warnings} warnings"
+    )
+    if summary.fields:
+        echo("\nRows changing each field:")
+        width = max(len(name) for name in summary.fields)
+        for name, count in summary.fields.most_common():
+            echo(f"  {name:<{width}}  {count}")
+    if summary.rules:
+        echo("\nFindings by rule:")
+        for rule, count in summary.rules.most_common():
+            echo(f"  {rule:<36}  {count}")
+        echo("")
+        for finding in findings:
+            colour = "red" if finding.severity is Severity.ERROR else "yellow"
+            echo(click.style(finding.describe(summary.path), fg=colour))
+    echo("")
+    if summary.ok:
+        echo(
+            click.style("OK", fg="green")
+            + f": every row is valid. Next: bulkpatch run {summary.path}"
+        )
+    else:
+        echo(
+            click.style("INVALID", fg="red")
+            + f": {summary.invalid} of {summary.rows} rows have errors. Fix them and validate "
+            "again, or run with --skip-invalid to send only the valid rows."
+        )
+
+
+def _render_json(summary: JobSummary, findings: Iterator[Finding]) -> None:
+    head: dict[str, Any] = {
+        "file": summary.path,
+        "format": summary.format.value,
+        "rows": summary.rows,
+        "valid": summary.valid,
+        "invalid": summary.invalid,
+        "warnings": summary.warnings,
+        "fields": dict(summary.fields.most_common()),
+        "rules": dict(summary.rules.most_common()),
+    }
+    # Streamed one finding at a time: a million findings never sit in memory together.
+    click.echo(json.dumps(head, ensure_ascii=False)[:-1] + ', "findings": [', nl=False)
+    for index, finding in enumerate(findings):
+        line = json.dumps(_finding_json(finding), ensure_ascii=False)
+        click.echo(("," if index else "") + "\n  " + line, nl=False)
+    click.echo("\n]}")
+
+
+def _finding_json(finding: Finding) -> dict[str, Any]:
+    return {
+        "severity": finding.severity.value,
+        "line": finding.line,
+        "meetingId": finding.meeting_id,
+        "field": finding.field,
+        "value": finding.value,
+        "rule": finding.rule,
+        "message": finding.message,
+    }

@@ -1,0 +1,411 @@
+"""The engine: rows in, PATCHes out, every outcome into the journal.
+
+``plan_rows`` skips what the journal says is done; ``run_rows`` sends the rest through a pool
+of workers in an anyio task group, one shared :class:`AdaptiveLimiter`, retries by
+:mod:`bulkpatch.policy`, and a flusher that commits outcomes every ~50 ms. Rows of the same
+meeting go in file order, one at a time. Everything it touches is passed in: sender, journal,
+limiter, clock, logger, so tests drive it without a network or sleeping.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+import anyio
+from structlog.typing import FilteringBoundLogger
+
+from bulkpatch.client import Reply
+from bulkpatch.errors import TransportError
+from bulkpatch.journal import Journal, Outcome, stored_body
+from bulkpatch.limiter import AdaptiveLimiter, Clock
+from bulkpatch.model import MASK, SECRET_FIELDS, CheckedRow
+from bulkpatch.policy import Backoff, Verdict, judge, throttle_pause
+
+_PLAN_BATCH = 500
+
+
+class Sender(Protocol):
+    """What sends one patch (the real one is :class:`bulkpatch.client.MeetingsClient`)."""
+
+    async def patch(self, meeting_id: str, body: dict[str, Any]) -> Reply: ...
+
+
+class StopReason(StrEnum):
+    """Why a run ended."""
+
+    FINISHED = "finished"
+    INTERRUPTED = "interrupted"
+    AUTH = "auth"
+    FORBIDDEN = "forbidden"
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A row to send."""
+
+    line: int
+    meeting_id: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How a run behaves (the CLI fills it from flags, environment and config)."""
+
+    concurrency: int = 8
+    max_attempts: int = 5
+    backoff: Backoff = field(default_factory=Backoff)
+    max_consecutive_403: int = 20
+    drain_timeout: float = 10.0
+    flush_interval: float = 0.05
+    random_seed: int | None = None
+
+
+@dataclass
+class RunCounts:
+    """What this run has done so far (the journal holds the totals)."""
+
+    to_send: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+
+    @property
+    def done(self) -> int:
+        """Rows that reached an outcome in this run."""
+        return self.succeeded + self.failed
+
+
+@dataclass
+class Stopper:
+    """Ask a run to stop: ``request`` lets in-flight requests finish, ``abort`` does not wait."""
+
+    requested: anyio.Event = field(default_factory=anyio.Event)
+    aborted: anyio.Event = field(default_factory=anyio.Event)
+    reason: StopReason = StopReason.FINISHED
+
+    def request(self, reason: StopReason) -> None:
+        """Stop taking rows; the first reason given is the one kept."""
+        if not self.requested.is_set():
+            self.reason = reason
+            self.requested.set()
+
+    def abort(self) -> None:
+        """Stop now, abandoning in-flight requests (their rows stay pending)."""
+        self.request(StopReason.INTERRUPTED)
+        self.aborted.set()
+
+
+def plan_rows(
+    checked: Iterable[CheckedRow], journal: Journal, *, retry_failed: bool
+) -> Iterator[Planned]:
+    """The rows still to send, each committed to the journal before it is handed out.
+
+    New rows are added as ``pending`` (``invalid`` when they have errors, which only happens
+    with --skip-invalid). A row whose meeting or changes differ from what the journal holds
+    (a changed job file run with --force) is reset to ``pending``.
+    """
+    batch: list[tuple[int, str, str, dict[str, Any] | None, str | None]] = []
+    ready: list[Planned] = []
+    for item in checked:
+        row = item.row
+        known = journal.known(row.line)
+        if known is not None and known[1] == row.meeting_id and known[2] == stored_body(item.body):
+            status = known[0]
+            if status == "pending" or (status == "failed" and retry_failed):
+                ready.append(Planned(row.line, row.meeting_id, item.body or {}))
+        elif item.body is None:
+            errors = "; ".join(
+                f"{f.field}: {f.message}" if f.field else f.message
+                for f in item.findings
+                if f.severity == "error"
+            )
+            batch.append((row.line, row.meeting_id, "invalid", None, errors))
+        else:
+            batch.append((row.line, row.meeting_id, "pending", item.body, None))
+            ready.append(Planned(row.line, row.meeting_id, item.body))
+        if len(ready) >= _PLAN_BATCH or len(batch) >= _PLAN_BATCH:
+            journal.add_rows(batch)
+            batch.clear()
+            yield from ready
+            ready.clear()
+    journal.add_rows(batch)
+    yield from ready
+
+
+def scrub_secrets(text: str | None, body: dict[str, Any]) -> str | None:
+    """The text with any secret value of the body masked (an API message may quote it)."""
+    if not text:
+        return text
+    for name in SECRET_FIELDS:
+        value = body.get(name)
+        if isinstance(value, str) and value:
+            text = text.replace(value, MASK)
+    return text
+
+
+class _MeetingLocks:
+    """One FIFO lock per meeting in flight, so rows of a meeting go in file order."""
+
+    __slots__ = ("_locks",)
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[anyio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, meeting_id: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(meeting_id, (None, 0))
+        lock = lock or anyio.Lock()
+        self._locks[meeting_id] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[meeting_id]
+            if users == 1:
+                del self._locks[meeting_id]
+            else:
+                self._locks[meeting_id] = (lock, users - 1)
+
+
+@dataclass
+class _Run:
+    sender: Sender
+    journal: Journal
+    limiter: AdaptiveLimiter
+    clock: Clock
+    log: FilteringBoundLogger
+    settings: RunSettings
+    stopper: Stopper
+    on_progress: Callable[[RunCounts], None]
+    counts: RunCounts = field(default_factory=RunCounts)
+    locks: _MeetingLocks = field(default_factory=_MeetingLocks)
+    consecutive_403: int = 0
+    rng: random.Random = field(default_factory=random.Random)
+
+    async def unless_stopped(self, wait: Callable[[], Awaitable[None]]) -> bool:
+        """Run ``wait`` to its end, or give up when a stop is requested; True if it ended."""
+        if self.stopper.requested.is_set():
+            return False
+        finished = False
+        async with anyio.create_task_group() as group:
+
+            async def waiting() -> None:
+                nonlocal finished
+                await wait()
+                finished = True
+                group.cancel_scope.cancel()
+
+            async def watching() -> None:
+                await self.stopper.requested.wait()
+                group.cancel_scope.cancel()
+
+            group.start_soon(waiting)
+            group.start_soon(watching)
+        return finished
+
+    def finish(
+        self, row: Planned, status: str, attempts: int, reply: Reply | None, error: str | None
+    ) -> None:
+        self.journal.record(
+            Outcome(
+                row.line,
+                status,
+                attempts,
+                reply.status if reply else None,
+                reply.tracking_id if reply else None,
+                error,
+                self.clock.wall().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            )
+        )
+        if status == "succeeded":
+            self.counts.succeeded += 1
+        else:
+            self.counts.failed += 1
+        self.on_progress(self.counts)
+
+
+async def run_rows(
+    rows: Iterable[Planned],
+    *,
+    sender: Sender,
+    journal: Journal,
+    limiter: AdaptiveLimiter,
+    clock: Clock,
+    log: FilteringBoundLogger,
+    settings: RunSettings,
+    stopper: Stopper,
+    on_progress: Callable[[RunCounts], None] = lambda counts: None,
+) -> tuple[StopReason, RunCounts]:
+    """Send every planned row; return why the run ended and what it did."""
+    run = _Run(sender, journal, limiter, clock, log, settings, stopper, on_progress)
+    if settings.random_seed is not None:
+        run.rng.seed(settings.random_seed)
+    async with anyio.create_task_group() as outer:
+        outer.start_soon(_flush_periodically, run)
+        outer.start_soon(_watch_stop, run, outer.cancel_scope)
+        async with anyio.create_task_group() as workers:
+            send, receive = anyio.create_memory_object_stream[Planned](settings.concurrency * 2)
+            workers.start_soon(_produce, run, rows, send)
+            for _ in range(settings.concurrency):
+                workers.start_soon(_work, run, receive.clone())
+            receive.close()
+        outer.cancel_scope.cancel()
+    journal.flush()
+    run.counts.throttled = limiter.throttled
+    reason = stopper.reason if stopper.requested.is_set() else StopReason.FINISHED
+    return reason, run.counts
+
+
+async def _produce(
+    run: _Run, rows: Iterable[Planned], send: anyio.abc.ObjectSendStream[Planned]
+) -> None:
+    async with send:
+        for row in rows:
+            run.counts.to_send += 1
+            if run.stopper.requested.is_set():
+                return
+            await send.send(row)
+
+
+async def _work(run: _Run, receive: anyio.abc.ObjectReceiveStream[Planned]) -> None:
+    async with receive:
+        async for row in receive:
+            if run.stopper.requested.is_set():
+                return  # the row stays pending: sent again on resume
+            async with run.locks.hold(row.meeting_id):
+                if run.stopper.requested.is_set():
+                    return
+                await _send_row(run, row)
+
+
+async def _send_row(run: _Run, row: Planned) -> None:
+    settings = run.settings
+    log = run.log.bind(row=row.line, meetingId=row.meeting_id)
+    attempt = 0
+    while True:
+        if not await run.unless_stopped(run.limiter.acquire):
+            return
+        attempt += 1
+        run.counts.requests += 1
+        try:
+            reply: Reply | None = await run.sender.patch(row.meeting_id, row.body)
+            status = reply.status if reply else None
+            error = reply.message if reply else ""
+        except TransportError as exc:
+            reply, status, error = None, None, str(exc)
+        verdict = judge(status, attempt, settings.max_attempts)
+        if verdict is Verdict.SUCCEEDED:
+            run.limiter.on_success()
+            run.consecutive_403 = 0
+            run.finish(row, "succeeded", attempt, reply, None)
+            log.debug(
+                "row.succeeded",
+                status="succeeded",
+                attempt=attempt,
+                httpStatus=status,
+                trackingId=reply and reply.tracking_id,
+            )
+            return
+        if verdict is Verdict.STOP_AUTH:
+            log.error(
+                "run.unauthorized",
+                httpStatus=401,
+                trackingId=reply and reply.tracking_id,
+                error=error,
+            )
+            run.stopper.request(StopReason.AUTH)
+            return
+        if reply is not None and reply.status == 429:
+            _throttle(run, reply, log)
+        if verdict is Verdict.RETRY:
+            run.counts.retries += 1
+            wait = _retry_wait(run, reply, attempt, log)
+            if wait and not await run.unless_stopped(functools.partial(run.clock.sleep, wait)):
+                return
+            continue
+        run.finish(row, "failed", attempt, reply, error or f"HTTP {status}")
+        log.warning(
+            "row.failed",
+            status="failed",
+            attempt=attempt,
+            httpStatus=status,
+            trackingId=reply and reply.tracking_id,
+            error=error,
+        )
+        _count_forbidden(run, status)
+        return
+
+
+def _retry_wait(run: _Run, reply: Reply | None, attempt: int, log: FilteringBoundLogger) -> float:
+    """How long this row waits before its next attempt (429s wait in the shared limiter instead)."""
+    if reply is not None and reply.status == 429:
+        return 0.0
+    if reply is not None and reply.status == 423 and reply.retry_after is not None:
+        wait, reason = reply.retry_after, "Retry-After (423 Locked)"
+    elif reply is not None and reply.status == 423:
+        wait, reason = (
+            max(1.0, run.settings.backoff.delay(attempt, run.rng)),
+            "backoff (423 without usable Retry-After)",
+        )
+    else:
+        wait, reason = run.settings.backoff.delay(attempt, run.rng), "backoff"
+    log.info(
+        "row.retry",
+        attempt=attempt,
+        httpStatus=reply.status if reply else None,
+        waitSeconds=round(wait, 3),
+        reason=reason,
+    )
+    return wait
+
+
+def _throttle(run: _Run, reply: Reply, log: FilteringBoundLogger) -> None:
+    pause, reason = throttle_pause(
+        reply.retry_after, run.limiter.episodes + 1, run.settings.backoff, run.rng
+    )
+    if run.limiter.on_throttle(pause):
+        log.warning(
+            "run.throttled",
+            httpStatus=429,
+            waitSeconds=round(pause, 3),
+            reason=reason,
+            retryAfter=reply.retry_after_raw,
+            newRate=round(run.limiter.rate, 2),
+            trackingId=reply.tracking_id,
+        )
+
+
+def _count_forbidden(run: _Run, status: int | None) -> None:
+    if status != 403:
+        run.consecutive_403 = 0
+        return
+    run.consecutive_403 += 1
+    if run.consecutive_403 >= run.settings.max_consecutive_403:
+        run.log.error("run.forbidden", consecutive=run.consecutive_403)
+        run.stopper.request(StopReason.FORBIDDEN)
+
+
+async def _flush_periodically(run: _Run) -> None:
+    while True:
+        await run.clock.sleep(run.settings.flush_interval)
+        run.journal.flush()
+
+
+async def _watch_stop(run: _Run, scope: anyio.CancelScope) -> None:
+    """After a stop request, give in-flight requests ``drain_timeout`` seconds, then cancel."""
+    await run.stopper.requested.wait()
+    run.log.warning(
+        "run.stopping", reason=run.stopper.reason.value, drainSeconds=run.settings.drain_timeout
+    )
+    with anyio.move_on_after(run.settings.drain_timeout):
+        await run.stopper.aborted.wait()
+    scope.cancel()

@@ -1,0 +1,63 @@
+"""Retry and backoff decisions: plain functions from an answer to what happens next.
+
+SPEC section 4: 429, 423, 500, 502, 503, 504, timeouts and connection errors are retried up to
+the configured number of attempts; 401 stops the run; any other status fails the row with the
+API's own message (403 also counts toward the "many consecutive 403s" stop).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from enum import StrEnum
+
+RETRYABLE = frozenset({429, 423, 500, 502, 503, 504})
+MIN_UNREADABLE_RETRY_AFTER = 1.0
+
+
+class Verdict(StrEnum):
+    """What to do with a row after one attempt."""
+
+    SUCCEEDED = "succeeded"
+    RETRY = "retry"
+    FAILED = "failed"
+    STOP_AUTH = "stop_auth"
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential backoff with full jitter: uniform(0, min(cap, base * 2**(attempt-1)))."""
+
+    base: float = 0.5
+    cap: float = 30.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """Seconds to wait before attempt ``attempt + 1``."""
+        return rng.uniform(0.0, min(self.cap, self.base * 2 ** max(0, attempt - 1)))
+
+
+def judge(status: int | None, attempt: int, max_attempts: int) -> Verdict:
+    """The verdict for an answer (``None`` = no answer at all) after ``attempt`` attempts."""
+    if status is not None and 200 <= status < 300:
+        return Verdict.SUCCEEDED
+    if status == 401:
+        return Verdict.STOP_AUTH
+    retryable = status is None or status in RETRYABLE
+    if retryable and attempt < max_attempts:
+        return Verdict.RETRY
+    return Verdict.FAILED
+
+
+def throttle_pause(
+    retry_after: float | None, episode: int, backoff: Backoff, rng: random.Random
+) -> tuple[float, str]:
+    """How long every worker pauses after a 429, and why (for the log).
+
+    A readable Retry-After is obeyed as given; an unreadable or missing one falls back to the
+    backoff, never under one second.
+    """
+    if retry_after is not None:
+        return retry_after, "Retry-After"
+    return max(
+        MIN_UNREADABLE_RETRY_AFTER, backoff.delay(episode, rng)
+    ), "backoff (no usable Retry-After)"
