@@ -4,16 +4,30 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 import structlog
 
 from bulkpatch.config import LogFormat
 
 
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is at the moment of writing, so that a live progress bar, which
+    swaps it for a proxy, can print log lines above itself."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+    def isatty(self) -> bool:
+        return sys.stderr.isatty()
+
+
 def configure_logging(log_format: LogFormat, verbosity: int, stream: TextIO | None = None) -> None:
     """Send structured logs to stderr (or ``stream``), as JSON unless a person is watching."""
-    out = stream or sys.stderr
+    out: Any = stream or _CurrentStderr()
     use_json = log_format == "json" or (log_format == "auto" and not out.isatty())
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()

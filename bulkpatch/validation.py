@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -129,34 +129,31 @@ def _field_paths(row: JobRow) -> Iterator[str]:
             yield name
 
 
-def validate_job(
-    path: Path,
-    now: datetime,
-    store: FindingStore,
-    on_row: Callable[[CheckedRow], None] | None = None,
-) -> JobSummary:
-    """Read and check every row of a job file; findings go to ``store``, rows to ``on_row``."""
+def checked_rows(path: Path, now: datetime) -> Iterator[CheckedRow]:
+    """Every row of a job file through the offline rules, in file order, one at a time."""
     fmt = job_format(path)
-    summary = JobSummary(str(path), fmt)
     with open_job(path) as lines:
         for item in read_rows(lines, fmt, str(path)):
-            summary.rows += 1
             if isinstance(item, JobRow):
-                checked = check_row(item, now)
-                findings = checked.findings
-                summary.fields.update(_field_paths(item))
-                if item.meeting_id:
-                    store.see(item.meeting_id, item.line)
-                if on_row is not None:
-                    on_row(checked)
-                is_valid = checked.is_valid
+                yield check_row(item, now)
             else:
-                findings, is_valid = item.findings, False
-            summary.valid += is_valid
-            summary.invalid += not is_valid
-            for finding in findings:
-                _count(summary, finding)
-                store.add(finding)
+                yield CheckedRow(JobRow(item.line, item.meeting_id or "", {}), item.findings, None)
+
+
+def validate_job(path: Path, now: datetime, store: FindingStore) -> JobSummary:
+    """Read and check every row of a job file; findings go to ``store``."""
+    summary = JobSummary(str(path), job_format(path))
+    for checked in checked_rows(path, now):
+        row = checked.row
+        summary.rows += 1
+        summary.fields.update(_field_paths(row))
+        if row.meeting_id:
+            store.see(row.meeting_id, row.line)
+        summary.valid += checked.is_valid
+        summary.invalid += not checked.is_valid
+        for finding in checked.findings:
+            _count(summary, finding)
+            store.add(finding)
     if summary.rows == 0:
         raise JobFileError(str(path), "the job file has no rows", rule="empty")
     for finding in store.duplicate_findings():

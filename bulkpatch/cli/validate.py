@@ -50,12 +50,12 @@ def validate(
     settings_from(config_path, log_format, verbose)
     with FindingStore() as store:
         summary = validate_job(job, datetime.now(UTC), store)
-        render = _render_json if output_format == "json" else _render_text
+        render = render_json if output_format == "json" else render_text
         render(summary, store.findings())
     return EXIT_OK if summary.ok else EXIT_USAGE
 
 
-def _render_text(summary: JobSummary, findings: Iterator[Finding]) -> None:
+def render_text(summary: JobSummary, findings: Iterator[Finding]) -> None:
     echo = click.echo
     echo(
         f"{summary.path} ({summary.format.upper()}): {summary.rows} rows, {summary.valid} valid, "
@@ -88,7 +88,7 @@ def _render_text(summary: JobSummary, findings: Iterator[Finding]) -> None:
         )
 
 
-def _render_json(summary: JobSummary, findings: Iterator[Finding]) -> None:
+def render_json(summary: JobSummary, findings: Iterator[Finding]) -> None:
     head: dict[str, Any] = {
         "file": summary.path,
         "format": summary.format.value,

@@ -1,0 +1,344 @@
+"""`bulkpatch run`: validate, then send every row, resumably."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import sys
+import time
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anyio
+import click
+import structlog
+from structlog.typing import FilteringBoundLogger
+
+from bulkpatch.cli.common import (
+    EXIT_NOT_FINISHED,
+    EXIT_OK,
+    EXIT_ROWS_FAILED,
+    EXIT_USAGE,
+    common_options,
+    exits_cleanly,
+    main,
+    settings_from,
+)
+from bulkpatch.cli.progress import progress_view
+from bulkpatch.cli.validate import render_text
+from bulkpatch.client import MeetingsClient, Timeouts, check_base_url, meeting_url
+from bulkpatch.config import Settings
+from bulkpatch.engine import RunCounts, RunSettings, Stopper, StopReason, plan_rows, run_rows
+from bulkpatch.jobfile import meeting_ids
+from bulkpatch.journal import Journal, default_journal_path, file_hash
+from bulkpatch.limiter import AdaptiveLimiter, SystemClock
+from bulkpatch.model import mask_secrets
+from bulkpatch.policy import Backoff
+from bulkpatch.sandbox import new_state, running_sandbox, seed_from_ids
+from bulkpatch.tokens import Credentials, read_credentials
+from bulkpatch.validation import FindingStore, JobSummary, checked_rows, validate_job
+
+
+@dataclass(frozen=True)
+class _Job:
+    path: Path
+    now: datetime
+    summary: JobSummary
+    settings: Settings
+    retry_failed: bool
+    use_sandbox: bool
+    show_progress: bool
+
+
+@main.command()
+@click.argument("job", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--journal",
+    "journal_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Journal file (default: JOB.journal beside the job).",
+)
+@click.option("--base-url", default=None, help="API base URL [default: https://webexapis.com/v1].")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 512),
+    default=None,
+    help="Requests in flight at once [default: 8].",
+)
+@click.option(
+    "--max-rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Requests per second, never exceeded [default: 10].",
+)
+@click.option("--dry-run", is_flag=True, help="Validate and show what would be sent; send nothing.")
+@click.option(
+    "--skip-invalid", is_flag=True, help="Send the valid rows; record the invalid ones as invalid."
+)
+@click.option(
+    "--retry-failed", is_flag=True, help="On resume, send rows that failed permanently again."
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Resume even though the job file changed since the journal was made.",
+)
+@click.option(
+    "--sandbox",
+    "use_sandbox",
+    is_flag=True,
+    help="Run against the emulator, started in-process with the job's meetings.",
+)
+@click.option("--no-progress", is_flag=True, help="No progress bar, even on a terminal.")
+@click.option(
+    "--token-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Read the access token from this file instead of the environment.",
+)
+@common_options
+@exits_cleanly
+def run(
+    job: Path,
+    journal_path: Path | None,
+    base_url: str | None,
+    concurrency: int | None,
+    max_rate: float | None,
+    dry_run: bool,
+    skip_invalid: bool,
+    retry_failed: bool,
+    force: bool,
+    use_sandbox: bool,
+    no_progress: bool,
+    token_file: Path | None,
+    config_path: Path | None,
+    log_format: str | None,
+    verbose: int,
+) -> int:
+    """Validate JOB, then PATCH every row; running it again continues where it stopped.
+
+    Every outcome goes to the journal (JOB.journal unless --journal). Exit 0 when every row
+    succeeded, 1 when some failed, 2 when the job is invalid (nothing sent), 3 when the run did
+    not finish (the same command continues it). The token comes from $WEBEX_ACCESS_TOKEN or
+    --token-file, never from the command line.
+
+    \b
+    Example:
+      export WEBEX_ACCESS_TOKEN=...
+      bulkpatch run jobs/site-migration-lobby.csv --max-rate 5
+      bulkpatch run jobs/site-migration-lobby.csv --sandbox      # try it on the emulator first
+    """
+    settings = settings_from(
+        config_path,
+        log_format,
+        verbose,
+        base_url=base_url,
+        concurrency=concurrency,
+        max_rate=max_rate,
+    )
+    log: FilteringBoundLogger = structlog.get_logger("bulkpatch")
+    check_base_url(settings.base_url)
+    now = datetime.now(UTC)
+    with FindingStore() as store:
+        summary = validate_job(job, now, store)
+        if not summary.ok and not skip_invalid:
+            render_text(summary, store.findings())
+            click.echo("Nothing was sent.", err=True)
+            return EXIT_USAGE
+    if summary.warnings:
+        log.warning(
+            "job.warnings", count=summary.warnings, hint=f"bulkpatch validate {job} lists them"
+        )
+    if dry_run:
+        return _dry_run(job, now, settings)
+    credentials = _credentials(token_file, settings, use_sandbox, log)
+    path = journal_path or default_journal_path(job)
+    show_progress = not no_progress and sys.stderr.isatty()
+    with Journal.open(path, lock=True, create=True) as journal:
+        if journal.stale_holder:
+            log.warning(
+                "journal.stale_lock",
+                holder=journal.stale_holder,
+                hint="that run ended without releasing the journal; continuing",
+            )
+        resuming = journal.bind_job(job, file_hash(job), summary.format.value, force=force)
+        click.echo(f"{'Resuming' if resuming else 'Starting'} {job}: journal {path}", err=True)
+        options = {
+            "concurrency": settings.concurrency,
+            "maxRate": settings.max_rate,
+            "baseUrl": "sandbox" if use_sandbox else settings.base_url,
+            "retryFailed": retry_failed,
+            "skipInvalid": skip_invalid,
+            "force": force,
+        }
+        run_id = journal.start_run(options)
+        context = _Job(job, now, summary, settings, retry_failed, use_sandbox, show_progress)
+        started = time.monotonic()
+        reason, counts = anyio.run(_execute, context, journal, credentials, log)
+        journal.finish_run(run_id, reason.value, counts.throttled)
+        totals = journal.counts()
+    return _summarise(reason, counts, totals, time.monotonic() - started, path, log)
+
+
+def _credentials(
+    token_file: Path | None, settings: Settings, use_sandbox: bool, log: FilteringBoundLogger
+) -> Credentials:
+    if use_sandbox and token_file is None and not os.environ.get(settings.token_env):
+        return Credentials(f"sandbox-{secrets.token_hex(8)}", "generated for the sandbox")
+    credentials = read_credentials(token_file, os.environ, settings.token_env)
+    if credentials.loosely_protected:
+        log.warning(
+            "token_file.permissions",
+            path=str(token_file),
+            hint="make it readable by you only: chmod 600",
+        )
+    return credentials
+
+
+async def _execute(
+    job: _Job, journal: Journal, credentials: Credentials, log: FilteringBoundLogger
+) -> tuple[StopReason, RunCounts]:
+    settings = job.settings
+    clock = SystemClock()
+    stopper = Stopper()
+    async with AsyncExitStack() as stack:
+        base_url = settings.base_url
+        if job.use_sandbox:
+            state = new_state(
+                seed_from_ids(meeting_ids(job.path), job.now), token=credentials.access_token
+            )
+            sandbox = await stack.enter_async_context(running_sandbox(state))
+            base_url = sandbox.api_url
+            log.info("sandbox.started", url=base_url)
+        timeouts = Timeouts(connect=settings.connect_timeout, total=settings.request_timeout)
+        client = await stack.enter_async_context(
+            MeetingsClient(
+                base_url,
+                credentials.access_token,
+                concurrency=settings.concurrency,
+                timeouts=timeouts,
+            )
+        )
+        done_before = _done_before(journal.counts(), job.retry_failed)
+        view = stack.enter_context(
+            progress_view(max(0, job.summary.valid - done_before), job.show_progress, log, clock)
+        )
+        run_settings = RunSettings(
+            concurrency=settings.concurrency,
+            max_attempts=settings.max_attempts,
+            backoff=Backoff(settings.backoff_base, settings.backoff_cap),
+            max_consecutive_403=settings.max_consecutive_403,
+            drain_timeout=settings.drain_timeout,
+        )
+        async with anyio.create_task_group() as group:
+            group.start_soon(_handle_signals, stopper, log)
+            group.start_soon(view.tick)
+            result = await run_rows(
+                plan_rows(checked_rows(job.path, job.now), journal, retry_failed=job.retry_failed),
+                sender=client,
+                journal=journal,
+                limiter=AdaptiveLimiter(settings.max_rate, clock),
+                clock=clock,
+                log=log,
+                settings=run_settings,
+                stopper=stopper,
+                on_progress=view.update,
+            )
+            group.cancel_scope.cancel()
+        return result
+
+
+def _done_before(counts: dict[str, int], retry_failed: bool) -> int:
+    return counts["succeeded"] + counts["skipped"] + (0 if retry_failed else counts["failed"])
+
+
+async def _handle_signals(stopper: Stopper, log: FilteringBoundLogger) -> None:
+    """First Ctrl-C or SIGTERM: finish in-flight requests and stop. Second: stop now."""
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for received in signals:
+            if stopper.requested.is_set():
+                log.warning("run.abort", signal=received.name)
+                stopper.abort()
+                return
+            log.warning(
+                "run.interrupted",
+                signal=received.name,
+                hint="finishing requests in flight; press Ctrl-C again to stop at once",
+            )
+            stopper.request(StopReason.INTERRUPTED)
+
+
+def _dry_run(job: Path, now: datetime, settings: Settings) -> int:
+    count = 0
+    for checked in checked_rows(job, now):
+        if checked.body is None:
+            click.echo(f"line {checked.row.line}: skipped (invalid)")
+            continue
+        url = meeting_url(settings.base_url, checked.row.meeting_id)
+        click.echo(
+            f"line {checked.row.line}: PATCH {url} {json.dumps(mask_secrets(checked.body), ensure_ascii=False)}"
+        )
+        count += 1
+    click.echo(f"Dry run: {count} PATCH requests would be sent; nothing was sent.")
+    return EXIT_OK
+
+
+def _summarise(
+    reason: StopReason,
+    counts: RunCounts,
+    totals: dict[str, int],
+    elapsed: float,
+    journal: Path,
+    log: FilteringBoundLogger,
+) -> int:
+    finished = reason is StopReason.FINISHED
+    unfinished = totals["failed"] + totals["invalid"] + totals["pending"]
+    code = (EXIT_ROWS_FAILED if unfinished else EXIT_OK) if finished else EXIT_NOT_FINISHED
+    rate = counts.done / elapsed if elapsed > 0 else 0.0
+    log.info(
+        "run.summary",
+        outcome=reason.value,
+        exitCode=code,
+        elapsedSeconds=round(elapsed, 3),
+        rowsPerSecond=round(rate, 2),
+        requests=counts.requests,
+        retries=counts.retries,
+        throttled=counts.throttled,
+        journal=str(journal),
+        **totals,
+    )
+    headline = {
+        StopReason.FINISHED: "finished",
+        StopReason.INTERRUPTED: "stopped: interrupted",
+        StopReason.AUTH: "stopped: the access token was refused (401)",
+        StopReason.FORBIDDEN: "stopped: too many 403 answers in a row",
+    }[reason]
+    rows = sum(totals.values())
+    click.echo(f"\nbulkpatch run {headline}")
+    click.echo(
+        f"  rows      {rows}: "
+        + ", ".join(
+            f"{totals[s]} {s}" for s in ("succeeded", "failed", "invalid", "pending", "skipped")
+        )
+    )
+    click.echo(
+        f"  this run  {counts.done} rows in {elapsed:.1f} s ({rate:.1f} rows/s), {counts.requests} requests, {counts.retries} retries, {counts.throttled} answered 429"
+    )
+    click.echo(f"  journal   {journal}")
+    if not finished:
+        click.echo("  next      run the same command again to continue")
+    elif totals["failed"] or totals["invalid"]:
+        click.echo(
+            f"  next      bulkpatch export {journal} --only failed --as-job -o fix.{_suffix(journal)}   (fix, then run it)"
+        )
+    else:
+        click.echo(f"  next      bulkpatch export {journal} -o results.csv")
+    return code
+
+
+def _suffix(journal: Path) -> str:
+    stem = journal.name.removesuffix(".journal")
+    return Path(stem).suffix.lstrip(".") or "csv"

@@ -1,0 +1,79 @@
+"""Where the access token comes from: an environment variable or a token file, never a flag."""
+
+from __future__ import annotations
+
+import json
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bulkpatch.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """An access token and, when the integration has them, what refreshes it."""
+
+    access_token: str = field(repr=False)
+    source: str
+    refresh_token: str | None = field(default=None, repr=False)
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    #: The token file is readable by others than its owner (worth a warning).
+    loosely_protected: bool = False
+
+
+def read_credentials(
+    token_file: Path | None, environ: Mapping[str, str], token_env: str
+) -> Credentials:
+    """The token from ``token_file`` if given, else from the ``token_env`` variable."""
+    refresh = {
+        "refresh_token": environ.get("WEBEX_REFRESH_TOKEN") or None,
+        "client_id": environ.get("WEBEX_CLIENT_ID") or None,
+        "client_secret": environ.get("WEBEX_CLIENT_SECRET") or None,
+    }
+    if token_file is not None:
+        return _from_file(token_file, refresh)
+    token = environ.get(token_env, "").strip()
+    if not token:
+        raise ConfigError(
+            f"no access token: set the environment variable {token_env} or pass --token-file PATH"
+        )
+    return Credentials(
+        token,
+        f"${token_env}",
+        refresh_token=refresh["refresh_token"],
+        client_id=refresh["client_id"],
+        client_secret=refresh["client_secret"],
+    )
+
+
+def _from_file(path: Path, fallback: dict[str, str | None]) -> Credentials:
+    try:
+        text = path.read_text(encoding="utf-8")
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise ConfigError(f"cannot read token file {path}: {exc.strerror}") from None
+    loose = bool(mode & (stat.S_IRWXG | stat.S_IRWXO))
+    stripped = text.strip()
+    if stripped.startswith("{"):
+        try:
+            data = json.loads(stripped)
+        except ValueError:
+            raise ConfigError(f"token file {path} starts with '{{' but is not valid JSON") from None
+        token = str(data.get("access_token") or "").strip()
+        values = {key: (str(data[key]) if data.get(key) else fallback[key]) for key in fallback}
+    else:
+        token = stripped.splitlines()[0].strip() if stripped else ""
+        values = fallback
+    if not token:
+        raise ConfigError(f"token file {path} holds no access token")
+    return Credentials(
+        token,
+        str(path),
+        refresh_token=values["refresh_token"],
+        client_id=values["client_id"],
+        client_secret=values["client_secret"],
+        loosely_protected=loose,
+    )
