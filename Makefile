@@ -17,9 +17,12 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python bench/make_jobs.py --demo jobs/generated
-	$(BIN)/bulkpatch validate jobs/site-migration-lobby.csv
 	$(BIN)/bulkpatch validate jobs/generated/reschedule-next-week.csv
-	-$(BIN)/bulkpatch validate jobs/broken-example.csv
+	rm -f jobs/generated/reschedule-next-week.csv.journal
+	$(BIN)/bulkpatch run jobs/generated/reschedule-next-week.csv --sandbox --max-rate 8 --log-format console
+	$(BIN)/bulkpatch status jobs/generated/reschedule-next-week.csv.journal
+	$(BIN)/bulkpatch export jobs/generated/reschedule-next-week.csv.journal -o jobs/generated/results.csv
+	head -4 jobs/generated/results.csv
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check bulkpatch tests bench

@@ -25,10 +25,15 @@ class _CurrentStderr:
         return sys.stderr.isatty()
 
 
+def uses_json(log_format: LogFormat, stream: TextIO | None = None) -> bool:
+    """Whether logs are JSON lines: asked for, or "auto" with nobody at a terminal."""
+    return log_format == "json" or (log_format == "auto" and not (stream or sys.stderr).isatty())
+
+
 def configure_logging(log_format: LogFormat, verbosity: int, stream: TextIO | None = None) -> None:
     """Send structured logs to stderr (or ``stream``), as JSON unless a person is watching."""
     out: Any = stream or _CurrentStderr()
-    use_json = log_format == "json" or (log_format == "auto" and not out.isatty())
+    use_json = uses_json(log_format, out)
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
         if use_json

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import anyio
 import pytest
 
 from bulkpatch.sandbox import RateLimits, RunningSandbox, SandboxState, generate, running_sandbox
@@ -91,3 +92,28 @@ async def api(sandbox: RunningSandbox) -> AsyncIterator[aiohttp.ClientSession]:
     headers = {"Authorization": f"Bearer {SANDBOX_TOKEN}"}
     async with aiohttp.ClientSession(base_url=sandbox.url, headers=headers) as session:
         yield session
+
+
+class VirtualClock:
+    """A run clock whose sleep moves time forward at once: backoffs and pauses cost nothing."""
+
+    def __init__(self) -> None:
+        self.monotonic = 5000.0
+        self.slept: list[float] = []
+
+    def now(self) -> float:
+        return self.monotonic
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.monotonic += max(0.0, seconds)
+        await anyio.sleep(0)
+
+    def wall(self) -> datetime:
+        return datetime(2026, 11, 25, 12, 0, tzinfo=UTC) + timedelta(seconds=self.monotonic)
+
+
+@pytest.fixture
+def virtual_clock() -> VirtualClock:
+    """A clock whose sleeps take no real time."""
+    return VirtualClock()

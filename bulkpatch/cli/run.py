@@ -36,6 +36,7 @@ from bulkpatch.engine import RunCounts, RunSettings, Stopper, StopReason, plan_r
 from bulkpatch.jobfile import meeting_ids
 from bulkpatch.journal import Journal, default_journal_path, file_hash
 from bulkpatch.limiter import AdaptiveLimiter, SystemClock
+from bulkpatch.log import uses_json
 from bulkpatch.model import mask_secrets
 from bulkpatch.policy import Backoff
 from bulkpatch.sandbox import new_state, running_sandbox, seed_from_ids
@@ -180,7 +181,14 @@ def run(
         reason, counts = anyio.run(_execute, context, journal, credentials, log)
         journal.finish_run(run_id, reason.value, counts.throttled)
         totals = journal.counts()
-    return _summarise(reason, counts, totals, time.monotonic() - started, path, log)
+    return _summarise(
+        reason,
+        counts,
+        totals,
+        time.monotonic() - started,
+        path,
+        log if uses_json(settings.log_format) else None,
+    )
 
 
 def _credentials(

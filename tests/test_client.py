@@ -1,0 +1,184 @@
+"""The HTTP client's narrow cases, with aioresponses: answers, Retry-After, URLs, errors."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from aiohttp import ClientResponse
+from aioresponses import aioresponses
+from yarl import URL
+
+from bulkpatch.client import MeetingsClient, check_base_url, meeting_url, parse_retry_after
+from bulkpatch.errors import ConfigError, TransportError
+
+
+class CompatResponse(ClientResponse):
+    """aioresponses 0.7.9 predates aiohttp 3.14's required ``stream_writer`` argument
+    (pnuckowski/aioresponses#289); aiohttp 3.14 is a security release, so the shim lives here."""
+
+    def __init__(self, method: str, url: URL, **kwargs: Any) -> None:
+        kwargs.setdefault("stream_writer", SimpleNamespace(output_size=0))
+        super().__init__(method, url, **kwargs)
+
+
+BASE = "https://webexapis.example/v1"
+TOKEN = "client-test-token"
+ANY_MEETING = re.compile(r"^https://webexapis\.example/v1/meetings/.*$")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("120", 120.0),
+        ("0", 0.0),
+        ("1.5", 1.5),
+        ("194", 194.0),
+        (" 7 ", 7.0),
+        ("Wed, 25 Nov 2026 12:00:30 GMT", 30.0),
+        ("Wed, 25 Nov 2026 11:59:00 GMT", 0.0),
+        ("rand(30),add(30)", None),
+        ("soon", None),
+        ("-5", None),
+        ("nan", None),
+        ("inf", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_retry_after_values(value: str | None, expected: float | None) -> None:
+    """Whole and decimal seconds and HTTP dates parse; anything else is None, never an error."""
+    now = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
+    assert parse_retry_after(value, now) == expected
+
+
+@pytest.mark.parametrize(
+    ("meeting_id", "path"),
+    [
+        ("abc123", "/v1/meetings/abc123"),
+        ("../people/me", "/v1/meetings/..%2Fpeople%2Fme"),
+        ("a?b#c", "/v1/meetings/a%3Fb%23c"),
+        ("x y", "/v1/meetings/x%20y"),
+    ],
+)
+def test_meeting_id_is_one_path_segment(meeting_id: str, path: str) -> None:
+    """Every id is percent-encoded into exactly one segment under /meetings/."""
+    url = meeting_url(BASE, meeting_id)
+    assert url.raw_path == path
+    assert url.host == "webexapis.example"
+
+
+@pytest.mark.parametrize(
+    "url", ["http://webexapis.com/v1", "ftp://x/v1", "webexapis.com/v1", "http://10.0.0.5/v1"]
+)
+def test_base_url_must_be_https_except_loopback(url: str) -> None:
+    """Plain http only for loopback; anything else is a config error."""
+    with pytest.raises(ConfigError):
+        check_base_url(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://webexapis.com/v1/",
+        "http://127.0.0.1:8765/v1",
+        "http://localhost/v1",
+        "http://[::1]:9/v1",
+    ],
+)
+def test_allowed_base_urls(url: str) -> None:
+    """https anywhere, http on loopback; a trailing slash is dropped."""
+    assert not check_base_url(url).endswith("/")
+
+
+async def test_success_returns_status_and_tracking_id() -> None:
+    """A 2xx answer gives the status and the trackingid header, with the token sent as Bearer."""
+    with aioresponses() as mocked:
+        mocked.patch(
+            ANY_MEETING,
+            status=200,
+            payload={"id": "m"},
+            headers={"trackingid": "T-1"},
+            response_class=CompatResponse,
+        )
+        async with MeetingsClient(BASE, TOKEN, concurrency=2) as client:
+            reply = await client.patch("m", {"title": "x"})
+        (request,) = next(iter(mocked.requests.values()))
+        assert request.kwargs["headers"]["Authorization"] == f"Bearer {TOKEN}"
+        assert request.kwargs["json"] == {"title": "x"}
+    assert (reply.ok, reply.status, reply.tracking_id) == (True, 200, "T-1")
+
+
+async def test_error_body_becomes_the_message() -> None:
+    """The Webex error body's message and descriptions become the row's error."""
+    body = {
+        "message": "Invalid start",
+        "errors": [{"description": "start cannot be in the past"}],
+        "trackingId": "T-2",
+    }
+    with aioresponses() as mocked:
+        mocked.patch(
+            ANY_MEETING,
+            status=400,
+            payload=body,
+            headers={"trackingid": "T-2"},
+            response_class=CompatResponse,
+        )
+        async with MeetingsClient(BASE, TOKEN, concurrency=1) as client:
+            reply = await client.patch("m", {})
+    assert reply.message == "Invalid start; start cannot be in the past"
+    assert (reply.ok, reply.tracking_id) == (False, "T-2")
+
+
+async def test_429_carries_its_retry_after() -> None:
+    """Retry-After is read on error answers, raw text kept for the log."""
+    with aioresponses() as mocked:
+        mocked.patch(
+            ANY_MEETING,
+            status=429,
+            body="",
+            headers={"Retry-After": "rand(30),add(30)"},
+            response_class=CompatResponse,
+        )
+        mocked.patch(
+            ANY_MEETING,
+            status=423,
+            body="",
+            headers={"Retry-After": "2"},
+            response_class=CompatResponse,
+        )
+        async with MeetingsClient(BASE, TOKEN, concurrency=1) as client:
+            throttled = await client.patch("m", {})
+            locked = await client.patch("m", {})
+    assert (throttled.status, throttled.retry_after, throttled.retry_after_raw) == (
+        429,
+        None,
+        "rand(30),add(30)",
+    )
+    assert (locked.status, locked.retry_after) == (423, 2.0)
+    assert throttled.message == "Too Many Requests"
+
+
+@pytest.mark.parametrize("error", [TimeoutError(), ConnectionResetError("reset")])
+async def test_no_answer_is_a_transport_error(error: Exception) -> None:
+    """Timeouts and connection failures become TransportError; no aiohttp exception escapes."""
+    import aiohttp
+
+    raised = (
+        aiohttp.ClientConnectionError("boom") if isinstance(error, ConnectionResetError) else error
+    )
+    with aioresponses() as mocked:
+        mocked.patch(ANY_MEETING, exception=raised)
+        async with MeetingsClient(BASE, TOKEN, concurrency=1) as client:
+            with pytest.raises(TransportError) as caught:
+                await client.patch("m", {})
+    assert caught.value.__cause__ is None
+    assert TOKEN not in str(caught.value)
+
+
+def test_repr_never_shows_the_token() -> None:
+    """The client's repr (which lands in tracebacks) has no token."""
+    assert TOKEN not in repr(MeetingsClient(BASE, TOKEN, concurrency=1))

@@ -1,0 +1,296 @@
+"""The engine against the real sandbox over loopback, with a virtual clock for every wait."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+import structlog
+from conftest import SANDBOX_TOKEN, VirtualClock
+
+from bulkpatch.client import MeetingsClient, Reply
+from bulkpatch.engine import (
+    Planned,
+    RunCounts,
+    RunSettings,
+    Stopper,
+    StopReason,
+    plan_rows,
+    run_rows,
+)
+from bulkpatch.journal import Journal, Outcome
+from bulkpatch.limiter import AdaptiveLimiter
+from bulkpatch.model import CheckedRow, JobRow
+from bulkpatch.policy import Backoff
+from bulkpatch.sandbox import RateLimits, RunningSandbox
+
+FAST = RunSettings(
+    concurrency=8, max_attempts=8, backoff=Backoff(0.0, 0.0), drain_timeout=5.0, random_seed=1
+)
+
+
+def patchable(sandbox: RunningSandbox, count: int) -> list[str]:
+    store = sandbox.state.store
+    ids = [
+        m
+        for m, s in store.seeds.items()
+        if s.state in {"active", "scheduled"} and not s.adhoc and s.scheduled_type == "meeting"
+    ]
+    assert len(ids) >= count
+    return ids[:count]
+
+
+def planned(items: list[tuple[str, dict[str, Any]]]) -> list[Planned]:
+    return [
+        Planned(line, meeting_id, body) for line, (meeting_id, body) in enumerate(items, start=2)
+    ]
+
+
+def journal_with(tmp_path: Path, rows: list[Planned]) -> Journal:
+    journal = Journal.open(tmp_path / "run.journal", lock=True, create=True)
+    journal.add_rows([(r.line, r.meeting_id, "pending", r.body, None) for r in rows])
+    return journal
+
+
+async def execute(
+    rows: list[Planned],
+    journal: Journal,
+    sender: Any,
+    clock: VirtualClock,
+    settings: RunSettings = FAST,
+    stopper: Stopper | None = None,
+    limiter: AdaptiveLimiter | None = None,
+) -> tuple[StopReason, RunCounts]:
+    return await run_rows(
+        rows,
+        sender=sender,
+        journal=journal,
+        limiter=limiter or AdaptiveLimiter(1000, clock, min_rate=500),
+        clock=clock,
+        log=structlog.get_logger("test"),
+        settings=settings,
+        stopper=stopper or Stopper(),
+    )
+
+
+async def test_every_row_succeeds_and_is_committed(
+    sandbox: RunningSandbox, tmp_path: Path, virtual_clock: VirtualClock
+) -> None:
+    """Rows are patched once each, and each is succeeded in the journal with its trackingid."""
+    rows = planned([(m, {"title": f"t{i}"}) for i, m in enumerate(patchable(sandbox, 20))])
+    with journal_with(tmp_path, rows) as journal:
+        async with MeetingsClient(sandbox.api_url, SANDBOX_TOKEN, concurrency=8) as client:
+            reason, counts = await execute(rows, journal, client, virtual_clock)
+        records = list(journal.rows())
+    assert reason is StopReason.FINISHED
+    assert (counts.succeeded, counts.failed, counts.requests) == (20, 0, 20)
+    assert {r.status for r in records} == {"succeeded"}
+    assert all(r.tracking_id and r.tracking_id.startswith("SANDBOX_") for r in records)
+    assert set(sandbox.state.stats.patches_applied.values()) == {1}
+
+
+async def test_rejected_rows_fail_at_once_with_the_api_message(
+    sandbox: RunningSandbox, tmp_path: Path, virtual_clock: VirtualClock
+) -> None:
+    """404 and 400 are not retried: the row fails with the API's own words."""
+    good = patchable(sandbox, 1)[0]
+    rows = planned(
+        [
+            ("0" * 32, {"title": "x"}),
+            (good, {"joinBeforeHostMinutes": 30}),
+            (good, {"title": "fine"}),
+        ]
+    )
+    with journal_with(tmp_path, rows) as journal:
+        async with MeetingsClient(sandbox.api_url, SANDBOX_TOKEN, concurrency=2) as client:
+            _, counts = await execute(rows, journal, client, virtual_clock)
+        records = {r.line: r for r in journal.rows()}
+    assert (counts.failed, counts.succeeded, counts.requests) == (2, 1, 3)
+    assert (records[2].http_status, records[2].attempts) == (404, 1)
+    assert "could not be found" in (records[2].error or "")
+    assert records[3].http_status == 400
+    assert "joinBeforeHostMinutes must be one of 0, 5, 10, 15" in (records[3].error or "")
+
+
+async def test_faults_are_retried_until_they_pass(
+    sandbox: RunningSandbox, tmp_path: Path, virtual_clock: VirtualClock
+) -> None:
+    """5xx, dropped connections and 423 are retried; every row ends succeeded."""
+    sandbox.state.faults.fault_rate = 0.35
+    sandbox.state.faults.locked_rate = 0.1
+    rows = planned([(m, {"title": "after faults"}) for m in patchable(sandbox, 20)])
+    with journal_with(tmp_path, rows) as journal:
+        async with MeetingsClient(sandbox.api_url, SANDBOX_TOKEN, concurrency=4) as client:
+            _, counts = await execute(
+                rows,
+                journal,
+                client,
+                virtual_clock,
+                RunSettings(
+                    concurrency=4, max_attempts=30, backoff=Backoff(0.0, 0.0), random_seed=3
+                ),
+            )
+        assert journal.counts()["succeeded"] == 20
+    assert counts.retries > 0
+    statuses = sandbox.state.stats.requests
+    assert statuses["PATCH 423"] > 0
+    assert sum(statuses[f"PATCH {code}"] for code in (500, 502, 503, 504, 499)) > 0
+    assert set(sandbox.state.stats.patches_applied.values()) == {1}
+
+
+async def test_429_storm_costs_no_retry_after_violation(
+    sandbox: RunningSandbox, tmp_path: Path, virtual_clock: VirtualClock
+) -> None:
+    """Under a tight server limit every row gets through, no request comes before its Retry-After,
+    and each throttle episode costs at most about one 429 per worker in flight."""
+    sandbox.state.limits = RateLimits(20, 3, virtual_clock.now)
+    rows = planned([(m, {"title": "throttled"}) for m in patchable(sandbox, 30)])
+    limiter = AdaptiveLimiter(1000, virtual_clock, min_rate=500)
+    with journal_with(tmp_path, rows) as journal:
+        async with MeetingsClient(sandbox.api_url, SANDBOX_TOKEN, concurrency=6) as client:
+            _, counts = await execute(
+                rows,
+                journal,
+                client,
+                virtual_clock,
+                RunSettings(concurrency=6, max_attempts=50, backoff=Backoff(0.0, 0.0)),
+                limiter=limiter,
+            )
+        assert journal.counts()["succeeded"] == 30
+    stats = sandbox.state.stats
+    assert stats.violations == []
+    assert stats.throttled == counts.throttled > 0
+    assert counts.throttled <= limiter.episodes * 6
+    assert all(pause >= 1.0 for pause in virtual_clock.slept if pause > 0.5)
+
+
+async def test_401_stops_the_run_and_leaves_rows_pending(
+    sandbox: RunningSandbox, tmp_path: Path, virtual_clock: VirtualClock
+) -> None:
+    """A refused token stops everything; no row is marked failed for it."""
+    rows = planned([(m, {"title": "x"}) for m in patchable(sandbox, 10)])
+    with journal_with(tmp_path, rows) as journal:
+        async with MeetingsClient(sandbox.api_url, "wrong-token", concurrency=2) as client:
+            reason, counts = await execute(rows, journal, client, virtual_clock)
+        assert journal.counts()["pending"] == 10
+    assert reason is StopReason.AUTH
+    assert counts.failed == 0
+
+
+class ScriptedSender:
+    """A fake sender built from a plain function, counting concurrency per meeting."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.in_flight: Counter[str] = Counter()
+        self.max_in_flight: Counter[str] = Counter()
+
+    async def patch(self, meeting_id: str, body: dict[str, Any]) -> Reply:
+        self.calls.append((meeting_id, body))
+        self.in_flight[meeting_id] += 1
+        self.max_in_flight[meeting_id] = max(
+            self.max_in_flight[meeting_id], self.in_flight[meeting_id]
+        )
+        await anyio.sleep(0)
+        await anyio.sleep(0)
+        self.in_flight[meeting_id] -= 1
+        reply: Reply = self.answer(meeting_id, body, len(self.calls))
+        return reply
+
+
+async def test_many_403s_in_a_row_stop_the_run(tmp_path: Path, virtual_clock: VirtualClock) -> None:
+    """max_consecutive_403 forbidden answers in a row stop the run: a systemic fault."""
+    sender = ScriptedSender(lambda *_: Reply(403, "T", "Forbidden"))
+    rows = planned([(f"m{i}", {"title": "x"}) for i in range(100)])
+    settings = RunSettings(concurrency=1, max_consecutive_403=5, backoff=Backoff(0.0, 0.0))
+    with journal_with(tmp_path, rows) as journal:
+        reason, counts = await execute(rows, journal, sender, virtual_clock, settings)
+        assert journal.counts()["pending"] == 95
+    assert reason is StopReason.FORBIDDEN
+    assert counts.failed == 5
+
+
+async def test_rows_of_one_meeting_go_in_file_order_never_together(
+    tmp_path: Path, virtual_clock: VirtualClock
+) -> None:
+    """The same meetingId is patched one row at a time, in the order of the file."""
+    sender = ScriptedSender(lambda *_: Reply(200, "T", ""))
+    items = [
+        ("same", {"title": f"v{i}"}) if i % 2 == 0 else (f"other{i}", {"title": "o"})
+        for i in range(40)
+    ]
+    rows = planned(items)
+    with journal_with(tmp_path, rows) as journal:
+        await execute(rows, journal, sender, virtual_clock, RunSettings(concurrency=8))
+    titles = [body["title"] for meeting_id, body in sender.calls if meeting_id == "same"]
+    assert titles == [f"v{i}" for i in range(0, 40, 2)]
+    assert sender.max_in_flight["same"] == 1
+
+
+async def test_stop_request_leaves_unsent_rows_pending(
+    tmp_path: Path, virtual_clock: VirtualClock
+) -> None:
+    """After a stop request no new row starts; what was not sent stays pending."""
+    stopper = Stopper()
+
+    def answer(meeting_id: str, body: dict[str, Any], calls: int) -> Reply:
+        if calls == 5:
+            stopper.request(StopReason.INTERRUPTED)
+        return Reply(200, "T", "")
+
+    rows = planned([(f"m{i}", {"title": "x"}) for i in range(50)])
+    with journal_with(tmp_path, rows) as journal:
+        reason, counts = await execute(
+            rows,
+            journal,
+            ScriptedSender(answer),
+            virtual_clock,
+            RunSettings(concurrency=2),
+            stopper,
+        )
+        totals = journal.counts()
+    assert reason is StopReason.INTERRUPTED
+    assert totals["succeeded"] == counts.succeeded <= 6
+    assert totals["pending"] == 50 - counts.succeeded
+
+
+def checked(items: list[tuple[str, dict[str, Any] | None]]) -> Iterator[CheckedRow]:
+    for line, (meeting_id, body) in enumerate(items, start=2):
+        yield CheckedRow(JobRow(line, meeting_id, body or {}), (), body)
+
+
+@pytest.mark.parametrize(("retry_failed", "expected"), [(False, [2, 5]), (True, [2, 4, 5])])
+def test_plan_skips_what_the_journal_says_is_done(
+    tmp_path: Path, retry_failed: bool, expected: list[int]
+) -> None:
+    """On resume: pending rows go again, succeeded never, failed only with --retry-failed."""
+    items: list[tuple[str, dict[str, Any] | None]] = [
+        ("a", {"title": "1"}),
+        ("b", {"title": "2"}),
+        ("c", {"title": "3"}),
+        ("d", {"title": "4"}),
+    ]
+    with Journal.open(tmp_path / "j.journal", lock=True, create=True) as journal:
+        assert [row.line for row in plan_rows(checked(items), journal, retry_failed=False)] == [
+            2,
+            3,
+            4,
+            5,
+        ]
+        journal.record(Outcome(3, "succeeded", 1))
+        journal.record(Outcome(4, "failed", 1))
+        journal.flush()
+        changed = [
+            *items[:3],
+            ("d2", {"title": "4"}),
+        ]  # line 5 now names another meeting: sent again
+        lines = [
+            row.line for row in plan_rows(checked(changed), journal, retry_failed=retry_failed)
+        ]
+        assert journal.known(5) == ("pending", "d2", '{"title": "4"}')
+    assert lines == expected

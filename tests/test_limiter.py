@@ -1,0 +1,84 @@
+"""The shared limiter: Retry-After pauses everyone, AIMD pacing, never above the ceiling."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+from conftest import VirtualClock
+
+from bulkpatch.limiter import AdaptiveLimiter
+
+
+async def test_pause_holds_every_worker_until_the_deadline(virtual_clock: VirtualClock) -> None:
+    """After a 429 with Retry-After 5, no acquire returns before that moment, in any worker."""
+    limiter = AdaptiveLimiter(1000, virtual_clock)
+    limiter.on_throttle(5.0)
+    deadline = virtual_clock.now() + 5.0
+    released: list[float] = []
+
+    async def worker() -> None:
+        await limiter.acquire()
+        released.append(virtual_clock.now())
+
+    async with anyio.create_task_group() as group:
+        for _ in range(6):
+            group.start_soon(worker)
+    assert len(released) == 6
+    assert min(released) >= deadline
+
+
+async def test_in_flight_429s_are_one_episode(virtual_clock: VirtualClock) -> None:
+    """429s that arrive during the pause extend nothing and halve the rate only once."""
+    limiter = AdaptiveLimiter(40, virtual_clock)
+    assert limiter.on_throttle(2.0) is True
+    assert limiter.on_throttle(2.0) is False
+    assert limiter.on_throttle(1.0) is False
+    assert (limiter.episodes, limiter.throttled, limiter.rate) == (1, 3, 20)
+    assert limiter.paused_for == pytest.approx(2.0)
+
+
+async def test_a_later_retry_after_extends_the_pause(virtual_clock: VirtualClock) -> None:
+    """A longer Retry-After inside an episode moves the deadline out."""
+    limiter = AdaptiveLimiter(40, virtual_clock)
+    limiter.on_throttle(1.0)
+    limiter.on_throttle(3.0)
+    assert limiter.paused_for == pytest.approx(3.0)
+
+
+def test_rate_climbs_back_step_by_step_and_stops_at_the_ceiling(
+    virtual_clock: VirtualClock,
+) -> None:
+    """About a second of successes raises the rate one step; it never passes the ceiling."""
+    limiter = AdaptiveLimiter(10, virtual_clock)
+    limiter.on_throttle(1.0)
+    assert limiter.rate == 5
+    rates = []
+    for _ in range(200):
+        limiter.on_success()
+        rates.append(limiter.rate)
+    assert rates[4] == 5.5  # the first step after 5 successes (one second at 5/s)
+    assert rates == sorted(rates)
+    assert max(rates) == 10
+
+
+def test_rate_never_drops_below_the_floor(virtual_clock: VirtualClock) -> None:
+    """Repeated episodes halve the rate down to a floor, not to zero."""
+    limiter = AdaptiveLimiter(1, virtual_clock, min_rate=0.2)
+    for _ in range(10):
+        virtual_clock.monotonic += 100
+        limiter.on_throttle(1.0)
+    assert limiter.rate == 0.2
+    assert limiter.episodes == 10
+
+
+def test_ceiling_must_be_positive(virtual_clock: VirtualClock) -> None:
+    """A zero ceiling is refused."""
+    with pytest.raises(ValueError, match="positive"):
+        AdaptiveLimiter(0, virtual_clock)
+
+
+def test_repr_shows_live_state(virtual_clock: VirtualClock) -> None:
+    """The repr shows rate, ceiling, pause and 429 count."""
+    limiter = AdaptiveLimiter(8, virtual_clock)
+    limiter.on_throttle(2.0)
+    assert repr(limiter) == "<AdaptiveLimiter rate=4.00/s ceiling=8/s paused=2.00s 429s=1>"
