@@ -300,24 +300,26 @@ def _summarise(
     totals: dict[str, int],
     elapsed: float,
     journal: Path,
-    log: FilteringBoundLogger,
+    log: FilteringBoundLogger | None,
 ) -> int:
+    """Print the summary; also log it as one ``run.summary`` event when logs are for machines."""
     finished = reason is StopReason.FINISHED
     unfinished = totals["failed"] + totals["invalid"] + totals["pending"]
     code = (EXIT_ROWS_FAILED if unfinished else EXIT_OK) if finished else EXIT_NOT_FINISHED
     rate = counts.done / elapsed if elapsed > 0 else 0.0
-    log.info(
-        "run.summary",
-        outcome=reason.value,
-        exitCode=code,
-        elapsedSeconds=round(elapsed, 3),
-        rowsPerSecond=round(rate, 2),
-        requests=counts.requests,
-        retries=counts.retries,
-        throttled=counts.throttled,
-        journal=str(journal),
-        **totals,
-    )
+    if log is not None:
+        log.info(
+            "run.summary",
+            outcome=reason.value,
+            exitCode=code,
+            elapsedSeconds=round(elapsed, 3),
+            rowsPerSecond=round(rate, 2),
+            requests=counts.requests,
+            retries=counts.retries,
+            throttled=counts.throttled,
+            journal=str(journal),
+            **totals,
+        )
     headline = {
         StopReason.FINISHED: "finished",
         StopReason.INTERRUPTED: "stopped: interrupted",
