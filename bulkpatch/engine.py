@@ -2,7 +2,8 @@
 
 ``plan_rows`` skips what the journal says is done; ``run_rows`` sends the rest through a pool
 of workers in an anyio task group, one shared :class:`AdaptiveLimiter`, retries by
-:mod:`bulkpatch.policy`, and a flusher that commits outcomes every ~50 ms. Rows of the same
+:mod:`bulkpatch.policy`, and a group committer that makes each outcome durable before its
+worker takes the next row. Rows of the same
 meeting go in file order, one at a time. Everything it touches is passed in: sender, journal,
 limiter, clock, logger, so tests drive it without a network or sleeping.
 """
@@ -63,7 +64,6 @@ class RunSettings:
     backoff: Backoff = field(default_factory=Backoff)
     max_consecutive_403: int = 20
     drain_timeout: float = 10.0
-    flush_interval: float = 0.05
     random_seed: int | None = None
 
 
@@ -188,8 +188,12 @@ class _Run:
     on_progress: Callable[[RunCounts], None]
     counts: RunCounts = field(default_factory=RunCounts)
     locks: _MeetingLocks = field(default_factory=_MeetingLocks)
+    committer: _Committer = field(init=False)
     consecutive_403: int = 0
     rng: random.Random = field(default_factory=random.Random)
+
+    def __post_init__(self) -> None:
+        self.committer = _Committer(self.journal)
 
     async def unless_stopped(self, wait: Callable[[], Awaitable[None]]) -> bool:
         """Run ``wait`` to its end, or give up when a stop is requested; True if it ended."""
@@ -212,25 +216,67 @@ class _Run:
             group.start_soon(watching)
         return finished
 
-    def finish(
+    async def finish(
         self, row: Planned, status: str, attempts: int, reply: Reply | None, error: str | None
     ) -> None:
-        self.journal.record(
-            Outcome(
-                row.line,
-                status,
-                attempts,
-                reply.status if reply else None,
-                reply.tracking_id if reply else None,
-                error,
-                self.clock.wall().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-            )
+        """Record the row's outcome and wait until it is committed."""
+        outcome = Outcome(
+            row.line,
+            status,
+            attempts,
+            reply.status if reply else None,
+            reply.tracking_id if reply else None,
+            scrub_secrets(error, row.body),
+            self.clock.wall().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         )
+        await self.committer.commit(outcome)
         if status == "succeeded":
             self.counts.succeeded += 1
         else:
             self.counts.failed += 1
         self.on_progress(self.counts)
+
+
+class _Committer:
+    """Group commit: outcomes that finish together are committed in one transaction.
+
+    A worker takes its next row only once its outcome is committed, so at any moment the rows
+    that a crash would send again are at most the ones in flight: never more than
+    ``concurrency``. Commits run on the event loop, like every other use of the journal.
+    """
+
+    __slots__ = ("_batch", "_done", "_journal", "_wake")
+
+    def __init__(self, journal: Journal) -> None:
+        self._journal = journal
+        self._batch: list[Outcome] = []
+        self._done = anyio.Event()
+        self._wake = anyio.Event()
+
+    async def commit(self, outcome: Outcome) -> None:
+        self._batch.append(outcome)
+        done = self._done
+        self._wake.set()
+        await done.wait()
+
+    def drain(self) -> None:
+        """Commit what a cancelled run left waiting (its workers no longer wait for it)."""
+        for outcome in self._batch:
+            self._journal.record(outcome)
+        self._batch = []
+        self._journal.flush()
+
+    async def run(self) -> None:
+        """Commit whatever is waiting, as long as the run goes."""
+        while True:
+            await self._wake.wait()
+            await anyio.sleep(0)  # let workers finishing at the same moment join this batch
+            batch, done = self._batch, self._done
+            self._batch, self._done, self._wake = [], anyio.Event(), anyio.Event()
+            for outcome in batch:
+                self._journal.record(outcome)
+            self._journal.flush()
+            done.set()
 
 
 async def run_rows(
@@ -250,7 +296,7 @@ async def run_rows(
     if settings.random_seed is not None:
         run.rng.seed(settings.random_seed)
     async with anyio.create_task_group() as outer:
-        outer.start_soon(_flush_periodically, run)
+        outer.start_soon(run.committer.run)
         outer.start_soon(_watch_stop, run, outer.cancel_scope)
         async with anyio.create_task_group() as workers:
             send, receive = anyio.create_memory_object_stream[Planned](settings.concurrency * 2)
@@ -259,7 +305,7 @@ async def run_rows(
                 workers.start_soon(_work, run, receive.clone())
             receive.close()
         outer.cancel_scope.cancel()
-    journal.flush()
+    run.committer.drain()
     run.counts.throttled = limiter.throttled
     reason = stopper.reason if stopper.requested.is_set() else StopReason.FINISHED
     return reason, run.counts
@@ -306,7 +352,7 @@ async def _send_row(run: _Run, row: Planned) -> None:
         if verdict is Verdict.SUCCEEDED:
             run.limiter.on_success()
             run.consecutive_403 = 0
-            run.finish(row, "succeeded", attempt, reply, None)
+            await run.finish(row, "succeeded", attempt, reply, None)
             log.debug(
                 "row.succeeded",
                 status="succeeded",
@@ -332,7 +378,7 @@ async def _send_row(run: _Run, row: Planned) -> None:
             if wait and not await run.unless_stopped(functools.partial(run.clock.sleep, wait)):
                 return
             continue
-        run.finish(row, "failed", attempt, reply, error or f"HTTP {status}")
+        await run.finish(row, "failed", attempt, reply, error or f"HTTP {status}")
         log.warning(
             "row.failed",
             status="failed",
@@ -392,14 +438,6 @@ def _count_forbidden(run: _Run, status: int | None) -> None:
     if run.consecutive_403 >= run.settings.max_consecutive_403:
         run.log.error("run.forbidden", consecutive=run.consecutive_403)
         run.stopper.request(StopReason.FORBIDDEN)
-
-
-async def _flush_periodically(run: _Run) -> None:
-    # Wall time on purpose: batching commits is an I/O cadence, not a decision of the run, and an
-    # injected virtual clock must not see time pass just because the flusher waits.
-    while True:
-        await anyio.sleep(run.settings.flush_interval)
-        run.journal.flush()
 
 
 async def _watch_stop(run: _Run, scope: anyio.CancelScope) -> None:

@@ -1,8 +1,9 @@
 """The SQLite journal: one row per job row, every outcome, the runs, and the lock.
 
-A row is ``succeeded`` only once that outcome is committed here. Outcomes are buffered and
-committed in small batches (every ~50 ms); whatever had not been committed when a run died
-is simply sent again on resume, which PATCH's idempotence makes safe. WAL mode with
+A row is ``succeeded`` only once that outcome is committed here. The engine commits the
+outcomes that finish together in one transaction (group commit) before their workers move on;
+whatever had not been committed when a run died is simply sent again on resume, which PATCH's
+idempotence makes safe. WAL mode with
 ``synchronous=NORMAL``: a committed outcome survives the process being killed at any moment.
 
 The journal never holds the token, and secret fields of a patch are stored masked.

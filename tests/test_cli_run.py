@@ -1,0 +1,410 @@
+"""`bulkpatch run`, `status` and `export`: the real CLI against the real sandbox on loopback."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import selectors
+import signal
+import stat
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from bulkpatch.cli import main
+from bulkpatch.journal import Journal
+
+TOKEN = "cli-run-token"
+SERIES = [f"{index:032x}" for index in range(1, 200)]
+
+
+@dataclass
+class Sandbox:
+    """A `bulkpatch sandbox` process and how to reach it."""
+
+    process: subprocess.Popen[bytes]
+    api_url: str
+
+    def stats(self) -> dict[str, Any]:
+        with urllib.request.urlopen(
+            self.api_url.removesuffix("/v1") + "/_sandbox/stats", timeout=10
+        ) as response:
+            data: dict[str, Any] = json.load(response)
+        return data
+
+
+def read_until(stream: Any, marker: bytes, timeout: float = 60) -> bytes:
+    """Bytes from a pipe up to ``marker``, waiting on the pipe (bounded), never sleeping."""
+    seen = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(stream, selectors.EVENT_READ)
+        while marker not in seen:
+            assert selector.select(timeout), f"{marker!r} did not come in time: {seen[-500:]!r}"
+            chunk = os.read(stream.fileno(), 65536)
+            assert chunk, f"the process ended before {marker!r}: {seen[-500:]!r}"
+            seen += chunk
+    return seen
+
+
+@pytest.fixture
+def start_sandbox(tmp_path: Path) -> Iterator[Callable[..., Sandbox]]:
+    """Start `bulkpatch sandbox` processes seeded with SERIES; stopped at the end of the test."""
+    started: list[Sandbox] = []
+
+    def start(*extra: str) -> Sandbox:
+        seed = tmp_path / "seed.csv"
+        seed.write_text("meetingId,title\n" + "".join(f"{m},x\n" for m in SERIES))
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bulkpatch",
+                "sandbox",
+                "--port",
+                "0",
+                "--quiet",
+                "--token",
+                TOKEN,
+                "--seed",
+                str(seed),
+                *extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            bufsize=0,
+        )
+        banner = read_until(process.stdout, b"stats:").decode()
+        sandbox = Sandbox(process, banner.split(" at ", 1)[1].split()[0])
+        started.append(sandbox)
+        return sandbox
+
+    yield start
+    for sandbox in started:
+        sandbox.process.send_signal(signal.SIGINT)
+        sandbox.process.communicate(timeout=30)
+
+
+def write_job(path: Path, rows: list[dict[str, str]]) -> Path:
+    columns = sorted({key for row in rows for key in row} - {"meetingId"})
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, ["meetingId", *columns], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def titles_job(path: Path, count: int, offset: int = 0) -> Path:
+    return write_job(
+        path, [{"meetingId": SERIES[offset + i], "title": f"Weekly sync {i}"} for i in range(count)]
+    )
+
+
+def invoke(*args: str, token: str = TOKEN) -> tuple[int, str, str]:
+    result = CliRunner(env={"WEBEX_ACCESS_TOKEN": token}).invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def run_args(sandbox: Sandbox, job: Path, *extra: str) -> list[str]:
+    return [
+        "run",
+        str(job),
+        "--base-url",
+        sandbox.api_url,
+        "--max-rate",
+        "500",
+        "--concurrency",
+        "8",
+        *extra,
+    ]
+
+
+def test_run_sends_every_row_and_resume_sends_nothing(
+    start_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    """A clean run exits 0 with every row succeeded; running it again sends nothing."""
+    sandbox = start_sandbox()
+    job = titles_job(tmp_path / "job.csv", 30)
+    code, out, err = invoke(*run_args(sandbox, job))
+    assert code == 0, out + err
+    assert "30 succeeded, 0 failed" in out
+    journal = tmp_path / "job.csv.journal"
+    assert f"journal   {journal}" in out
+    assert stat.S_IMODE(journal.stat().st_mode) == 0o600
+    assert sandbox.stats()["requests"] == {"PATCH 200": 30}
+    code, out, _ = invoke(*run_args(sandbox, job))
+    assert code == 0
+    assert "this run  0 rows" in out
+    assert sandbox.stats()["requests"] == {"PATCH 200": 30}
+    code, exported, _ = invoke("export", str(journal))
+    records = list(csv.DictReader(exported.splitlines()))
+    assert [r["row"] for r in records] == [str(line) for line in range(2, 32)]
+    assert {r["status"] for r in records} == {"succeeded"}
+    assert all(
+        r["trackingId"].startswith("SANDBOX_") and r["finishedAt"].endswith("Z") for r in records
+    )
+
+
+def test_invalid_job_exits_2_and_sends_nothing(
+    start_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    """Any invalid row: the errors are shown, exit 2, no request, no journal."""
+    sandbox = start_sandbox()
+    job = write_job(
+        tmp_path / "job.csv",
+        [{"meetingId": SERIES[0], "title": "ok"}, {"meetingId": SERIES[1], "title": "t" * 200}],
+    )
+    code, out, err = invoke(*run_args(sandbox, job))
+    assert code == 2
+    assert f"{job}:3: error: title" in out
+    assert "Nothing was sent" in err
+    assert not (tmp_path / "job.csv.journal").exists()
+    assert sandbox.stats()["requests"] == {}
+
+
+def test_skip_invalid_sends_the_rest_and_exits_1(
+    start_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    """--skip-invalid records invalid rows as invalid, sends the others, exit 1."""
+    sandbox = start_sandbox()
+    job = write_job(
+        tmp_path / "job.csv",
+        [{"meetingId": SERIES[0], "title": "ok"}, {"meetingId": SERIES[1], "title": "t" * 200}],
+    )
+    code, out, _ = invoke(*run_args(sandbox, job, "--skip-invalid"))
+    assert code == 1
+    assert "1 succeeded, 0 failed, 1 invalid" in out
+    _, exported, _ = invoke(
+        "export", str(tmp_path / "job.csv.journal"), "--format", "jsonl", "--only", "invalid"
+    )
+    (record,) = [json.loads(line) for line in exported.splitlines()]
+    assert (record["row"], record["status"]) == (3, "invalid")
+    assert "title takes at most 128 characters" in record["error"]
+
+
+def test_failed_rows_exit_1_and_come_back_as_a_job(
+    start_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    """Rows the API refuses fail with its message; --only failed --as-job rebuilds them as a job."""
+    sandbox = start_sandbox()
+    rows = [
+        {"meetingId": SERIES[0], "title": "fine", "agenda": ""},
+        {"meetingId": "f" * 32, "title": "gone", "agenda": "line one\nline two"},
+    ]
+    job = write_job(tmp_path / "job.csv", rows)
+    code, out, _ = invoke(*run_args(sandbox, job))
+    assert code == 1
+    assert "1 succeeded, 1 failed" in out
+    journal = tmp_path / "job.csv.journal"
+    _, exported, _ = invoke("export", str(journal), "--only", "failed")
+    (record,) = list(csv.DictReader(exported.splitlines()))
+    assert (record["httpStatus"], record["attempts"]) == ("404", "1")
+    assert "could not be found" in record["error"]
+    fix = tmp_path / "fix.csv"
+    code, _, err = invoke("export", str(journal), "--only", "failed", "--as-job", "-o", str(fix))
+    assert code == 0
+    assert "1 failed rows written as a CSV job" in err
+    assert list(csv.DictReader(fix.read_text().splitlines(keepends=True))) == [rows[1]]
+
+
+def test_wrong_token_exits_3_and_leaves_rows_pending(
+    start_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    """401 stops the run (exit 3) without marking any row failed."""
+    sandbox = start_sandbox()
+    job = titles_job(tmp_path / "job.csv", 10)
+    code, out, _ = invoke(*run_args(sandbox, job), token="not-the-token")
+    assert code == 3
+    assert "refused (401)" in out
+    code, status, _ = invoke("status", str(tmp_path / "job.csv.journal"), "--format", "json")
+    report = json.loads(status)
+    assert report["counts"]["failed"] == 0
+    assert report["counts"]["pending"] == 10
+    assert report["finished"] is False
+
+
+def test_journal_held_by_another_run_exits_3(tmp_path: Path) -> None:
+    """A second run on a held journal exits 3 and names the holder."""
+    job = titles_job(tmp_path / "job.csv", 3)
+    with Journal.open(tmp_path / "job.csv.journal", lock=True, create=True):
+        code, _, err = invoke("run", str(job), "--sandbox")
+    assert code == 3
+    assert f"in use by pid {os.getpid()}" in err
+
+
+def test_changed_job_file_needs_force(
+    start_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    """Resuming with a changed file is refused (exit 2); with --force only changed rows go again."""
+    sandbox = start_sandbox()
+    job = titles_job(tmp_path / "job.csv", 5)
+    assert invoke(*run_args(sandbox, job))[0] == 0
+    job.write_text(job.read_text().replace("Weekly sync 3", "Weekly sync three"))
+    code, _, err = invoke(*run_args(sandbox, job))
+    assert code == 2
+    assert "--force" in err
+    code, out, _ = invoke(*run_args(sandbox, job, "--force"))
+    assert code == 0
+    assert "this run  1 rows" in out
+    assert sandbox.stats()["patchesApplied"] == 6
+
+
+def test_429_storm_has_no_retry_after_violation(
+    start_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    """Far above the server's limit, every row still succeeds and no request jumps a Retry-After."""
+    sandbox = start_sandbox("--rate", "40", "--burst", "5")
+    job = titles_job(tmp_path / "job.csv", 60)
+    code, out, _ = invoke(*run_args(sandbox, job))
+    assert code == 0, out
+    stats = sandbox.stats()
+    assert stats["throttled"] > 0
+    assert stats["retryAfterViolations"] == 0, stats["violations"]
+    assert stats["patchesApplied"] == 60
+
+
+def test_dry_run_shows_each_patch_and_sends_nothing(
+    start_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    """--dry-run prints the PATCH of every row, passwords masked, and sends nothing."""
+    sandbox = start_sandbox()
+    job = write_job(tmp_path / "job.csv", [{"meetingId": "../people/me", "password": "Hunter2!x"}])
+    code, out, _ = invoke(*run_args(sandbox, job, "--dry-run"))
+    assert code == 0
+    assert (
+        f'line 2: PATCH {sandbox.api_url}/meetings/..%2Fpeople%2Fme {{"password": "********"}}'
+        in out
+    )
+    assert "Hunter2" not in out
+    assert sandbox.stats()["requests"] == {}
+    assert not (tmp_path / "job.csv.journal").exists()
+
+
+def test_token_and_passwords_never_leak(
+    start_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    """The token is in no output, log, journal byte or export; passwords are masked too."""
+    sandbox = start_sandbox()
+    rows = [
+        {"meetingId": SERIES[0], "password": "Hunter2!x"},
+        {"meetingId": "f" * 32, "password": "Hunter2!x"},
+    ]
+    job = write_job(tmp_path / "job.csv", rows)
+    texts = []
+    for fmt in ("json", "console"):
+        code, out, err = invoke(
+            *run_args(
+                sandbox,
+                job,
+                "-v",
+                "--log-format",
+                fmt,
+                "--journal",
+                str(tmp_path / f"{fmt}.journal"),
+            )
+        )
+        assert code == 1
+        texts += [out, err]
+        for export_format in ("csv", "jsonl"):
+            texts.append(
+                invoke("export", str(tmp_path / f"{fmt}.journal"), "--format", export_format)[1]
+            )
+        texts.append(invoke("status", str(tmp_path / f"{fmt}.journal"), "--format", "json")[1])
+        assert TOKEN.encode() not in (tmp_path / f"{fmt}.journal").read_bytes()
+        assert b"Hunter2" not in (tmp_path / f"{fmt}.journal").read_bytes()
+    joined = "\n".join(texts)
+    assert TOKEN not in joined
+    assert "Hunter2" not in joined
+    assert '"event": "row.succeeded"' in joined  # -v really logged every row
+
+
+def spawn_run(sandbox: Sandbox, job: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "WEBEX_ACCESS_TOKEN": TOKEN}
+    return subprocess.Popen(
+        [sys.executable, "-m", "bulkpatch", *run_args(sandbox, job), "-v", "--log-format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        bufsize=0,
+    )
+
+
+def test_sigint_stops_cleanly_and_the_same_command_continues(
+    start_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    """Ctrl-C: in-flight requests finish, exit 3; running again finishes the job, exit 0."""
+    sandbox = start_sandbox("--latency-ms", "20")
+    job = titles_job(tmp_path / "job.csv", 150)
+    process = spawn_run(sandbox, job)
+    read_until(process.stderr, b'"row.succeeded"')
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 3, err.decode()[-2000:]
+    assert b"stopped: interrupted" in out
+    assert b'"run.interrupted"' in err
+    code, status, _ = invoke("status", str(tmp_path / "job.csv.journal"), "--format", "json")
+    counts = json.loads(status)["counts"]
+    assert 0 < counts["succeeded"] < 150
+    assert counts["failed"] == 0
+    code, out_text, _ = invoke(*run_args(sandbox, job))
+    assert code == 0
+    assert "150 succeeded" in out_text
+    assert sandbox.stats()["patchesApplied"] <= 150 + 8
+
+
+def test_sigkill_loses_nothing_committed(
+    start_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    """kill -9 mid-run: on resume every row ends succeeded, at most concurrency rows sent twice."""
+    sandbox = start_sandbox("--latency-ms", "5-40")
+    job = titles_job(tmp_path / "job.csv", 150)
+    process = spawn_run(sandbox, job)
+    read_until(process.stderr, b'"row": 40,')
+    process.kill()
+    process.communicate(timeout=60)
+    with Journal.open(tmp_path / "job.csv.journal", lock=False) as journal:
+        committed = {record.line for record in journal.rows(only="succeeded")}
+    code, out, _ = invoke(*run_args(sandbox, job))
+    assert code == 0, out
+    assert "150 succeeded" in out
+    stats = sandbox.stats()
+    assert stats["patchesApplied"] <= 150 + 8
+    assert all(stats["patchesPerMeeting"][SERIES[line - 2]] == 1 for line in committed)
+
+
+def test_dates_in_jobs_are_relative_to_now(
+    start_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    """A reschedule with local times and time zones goes through, dated from today."""
+    sandbox = start_sandbox()
+    day = (datetime.now(UTC) + timedelta(days=9)).date()
+    job = write_job(
+        tmp_path / "job.csv",
+        [
+            {
+                "meetingId": SERIES[0],
+                "start": f"{day}T09:00:00",
+                "end": f"{day}T09:45:00",
+                "timezone": "Europe/Berlin",
+            }
+        ],
+    )
+    code, out, _ = invoke(*run_args(sandbox, job))
+    assert code == 0, out
+    with urllib.request.urlopen(
+        urllib.request.Request(
+            f"{sandbox.api_url}/meetings/{SERIES[0]}", headers={"Authorization": f"Bearer {TOKEN}"}
+        ),
+        timeout=10,
+    ) as response:
+        meeting = json.load(response)
+    assert meeting["start"].startswith(f"{day}T09:00:00+")
+    assert meeting["timezone"] == "Europe/Berlin"
