@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import functools
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from contextlib import asynccontextmanager
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -25,7 +25,7 @@ from bulkpatch.client import Reply
 from bulkpatch.errors import TransportError
 from bulkpatch.journal import Journal, Outcome, stored_body
 from bulkpatch.limiter import AdaptiveLimiter, Clock
-from bulkpatch.model import MASK, SECRET_FIELDS, CheckedRow
+from bulkpatch.model import MASK, SECRET_FIELDS, ValidatedRow
 from bulkpatch.policy import Backoff, Verdict, judge, throttle_pause
 
 _PLAN_BATCH = 500
@@ -105,7 +105,7 @@ class Stopper:
 
 
 def plan_rows(
-    checked: Iterable[CheckedRow], journal: Journal, *, retry_failed: bool
+    rows: Iterable[ValidatedRow], journal: Journal, *, retry_failed: bool
 ) -> Iterator[Planned]:
     """The rows still to send, each committed to the journal before it is handed out.
 
@@ -115,23 +115,18 @@ def plan_rows(
     """
     batch: list[tuple[int, str, str, dict[str, Any] | None, str | None]] = []
     ready: list[Planned] = []
-    for item in checked:
-        row = item.row
-        known = journal.known(row.line)
-        if known is not None and known[1] == row.meeting_id and known[2] == stored_body(item.body):
+    resuming = journal.has_rows()
+    for row in rows:
+        known = journal.known(row.line) if resuming else None
+        if known is not None and known[1] == row.meeting_id and known[2] == stored_body(row.body):
             status = known[0]
             if status == "pending" or (status == "failed" and retry_failed):
-                ready.append(Planned(row.line, row.meeting_id, item.body or {}))
-        elif item.body is None:
-            errors = "; ".join(
-                f"{f.field}: {f.message}" if f.field else f.message
-                for f in item.findings
-                if f.severity == "error"
-            )
-            batch.append((row.line, row.meeting_id, "invalid", None, errors))
+                ready.append(Planned(row.line, row.meeting_id, row.body or {}))
+        elif row.body is None:
+            batch.append((row.line, row.meeting_id, "invalid", None, row.error))
         else:
-            batch.append((row.line, row.meeting_id, "pending", item.body, None))
-            ready.append(Planned(row.line, row.meeting_id, item.body))
+            batch.append((row.line, row.meeting_id, "pending", row.body, None))
+            ready.append(Planned(row.line, row.meeting_id, row.body))
         if len(ready) >= _PLAN_BATCH or len(batch) >= _PLAN_BATCH:
             journal.add_rows(batch)
             batch.clear()
@@ -152,28 +147,42 @@ def scrub_secrets(text: str | None, body: dict[str, Any]) -> str | None:
     return text
 
 
-class _MeetingLocks:
-    """One FIFO lock per meeting in flight, so rows of a meeting go in file order."""
+class _MeetingTurns:
+    """Rows of one meeting take turns in file order; a meeting nobody waits for costs no lock.
 
-    __slots__ = ("_locks",)
+    The first row of a meeting goes at once; later ones queue behind it, and each release
+    hands the meeting straight to the next in line (FIFO), so file order holds.
+    """
+
+    __slots__ = ("_queues",)
 
     def __init__(self) -> None:
-        self._locks: dict[str, tuple[anyio.Lock, int]] = {}
+        self._queues: dict[str, deque[anyio.Event]] = {}
 
-    @asynccontextmanager
-    async def hold(self, meeting_id: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(meeting_id, (None, 0))
-        lock = lock or anyio.Lock()
-        self._locks[meeting_id] = (lock, users + 1)
+    async def take(self, meeting_id: str) -> None:
+        """Wait for this meeting's turn."""
+        queue = self._queues.get(meeting_id)
+        if queue is None:
+            self._queues[meeting_id] = deque()
+            return
+        turn = anyio.Event()
+        queue.append(turn)
         try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[meeting_id]
-            if users == 1:
-                del self._locks[meeting_id]
-            else:
-                self._locks[meeting_id] = (lock, users - 1)
+            await turn.wait()
+        except BaseException:
+            if turn in queue:
+                queue.remove(turn)
+            else:  # the turn was handed over just as we were cancelled: pass it on
+                self.give_back(meeting_id)
+            raise
+
+    def give_back(self, meeting_id: str) -> None:
+        """End this row's turn: the next row of the meeting, if any, goes now."""
+        queue = self._queues[meeting_id]
+        if queue:
+            queue.popleft().set()
+        else:
+            del self._queues[meeting_id]
 
 
 @dataclass
@@ -187,7 +196,7 @@ class _Run:
     stopper: Stopper
     on_progress: Callable[[RunCounts], None]
     counts: RunCounts = field(default_factory=RunCounts)
-    locks: _MeetingLocks = field(default_factory=_MeetingLocks)
+    turns: _MeetingTurns = field(default_factory=_MeetingTurns)
     committer: _Committer = field(init=False)
     consecutive_403: int = 0
     rng: random.Random = field(default_factory=random.Random)
@@ -270,7 +279,8 @@ class _Committer:
         """Commit whatever is waiting, as long as the run goes."""
         while True:
             await self._wake.wait()
-            await anyio.sleep(0)  # let workers finishing at the same moment join this batch
+            for _ in range(2):  # let workers finishing about now join this batch: fewer commits
+                await anyio.sleep(0)
             batch, done = self._batch, self._done
             self._batch, self._done, self._wake = [], anyio.Event(), anyio.Event()
             for outcome in batch:
@@ -327,10 +337,13 @@ async def _work(run: _Run, receive: anyio.abc.ObjectReceiveStream[Planned]) -> N
         async for row in receive:
             if run.stopper.requested.is_set():
                 return  # the row stays pending: sent again on resume
-            async with run.locks.hold(row.meeting_id):
+            await run.turns.take(row.meeting_id)
+            try:
                 if run.stopper.requested.is_set():
                     return
                 await _send_row(run, row)
+            finally:
+                run.turns.give_back(row.meeting_id)
 
 
 async def _send_row(run: _Run, row: Planned) -> None:
@@ -338,8 +351,14 @@ async def _send_row(run: _Run, row: Planned) -> None:
     log = run.log.bind(row=row.line, meetingId=row.meeting_id)
     attempt = 0
     while True:
-        if not await run.unless_stopped(run.limiter.acquire):
-            return
+        # Waiting out a pause must yield to a stop request; a pacing slot is too short to matter.
+        if run.limiter.paused_for > 0:
+            if not await run.unless_stopped(run.limiter.acquire):
+                return
+        else:
+            await run.limiter.acquire()
+        if run.stopper.requested.is_set() and attempt:
+            return  # no retry after a stop request: the row stays pending
         attempt += 1
         run.counts.requests += 1
         try:

@@ -206,6 +206,10 @@ class Journal:
 
     # --- rows ----------------------------------------------------------------------------------
 
+    def has_rows(self) -> bool:
+        """Whether any row was recorded yet (a first run need not look each row up)."""
+        return self._db.execute("SELECT 1 FROM rows LIMIT 1").fetchone() is not None
+
     def known(self, line: int) -> tuple[str, str, str | None] | None:
         """(status, meetingId, stored body) of a row seen before, or None."""
         row = self._db.execute(

@@ -126,5 +126,8 @@ class AdaptiveLimiter:
             self._pacer = self._new_pacer()
 
     def _new_pacer(self) -> AsyncLimiter:
-        # One request per 1/rate seconds, no burst: an even pace keeps the server's bucket full.
-        return AsyncLimiter(1, 1 / self.rate)
+        # A leaky bucket holding a tenth of a second of requests: the pace stays even (bursts of
+        # rate/10 at most, well inside a server's own burst), yet a timer that fires late costs
+        # nothing, where a bucket of one would lose that lateness on every request.
+        capacity = max(1.0, self.rate / 10)
+        return AsyncLimiter(capacity, capacity / self.rate)

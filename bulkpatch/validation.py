@@ -6,9 +6,10 @@ Memory stays flat however long the file is: findings and the meeting ids seen (f
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Self
 
 from bulkpatch.errors import JobFileError
 from bulkpatch.jobfile import JobFormat, job_format, open_job, read_rows
-from bulkpatch.model import CheckedRow, Finding, JobRow, Severity, check_row
+from bulkpatch.model import CheckedRow, Finding, JobRow, Severity, ValidatedRow, check_row
 
 _BATCH = 5_000
 
@@ -41,9 +42,13 @@ class JobSummary:
 
 
 class FindingStore:
-    """Findings and meeting ids of one validation, kept on disk in a throwaway SQLite file."""
+    """Findings and meeting ids of one validation, kept on disk in a throwaway SQLite file.
 
-    def __init__(self) -> None:
+    With ``keep_rows`` it also keeps every row's validated body, so that a run sends what was
+    validated without reading and checking the file a second time.
+    """
+
+    def __init__(self, *, keep_rows: bool = False) -> None:
         # "" asks SQLite for a private temporary file, deleted on close: bounded memory.
         self._db = sqlite3.connect("")
         self._db.executescript(
@@ -51,10 +56,12 @@ class FindingStore:
             CREATE TABLE finding (line INTEGER, seq INTEGER PRIMARY KEY, severity TEXT, field TEXT,
                                   rule TEXT, message TEXT, value TEXT, meeting_id TEXT);
             CREATE TABLE seen (meeting_id TEXT, line INTEGER);
+            CREATE TABLE kept (line INTEGER PRIMARY KEY, meeting_id TEXT, body TEXT, error TEXT);
             """
         )
         self._findings: list[tuple[object, ...]] = []
         self._seen: list[tuple[str, int]] = []
+        self._kept: list[tuple[int, str, str | None, str | None]] | None = [] if keep_rows else None
 
     def __enter__(self) -> Self:
         return self
@@ -83,6 +90,31 @@ class FindingStore:
         self._seen.append((meeting_id, line))
         if len(self._seen) >= _BATCH:
             self._flush()
+
+    def keep(self, checked: CheckedRow) -> None:
+        """Keep a row's validated body (or its errors) for :meth:`kept_rows`."""
+        if self._kept is None:
+            return
+        row = checked.row
+        body = None if checked.body is None else json.dumps(checked.body, ensure_ascii=False)
+        self._kept.append(
+            (
+                row.line,
+                row.meeting_id,
+                body,
+                None if body is not None else error_text(checked.findings),
+            )
+        )
+        if len(self._kept) >= _BATCH:
+            self._flush()
+
+    def kept_rows(self) -> Iterator[ValidatedRow]:
+        """Every kept row in file order."""
+        self._flush()
+        for line, meeting_id, body, error in self._db.execute(
+            "SELECT line, meeting_id, body, error FROM kept ORDER BY line"
+        ):
+            yield ValidatedRow(line, meeting_id, None if body is None else json.loads(body), error)
 
     def duplicate_findings(self) -> Iterator[Finding]:
         """A warning for every row whose meetingId an earlier row already named."""
@@ -119,6 +151,9 @@ class FindingStore:
         self._db.executemany("INSERT INTO seen VALUES (?, ?)", self._seen)
         self._findings.clear()
         self._seen.clear()
+        if self._kept:
+            self._db.executemany("INSERT INTO kept VALUES (?, ?, ?, ?)", self._kept)
+            self._kept.clear()
 
 
 def _field_paths(row: JobRow) -> Iterator[str]:
@@ -149,6 +184,7 @@ def validate_job(path: Path, now: datetime, store: FindingStore) -> JobSummary:
         summary.fields.update(_field_paths(row))
         if row.meeting_id:
             store.see(row.meeting_id, row.line)
+        store.keep(checked)
         summary.valid += checked.is_valid
         summary.invalid += not checked.is_valid
         for finding in checked.findings:
@@ -160,6 +196,15 @@ def validate_job(path: Path, now: datetime, store: FindingStore) -> JobSummary:
         _count(summary, finding)
         store.add(finding)
     return summary
+
+
+def error_text(findings: Iterable[Finding]) -> str:
+    """A row's errors as one line, for the journal and exports."""
+    return "; ".join(
+        f"{f.field}: {f.message}" if f.field else f.message
+        for f in findings
+        if f.severity is Severity.ERROR
+    )
 
 
 def _count(summary: JobSummary, finding: Finding) -> None:

@@ -24,7 +24,7 @@ from bulkpatch.engine import (
 )
 from bulkpatch.journal import Journal, Outcome
 from bulkpatch.limiter import AdaptiveLimiter
-from bulkpatch.model import CheckedRow, JobRow
+from bulkpatch.model import ValidatedRow
 from bulkpatch.policy import Backoff
 from bulkpatch.sandbox import RateLimits, RunningSandbox
 
@@ -192,6 +192,7 @@ class ScriptedSender:
 
     async def patch(self, meeting_id: str, body: dict[str, Any]) -> Reply:
         self.calls.append((meeting_id, body))
+        number = len(self.calls)
         self.in_flight[meeting_id] += 1
         self.max_in_flight[meeting_id] = max(
             self.max_in_flight[meeting_id], self.in_flight[meeting_id]
@@ -199,7 +200,7 @@ class ScriptedSender:
         await anyio.sleep(0)
         await anyio.sleep(0)
         self.in_flight[meeting_id] -= 1
-        reply: Reply = self.answer(meeting_id, body, len(self.calls))
+        reply: Reply = self.answer(meeting_id, body, number)
         return reply
 
 
@@ -259,9 +260,9 @@ async def test_stop_request_leaves_unsent_rows_pending(
     assert totals["pending"] == 50 - counts.succeeded
 
 
-def checked(items: list[tuple[str, dict[str, Any] | None]]) -> Iterator[CheckedRow]:
+def checked(items: list[tuple[str, dict[str, Any] | None]]) -> Iterator[ValidatedRow]:
     for line, (meeting_id, body) in enumerate(items, start=2):
-        yield CheckedRow(JobRow(line, meeting_id, body or {}), (), body)
+        yield ValidatedRow(line, meeting_id, body)
 
 
 @pytest.mark.parametrize(("retry_failed", "expected"), [(False, [2, 5]), (True, [2, 4, 5])])

@@ -41,7 +41,7 @@ from bulkpatch.model import mask_secrets
 from bulkpatch.policy import Backoff
 from bulkpatch.sandbox import new_state, running_sandbox, seed_from_ids
 from bulkpatch.tokens import Credentials, read_credentials
-from bulkpatch.validation import FindingStore, JobSummary, checked_rows, validate_job
+from bulkpatch.validation import FindingStore, JobSummary, validate_job
 
 
 @dataclass(frozen=True)
@@ -49,10 +49,9 @@ class _Job:
     path: Path
     now: datetime
     summary: JobSummary
+    store: FindingStore
     settings: Settings
-    retry_failed: bool
-    use_sandbox: bool
-    show_progress: bool
+    options: _RunOptions
 
 
 @main.command()
@@ -143,21 +142,38 @@ def run(
     log: FilteringBoundLogger = structlog.get_logger("bulkpatch")
     check_base_url(settings.base_url)
     now = datetime.now(UTC)
-    with FindingStore() as store:
+    options = _RunOptions(journal_path, retry_failed, skip_invalid, force, use_sandbox, no_progress)
+    # The store keeps every validated row, so the run sends what was checked without a second pass.
+    with FindingStore(keep_rows=True) as store:
         summary = validate_job(job, now, store)
         if not summary.ok and not skip_invalid:
             render_text(summary, store.findings())
             click.echo("Nothing was sent.", err=True)
             return EXIT_USAGE
-    if summary.warnings:
-        log.warning(
-            "job.warnings", count=summary.warnings, hint=f"bulkpatch validate {job} lists them"
-        )
-    if dry_run:
-        return _dry_run(job, now, settings)
-    credentials = _credentials(token_file, settings, use_sandbox, log)
-    path = journal_path or default_journal_path(job)
-    show_progress = not no_progress and sys.stderr.isatty()
+        if summary.warnings:
+            log.warning(
+                "job.warnings", count=summary.warnings, hint=f"bulkpatch validate {job} lists them"
+            )
+        if dry_run:
+            return _dry_run(store, settings)
+        credentials = _credentials(token_file, settings, use_sandbox, log)
+        return _send(_Job(job, now, summary, store, settings, options), credentials, log)
+
+
+@dataclass(frozen=True)
+class _RunOptions:
+    journal_path: Path | None
+    retry_failed: bool
+    skip_invalid: bool
+    force: bool
+    use_sandbox: bool
+    no_progress: bool
+
+
+def _send(job: _Job, credentials: Credentials, log: FilteringBoundLogger) -> int:
+    """Open the journal, send what is left, and summarise."""
+    options, settings = job.options, job.settings
+    path = options.journal_path or default_journal_path(job.path)
     with Journal.open(path, lock=True, create=True) as journal:
         if journal.stale_holder:
             log.warning(
@@ -165,29 +181,27 @@ def run(
                 holder=journal.stale_holder,
                 hint="that run ended without releasing the journal; continuing",
             )
-        resuming = journal.bind_job(job, file_hash(job), summary.format.value, force=force)
-        click.echo(f"{'Resuming' if resuming else 'Starting'} {job}: journal {path}", err=True)
-        options = {
-            "concurrency": settings.concurrency,
-            "maxRate": settings.max_rate,
-            "baseUrl": "sandbox" if use_sandbox else settings.base_url,
-            "retryFailed": retry_failed,
-            "skipInvalid": skip_invalid,
-            "force": force,
-        }
-        run_id = journal.start_run(options)
-        context = _Job(job, now, summary, settings, retry_failed, use_sandbox, show_progress)
+        resuming = journal.bind_job(
+            job.path, file_hash(job.path), job.summary.format.value, force=options.force
+        )
+        click.echo(f"{'Resuming' if resuming else 'Starting'} {job.path}: journal {path}", err=True)
+        run_id = journal.start_run(
+            {
+                "concurrency": settings.concurrency,
+                "maxRate": settings.max_rate,
+                "baseUrl": "sandbox" if options.use_sandbox else settings.base_url,
+                "retryFailed": options.retry_failed,
+                "skipInvalid": options.skip_invalid,
+                "force": options.force,
+            }
+        )
         started = time.monotonic()
-        reason, counts = anyio.run(_execute, context, journal, credentials, log)
+        reason, counts = anyio.run(_execute, job, journal, credentials, log)
         journal.finish_run(run_id, reason.value, counts.throttled)
         totals = journal.counts()
+    elapsed = time.monotonic() - started
     return _summarise(
-        reason,
-        counts,
-        totals,
-        time.monotonic() - started,
-        path,
-        log if uses_json(settings.log_format) else None,
+        reason, counts, totals, elapsed, path, log if uses_json(settings.log_format) else None
     )
 
 
@@ -214,7 +228,7 @@ async def _execute(
     stopper = Stopper()
     async with AsyncExitStack() as stack:
         base_url = settings.base_url
-        if job.use_sandbox:
+        if job.options.use_sandbox:
             state = new_state(
                 seed_from_ids(meeting_ids(job.path), job.now), token=credentials.access_token
             )
@@ -230,9 +244,14 @@ async def _execute(
                 timeouts=timeouts,
             )
         )
-        done_before = _done_before(journal.counts(), job.retry_failed)
+        done_before = _done_before(journal.counts(), job.options.retry_failed)
         view = stack.enter_context(
-            progress_view(max(0, job.summary.valid - done_before), job.show_progress, log, clock)
+            progress_view(
+                max(0, job.summary.valid - done_before),
+                not job.options.no_progress and sys.stderr.isatty(),
+                log,
+                clock,
+            )
         )
         run_settings = RunSettings(
             concurrency=settings.concurrency,
@@ -245,7 +264,7 @@ async def _execute(
             group.start_soon(_handle_signals, stopper, log)
             group.start_soon(view.tick)
             result = await run_rows(
-                plan_rows(checked_rows(job.path, job.now), journal, retry_failed=job.retry_failed),
+                plan_rows(job.store.kept_rows(), journal, retry_failed=job.options.retry_failed),
                 sender=client,
                 journal=journal,
                 limiter=AdaptiveLimiter(settings.max_rate, clock),
@@ -279,15 +298,15 @@ async def _handle_signals(stopper: Stopper, log: FilteringBoundLogger) -> None:
             stopper.request(StopReason.INTERRUPTED)
 
 
-def _dry_run(job: Path, now: datetime, settings: Settings) -> int:
+def _dry_run(store: FindingStore, settings: Settings) -> int:
     count = 0
-    for checked in checked_rows(job, now):
-        if checked.body is None:
-            click.echo(f"line {checked.row.line}: skipped (invalid)")
+    for row in store.kept_rows():
+        if row.body is None:
+            click.echo(f"line {row.line}: skipped (invalid)")
             continue
-        url = meeting_url(settings.base_url, checked.row.meeting_id)
+        url = meeting_url(settings.base_url, row.meeting_id)
         click.echo(
-            f"line {checked.row.line}: PATCH {url} {json.dumps(mask_secrets(checked.body), ensure_ascii=False)}"
+            f"line {row.line}: PATCH {url} {json.dumps(mask_secrets(row.body), ensure_ascii=False)}"
         )
         count += 1
     click.echo(f"Dry run: {count} PATCH requests would be sent; nothing was sent.")

@@ -62,6 +62,16 @@ class RowProblem:
     meeting_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ValidatedRow:
+    """A row after validation, as the engine needs it: the body to send, or why not."""
+
+    line: int
+    meeting_id: str
+    body: dict[str, Any] | None
+    error: str | None = None
+
+
 def is_secret(path: str) -> bool:
     """Whether the field at this dotted path holds a secret."""
     return path.rsplit(".", 1)[-1] in SECRET_FIELDS
