@@ -179,7 +179,7 @@ def table(results: list[Result], ideal: dict[str, float]) -> None:
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
-        share = f"{r.rate / ideal[r.name]:.0%}" if r.name in ideal else "–"
+        share = f"{r.rate / ideal[r.name]:.0%}" if r.name in ideal else "n/a"
         print(
             f"| {r.name} | {r.rows:,} | {r.seconds:.1f} | {r.rate:,.1f} | {share} | {r.requests:,} | {r.throttled} | {r.violations} | {r.peak_mib:.0f} MiB | {r.exit_code} |"
         )
