@@ -295,3 +295,35 @@ def test_plan_skips_what_the_journal_says_is_done(
         ]
         assert journal.known(5) == ("pending", "d2", '{"title": "4"}')
     assert lines == expected
+
+
+async def test_abort_abandons_requests_in_flight(
+    tmp_path: Path, virtual_clock: VirtualClock
+) -> None:
+    """A second Ctrl-C (abort) does not wait for hanging requests; their rows stay pending."""
+    stopper = Stopper()
+    hanging = anyio.Event()
+
+    class Hanging:
+        async def patch(self, meeting_id: str, body: dict[str, Any]) -> Reply:
+            if meeting_id == "m0":
+                return Reply(200, "T", "")
+            stopper.request(StopReason.INTERRUPTED)
+            stopper.abort()
+            await hanging.wait()  # never set: only the abort ends this request
+            return Reply(200, "T", "")
+
+    rows = planned([(f"m{i}", {"title": "x"}) for i in range(10)])
+    with journal_with(tmp_path, rows) as journal:
+        with anyio.fail_after(10):
+            reason, counts = await execute(
+                rows,
+                journal,
+                Hanging(),
+                virtual_clock,
+                RunSettings(concurrency=1, drain_timeout=60),
+                stopper,
+            )
+        totals = journal.counts()
+    assert reason is StopReason.INTERRUPTED
+    assert (totals["succeeded"], totals["pending"]) == (1, 9)
