@@ -316,7 +316,7 @@ async def test_abort_abandons_requests_in_flight(
     rows = planned([(f"m{i}", {"title": "x"}) for i in range(10)])
     with journal_with(tmp_path, rows) as journal:
         with anyio.fail_after(10):
-            reason, counts = await execute(
+            reason, _ = await execute(
                 rows,
                 journal,
                 Hanging(),
