@@ -21,19 +21,16 @@ import argparse
 import asyncio
 import json
 import os
-import re
-import selectors
-import signal
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import aiohttp
+
+from bulkpatch.sandbox.process import SandboxProcess
 
 HERE = Path(__file__).parent
 TOKEN = "bench-token"
@@ -59,50 +56,11 @@ class Result:
         return self.rows / self.seconds if self.seconds else 0.0
 
 
-class Sandbox:
-    """A `bulkpatch sandbox` process for one scenario."""
-
-    def __init__(self, seed: Path, *extra: str) -> None:
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bulkpatch",
-                "sandbox",
-                "--port",
-                "0",
-                "--quiet",
-                "--token",
-                TOKEN,
-                "--seed",
-                str(seed),
-                *extra,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            bufsize=0,
-        )
-        seen = b""
-        assert self.process.stdout is not None
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.process.stdout, selectors.EVENT_READ)
-            while b"stats:" not in seen:
-                if not selector.select(600):
-                    raise SystemExit("the sandbox did not start in time")
-                seen += os.read(self.process.stdout.fileno(), 4096)
-        match = re.search(rb"at (http://\S+/v1)", seen)
-        assert match is not None
-        self.api_url = match.group(1).decode()
-
-    def stats(self) -> dict[str, Any]:
-        url = self.api_url.removesuffix("/v1") + "/_sandbox/stats?meetings=0"
-        with urllib.request.urlopen(url, timeout=30) as response:
-            data: dict[str, Any] = json.load(response)
-        return data
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGINT)
-        self.process.communicate(timeout=60)
+def start_sandbox(seed: Path, *extra: str) -> SandboxProcess:
+    """A sandbox process for one scenario, seeded with the job's meetings."""
+    return SandboxProcess.start(
+        "--quiet", "--token", TOKEN, "--seed", str(seed), *extra, timeout=600
+    )
 
 
 def make_job(folder: Path, rows: int) -> Path:
@@ -111,7 +69,7 @@ def make_job(folder: Path, rows: int) -> Path:
     return job
 
 
-def run_bulkpatch(name: str, job: Path, rows: int, sandbox: Sandbox, *args: str) -> Result:
+def run_bulkpatch(name: str, job: Path, rows: int, sandbox: SandboxProcess, *args: str) -> Result:
     """One `bulkpatch run` process; its time comes from its own run.summary."""
     env = {**os.environ, "WEBEX_ACCESS_TOKEN": TOKEN}
     command = [
@@ -137,7 +95,7 @@ def run_bulkpatch(name: str, job: Path, rows: int, sandbox: Sandbox, *args: str)
     summary = next(
         json.loads(line) for line in err.decode().splitlines() if '"run.summary"' in line
     )
-    stats = sandbox.stats()
+    stats = sandbox.stats(meetings=False)
     return Result(
         name,
         rows,
@@ -201,7 +159,7 @@ def main() -> None:
         if "rate-limited" in args.scenarios:
             job = make_job(base, 2000)
             for ceiling in ("50", "1000"):
-                sandbox = Sandbox(job, "--rate", "50", "--burst", "10")
+                sandbox = start_sandbox(job, "--rate", "50", "--burst", "10")
                 name = f"rate-limited, --max-rate {ceiling}"
                 results.append(
                     run_bulkpatch(
@@ -221,7 +179,7 @@ def main() -> None:
                 sandbox.stop()
         if "latency" in args.scenarios:
             job = make_job(base, 2000)
-            sandbox = Sandbox(job, "--latency-ms", "200")
+            sandbox = start_sandbox(job, "--latency-ms", "200")
             results.append(
                 run_bulkpatch(
                     "latency 200 ms",
@@ -240,7 +198,7 @@ def main() -> None:
             sandbox.stop()
         if "overhead" in args.scenarios:
             job = make_job(base, 20_000)
-            sandbox = Sandbox(job)
+            sandbox = start_sandbox(job)
             ids = [row[0] for row in migration_rows(20_000)]
             seconds = asyncio.run(naive(sandbox.api_url, ids, 32))
             results.append(
@@ -264,7 +222,7 @@ def main() -> None:
             sandbox.stop()
         if "million" in args.scenarios:
             job = make_job(base, 1_000_000)
-            sandbox = Sandbox(job)
+            sandbox = start_sandbox(job)
             results.append(
                 run_bulkpatch(
                     "1,000,000 rows",

@@ -10,55 +10,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import re
-import selectors
-import signal
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 
 import aiohttp
 
 from bulkpatch.sandbox import generate
+from bulkpatch.sandbox.process import SandboxProcess
 
 TOKEN = "bench-token"
 RANDOM_SEED = 11
-
-
-def start_sandbox(meetings: int) -> tuple[subprocess.Popen[bytes], str]:
-    """Start `bulkpatch sandbox` on a free loopback port and return it with its API URL."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bulkpatch",
-            "sandbox",
-            "--port",
-            "0",
-            "--quiet",
-            "--token",
-            TOKEN,
-            "--meetings",
-            str(meetings),
-            "--random-seed",
-            str(RANDOM_SEED),
-        ],
-        stdout=subprocess.PIPE,
-        bufsize=0,
-    )
-    assert process.stdout is not None
-    seen = b""
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        while b"stats:" not in seen:
-            if not selector.select(60):
-                raise SystemExit("the sandbox did not start within 60 s")
-            seen += os.read(process.stdout.fileno(), 4096)
-    match = re.search(rb"at (http://\S+/v1)", seen)
-    assert match is not None
-    return process, match.group(1).decode()
 
 
 async def load(
@@ -101,13 +62,20 @@ def main() -> None:
         for mid, seed in store.seeds.items()
         if seed.state in {"active", "scheduled"} and not seed.adhoc
     ]
-    process, api = start_sandbox(args.meetings)
+    sandbox = SandboxProcess.start(
+        "--quiet",
+        "--token",
+        TOKEN,
+        "--meetings",
+        str(args.meetings),
+        "--random-seed",
+        str(RANDOM_SEED),
+    )
     try:
-        asyncio.run(load(api, ids, 500, args.concurrency))  # warm-up
-        seconds, statuses = asyncio.run(load(api, ids, args.requests, args.concurrency))
+        asyncio.run(load(sandbox.api_url, ids, 500, args.concurrency))  # warm-up
+        seconds, statuses = asyncio.run(load(sandbox.api_url, ids, args.requests, args.concurrency))
     finally:
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
+        sandbox.stop()
     print("| requests | concurrency | seconds | PATCH/s | statuses |")
     print("|---:|---:|---:|---:|---|")
     print(

@@ -5,92 +5,41 @@ from __future__ import annotations
 import csv
 import json
 import os
-import selectors
 import signal
 import stat
 import subprocess
 import sys
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from bulkpatch.cli import main
 from bulkpatch.journal import Journal
+from bulkpatch.sandbox.process import SandboxProcess, read_until
 
 TOKEN = "cli-run-token"
 SERIES = [f"{index:032x}" for index in range(1, 200)]
 
 
-@dataclass
-class Sandbox:
-    """A `bulkpatch sandbox` process and how to reach it."""
-
-    process: subprocess.Popen[bytes]
-    api_url: str
-
-    def stats(self) -> dict[str, Any]:
-        with urllib.request.urlopen(
-            self.api_url.removesuffix("/v1") + "/_sandbox/stats", timeout=10
-        ) as response:
-            data: dict[str, Any] = json.load(response)
-        return data
-
-
-def read_until(stream: Any, marker: bytes, timeout: float = 60) -> bytes:
-    """Bytes from a pipe up to ``marker``, waiting on the pipe (bounded), never sleeping."""
-    seen = b""
-    with selectors.DefaultSelector() as selector:
-        selector.register(stream, selectors.EVENT_READ)
-        while marker not in seen:
-            assert selector.select(timeout), f"{marker!r} did not come in time: {seen[-500:]!r}"
-            chunk = os.read(stream.fileno(), 65536)
-            assert chunk, f"the process ended before {marker!r}: {seen[-500:]!r}"
-            seen += chunk
-    return seen
-
-
 @pytest.fixture
-def start_sandbox(tmp_path: Path) -> Iterator[Callable[..., Sandbox]]:
+def start_sandbox(tmp_path: Path) -> Iterator[Callable[..., SandboxProcess]]:
     """Start `bulkpatch sandbox` processes seeded with SERIES; stopped at the end of the test."""
-    started: list[Sandbox] = []
+    started: list[SandboxProcess] = []
+    seed = tmp_path / "seed.csv"
+    seed.write_text("meetingId,title\n" + "".join(f"{m},x\n" for m in SERIES))
 
-    def start(*extra: str) -> Sandbox:
-        seed = tmp_path / "seed.csv"
-        seed.write_text("meetingId,title\n" + "".join(f"{m},x\n" for m in SERIES))
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bulkpatch",
-                "sandbox",
-                "--port",
-                "0",
-                "--quiet",
-                "--token",
-                TOKEN,
-                "--seed",
-                str(seed),
-                *extra,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            bufsize=0,
-        )
-        banner = read_until(process.stdout, b"stats:").decode()
-        sandbox = Sandbox(process, banner.split(" at ", 1)[1].split()[0])
+    def start(*extra: str) -> SandboxProcess:
+        sandbox = SandboxProcess.start("--quiet", "--token", TOKEN, "--seed", str(seed), *extra)
         started.append(sandbox)
         return sandbox
 
     yield start
     for sandbox in started:
-        sandbox.process.send_signal(signal.SIGINT)
-        sandbox.process.communicate(timeout=30)
+        sandbox.stop()
 
 
 def write_job(path: Path, rows: list[dict[str, str]]) -> Path:
@@ -113,7 +62,7 @@ def invoke(*args: str, token: str = TOKEN) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def run_args(sandbox: Sandbox, job: Path, *extra: str) -> list[str]:
+def run_args(sandbox: SandboxProcess, job: Path, *extra: str) -> list[str]:
     return [
         "run",
         str(job),
@@ -128,7 +77,7 @@ def run_args(sandbox: Sandbox, job: Path, *extra: str) -> list[str]:
 
 
 def test_run_sends_every_row_and_resume_sends_nothing(
-    start_sandbox: Callable[..., Sandbox], tmp_path: Path
+    start_sandbox: Callable[..., SandboxProcess], tmp_path: Path
 ) -> None:
     """A clean run exits 0 with every row succeeded; running it again sends nothing."""
     sandbox = start_sandbox()
@@ -154,7 +103,7 @@ def test_run_sends_every_row_and_resume_sends_nothing(
 
 
 def test_invalid_job_exits_2_and_sends_nothing(
-    start_sandbox: Callable[..., Sandbox], tmp_path: Path
+    start_sandbox: Callable[..., SandboxProcess], tmp_path: Path
 ) -> None:
     """Any invalid row: the errors are shown, exit 2, no request, no journal."""
     sandbox = start_sandbox()
@@ -171,7 +120,7 @@ def test_invalid_job_exits_2_and_sends_nothing(
 
 
 def test_skip_invalid_sends_the_rest_and_exits_1(
-    start_sandbox: Callable[..., Sandbox], tmp_path: Path
+    start_sandbox: Callable[..., SandboxProcess], tmp_path: Path
 ) -> None:
     """--skip-invalid records invalid rows as invalid, sends the others, exit 1."""
     sandbox = start_sandbox()
@@ -191,7 +140,7 @@ def test_skip_invalid_sends_the_rest_and_exits_1(
 
 
 def test_failed_rows_exit_1_and_come_back_as_a_job(
-    start_sandbox: Callable[..., Sandbox], tmp_path: Path
+    start_sandbox: Callable[..., SandboxProcess], tmp_path: Path
 ) -> None:
     """Rows the API refuses fail with its message; --only failed --as-job rebuilds them as a job."""
     sandbox = start_sandbox()
@@ -216,7 +165,7 @@ def test_failed_rows_exit_1_and_come_back_as_a_job(
 
 
 def test_wrong_token_exits_3_and_leaves_rows_pending(
-    start_sandbox: Callable[..., Sandbox], tmp_path: Path
+    start_sandbox: Callable[..., SandboxProcess], tmp_path: Path
 ) -> None:
     """401 stops the run (exit 3) without marking any row failed."""
     sandbox = start_sandbox()
@@ -241,7 +190,7 @@ def test_journal_held_by_another_run_exits_3(tmp_path: Path) -> None:
 
 
 def test_changed_job_file_needs_force(
-    start_sandbox: Callable[..., Sandbox], tmp_path: Path
+    start_sandbox: Callable[..., SandboxProcess], tmp_path: Path
 ) -> None:
     """Resuming with a changed file is refused (exit 2); with --force only changed rows go again."""
     sandbox = start_sandbox()
@@ -258,7 +207,7 @@ def test_changed_job_file_needs_force(
 
 
 def test_429_storm_has_no_retry_after_violation(
-    start_sandbox: Callable[..., Sandbox], tmp_path: Path
+    start_sandbox: Callable[..., SandboxProcess], tmp_path: Path
 ) -> None:
     """Far above the server's limit, every row still succeeds and no request jumps a Retry-After."""
     sandbox = start_sandbox("--rate", "40", "--burst", "5")
@@ -272,7 +221,7 @@ def test_429_storm_has_no_retry_after_violation(
 
 
 def test_dry_run_shows_each_patch_and_sends_nothing(
-    start_sandbox: Callable[..., Sandbox], tmp_path: Path
+    start_sandbox: Callable[..., SandboxProcess], tmp_path: Path
 ) -> None:
     """--dry-run prints the PATCH of every row, passwords masked, and sends nothing."""
     sandbox = start_sandbox()
@@ -289,7 +238,7 @@ def test_dry_run_shows_each_patch_and_sends_nothing(
 
 
 def test_token_and_passwords_never_leak(
-    start_sandbox: Callable[..., Sandbox], tmp_path: Path
+    start_sandbox: Callable[..., SandboxProcess], tmp_path: Path
 ) -> None:
     """The token is in no output, log, journal byte or export; passwords are masked too."""
     sandbox = start_sandbox()
@@ -326,7 +275,7 @@ def test_token_and_passwords_never_leak(
     assert '"event": "row.succeeded"' in joined  # -v really logged every row
 
 
-def spawn_run(sandbox: Sandbox, job: Path) -> subprocess.Popen[bytes]:
+def spawn_run(sandbox: SandboxProcess, job: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "WEBEX_ACCESS_TOKEN": TOKEN}
     return subprocess.Popen(
         [sys.executable, "-m", "bulkpatch", *run_args(sandbox, job), "-v", "--log-format", "json"],
@@ -338,13 +287,13 @@ def spawn_run(sandbox: Sandbox, job: Path) -> subprocess.Popen[bytes]:
 
 
 def test_sigint_stops_cleanly_and_the_same_command_continues(
-    start_sandbox: Callable[..., Sandbox], tmp_path: Path
+    start_sandbox: Callable[..., SandboxProcess], tmp_path: Path
 ) -> None:
     """Ctrl-C: in-flight requests finish, exit 3; running again finishes the job, exit 0."""
     sandbox = start_sandbox("--latency-ms", "20")
     job = titles_job(tmp_path / "job.csv", 150)
     process = spawn_run(sandbox, job)
-    read_until(process.stderr, b'"row.succeeded"')
+    read_until(process.stderr, b'"row.succeeded"', 60)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
     assert process.returncode == 3, err.decode()[-2000:]
@@ -361,13 +310,13 @@ def test_sigint_stops_cleanly_and_the_same_command_continues(
 
 
 def test_sigkill_loses_nothing_committed(
-    start_sandbox: Callable[..., Sandbox], tmp_path: Path
+    start_sandbox: Callable[..., SandboxProcess], tmp_path: Path
 ) -> None:
     """kill -9 mid-run: on resume every row ends succeeded, at most concurrency rows sent twice."""
     sandbox = start_sandbox("--latency-ms", "5-40")
     job = titles_job(tmp_path / "job.csv", 150)
     process = spawn_run(sandbox, job)
-    read_until(process.stderr, b'"row": 40,')
+    read_until(process.stderr, b'"row": 40,', 60)
     process.kill()
     process.communicate(timeout=60)
     with Journal.open(tmp_path / "job.csv.journal", lock=False) as journal:
@@ -381,7 +330,7 @@ def test_sigkill_loses_nothing_committed(
 
 
 def test_dates_in_jobs_are_relative_to_now(
-    start_sandbox: Callable[..., Sandbox], tmp_path: Path
+    start_sandbox: Callable[..., SandboxProcess], tmp_path: Path
 ) -> None:
     """A reschedule with local times and time zones goes through, dated from today."""
     sandbox = start_sandbox()

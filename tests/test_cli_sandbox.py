@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import selectors
 import signal
 import subprocess
 import sys
@@ -14,22 +12,9 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from bulkpatch.cli import main
+from bulkpatch.sandbox.process import read_until
 
 JOBS = Path(__file__).parent.parent / "jobs"
-
-
-def read_until(process: subprocess.Popen[bytes], marker: bytes, timeout: float = 30) -> str:
-    """Stdout up to and including the line holding ``marker``, waiting on the pipe (bounded)."""
-    assert process.stdout is not None
-    seen = b""
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        while marker not in seen:
-            assert selector.select(timeout), f"no {marker!r} from the sandbox in time: {seen!r}"
-            chunk = os.read(process.stdout.fileno(), 4096)
-            assert chunk, f"the sandbox exited early: {seen!r}"
-            seen += chunk
-    return seen.decode()
 
 
 def test_sandbox_serves_seeded_meetings_and_stops_on_sigint() -> None:
@@ -56,7 +41,7 @@ def test_sandbox_serves_seeded_meetings_and_stops_on_sigint() -> None:
         bufsize=0,
     )
     try:
-        banner = read_until(process, b"stats:").splitlines()
+        banner = read_until(process.stdout, b"stats:", 30).decode().splitlines()
         assert "24 meetings at http://127.0.0.1:" in banner[0]
         api = banner[0].rsplit(" ", 1)[1].strip()
         assert banner[1] == "export WEBEX_ACCESS_TOKEN=cli-test"

@@ -38,6 +38,16 @@ def main() -> None:
     """
 
 
+#: --format text|json, for the commands that report to people or to scripts.
+text_or_json = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    help="text for people, json for scripts.",
+)
+
+
 def common_options(command: Callable[P, R]) -> Callable[P, R]:
     """--config, --log-format and -v, accepted by every command."""
     options = [

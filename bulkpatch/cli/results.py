@@ -11,7 +11,14 @@ from typing import Any, TextIO
 
 import click
 
-from bulkpatch.cli.common import EXIT_OK, common_options, exits_cleanly, main, settings_from
+from bulkpatch.cli.common import (
+    EXIT_OK,
+    common_options,
+    exits_cleanly,
+    main,
+    settings_from,
+    text_or_json,
+)
 from bulkpatch.errors import ConfigError
 from bulkpatch.export import write_as_job, write_results
 from bulkpatch.journal import STATUSES, Journal, RunRecord
@@ -21,13 +28,7 @@ journal_argument = click.argument("journal", type=click.Path(path_type=Path, dir
 
 @main.command()
 @journal_argument
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    help="text for people, json for scripts.",
-)
+@text_or_json
 @common_options
 @exits_cleanly
 def status(

@@ -17,6 +17,7 @@ from bulkpatch.cli.common import (
     exits_cleanly,
     main,
     settings_from,
+    text_or_json,
 )
 from bulkpatch.model import Finding, Severity
 from bulkpatch.validation import FindingStore, JobSummary, validate_job
@@ -24,13 +25,7 @@ from bulkpatch.validation import FindingStore, JobSummary, validate_job
 
 @main.command()
 @click.argument("job", type=click.Path(path_type=Path, dir_okay=False))
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    help="text for people, json for scripts.",
-)
+@text_or_json
 @common_options
 @exits_cleanly
 def validate(
