@@ -348,7 +348,6 @@ async def _work(run: _Run, receive: anyio.abc.ObjectReceiveStream[Planned]) -> N
 
 async def _send_row(run: _Run, row: Planned) -> None:
     settings = run.settings
-    log = run.log.bind(row=row.line, meetingId=row.meeting_id)
     attempt = 0
     while True:
         # Waiting out a pause must yield to a stop request; a pacing slot is too short to matter.
@@ -372,14 +371,17 @@ async def _send_row(run: _Run, row: Planned) -> None:
             run.limiter.on_success()
             run.consecutive_403 = 0
             await run.finish(row, "succeeded", attempt, reply, None)
-            log.debug(
+            run.log.debug(
                 "row.succeeded",
+                row=row.line,
+                meetingId=row.meeting_id,
                 status="succeeded",
                 attempt=attempt,
                 httpStatus=status,
                 trackingId=reply and reply.tracking_id,
             )
             return
+        log = run.log.bind(row=row.line, meetingId=row.meeting_id)  # only off the happy path
         if verdict is Verdict.STOP_AUTH:
             log.error(
                 "run.unauthorized",
