@@ -15,6 +15,7 @@ import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -26,7 +27,7 @@ from bulkpatch.errors import TransportError
 from bulkpatch.journal import Journal, Outcome, stored_body
 from bulkpatch.limiter import AdaptiveLimiter, Clock
 from bulkpatch.model import MASK, SECRET_FIELDS, ValidatedRow
-from bulkpatch.policy import Backoff, Verdict, judge, throttle_pause
+from bulkpatch.policy import Backoff, FailureLimit, Verdict, judge, throttle_pause
 
 _PLAN_BATCH = 500
 
@@ -44,6 +45,8 @@ class StopReason(StrEnum):
     INTERRUPTED = "interrupted"
     AUTH = "auth"
     FORBIDDEN = "forbidden"
+    FAILURES = "too_many_failures"
+    DEADLINE = "deadline"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,8 @@ class RunSettings:
     max_consecutive_403: int = 20
     drain_timeout: float = 10.0
     random_seed: int | None = None
+    max_failures: FailureLimit | None = None
+    deadline: datetime | None = None
 
 
 @dataclass
@@ -243,7 +248,27 @@ class _Run:
             self.counts.succeeded += 1
         else:
             self.counts.failed += 1
+        # Checked after every row: a percentage can be exceeded the moment the sample is full.
+        limit = self.settings.max_failures
+        if limit is not None and limit.exceeded(self.counts.failed, self.counts.done):
+            self.log.error(
+                "run.too_many_failures",
+                failed=self.counts.failed,
+                done=self.counts.done,
+                limit=str(limit),
+            )
+            self.stopper.request(StopReason.FAILURES)
         self.on_progress(self.counts)
+
+    def past_deadline(self) -> bool:
+        """Whether the deadline has come; if so, ask the run to stop."""
+        deadline = self.settings.deadline
+        if deadline is None or self.clock.wall() < deadline:
+            return False
+        if not self.stopper.requested.is_set():
+            self.log.warning("run.deadline", deadline=deadline.isoformat())
+        self.stopper.request(StopReason.DEADLINE)
+        return True
 
 
 class _Committer:
@@ -308,6 +333,8 @@ async def run_rows(
     async with anyio.create_task_group() as outer:
         outer.start_soon(run.committer.run)
         outer.start_soon(_watch_stop, run, outer.cancel_scope)
+        if settings.deadline is not None:
+            outer.start_soon(_watch_deadline, run)
         async with anyio.create_task_group() as workers:
             send, receive = anyio.create_memory_object_stream[Planned](settings.concurrency * 2)
             workers.start_soon(_produce, run, rows, send)
@@ -335,7 +362,7 @@ async def _produce(
 async def _work(run: _Run, receive: anyio.abc.ObjectReceiveStream[Planned]) -> None:
     async with receive:
         async for row in receive:
-            if run.stopper.requested.is_set():
+            if run.stopper.requested.is_set() or run.past_deadline():
                 return  # the row stays pending: sent again on resume
             await run.turns.take(row.meeting_id)
             try:
@@ -356,8 +383,8 @@ async def _send_row(run: _Run, row: Planned) -> None:
                 return
         else:
             await run.limiter.acquire()
-        if run.stopper.requested.is_set() and attempt:
-            return  # no retry after a stop request: the row stays pending
+        if attempt and (run.stopper.requested.is_set() or run.past_deadline()):
+            return  # no retry after a stop request or the deadline: the row stays pending
         attempt += 1
         run.counts.requests += 1
         try:
@@ -459,6 +486,18 @@ def _count_forbidden(run: _Run, status: int | None) -> None:
     if run.consecutive_403 >= run.settings.max_consecutive_403:
         run.log.error("run.forbidden", consecutive=run.consecutive_403)
         run.stopper.request(StopReason.FORBIDDEN)
+
+
+async def _watch_deadline(run: _Run) -> None:
+    """Stop at the deadline even when every worker is waiting (say, out a long Retry-After).
+
+    Workers also check the deadline before each row; this covers the case where none is about
+    to. It waits in real time on purpose: the deadline is a moment on the wall clock.
+    """
+    deadline = run.settings.deadline
+    if deadline is not None:
+        await anyio.sleep(max(0.0, (deadline - run.clock.wall()).total_seconds()))
+        run.past_deadline()
 
 
 async def _watch_stop(run: _Run, scope: anyio.CancelScope) -> None:

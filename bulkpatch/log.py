@@ -30,7 +30,20 @@ def uses_json(log_format: LogFormat, stream: TextIO | None = None) -> bool:
     return log_format == "json" or (log_format == "auto" and not (stream or sys.stderr).isatty())
 
 
-def configure_logging(log_format: LogFormat, verbosity: int, stream: TextIO | None = None) -> None:
+#: Events that ``--quiet`` still shows, whatever their level.
+ALWAYS_SHOWN = frozenset({"run.summary"})
+
+
+def _quiet(_: Any, __: str, event: structlog.typing.EventDict) -> structlog.typing.EventDict:
+    """With --quiet: warnings, errors and the summary only."""
+    if event.get("level") in {"debug", "info"} and event.get("event") not in ALWAYS_SHOWN:
+        raise structlog.DropEvent
+    return event
+
+
+def configure_logging(
+    log_format: LogFormat, verbosity: int, stream: TextIO | None = None, *, quiet: bool = False
+) -> None:
     """Send structured logs to stderr (or ``stream``), as JSON unless a person is watching."""
     out: Any = stream or _CurrentStderr()
     use_json = uses_json(log_format, out)
@@ -44,6 +57,7 @@ def configure_logging(log_format: LogFormat, verbosity: int, stream: TextIO | No
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
+            *([_quiet] if quiet else []),
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info
             if use_json

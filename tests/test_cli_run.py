@@ -357,3 +357,96 @@ def test_dates_in_jobs_are_relative_to_now(
         meeting = json.load(response)
     assert meeting["start"].startswith(f"{day}T09:00:00+")
     assert meeting["timezone"] == "Europe/Berlin"
+
+
+def test_failure_threshold_stops_then_the_fixed_job_finishes(
+    start_sandbox: Callable[..., SandboxProcess], tmp_path: Path
+) -> None:
+    """30% of ids unknown: --max-failures 10% stops at the threshold (exit 3); fixed, it finishes."""
+    sandbox = start_sandbox()
+    rows = [
+        {"meetingId": ("e" * 31 + f"{i % 10}") if i % 10 < 3 else SERIES[i], "title": f"t{i}"}
+        for i in range(150)
+    ]
+    job = write_job(tmp_path / "job.csv", rows)
+    code, out, _ = invoke(*run_args(sandbox, job, "--max-failures", "10%", "--concurrency", "1"))
+    assert code == 3
+    assert "stopped: too many failures (30 of 100 rows done this run)" in out
+    report = json.loads(invoke("status", str(tmp_path / "job.csv.journal"), "--format", "json")[1])
+    assert (
+        report["counts"]["failed"],
+        report["counts"]["succeeded"],
+        report["counts"]["pending"],
+    ) == (30, 70, 50)
+    fixed = [{**row, "meetingId": SERIES[i]} for i, row in enumerate(rows)]
+    write_job(job, fixed)
+    code, out, _ = invoke(
+        *run_args(sandbox, job, "--force", "--retry-failed", "--max-failures", "10%")
+    )
+    assert code == 0, out
+    assert "150 succeeded, 0 failed" in out
+
+
+def test_deadline_in_the_past_sends_nothing_and_exits_3(
+    start_sandbox: Callable[..., SandboxProcess], tmp_path: Path
+) -> None:
+    """A deadline already passed stops the run before its first row, resumable."""
+    sandbox = start_sandbox()
+    job = titles_job(tmp_path / "job.csv", 5)
+    passed = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    code, out, _ = invoke(*run_args(sandbox, job, "--deadline", passed))
+    assert code == 3
+    assert "deadline was reached" in out
+    assert sandbox.stats()["requests"] == {}
+
+
+def test_bad_deadline_is_a_usage_error(tmp_path: Path) -> None:
+    """A deadline that does not parse: exit 2 before anything happens."""
+    job = titles_job(tmp_path / "job.csv", 1)
+    code, _, err = invoke("run", str(job), "--sandbox", "--deadline", "soonish")
+    assert code == 2
+    assert "--deadline" in err
+
+
+def test_json_logs_have_stable_keys_and_quiet_keeps_the_summary(
+    start_sandbox: Callable[..., SandboxProcess], tmp_path: Path
+) -> None:
+    """Every JSON log line parses with event, level, timestamp; --quiet keeps only warnings,
+    errors and the run.summary with every count."""
+    sandbox = start_sandbox()
+    job = write_job(
+        tmp_path / "job.csv",
+        [{"meetingId": SERIES[0], "title": "a"}, {"meetingId": "f" * 32, "title": "b"}],
+    )
+    _, _, err = invoke(*run_args(sandbox, job, "-v", "--log-format", "json"))
+    events = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert all({"event", "level", "timestamp"} <= event.keys() for event in events)
+    by_name = {event["event"]: event for event in events}
+    assert {"row", "meetingId", "status", "attempt", "httpStatus", "trackingId"} <= by_name[
+        "row.succeeded"
+    ].keys()
+    assert by_name["row.failed"]["httpStatus"] == 404
+    summary = by_name["run.summary"]
+    assert {
+        "succeeded",
+        "failed",
+        "invalid",
+        "pending",
+        "skipped",
+        "outcome",
+        "exitCode",
+        "elapsedSeconds",
+    } <= summary.keys()
+    _, _, quiet_err = invoke(
+        *run_args(
+            sandbox,
+            job,
+            "--quiet",
+            "--log-format",
+            "json",
+            "--journal",
+            str(tmp_path / "q.journal"),
+        )
+    )
+    quiet = [json.loads(line) for line in quiet_err.splitlines() if line.startswith("{")]
+    assert {event["event"] for event in quiet} == {"row.failed", "run.summary"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from bulkpatch.engine import (
 from bulkpatch.journal import Journal, Outcome
 from bulkpatch.limiter import AdaptiveLimiter
 from bulkpatch.model import ValidatedRow
-from bulkpatch.policy import Backoff
+from bulkpatch.policy import Backoff, FailureLimit
 from bulkpatch.sandbox import RateLimits, RunningSandbox
 
 FAST = RunSettings(
@@ -327,3 +328,39 @@ async def test_abort_abandons_requests_in_flight(
         totals = journal.counts()
     assert reason is StopReason.INTERRUPTED
     assert (totals["succeeded"], totals["pending"]) == (1, 9)
+
+
+async def test_failure_limit_stops_the_run(tmp_path: Path, virtual_clock: VirtualClock) -> None:
+    """Past --max-failures the run stops (resumable), leaving the rest pending."""
+    sender = ScriptedSender(
+        lambda meeting_id, *_: Reply(
+            404 if meeting_id.startswith("gone") else 200, "T", "not found"
+        )
+    )
+    rows = planned([(f"gone{i}" if i % 3 == 0 else f"m{i}", {"title": "x"}) for i in range(300)])
+    settings = RunSettings(concurrency=1, max_failures=FailureLimit(percent=10))
+    with journal_with(tmp_path, rows) as journal:
+        reason, counts = await execute(rows, journal, sender, virtual_clock, settings)
+        totals = journal.counts()
+    assert reason is StopReason.FAILURES
+    assert counts.done == 100
+    assert totals["pending"] == 200
+
+
+async def test_deadline_stops_taking_rows(tmp_path: Path, virtual_clock: VirtualClock) -> None:
+    """At the deadline no new row starts; what was not sent stays pending."""
+
+    async def slow(meeting_id: str, body: dict[str, Any]) -> Reply:
+        virtual_clock.monotonic += 1.0  # every request takes a (virtual) second
+        return Reply(200, "T", "")
+
+    sender = ScriptedSender(lambda *_: Reply(200, "T", ""))
+    sender.patch = slow  # type: ignore[method-assign]  # a slower answer, same shape
+    rows = planned([(f"m{i}", {"title": "x"}) for i in range(30)])
+    settings = RunSettings(concurrency=1, deadline=virtual_clock.wall() + timedelta(seconds=10.5))
+    with journal_with(tmp_path, rows) as journal:
+        reason, counts = await execute(rows, journal, sender, virtual_clock, settings)
+        totals = journal.counts()
+    assert reason is StopReason.DEADLINE
+    assert counts.succeeded == totals["succeeded"] == 11
+    assert totals["pending"] == 19

@@ -71,11 +71,16 @@ def common_options(command: Callable[P, R]) -> Callable[P, R]:
 
 
 def settings_from(
-    config_path: Path | None, log_format: str | None, verbose: int, **flags: object
+    config_path: Path | None,
+    log_format: str | None,
+    verbose: int,
+    *,
+    quiet: bool = False,
+    **flags: object,
 ) -> Settings:
     """Settings from flags (None = not given), environment and config file; logging set up."""
     settings = load_settings(config_path, os.environ, {"log_format": log_format, **flags})
-    configure_logging(settings.log_format, verbose)
+    configure_logging(settings.log_format, verbose, quiet=quiet)
     return settings
 
 

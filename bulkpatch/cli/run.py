@@ -8,10 +8,12 @@ import secrets
 import signal
 import sys
 import time
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import anyio
 import click
@@ -38,10 +40,12 @@ from bulkpatch.journal import Journal, default_journal_path, file_hash
 from bulkpatch.limiter import AdaptiveLimiter, SystemClock
 from bulkpatch.log import uses_json
 from bulkpatch.model import mask_secrets
-from bulkpatch.policy import Backoff
+from bulkpatch.policy import Backoff, FailureLimit, parse_deadline, parse_failure_limit
 from bulkpatch.sandbox import new_state, running_sandbox, seed_from_ids
 from bulkpatch.tokens import Credentials, read_credentials
 from bulkpatch.validation import FindingStore, JobSummary, validate_job
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -95,6 +99,17 @@ class _Job:
 )
 @click.option("--no-progress", is_flag=True, help="No progress bar, even on a terminal.")
 @click.option(
+    "--max-failures",
+    "max_failures",
+    callback=lambda _c, _p, value: _parsed(parse_failure_limit, value),
+    help="Stop (exit 3, resumable) past N failed rows, or P% of the rows done (after 100).",
+)
+@click.option(
+    "--deadline",
+    help="Stop taking rows at this local time (06:00) or ISO 8601 moment; exit 3, resumable.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Log only warnings, errors and the summary.")
+@click.option(
     "--token-file",
     type=click.Path(path_type=Path, dir_okay=False),
     help="Read the access token from this file instead of the environment.",
@@ -113,6 +128,9 @@ def run(
     force: bool,
     use_sandbox: bool,
     no_progress: bool,
+    max_failures: FailureLimit | None,
+    deadline: str | None,
+    quiet: bool,
     token_file: Path | None,
     config_path: Path | None,
     log_format: str | None,
@@ -135,6 +153,7 @@ def run(
         config_path,
         log_format,
         verbose,
+        quiet=quiet,
         base_url=base_url,
         concurrency=concurrency,
         max_rate=max_rate,
@@ -142,7 +161,17 @@ def run(
     log: FilteringBoundLogger = structlog.get_logger("bulkpatch")
     check_base_url(settings.base_url)
     now = datetime.now(UTC)
-    options = _RunOptions(journal_path, retry_failed, skip_invalid, force, use_sandbox, no_progress)
+    stop_at = _parsed(parse_deadline, deadline, now.astimezone()) if deadline else None
+    options = _RunOptions(
+        journal_path,
+        retry_failed,
+        skip_invalid,
+        force,
+        use_sandbox,
+        no_progress,
+        max_failures,
+        stop_at,
+    )
     # The store keeps every validated row, so the run sends what was checked without a second pass.
     with FindingStore(keep_rows=True) as store:
         summary = validate_job(job, now, store)
@@ -168,6 +197,18 @@ class _RunOptions:
     force: bool
     use_sandbox: bool
     no_progress: bool
+    max_failures: FailureLimit | None
+    deadline: datetime | None
+
+
+def _parsed(parse: Callable[..., T], value: str | None, *args: Any) -> T | None:
+    """A flag's value through its parser; a bad one is a usage error (exit 2)."""
+    if value is None:
+        return None
+    try:
+        return parse(value, *args)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def _send(job: _Job, credentials: Credentials, log: FilteringBoundLogger) -> int:
@@ -259,6 +300,8 @@ async def _execute(
             backoff=Backoff(settings.backoff_base, settings.backoff_cap),
             max_consecutive_403=settings.max_consecutive_403,
             drain_timeout=settings.drain_timeout,
+            max_failures=job.options.max_failures,
+            deadline=job.options.deadline,
         )
         async with anyio.create_task_group() as group:
             group.start_soon(_handle_signals, stopper, log)
@@ -344,6 +387,8 @@ def _summarise(
         StopReason.INTERRUPTED: "stopped: interrupted",
         StopReason.AUTH: "stopped: the access token was refused (401)",
         StopReason.FORBIDDEN: "stopped: too many 403 answers in a row",
+        StopReason.FAILURES: f"stopped: too many failures ({counts.failed} of {counts.done} rows done this run)",
+        StopReason.DEADLINE: "stopped: the deadline was reached",
     }[reason]
     rows = sum(totals.values())
     click.echo(f"\nbulkpatch run {headline}")
