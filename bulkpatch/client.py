@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
@@ -18,7 +18,7 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 from yarl import URL
 
-from bulkpatch.errors import ConfigError, TransportError
+from bulkpatch.errors import ConfigError, RemoteError, TransportError
 
 DEFAULT_BASE_URL = "https://webexapis.com/v1"
 
@@ -37,6 +37,14 @@ class Reply:
     def ok(self) -> bool:
         """A 2xx answer."""
         return 200 <= self.status < 300
+
+
+@dataclass(frozen=True, slots=True)
+class TokenGrant:
+    """What a refresh gives back: a new access token, and the refresh token to use next."""
+
+    access_token: str = field(repr=False)
+    refresh_token: str = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +126,7 @@ def api_message(body: Any) -> str:
 class MeetingsClient:
     """Sends PATCHes over one pooled aiohttp session; use as an async context manager."""
 
-    __slots__ = ("_base_url", "_limit", "_session", "_timeouts", "_token")
+    __slots__ = ("_base_url", "_limit", "_session", "_timeouts", "_token", "token_generation")
 
     def __init__(
         self, base_url: str, token: str, *, concurrency: int, timeouts: Timeouts | None = None
@@ -128,6 +136,8 @@ class MeetingsClient:
         self._limit = concurrency
         self._timeouts = timeouts or Timeouts()
         self._session: aiohttp.ClientSession | None = None
+        #: Which token the next request carries: bumped by each :meth:`set_token`.
+        self.token_generation = 0
 
     def __repr__(self) -> str:
         # Never the token: reprs end up in tracebacks and logs.
@@ -136,6 +146,44 @@ class MeetingsClient:
     def set_token(self, token: str) -> None:
         """Use a new access token from the next request on (after a refresh)."""
         self._token = token
+        self.token_generation += 1
+
+    async def exchange_refresh_token(
+        self, client_id: str, client_secret: str, refresh_token: str
+    ) -> TokenGrant:
+        """POST {base_url}/access_token with grant_type=refresh_token; the new tokens or an error."""
+        if self._session is None:
+            raise RuntimeError("MeetingsClient used outside 'async with'")
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "refresh_token": refresh_token,
+        }
+        try:
+            async with self._session.post(f"{self._base_url}/access_token", data=form) as response:
+                try:
+                    payload = await response.json(content_type=None)
+                except ValueError:
+                    payload = None
+                if (
+                    response.status != 200
+                    or not isinstance(payload, dict)
+                    or not payload.get("access_token")
+                ):
+                    message = (
+                        api_message(payload) or response.reason or "no access token in the answer"
+                    )
+                    raise RemoteError(f"token refresh refused (HTTP {response.status}): {message}")
+                return TokenGrant(
+                    str(payload["access_token"]), str(payload.get("refresh_token") or refresh_token)
+                )
+        except TimeoutError:
+            raise TransportError("token refresh: no answer in time") from None
+        except aiohttp.ClientError as exc:
+            raise TransportError(
+                f"token refresh: connection failed: {exc.__class__.__name__}"
+            ) from None
 
     async def __aenter__(self) -> Self:
         connector = aiohttp.TCPConnector(limit=self._limit, ssl=ssl.create_default_context())

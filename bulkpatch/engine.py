@@ -38,6 +38,15 @@ class Sender(Protocol):
     async def patch(self, meeting_id: str, body: dict[str, Any]) -> Reply: ...
 
 
+class Refresher(Protocol):
+    """What renews the access token after a 401 (the real one is :class:`bulkpatch.auth.TokenRefresher`)."""
+
+    @property
+    def generation(self) -> int: ...
+
+    async def refresh(self, refused_generation: int) -> bool: ...
+
+
 class StopReason(StrEnum):
     """Why a run ended."""
 
@@ -200,6 +209,7 @@ class _Run:
     settings: RunSettings
     stopper: Stopper
     on_progress: Callable[[RunCounts], None]
+    refresher: Refresher | None = None
     counts: RunCounts = field(default_factory=RunCounts)
     turns: _MeetingTurns = field(default_factory=_MeetingTurns)
     committer: _Committer = field(init=False)
@@ -325,9 +335,10 @@ async def run_rows(
     settings: RunSettings,
     stopper: Stopper,
     on_progress: Callable[[RunCounts], None] = lambda counts: None,
+    refresher: Refresher | None = None,
 ) -> tuple[StopReason, RunCounts]:
     """Send every planned row; return why the run ended and what it did."""
-    run = _Run(sender, journal, limiter, clock, log, settings, stopper, on_progress)
+    run = _Run(sender, journal, limiter, clock, log, settings, stopper, on_progress, refresher)
     if settings.random_seed is not None:
         run.rng.seed(settings.random_seed)
     async with anyio.create_task_group() as outer:
@@ -376,6 +387,7 @@ async def _work(run: _Run, receive: anyio.abc.ObjectReceiveStream[Planned]) -> N
 async def _send_row(run: _Run, row: Planned) -> None:
     settings = run.settings
     attempt = 0
+    refreshed = False
     while True:
         # Waiting out a pause must yield to a stop request; a pacing slot is too short to matter.
         if run.limiter.paused_for > 0:
@@ -387,6 +399,7 @@ async def _send_row(run: _Run, row: Planned) -> None:
             return  # no retry after a stop request or the deadline: the row stays pending
         attempt += 1
         run.counts.requests += 1
+        generation = run.refresher.generation if run.refresher is not None else 0
         try:
             reply: Reply | None = await run.sender.patch(row.meeting_id, row.body)
             status = reply.status if reply else None
@@ -410,6 +423,14 @@ async def _send_row(run: _Run, row: Planned) -> None:
             return
         log = run.log.bind(row=row.line, meetingId=row.meeting_id)  # only off the happy path
         if verdict is Verdict.STOP_AUTH:
+            # One refresh per row: a 401 right after a refresh means the new token is refused too.
+            if (
+                run.refresher is not None
+                and not refreshed
+                and await run.refresher.refresh(generation)
+            ):
+                refreshed = True
+                continue
             log.error(
                 "run.unauthorized",
                 httpStatus=401,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +24,13 @@ class Credentials:
     client_secret: str | None = field(default=None, repr=False)
     #: The token file is readable by others than its owner (worth a warning).
     loosely_protected: bool = False
+    #: The token file this came from, to write refreshed tokens back to.
+    file: Path | None = None
+
+    @property
+    def can_refresh(self) -> bool:
+        """Whether the integration's credentials for a refresh are all there."""
+        return bool(self.refresh_token and self.client_id and self.client_secret)
 
 
 def read_credentials(
@@ -76,4 +85,32 @@ def _from_file(path: Path, fallback: dict[str, str | None]) -> Credentials:
         client_id=values["client_id"],
         client_secret=values["client_secret"],
         loosely_protected=loose,
+        file=path,
     )
+
+
+def save_credentials(credentials: Credentials) -> None:
+    """Write refreshed tokens back to the token file, atomically and owner-only (0600).
+
+    The file becomes JSON (``access_token``, ``refresh_token``, ``client_id``,
+    ``client_secret``), which :func:`read_credentials` reads back.
+    """
+    path = credentials.file
+    if path is None:
+        return
+    data = {
+        "access_token": credentials.access_token,
+        "refresh_token": credentials.refresh_token,
+        "client_id": credentials.client_id,
+        "client_secret": credentials.client_secret,
+    }
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:  # mkstemp made it 0600
+            json.dump({key: value for key, value in data.items() if value}, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -450,3 +450,106 @@ def test_json_logs_have_stable_keys_and_quiet_keeps_the_summary(
     )
     quiet = [json.loads(line) for line in quiet_err.splitlines() if line.startswith("{")]
     assert {event["event"] for event in quiet} == {"row.failed", "run.summary"}
+
+
+def refresh_env(refresh_token: str) -> dict[str, str]:
+    return {
+        "WEBEX_ACCESS_TOKEN": TOKEN,
+        "WEBEX_REFRESH_TOKEN": refresh_token,
+        "WEBEX_CLIENT_ID": "client",
+        "WEBEX_CLIENT_SECRET": "secret",
+    }
+
+
+def test_expiring_tokens_are_refreshed_once_per_expiry(tmp_path: Path) -> None:
+    """A run longer than the token's life refreshes it, once per expiry, and finishes (exit 0)."""
+    seed = titles_job(tmp_path / "job.csv", 150)
+    sandbox = SandboxProcess.start(
+        "--quiet",
+        "--token",
+        TOKEN,
+        "--token-ttl",
+        "1",
+        "--refresh-token",
+        "R-1",
+        "--seed",
+        str(seed),
+    )
+    try:
+        result = CliRunner(env=refresh_env("R-1")).invoke(
+            main, [*run_args(sandbox, seed, "--max-rate", "60", "--log-format", "json")]
+        )
+        stats = sandbox.stats(meetings=False)
+    finally:
+        sandbox.stop()
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert "150 succeeded" in result.stdout
+    assert stats["tokenRefreshes"] >= 1
+    assert stats["tokenRefreshes"] == stats["expiredTokensSeen"]
+    assert '"event": "auth.refreshed"' in result.stderr
+    assert "sbx-" not in result.stdout + result.stderr
+    assert "R-1" not in result.stdout + result.stderr
+
+
+def test_failed_refresh_stops_with_exit_3(tmp_path: Path) -> None:
+    """A refresh the API refuses stops the run (exit 3); the rows stay pending."""
+    seed = titles_job(tmp_path / "job.csv", 100)
+    sandbox = SandboxProcess.start(
+        "--quiet",
+        "--token",
+        TOKEN,
+        "--token-ttl",
+        "0.3",
+        "--refresh-token",
+        "R-1",
+        "--seed",
+        str(seed),
+    )
+    try:
+        result = CliRunner(env=refresh_env("not-R-1")).invoke(
+            main, [*run_args(sandbox, seed, "--max-rate", "50", "--log-format", "json")]
+        )
+    finally:
+        sandbox.stop()
+    assert result.exit_code == 3
+    assert '"event": "auth.refresh_failed"' in result.stderr
+    assert "could not be refreshed" in result.stdout
+    counts = json.loads(invoke("status", str(tmp_path / "job.csv.journal"), "--format", "json")[1])[
+        "counts"
+    ]
+    assert counts["failed"] == 0
+    assert counts["pending"] > 0
+
+
+def test_refreshed_tokens_go_back_to_the_token_file(tmp_path: Path) -> None:
+    """With --token-file, the refreshed token is written back atomically, owner-only."""
+    seed = titles_job(tmp_path / "job.csv", 120)
+    token_file = tmp_path / "token.json"
+    token_file.write_text(
+        json.dumps(
+            {"access_token": TOKEN, "refresh_token": "R-1", "client_id": "c", "client_secret": "s"}
+        )
+    )
+    token_file.chmod(0o600)
+    sandbox = SandboxProcess.start(
+        "--quiet",
+        "--token",
+        TOKEN,
+        "--token-ttl",
+        "0.5",
+        "--refresh-token",
+        "R-1",
+        "--seed",
+        str(seed),
+    )
+    try:
+        result = CliRunner(env={}).invoke(
+            main, [*run_args(sandbox, seed, "--max-rate", "80", "--token-file", str(token_file))]
+        )
+    finally:
+        sandbox.stop()
+    assert result.exit_code == 0, result.stdout + result.stderr
+    saved = json.loads(token_file.read_text())
+    assert saved["access_token"].startswith("sbx-")
+    assert (saved["refresh_token"], saved["client_id"], saved["client_secret"]) == ("R-1", "c", "s")
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600

@@ -493,3 +493,45 @@ async def test_busy_port_is_a_clear_error(sandbox: RunningSandbox) -> None:
     with pytest.raises(SandboxError, match="cannot listen"):
         async with running_sandbox(sandbox.state, port=port):
             pass
+
+
+async def test_tokens_expire_and_refresh(sandbox: RunningSandbox, fake_clock: FakeClock) -> None:
+    """With a TTL a token answers 401 once expired; the refresh token buys a new one."""
+    from bulkpatch.sandbox.traffic import TokenIssuer
+
+    sandbox.state.tokens = TokenIssuer(SANDBOX_TOKEN, "refresh-me", 2.0, fake_clock)
+    url = f"/v1/meetings/{series(sandbox)}"
+    async with aiohttp.ClientSession(base_url=sandbox.url) as session:
+        bearer = {"Authorization": f"Bearer {SANDBOX_TOKEN}"}
+        async with session.get(url, headers=bearer) as response:
+            assert response.status == 200
+        fake_clock.advance(2.5)
+        async with session.get(url, headers=bearer) as response:
+            assert response.status == 401
+            assert "expired" in (await response.json())["message"]
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": "wrong",
+            "client_id": "c",
+            "client_secret": "s",
+        }
+        async with session.post("/v1/access_token", data=form) as response:
+            assert response.status == 400
+        async with session.post(
+            "/v1/access_token", data={**form, "refresh_token": "refresh-me"}
+        ) as response:
+            grant = await response.json()
+            assert (response.status, grant["expires_in"], grant["refresh_token"]) == (
+                200,
+                2.0,
+                "refresh-me",
+            )
+        async with session.get(
+            url, headers={"Authorization": f"Bearer {grant['access_token']}"}
+        ) as response:
+            assert response.status == 200
+        async with session.get("/_sandbox/stats") as response:
+            stats = await response.json()
+    assert (stats["tokenRefreshes"], stats["expiredTokensSeen"]) == (1, 1)
+    assert SANDBOX_TOKEN not in str(stats)
+    assert grant["access_token"] not in str(stats)

@@ -20,6 +20,7 @@ import click
 import structlog
 from structlog.typing import FilteringBoundLogger
 
+from bulkpatch.auth import TokenRefresher
 from bulkpatch.cli.common import (
     EXIT_NOT_FINISHED,
     EXIT_OK,
@@ -303,6 +304,7 @@ async def _execute(
             max_failures=job.options.max_failures,
             deadline=job.options.deadline,
         )
+        refresher = TokenRefresher(client, credentials, log) if credentials.can_refresh else None
         async with anyio.create_task_group() as group:
             group.start_soon(_handle_signals, stopper, log)
             group.start_soon(view.tick)
@@ -316,6 +318,7 @@ async def _execute(
                 settings=run_settings,
                 stopper=stopper,
                 on_progress=view.update,
+                refresher=refresher,
             )
             group.cancel_scope.cancel()
         return result
@@ -385,7 +388,7 @@ def _summarise(
     headline = {
         StopReason.FINISHED: "finished",
         StopReason.INTERRUPTED: "stopped: interrupted",
-        StopReason.AUTH: "stopped: the access token was refused (401)",
+        StopReason.AUTH: "stopped: the access token was refused (401) and could not be refreshed",
         StopReason.FORBIDDEN: "stopped: too many 403 answers in a row",
         StopReason.FAILURES: f"stopped: too many failures ({counts.failed} of {counts.done} rows done this run)",
         StopReason.DEADLINE: "stopped: the deadline was reached",

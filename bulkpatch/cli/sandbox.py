@@ -91,6 +91,17 @@ def _latency(_: click.Context, __: click.Parameter, value: str) -> tuple[float, 
     help="Share of requests answered 423 Locked with Retry-After.",
 )
 @click.option("--token", default=None, help="Accept only this access token (default: any).")
+@click.option(
+    "--token-ttl",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Tokens expire this many seconds after they are issued (needs --token).",
+)
+@click.option(
+    "--refresh-token",
+    default=None,
+    help="Refresh token POST /v1/access_token accepts [default with --token-ttl: sandbox-refresh].",
+)
 @click.option("--quiet", is_flag=True, help="Do not log every request.")
 @common_options
 @exits_cleanly
@@ -106,6 +117,8 @@ def sandbox(
     fault_rate: float,
     locked_rate: float,
     token: str | None,
+    token_ttl: float | None,
+    refresh_token: str | None,
     quiet: bool,
     config_path: Path | None,
     log_format: str | None,
@@ -134,7 +147,17 @@ def sandbox(
         locked_rate=locked_rate,
         rng=random.Random(random_seed),
     )
-    state = new_state(store, rate=rate, burst=burst, token=token, faults=faults)
+    if token_ttl is not None and refresh_token is None:
+        refresh_token = "sandbox-refresh"
+    state = new_state(
+        store,
+        rate=rate,
+        burst=burst,
+        token=token,
+        faults=faults,
+        token_ttl=token_ttl,
+        refresh_token=refresh_token,
+    )
     if not quiet:
         log = structlog.get_logger("bulkpatch.sandbox")
         state.on_request = lambda method, path, status, tracking: log.info(
@@ -150,6 +173,11 @@ async def _serve(state: SandboxState, host: str, port: int, token: str | None) -
         example = next(iter(state.store.seeds), "<meetingId>")
         click.echo(f"bulkpatch sandbox: {len(state.store)} meetings at {running.api_url}")
         click.echo(f"export WEBEX_ACCESS_TOKEN={token or 'sandbox-token'}")
+        if state.tokens is not None:
+            refresh = state.tokens.refresh_token
+            click.echo(
+                f"export WEBEX_REFRESH_TOKEN={refresh} WEBEX_CLIENT_ID=sandbox WEBEX_CLIENT_SECRET=sandbox"
+            )
         click.echo(
             f'try:   curl -H "Authorization: Bearer $WEBEX_ACCESS_TOKEN" {running.api_url}/meetings/{example}'
         )

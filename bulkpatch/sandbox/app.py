@@ -16,7 +16,7 @@ from aiohttp.typedefs import Handler
 
 from bulkpatch.sandbox.patching import PatchRefused, apply_patch
 from bulkpatch.sandbox.store import MeetingStore
-from bulkpatch.sandbox.traffic import Faults, RateLimits, Stats
+from bulkpatch.sandbox.traffic import Faults, RateLimits, Stats, TokenIssuer, fingerprint
 
 API_PREFIX = "/v1"
 
@@ -35,6 +35,7 @@ class SandboxState:
     stats: Stats = field(default_factory=Stats)
     token: str | None = None
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    tokens: TokenIssuer | None = None
     on_request: Callable[[str, str, int, str], None] | None = None
 
 
@@ -88,8 +89,13 @@ async def _gate(request: web.Request, handler: Handler) -> web.StreamResponse:
 async def _admit(
     request: web.Request, state: SandboxState, tracking_id: str
 ) -> web.StreamResponse | None:
+    if request.path == f"{API_PREFIX}/access_token":
+        return None  # authenticated by its refresh token, not by a bearer
     token = _bearer(request)
-    if token is None or (state.token is not None and token != state.token):
+    if state.tokens is not None and token is not None and state.tokens.expired(token):
+        state.stats.expired_tokens.add(fingerprint(token))
+        return error_response(401, "The access token has expired.", tracking_id)
+    if token is None or not _accepted(state, token):
         return error_response(
             401,
             "The request requires a valid access token set in the Authorization request header.",
@@ -127,6 +133,25 @@ async def _admit(
     return error_response(
         fault.status, "The server met a temporary problem; try again later.", tracking_id
     )
+
+
+def _accepted(state: SandboxState, token: str) -> bool:
+    if state.tokens is not None:
+        return state.tokens.valid(token)
+    return state.token is None or token == state.token
+
+
+async def _access_token(request: web.Request) -> web.Response:
+    """POST /v1/access_token: trade the refresh token for a new access token (OAuth2 form)."""
+    state = request.app[STATE]
+    form = await request.post()
+    if state.tokens is None or form.get("grant_type") != "refresh_token":
+        raise PatchRefused(400, "Only grant_type=refresh_token is supported here.")
+    grant = state.tokens.refresh(str(form.get("refresh_token", "")))
+    if grant is None:
+        raise PatchRefused(400, "The refresh token is not valid.")
+    state.stats.refreshes += 1
+    return web.json_response(grant)
 
 
 async def _get_meeting(request: web.Request) -> web.Response:
@@ -185,6 +210,7 @@ def build_app(state: SandboxState) -> web.Application:
     app.router.add_get(f"{API_PREFIX}/meetings", _list_meetings)
     app.router.add_get(f"{API_PREFIX}/meetings/{{meetingId}}", _get_meeting)
     app.router.add_patch(f"{API_PREFIX}/meetings/{{meetingId}}", _patch_meeting)
+    app.router.add_post(f"{API_PREFIX}/access_token", _access_token)
     app.router.add_get("/_sandbox/stats", _stats)
     return app
 
@@ -243,11 +269,21 @@ def new_state(
     burst: int = 10,
     token: str | None = None,
     faults: Faults | None = None,
+    token_ttl: float | None = None,
+    refresh_token: str | None = None,
 ) -> SandboxState:
-    """A sandbox state with a real monotonic clock for its rate limits."""
+    """A sandbox state with a real monotonic clock for its rate limits and token lifetimes."""
+    tokens = None
+    if refresh_token is not None:
+        if token is None:
+            raise SandboxError(
+                "expiring tokens need a first token: give --token with --token-ttl/--refresh-token"
+            )
+        tokens = TokenIssuer(token, refresh_token, token_ttl, time.monotonic)
     return SandboxState(
         store=store,
         limits=RateLimits(rate, burst, time.monotonic),
         faults=faults or Faults(),
         token=token,
+        tokens=tokens,
     )

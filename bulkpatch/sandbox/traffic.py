@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+import secrets
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -154,6 +155,8 @@ class Stats:
     throttled: int = 0
     violations: list[dict[str, Any]] = field(default_factory=list)
     cancelled_occurrences: int = 0
+    refreshes: int = 0
+    expired_tokens: set[str] = field(default_factory=set)
 
     def enter(self) -> None:
         self.in_flight += 1
@@ -187,7 +190,57 @@ class Stats:
             "retryAfterViolations": len(self.violations),
             "violations": self.violations[-100:],
             "cancelledOccurrences": self.cancelled_occurrences,
+            "tokenRefreshes": self.refreshes,
+            "expiredTokensSeen": len(self.expired_tokens),
         }
         if include_meetings:
             snapshot["patchesPerMeeting"] = dict(counts)
         return snapshot
+
+
+class TokenIssuer:
+    """Access tokens that expire ``ttl`` seconds after they are issued, and their refresh.
+
+    The first token is the one given at start; each refresh with the right refresh token
+    issues a new one (the old ones keep working until they expire, as with the real API).
+    """
+
+    __slots__ = ("_clock", "_expiry", "refresh_token", "ttl")
+
+    def __init__(
+        self, first_token: str, refresh_token: str, ttl: float | None, clock: Clock
+    ) -> None:
+        self.refresh_token = refresh_token
+        self.ttl = ttl
+        self._clock = clock
+        self._expiry: dict[str, float] = {}
+        self._issue(first_token)
+
+    def __repr__(self) -> str:
+        return f"<TokenIssuer ttl={self.ttl} issued={len(self._expiry)}>"
+
+    def _issue(self, token: str) -> None:
+        self._expiry[token] = math.inf if self.ttl is None else self._clock() + self.ttl
+
+    def valid(self, token: str) -> bool:
+        """Issued and not expired."""
+        return self._clock() < self._expiry.get(token, -math.inf)
+
+    def expired(self, token: str) -> bool:
+        """Issued once, and past its lifetime."""
+        return token in self._expiry and not self.valid(token)
+
+    def refresh(self, refresh_token: str) -> dict[str, Any] | None:
+        """An OAuth2 token answer for the right refresh token, None otherwise."""
+        if not refresh_token or refresh_token != self.refresh_token:
+            return None
+        token = f"sbx-{secrets.token_hex(16)}"
+        self._issue(token)
+        lifetime = 1_209_600 if self.ttl is None else self.ttl
+        return {
+            "access_token": token,
+            "expires_in": lifetime,
+            "refresh_token": self.refresh_token,
+            "refresh_token_expires_in": 7_776_000,
+            "token_type": "Bearer",
+        }
