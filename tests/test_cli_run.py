@@ -321,9 +321,10 @@ def test_sigkill_loses_nothing_committed(
     process.communicate(timeout=60)
     with Journal.open(tmp_path / "job.csv.journal", lock=False) as journal:
         committed = {record.line for record in journal.rows(only="succeeded")}
-    code, out, _ = invoke(*run_args(sandbox, job))
+    code, out, err = invoke(*run_args(sandbox, job))
     assert code == 0, out
     assert "150 succeeded" in out
+    assert '"event": "journal.stale_lock"' in err  # the killed run's lock was taken over
     stats = sandbox.stats()
     assert stats["patchesApplied"] <= 150 + 8
     assert all(stats["patchesPerMeeting"][SERIES[line - 2]] == 1 for line in committed)
