@@ -1,153 +1,37 @@
-"""The engine: rows in, PATCHes out, every outcome into the journal.
+"""The run: planned rows in, PATCHes out, every outcome into the journal.
 
-``plan_rows`` skips what the journal says is done; ``run_rows`` sends the rest through a pool
-of workers in an anyio task group, one shared :class:`AdaptiveLimiter`, retries by
-:mod:`bulkpatch.policy`, and a group committer that makes each outcome durable before its
-worker takes the next row. Rows of the same
-meeting go in file order, one at a time. Everything it touches is passed in: sender, journal,
-limiter, clock, logger, so tests drive it without a network or sleeping.
+Workers take rows from a bounded stream, wait their meeting's turn and the shared limiter,
+send, judge the answer by :mod:`bulkpatch.policy` and commit the outcome before moving on.
+Watchers handle the stop request (drain, then cancel) and the deadline.
 """
 
 from __future__ import annotations
 
 import functools
 import random
-from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
-from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
 from structlog.typing import FilteringBoundLogger
 
 from bulkpatch.client import Reply
+from bulkpatch.engine.coordination import Committer, MeetingTurns
+from bulkpatch.engine.values import (
+    Planned,
+    Refresher,
+    RunCounts,
+    RunSettings,
+    Sender,
+    Stopper,
+    StopReason,
+)
 from bulkpatch.errors import TransportError
-from bulkpatch.journal import Journal, Outcome, stored_body
+from bulkpatch.journal import Journal, Outcome
 from bulkpatch.limiter import AdaptiveLimiter, Clock
-from bulkpatch.model import MASK, SECRET_FIELDS, ValidatedRow
-from bulkpatch.policy import Backoff, FailureLimit, Verdict, judge, throttle_pause
-
-_PLAN_BATCH = 500
-
-
-class Sender(Protocol):
-    """What sends one patch (the real one is :class:`bulkpatch.client.MeetingsClient`)."""
-
-    async def patch(self, meeting_id: str, body: dict[str, Any]) -> Reply: ...
-
-
-class Refresher(Protocol):
-    """What renews the access token after a 401 (the real one is :class:`bulkpatch.auth.TokenRefresher`)."""
-
-    @property
-    def generation(self) -> int: ...
-
-    async def refresh(self, refused_generation: int) -> bool: ...
-
-
-class StopReason(StrEnum):
-    """Why a run ended."""
-
-    FINISHED = "finished"
-    INTERRUPTED = "interrupted"
-    AUTH = "auth"
-    FORBIDDEN = "forbidden"
-    FAILURES = "too_many_failures"
-    DEADLINE = "deadline"
-
-
-@dataclass(frozen=True, slots=True)
-class Planned:
-    """A row to send."""
-
-    line: int
-    meeting_id: str
-    body: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    """How a run behaves (the CLI fills it from flags, environment and config)."""
-
-    concurrency: int = 8
-    max_attempts: int = 5
-    backoff: Backoff = field(default_factory=Backoff)
-    max_consecutive_403: int = 20
-    drain_timeout: float = 10.0
-    random_seed: int | None = None
-    max_failures: FailureLimit | None = None
-    deadline: datetime | None = None
-
-
-@dataclass
-class RunCounts:
-    """What this run has done so far (the journal holds the totals)."""
-
-    to_send: int = 0
-    succeeded: int = 0
-    failed: int = 0
-    requests: int = 0
-    retries: int = 0
-    throttled: int = 0
-
-    @property
-    def done(self) -> int:
-        """Rows that reached an outcome in this run."""
-        return self.succeeded + self.failed
-
-
-@dataclass
-class Stopper:
-    """Ask a run to stop: ``request`` lets in-flight requests finish, ``abort`` does not wait."""
-
-    requested: anyio.Event = field(default_factory=anyio.Event)
-    aborted: anyio.Event = field(default_factory=anyio.Event)
-    reason: StopReason = StopReason.FINISHED
-
-    def request(self, reason: StopReason) -> None:
-        """Stop taking rows; the first reason given is the one kept."""
-        if not self.requested.is_set():
-            self.reason = reason
-            self.requested.set()
-
-    def abort(self) -> None:
-        """Stop now, abandoning in-flight requests (their rows stay pending)."""
-        self.request(StopReason.INTERRUPTED)
-        self.aborted.set()
-
-
-def plan_rows(
-    rows: Iterable[ValidatedRow], journal: Journal, *, retry_failed: bool
-) -> Iterator[Planned]:
-    """The rows still to send, each committed to the journal before it is handed out.
-
-    New rows are added as ``pending`` (``invalid`` when they have errors, which only happens
-    with --skip-invalid). A row whose meeting or changes differ from what the journal holds
-    (a changed job file run with --force) is reset to ``pending``.
-    """
-    batch: list[tuple[int, str, str, dict[str, Any] | None, str | None]] = []
-    ready: list[Planned] = []
-    resuming = journal.has_rows()
-    for row in rows:
-        known = journal.known(row.line) if resuming else None
-        if known is not None and known[1] == row.meeting_id and known[2] == stored_body(row.body):
-            status = known[0]
-            if status == "pending" or (status == "failed" and retry_failed):
-                ready.append(Planned(row.line, row.meeting_id, row.body or {}))
-        elif row.body is None:
-            batch.append((row.line, row.meeting_id, "invalid", None, row.error))
-        else:
-            batch.append((row.line, row.meeting_id, "pending", row.body, None))
-            ready.append(Planned(row.line, row.meeting_id, row.body))
-        if len(ready) >= _PLAN_BATCH or len(batch) >= _PLAN_BATCH:
-            journal.add_rows(batch)
-            batch.clear()
-            yield from ready
-            ready.clear()
-    journal.add_rows(batch)
-    yield from ready
+from bulkpatch.model import MASK, SECRET_FIELDS
+from bulkpatch.policy import Verdict, judge, throttle_pause
 
 
 def scrub_secrets(text: str | None, body: dict[str, Any]) -> str | None:
@@ -159,44 +43,6 @@ def scrub_secrets(text: str | None, body: dict[str, Any]) -> str | None:
         if isinstance(value, str) and value:
             text = text.replace(value, MASK)
     return text
-
-
-class _MeetingTurns:
-    """Rows of one meeting take turns in file order; a meeting nobody waits for costs no lock.
-
-    The first row of a meeting goes at once; later ones queue behind it, and each release
-    hands the meeting straight to the next in line (FIFO), so file order holds.
-    """
-
-    __slots__ = ("_queues",)
-
-    def __init__(self) -> None:
-        self._queues: dict[str, deque[anyio.Event]] = {}
-
-    async def take(self, meeting_id: str) -> None:
-        """Wait for this meeting's turn."""
-        queue = self._queues.get(meeting_id)
-        if queue is None:
-            self._queues[meeting_id] = deque()
-            return
-        turn = anyio.Event()
-        queue.append(turn)
-        try:
-            await turn.wait()
-        except BaseException:
-            if turn in queue:
-                queue.remove(turn)
-            else:  # the turn was handed over just as we were cancelled: pass it on
-                self.give_back(meeting_id)
-            raise
-
-    def give_back(self, meeting_id: str) -> None:
-        """End this row's turn: the next row of the meeting, if any, goes now."""
-        queue = self._queues[meeting_id]
-        if queue:
-            queue.popleft().set()
-        else:
-            del self._queues[meeting_id]
 
 
 @dataclass
@@ -211,13 +57,13 @@ class _Run:
     on_progress: Callable[[RunCounts], None]
     refresher: Refresher | None = None
     counts: RunCounts = field(default_factory=RunCounts)
-    turns: _MeetingTurns = field(default_factory=_MeetingTurns)
-    committer: _Committer = field(init=False)
+    turns: MeetingTurns = field(default_factory=MeetingTurns)
+    committer: Committer = field(init=False)
     consecutive_403: int = 0
     rng: random.Random = field(default_factory=random.Random)
 
     def __post_init__(self) -> None:
-        self.committer = _Committer(self.journal)
+        self.committer = Committer(self.journal)
 
     async def unless_stopped(self, wait: Callable[[], Awaitable[None]]) -> bool:
         """Run ``wait`` to its end, or give up when a stop is requested; True if it ended."""
@@ -279,49 +125,6 @@ class _Run:
             self.log.warning("run.deadline", deadline=deadline.isoformat())
         self.stopper.request(StopReason.DEADLINE)
         return True
-
-
-class _Committer:
-    """Group commit: outcomes that finish together are committed in one transaction.
-
-    A worker takes its next row only once its outcome is committed, so at any moment the rows
-    that a crash would send again are at most the ones in flight: never more than
-    ``concurrency``. Commits run on the event loop, like every other use of the journal.
-    """
-
-    __slots__ = ("_batch", "_done", "_journal", "_wake")
-
-    def __init__(self, journal: Journal) -> None:
-        self._journal = journal
-        self._batch: list[Outcome] = []
-        self._done = anyio.Event()
-        self._wake = anyio.Event()
-
-    async def commit(self, outcome: Outcome) -> None:
-        self._batch.append(outcome)
-        done = self._done
-        self._wake.set()
-        await done.wait()
-
-    def drain(self) -> None:
-        """Commit what a cancelled run left waiting (its workers no longer wait for it)."""
-        for outcome in self._batch:
-            self._journal.record(outcome)
-        self._batch = []
-        self._journal.flush()
-
-    async def run(self) -> None:
-        """Commit whatever is waiting, as long as the run goes."""
-        while True:
-            await self._wake.wait()
-            for _ in range(2):  # let workers finishing about now join this batch: fewer commits
-                await anyio.sleep(0)
-            batch, done = self._batch, self._done
-            self._batch, self._done, self._wake = [], anyio.Event(), anyio.Event()
-            for outcome in batch:
-                self._journal.record(outcome)
-            self._journal.flush()
-            done.set()
 
 
 async def run_rows(
