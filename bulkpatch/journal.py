@@ -137,6 +137,10 @@ class Journal:
         """Open (or create, owner-only) a journal; with ``lock``, refuse if another run holds it."""
         if not path.exists() and not create:
             raise JournalError(f"no journal at {path}")
+        if create and not path.parent.is_dir():
+            raise JournalError(
+                f"cannot create the journal {path}: the folder {path.parent} does not exist"
+            )
         lock_handle, stale_holder = _take_lock(path) if lock else (None, None)
         try:
             if create and not path.exists():

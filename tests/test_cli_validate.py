@@ -125,3 +125,29 @@ def test_console_script_and_module_entry_points() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "12 rows, 12 valid" in result.stdout
+
+
+def test_unwritable_output_is_exit_2_with_the_path(tmp_path: Path) -> None:
+    """An output file that cannot be written is named, exit 2, no traceback."""
+    journal = tmp_path / "j.journal"
+    from bulkpatch.journal import Journal
+
+    with Journal.open(journal, lock=True, create=True):
+        pass
+    code, out, err = invoke("export", str(journal), "-o", str(tmp_path / "missing" / "out.csv"))
+    assert code == 2
+    assert "missing/out.csv" in err
+    assert "Traceback" not in out + err
+
+
+def test_journal_in_a_missing_folder_is_exit_2(tmp_path: Path) -> None:
+    """--journal in a folder that does not exist is a clear error before anything is sent."""
+    code, _, err = invoke(
+        "run",
+        str(JOBS / "tracking-codes.csv"),
+        "--sandbox",
+        "--journal",
+        str(tmp_path / "nope" / "j.journal"),
+    )
+    assert code == 2
+    assert "does not exist" in err

@@ -98,16 +98,36 @@ def exits_cleanly(command: Callable[P, int]) -> Callable[P, NoReturn]:
             _fail(exc, EXIT_USAGE, verbose)
         except BulkpatchError as exc:
             _fail(exc, EXIT_NOT_FINISHED, verbose)
+        except OSError as exc:  # a file we were told to write or read: name it, no traceback
+            _fail(
+                f"{exc.strerror or exc}: {exc.filename}" if exc.filename else exc,
+                EXIT_USAGE,
+                verbose,
+                cause=exc,
+            )
         except KeyboardInterrupt:
             click.echo("bulkpatch: interrupted", err=True)
             sys.exit(EXIT_NOT_FINISHED)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise  # click's own usage errors keep their exit code 2
+        except Exception as exc:
+            # Never exit 1 (which means "some rows failed") on a bug: say so, exit 3.
+            _fail(
+                f"unexpected internal error ({exc.__class__.__name__}); rerun with -v for the traceback",
+                EXIT_NOT_FINISHED,
+                verbose,
+                cause=exc,
+            )
         sys.exit(code)
 
     return wrapper
 
 
-def _fail(exc: BaseException, code: int, verbose: bool) -> NoReturn:
-    if verbose:
-        traceback.print_exception(exc, file=sys.stderr)
-    click.echo(f"bulkpatch: error: {exc}", err=True)
+def _fail(
+    error: BaseException | str, code: int, verbose: bool, *, cause: BaseException | None = None
+) -> NoReturn:
+    shown = cause or error
+    if verbose and isinstance(shown, BaseException):
+        traceback.print_exception(shown, file=sys.stderr)
+    click.echo(f"bulkpatch: error: {error}", err=True)
     sys.exit(code)
