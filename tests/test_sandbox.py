@@ -535,3 +535,21 @@ async def test_tokens_expire_and_refresh(sandbox: RunningSandbox, fake_clock: Fa
     assert (stats["tokenRefreshes"], stats["expiredTokensSeen"]) == (1, 1)
     assert SANDBOX_TOKEN not in str(stats)
     assert grant["access_token"] not in str(stats)
+
+
+async def test_inspection_route_bypasses_auth_limits_and_faults(
+    sandbox: RunningSandbox, api: aiohttp.ClientSession
+) -> None:
+    """GET /_sandbox/meetings/{id} shows the stored meeting to checks, whatever the faults."""
+    meeting_id = series(sandbox)
+    await patch(api, meeting_id, {"title": "checked"})
+    sandbox.state.faults.fault_rate = 1.0
+    sandbox.state.limits.rate, sandbox.state.limits.burst = 0.001, 1
+    async with aiohttp.ClientSession(base_url=sandbox.url) as bare:
+        for _ in range(5):
+            async with bare.get(f"/_sandbox/meetings/{meeting_id}") as response:
+                assert response.status == 200
+                assert (await response.json())["title"] == "checked"
+        async with bare.get("/_sandbox/meetings/unknown") as response:
+            assert response.status == 404
+    assert "GET 200" not in sandbox.state.stats.requests

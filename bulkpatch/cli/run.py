@@ -250,7 +250,7 @@ def _send(job: _Job, credentials: Credentials, log: FilteringBoundLogger) -> int
 def _credentials(
     token_file: Path | None, settings: Settings, use_sandbox: bool, log: FilteringBoundLogger
 ) -> Credentials:
-    if use_sandbox and token_file is None and not os.environ.get(settings.token_env):
+    if use_sandbox:  # a real token has no business in the emulator, even on loopback
         return Credentials(f"sandbox-{secrets.token_hex(8)}", "generated for the sandbox")
     credentials = read_credentials(token_file, os.environ, settings.token_env)
     if credentials.loosely_protected:

@@ -198,6 +198,14 @@ async def _list_meetings(request: web.Request) -> web.Response:
     return web.json_response({"items": [state.store.get(mid) for mid in ids]})
 
 
+async def _inspect_meeting(request: web.Request) -> web.Response:
+    """GET /_sandbox/meetings/{id}: the stored meeting, without auth, limits or faults."""
+    meeting = request.app[STATE].store.get(request.match_info["meetingId"])
+    if meeting is None:
+        raise web.HTTPNotFound()
+    return web.json_response(meeting)
+
+
 async def _stats(request: web.Request) -> web.Response:
     include = request.query.get("meetings", "1") != "0"
     return web.json_response(request.app[STATE].stats.snapshot(include_meetings=include))
@@ -212,6 +220,7 @@ def build_app(state: SandboxState) -> web.Application:
     app.router.add_patch(f"{API_PREFIX}/meetings/{{meetingId}}", _patch_meeting)
     app.router.add_post(f"{API_PREFIX}/access_token", _access_token)
     app.router.add_get("/_sandbox/stats", _stats)
+    app.router.add_get("/_sandbox/meetings/{meetingId}", _inspect_meeting)
     return app
 
 
