@@ -204,6 +204,18 @@ class Journal:
             self._set_meta(job_path=str(job), job_hash=job_hash)
         return True
 
+    @property
+    def paused_until(self) -> datetime | None:
+        """The latest Retry-After moment any run was given: a resumed run waits for it too."""
+        value = self.meta.get("paused_until")
+        return datetime.fromisoformat(value) if value else None
+
+    def note_pause(self, until: datetime) -> None:
+        """Remember a Retry-After moment (kept only if later than the one known)."""
+        known = self.paused_until
+        if known is None or until > known:
+            self._set_meta(paused_until=until.isoformat())
+
     def _set_meta(self, **values: str) -> None:
         with self._transaction():
             self._db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())

@@ -113,6 +113,10 @@ class AdaptiveLimiter:
         self._successes = 0
         return new_episode
 
+    def hold(self, seconds: float) -> None:
+        """Send nothing for ``seconds`` (a Retry-After an earlier run was given), rate unchanged."""
+        self._paused_until = max(self._paused_until, self._clock.now() + seconds)
+
     def on_success(self) -> None:
         """A request succeeded: about once a second of successes, raise the rate a step."""
         self._successes += 1

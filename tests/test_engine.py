@@ -364,3 +364,116 @@ async def test_deadline_stops_taking_rows(tmp_path: Path, virtual_clock: Virtual
     assert reason is StopReason.DEADLINE
     assert counts.succeeded == totals["succeeded"] == 11
     assert totals["pending"] == 19
+
+
+async def test_resumed_run_waits_out_an_earlier_runs_retry_after(
+    tmp_path: Path, virtual_clock: VirtualClock
+) -> None:
+    """A Retry-After given to a run that was then killed is kept in the journal and honoured."""
+    sent_at: list[float] = []
+
+    def answer(*_: Any) -> Reply:
+        sent_at.append(virtual_clock.now())
+        return Reply(200, "T", "")
+
+    rows = planned([("m1", {"title": "x"})])
+    with journal_with(tmp_path, rows) as journal:
+        journal.note_pause(virtual_clock.wall() + timedelta(seconds=30))
+        journal.note_pause(
+            virtual_clock.wall() + timedelta(seconds=10)
+        )  # an earlier moment is ignored
+        start = virtual_clock.now()
+        await execute(rows, journal, ScriptedSender(answer), virtual_clock)
+    assert sent_at
+    assert sent_at[0] >= start + 30
+
+
+async def test_every_429_is_kept_in_the_journal(
+    sandbox: RunningSandbox, tmp_path: Path, virtual_clock: VirtualClock
+) -> None:
+    """The Retry-After moment of a throttle episode is in the journal while the run goes on."""
+    sandbox.state.limits = RateLimits(5, 1, virtual_clock.now)
+    rows = planned([(m, {"title": "z"}) for m in patchable(sandbox, 6)])
+    with journal_with(tmp_path, rows) as journal:
+        async with MeetingsClient(sandbox.api_url, SANDBOX_TOKEN, concurrency=3) as client:
+            await execute(
+                rows,
+                journal,
+                client,
+                virtual_clock,
+                RunSettings(concurrency=3, max_attempts=20, backoff=Backoff(0.0, 0.0)),
+            )
+        paused_until = journal.paused_until
+    assert paused_until is not None
+    assert paused_until > virtual_clock.wall() - timedelta(seconds=5)
+
+
+async def test_a_later_401_after_other_answers_refreshes_again(
+    tmp_path: Path, virtual_clock: VirtualClock
+) -> None:
+    """A row refreshed once, then throttled, then refused again (the new token expired too) gets
+    a second refresh; only two 401s in a row around one refresh stop the run."""
+    answers = iter(
+        [
+            Reply(401, "T", "expired"),
+            Reply(429, "T", "slow down", retry_after=0.0),
+            Reply(401, "T", "expired"),
+            Reply(200, "T", ""),
+        ]
+    )
+
+    class Refresher:
+        generation = 0
+        refreshes = 0
+
+        async def refresh(self, refused_generation: int) -> bool:
+            self.refreshes += 1
+            self.generation += 1
+            return True
+
+    refresher = Refresher()
+    rows = planned([("m1", {"title": "x"})])
+    with journal_with(tmp_path, rows) as journal:
+        reason, counts = await run_rows(
+            rows,
+            sender=ScriptedSender(lambda *_: next(answers)),
+            journal=journal,
+            limiter=AdaptiveLimiter(1000, virtual_clock, min_rate=500),
+            clock=virtual_clock,
+            log=structlog.get_logger("test"),
+            settings=FAST,
+            stopper=Stopper(),
+            refresher=refresher,
+        )
+    assert reason is StopReason.FINISHED
+    assert (counts.succeeded, refresher.refreshes) == (1, 2)
+
+
+async def test_401_right_after_a_refresh_stops_the_run(
+    tmp_path: Path, virtual_clock: VirtualClock
+) -> None:
+    """If the freshly refreshed token is refused as well, the run stops (exit 3), row pending."""
+
+    class Refresher:
+        generation = 0
+
+        async def refresh(self, refused_generation: int) -> bool:
+            self.generation += 1
+            return True
+
+    rows = planned([("m1", {"title": "x"}), ("m2", {"title": "y"})])
+    with journal_with(tmp_path, rows) as journal:
+        reason, counts = await run_rows(
+            rows,
+            sender=ScriptedSender(lambda *_: Reply(401, "T", "refused")),
+            journal=journal,
+            limiter=AdaptiveLimiter(1000, virtual_clock, min_rate=500),
+            clock=virtual_clock,
+            log=structlog.get_logger("test"),
+            settings=RunSettings(concurrency=1),
+            stopper=Stopper(),
+            refresher=Refresher(),
+        )
+        assert journal.counts()["pending"] == 2
+    assert reason is StopReason.AUTH
+    assert counts.failed == 0

@@ -11,6 +11,7 @@ import functools
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import anyio
@@ -142,6 +143,7 @@ async def run_rows(
 ) -> tuple[StopReason, RunCounts]:
     """Send every planned row; return why the run ended and what it did."""
     run = _Run(sender, journal, limiter, clock, log, settings, stopper, on_progress, refresher)
+    _resume_pause(run)
     if settings.random_seed is not None:
         run.rng.seed(settings.random_seed)
     async with anyio.create_task_group() as outer:
@@ -160,6 +162,21 @@ async def run_rows(
     run.counts.throttled = limiter.throttled
     reason = stopper.reason if stopper.requested.is_set() else StopReason.FINISHED
     return reason, run.counts
+
+
+def _resume_pause(run: _Run) -> None:
+    """Honour a Retry-After that an earlier, interrupted run of this journal was given."""
+    until = run.journal.paused_until
+    if until is None:
+        return
+    remaining = (until - run.clock.wall()).total_seconds()
+    if remaining > 0:
+        run.limiter.hold(remaining)
+        run.log.warning(
+            "run.resume_pause",
+            waitSeconds=round(remaining, 3),
+            reason="Retry-After given to an earlier run of this journal",
+        )
 
 
 async def _produce(
@@ -210,6 +227,8 @@ async def _send_row(run: _Run, row: Planned) -> None:
         except TransportError as exc:
             reply, status, error = None, None, str(exc)
         verdict = judge(status, attempt, settings.max_attempts)
+        if verdict is not Verdict.STOP_AUTH:
+            refreshed = False  # only a 401 *right after* a refresh means the new token is refused
         if verdict is Verdict.SUCCEEDED:
             run.limiter.on_success()
             run.consecutive_403 = 0
@@ -290,6 +309,8 @@ def _throttle(run: _Run, reply: Reply, log: FilteringBoundLogger) -> None:
     pause, reason = throttle_pause(
         reply.retry_after, run.limiter.episodes + 1, run.settings.backoff, run.rng
     )
+    # Kept in the journal too: a run killed now and resumed must still wait for this moment.
+    run.journal.note_pause(run.clock.wall() + timedelta(seconds=pause))
     if run.limiter.on_throttle(pause):
         log.warning(
             "run.throttled",
