@@ -8,7 +8,7 @@ Run by hand (never in the tests); each scenario starts its own sandbox process a
 
 Scenarios:
   rate-limited  sandbox --rate 50 --burst 10, 2,000 rows, concurrency 32
-                (twice: --max-rate 50, the limit known; --max-rate 1000, discovered by AIMD)
+                (three times: --max-rate 50, the limit known; 100 and 1000, found by the limiter)
   latency       sandbox --latency-ms 200, no limit, 2,000 rows, concurrency 64
   overhead      no latency, no limit, 20,000 rows, concurrency 32; against a naive aiohttp +
                 semaphore script (no journal) on the same sandbox
@@ -158,7 +158,7 @@ def main() -> None:
         base = Path(folder)
         if "rate-limited" in args.scenarios:
             job = make_job(base, 2000)
-            for ceiling in ("50", "1000"):
+            for ceiling in ("50", "100", "1000"):
                 sandbox = start_sandbox(job, "--rate", "50", "--burst", "10")
                 name = f"rate-limited, --max-rate {ceiling}"
                 results.append(

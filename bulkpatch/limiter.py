@@ -3,11 +3,13 @@
 * Pacing comes from :class:`aiolimiter.AsyncLimiter` at the current rate, never above the
   ceiling (``--max-rate``).
 * A 429 pauses every worker until its Retry-After has passed: :meth:`acquire` lets nothing
-  through before that moment. The first 429 of an episode also halves the rate
-  (multiplicative decrease); the 429s of requests that were already in flight belong to the
+  through before that moment. The first 429 of an episode also lowers the rate: to just under
+  what the server let through in the last second, when that can be measured, else by half
+  (multiplicative decrease). The 429s of requests that were already in flight belong to the
   same episode and change nothing more.
 * While requests succeed, the rate climbs back a step about once a second (additive
-  increase), up to the ceiling.
+  increase), quickly while far under the measured server rate, slowly near it, and never
+  above it or the ceiling: each probe above the server's limit costs a Retry-After.
 
 The clock is injected, so tests move time by hand instead of sleeping.
 """
@@ -15,6 +17,7 @@ The clock is injected, so tests move time by hand instead of sleeping.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -46,6 +49,50 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+class _Pacer(AsyncLimiter):
+    """aiolimiter's leaky bucket, with a rate that can change without emptying the bucket.
+
+    A new AsyncLimiter per rate change would start empty and let a fresh burst through at
+    every step, which is exactly what pushes a run over a server's limit. This changes the
+    drain rate in place, after settling what drained at the old one. It touches aiolimiter's
+    ``_leak``, ``_level``, ``_rate_per_sec`` and ``_wake_next``: constraints.txt pins the
+    version and tests/test_limiter.py checks the behaviour.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, rate: float) -> None:
+        capacity = _capacity(rate)
+        super().__init__(capacity, capacity / rate)
+
+    def set_rate(self, rate: float) -> None:
+        """Drain at ``rate`` from now on; what is in the bucket stays there."""
+        self._leak()
+        capacity = _capacity(rate)
+        self.max_rate = capacity
+        self.time_period = capacity / rate
+        self._rate_per_sec = rate
+        self._level = min(self._level, capacity)
+        if self._waiters:
+            self._wake_next()  # the first waiter's wake-up time changes with the rate
+
+    @property
+    def level(self) -> float:
+        """How full the bucket is, in requests."""
+        self._leak()
+        return self._level
+
+
+_MEASURE_SECONDS = 2.0
+
+
+def _capacity(rate: float) -> float:
+    # A tenth of a second of requests: the pace stays even (bursts of rate/10 at most, well
+    # inside a server's own burst), yet a timer that fires late costs nothing, where a bucket
+    # of one would lose that lateness on every request.
+    return max(1.0, rate / 10)
+
+
 class AdaptiveLimiter:
     """Shared pacing for all workers: see the module docstring."""
 
@@ -53,13 +100,15 @@ class AdaptiveLimiter:
         "_clock",
         "_pacer",
         "_paused_until",
-        "_successes",
+        "_recent",
+        "_resumed_at",
+        "_since_step",
         "ceiling",
         "decrease",
         "episodes",
+        "estimate",
         "min_rate",
         "rate",
-        "step",
         "throttled",
     )
 
@@ -72,13 +121,16 @@ class AdaptiveLimiter:
         self.rate = ceiling
         self.decrease = decrease
         self.min_rate = min(min_rate, ceiling)
-        self.step = max(0.1, ceiling * 0.05)
+        #: The server's rate as measured before the last 429, once there is a measure.
+        self.estimate: float | None = None
         self.throttled = 0
         self.episodes = 0
         self._clock = clock
         self._paused_until = 0.0
-        self._successes = 0
-        self._pacer = self._new_pacer()
+        self._resumed_at = clock.now()
+        self._recent: deque[float] = deque()
+        self._since_step = 0
+        self._pacer = _Pacer(self.rate)
 
     def __repr__(self) -> str:
         paused = max(0.0, self._paused_until - self._clock.now())
@@ -102,36 +154,65 @@ class AdaptiveLimiter:
                 return
 
     def on_throttle(self, pause: float) -> bool:
-        """A 429 told everyone to wait ``pause`` seconds; return True if it began a new episode."""
+        """A 429 told everyone to wait ``pause`` seconds; return True if it began a new episode.
+
+        The new pace: just under the rate the server let through in the last second of sending,
+        when there was such a second; otherwise (a burst right after a start or a pause) the
+        pace times ``decrease``.
+        """
         self.throttled += 1
         now = self._clock.now()
         new_episode = now >= self._paused_until
         self._paused_until = max(self._paused_until, now + pause)
         if new_episode:
             self.episodes += 1
-            self._set_rate(max(self.min_rate, self.rate * self.decrease))
-        self._successes = 0
+            measured = self._measured_rate(now)
+            if measured is not None:
+                self.estimate = measured
+                self._set_rate(max(self.min_rate, min(self.rate, 0.95 * measured)))
+            else:
+                self._set_rate(max(self.min_rate, self.rate * self.decrease))
+            self._resumed_at = self._paused_until
+            self._recent.clear()
+        self._since_step = 0
         return new_episode
 
     def hold(self, seconds: float) -> None:
         """Send nothing for ``seconds`` (a Retry-After an earlier run was given), rate unchanged."""
         self._paused_until = max(self._paused_until, self._clock.now() + seconds)
+        self._resumed_at = max(self._resumed_at, self._paused_until)
 
     def on_success(self) -> None:
-        """A request succeeded: about once a second of successes, raise the rate a step."""
-        self._successes += 1
-        if self.rate < self.ceiling and self._successes >= max(1.0, self.rate):
-            self._successes = 0
-            self._set_rate(min(self.ceiling, self.rate + self.step))
+        """A request succeeded: about once a second of successes, raise the rate a step.
+
+        Far under the last measured server rate (or before any), the step is a quarter of the
+        pace, to get back quickly; near it, one percent of it, and never past it: each probe
+        above the server's limit costs a Retry-After.
+        """
+        now = self._clock.now()
+        self._recent.append(now)
+        while self._recent and self._recent[0] < now - _MEASURE_SECONDS:
+            self._recent.popleft()
+        self._since_step += 1
+        top = self.ceiling if self.estimate is None else min(self.ceiling, self.estimate)
+        if self.rate < top and self._since_step >= max(1.0, self.rate):
+            self._since_step = 0
+            near = self.estimate is not None and self.rate >= 0.9 * self.estimate
+            step = 0.01 * self.estimate if near and self.estimate else 0.25 * self.rate
+            self._set_rate(min(top, self.rate + max(0.1, step)))
+
+    def _measured_rate(self, now: float) -> float | None:
+        """Successes per second over up to the last two seconds of sending, if at least one.
+
+        Two seconds dilute the server's own burst, which the first second after a pause gets.
+        """
+        window = min(_MEASURE_SECONDS, now - self._resumed_at)
+        if window < 1.0:
+            return None
+        count = sum(1 for moment in self._recent if moment >= now - window)
+        return count / window if count else None
 
     def _set_rate(self, rate: float) -> None:
         if rate != self.rate:
             self.rate = rate
-            self._pacer = self._new_pacer()
-
-    def _new_pacer(self) -> AsyncLimiter:
-        # A leaky bucket holding a tenth of a second of requests: the pace stays even (bursts of
-        # rate/10 at most, well inside a server's own burst), yet a timer that fires late costs
-        # nothing, where a bucket of one would lose that lateness on every request.
-        capacity = max(1.0, self.rate / 10)
-        return AsyncLimiter(capacity, capacity / self.rate)
+            self._pacer.set_rate(rate)

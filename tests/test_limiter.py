@@ -45,7 +45,7 @@ async def test_a_later_retry_after_extends_the_pause(virtual_clock: VirtualClock
     assert limiter.paused_for == pytest.approx(3.0)
 
 
-def test_rate_climbs_back_step_by_step_and_stops_at_the_ceiling(
+async def test_rate_climbs_back_step_by_step_and_stops_at_the_ceiling(
     virtual_clock: VirtualClock,
 ) -> None:
     """About a second of successes raises the rate one step; it never passes the ceiling."""
@@ -56,12 +56,12 @@ def test_rate_climbs_back_step_by_step_and_stops_at_the_ceiling(
     for _ in range(200):
         limiter.on_success()
         rates.append(limiter.rate)
-    assert rates[4] == 5.5  # the first step after 5 successes (one second at 5/s)
+    assert rates[4] == 6.25  # the first step after 5 successes (one second at 5/s): no measure yet, a quarter
     assert rates == sorted(rates)
     assert max(rates) == 10
 
 
-def test_rate_never_drops_below_the_floor(virtual_clock: VirtualClock) -> None:
+async def test_rate_never_drops_below_the_floor(virtual_clock: VirtualClock) -> None:
     """Repeated episodes halve the rate down to a floor, not to zero."""
     limiter = AdaptiveLimiter(1, virtual_clock, min_rate=0.2)
     for _ in range(10):
@@ -77,8 +77,50 @@ def test_ceiling_must_be_positive(virtual_clock: VirtualClock) -> None:
         AdaptiveLimiter(0, virtual_clock)
 
 
-def test_repr_shows_live_state(virtual_clock: VirtualClock) -> None:
+async def test_repr_shows_live_state(virtual_clock: VirtualClock) -> None:
     """The repr shows rate, ceiling, pause and 429 count."""
     limiter = AdaptiveLimiter(8, virtual_clock)
     limiter.on_throttle(2.0)
     assert repr(limiter) == "<AdaptiveLimiter rate=4.00/s ceiling=8/s paused=2.00s 429s=1>"
+
+
+async def test_measured_server_rate_sets_the_pace_and_the_slow_climb(virtual_clock: VirtualClock) -> None:
+    """After a full second of sending, a 429 sets the pace just under what got through, and
+    the climb from there is one percent of it per second, so probes above the limit stay rare."""
+    limiter = AdaptiveLimiter(1000, virtual_clock)
+    virtual_clock.monotonic += 1.0
+    for _ in range(100):  # two seconds at 50 successes a second
+        virtual_clock.monotonic += 0.02
+        limiter.on_success()
+    limiter.on_throttle(1.0)
+    assert limiter.estimate == 50
+    assert limiter.rate == pytest.approx(47.5)
+    virtual_clock.monotonic += 1.0  # the pause
+    for _ in range(48):
+        virtual_clock.monotonic += 1 / 47.5
+        limiter.on_success()
+    assert limiter.rate == pytest.approx(48.0)
+
+
+async def test_a_burst_right_after_a_start_halves_instead(virtual_clock: VirtualClock) -> None:
+    """With less than a second of sending to measure, the pace is halved, not guessed."""
+    limiter = AdaptiveLimiter(1000, virtual_clock)
+    for _ in range(10):
+        limiter.on_success()
+    limiter.on_throttle(1.0)
+    assert (limiter.estimate, limiter.rate) == (None, 500)
+
+
+async def test_changing_the_rate_keeps_the_bucket_full() -> None:
+    """A rate step does not hand out a fresh burst: what was sent still counts."""
+    from bulkpatch.limiter import _Pacer
+
+    pacer = _Pacer(100)  # a bucket of 10
+    for _ in range(10):
+        await pacer.acquire()
+    pacer.set_rate(101)
+    assert pacer.level == pytest.approx(10, abs=0.5)
+    assert not pacer.has_capacity(1)
+    pacer.set_rate(50)  # a smaller bucket: level capped to it, still no room
+    assert pacer.level <= 5
+    assert not pacer.has_capacity(1)
