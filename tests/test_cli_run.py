@@ -51,6 +51,12 @@ def write_job(path: Path, rows: list[dict[str, str]]) -> Path:
     return path
 
 
+def half_invalid_job(folder: Path) -> Path:
+    """Two rows: the first fine, the second with a title over 128 characters."""
+    rows = [{"meetingId": SERIES[0], "title": "ok"}, {"meetingId": SERIES[1], "title": "t" * 200}]
+    return write_job(folder / "job.csv", rows)
+
+
 def titles_job(path: Path, count: int, offset: int = 0) -> Path:
     return write_job(
         path, [{"meetingId": SERIES[offset + i], "title": f"Weekly sync {i}"} for i in range(count)]
@@ -107,10 +113,7 @@ def test_invalid_job_exits_2_and_sends_nothing(
 ) -> None:
     """Any invalid row: the errors are shown, exit 2, no request, no journal."""
     sandbox = start_sandbox()
-    job = write_job(
-        tmp_path / "job.csv",
-        [{"meetingId": SERIES[0], "title": "ok"}, {"meetingId": SERIES[1], "title": "t" * 200}],
-    )
+    job = half_invalid_job(tmp_path)
     code, out, err = invoke(*run_args(sandbox, job))
     assert code == 2
     assert f"{job}:3: error: title" in out
@@ -124,10 +127,7 @@ def test_skip_invalid_sends_the_rest_and_exits_1(
 ) -> None:
     """--skip-invalid records invalid rows as invalid, sends the others, exit 1."""
     sandbox = start_sandbox()
-    job = write_job(
-        tmp_path / "job.csv",
-        [{"meetingId": SERIES[0], "title": "ok"}, {"meetingId": SERIES[1], "title": "t" * 200}],
-    )
+    job = half_invalid_job(tmp_path)
     code, out, _ = invoke(*run_args(sandbox, job, "--skip-invalid"))
     assert code == 1
     assert "1 succeeded, 0 failed, 1 invalid" in out

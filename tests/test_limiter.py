@@ -56,7 +56,9 @@ async def test_rate_climbs_back_step_by_step_and_stops_at_the_ceiling(
     for _ in range(200):
         limiter.on_success()
         rates.append(limiter.rate)
-    assert rates[4] == 6.25  # the first step after 5 successes (one second at 5/s): no measure yet, a quarter
+    assert (
+        rates[4] == 6.25
+    )  # the first step after 5 successes (one second at 5/s): no measure yet, a quarter
     assert rates == sorted(rates)
     assert max(rates) == 10
 
@@ -84,7 +86,9 @@ async def test_repr_shows_live_state(virtual_clock: VirtualClock) -> None:
     assert repr(limiter) == "<AdaptiveLimiter rate=4.00/s ceiling=8/s paused=2.00s 429s=1>"
 
 
-async def test_measured_server_rate_sets_the_pace_and_the_slow_climb(virtual_clock: VirtualClock) -> None:
+async def test_measured_server_rate_sets_the_pace_and_the_slow_climb(
+    virtual_clock: VirtualClock,
+) -> None:
     """After a full second of sending, a 429 sets the pace just under what got through, and
     the climb from there is one percent of it per second, so probes above the limit stay rare."""
     limiter = AdaptiveLimiter(1000, virtual_clock)

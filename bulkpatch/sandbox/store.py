@@ -134,17 +134,7 @@ def seed_from_ids(meeting_ids: Iterable[str], now: datetime) -> MeetingStore:
             if start <= now:
                 start = _future_slot(rng, now)
             if series_id not in store.seeds:
-                store.add(
-                    series_id,
-                    Seed(
-                        "meetingSeries",
-                        "active",
-                        start,
-                        60,
-                        zone,
-                        recurrence="FREQ=WEEKLY;INTERVAL=1",
-                    ),
-                )
+                store.add(series_id, _weekly_series(start, zone, "meeting"))
             store.add(
                 meeting_id,
                 Seed("scheduledMeeting", "scheduled", start, 60, zone, series_id=series_id),
@@ -196,18 +186,7 @@ def generate(count: int, random_seed: int, now: datetime) -> MeetingStore:
         elif special == 19:
             store.add(series_id, Seed("meetingSeries", "active", start, 60, zone, adhoc=True))
         elif index % 3 == 0:
-            store.add(
-                series_id,
-                Seed(
-                    "meetingSeries",
-                    "active",
-                    start,
-                    60,
-                    zone,
-                    kind_of_type,
-                    recurrence="FREQ=WEEKLY;INTERVAL=1",
-                ),
-            )
+            store.add(series_id, _weekly_series(start, zone, kind_of_type))
             for week in range(OCCURRENCES_PER_SERIES):
                 when = start + timedelta(weeks=week)
                 store.add(
@@ -217,6 +196,20 @@ def generate(count: int, random_seed: int, now: datetime) -> MeetingStore:
         else:
             store.add(series_id, Seed("meetingSeries", "active", start, 30, zone, kind_of_type))
     return store
+
+
+def _weekly_series(
+    start: datetime, zone: str, scheduled_type: Literal["meeting", "webinar"]
+) -> Seed:
+    return Seed(
+        "meetingSeries",
+        "active",
+        start,
+        60,
+        zone,
+        scheduled_type,
+        recurrence="FREQ=WEEKLY;INTERVAL=1",
+    )
 
 
 def _future_slot(rng: random.Random, now: datetime) -> datetime:
