@@ -107,7 +107,8 @@ class _Run:
             self.counts.failed += 1
         # Checked after every row: a percentage can be exceeded the moment the sample is full.
         limit = self.settings.max_failures
-        if limit is not None and limit.exceeded(self.counts.failed, self.counts.done):
+        exceeded = limit is not None and limit.exceeded(self.counts.failed, self.counts.done)
+        if exceeded and not self.stopper.requested.is_set():
             self.log.error(
                 "run.too_many_failures",
                 failed=self.counts.failed,
