@@ -554,3 +554,24 @@ def test_refreshed_tokens_go_back_to_the_token_file(tmp_path: Path) -> None:
     assert saved["access_token"].startswith("sbx-")
     assert (saved["refresh_token"], saved["client_id"], saved["client_secret"]) == ("R-1", "c", "s")
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+
+
+def test_failed_jsonl_rows_come_back_as_jsonl(
+    start_sandbox: Callable[..., SandboxProcess], tmp_path: Path
+) -> None:
+    """--as-job keeps the input's format: a JSONL job gives back its failed lines verbatim."""
+    sandbox = start_sandbox()
+    lines = [
+        json.dumps({"meetingId": SERIES[0], "changes": {"title": "fine"}}),
+        json.dumps(
+            {"meetingId": "d" * 32, "changes": {"title": "gone", "agenda": "x"}, "#why": "typo"}
+        ),
+    ]
+    job = tmp_path / "job.jsonl"
+    job.write_text("\n".join(lines) + "\n")
+    assert invoke(*run_args(sandbox, job))[0] == 1
+    code, out, _ = invoke(
+        "export", str(tmp_path / "job.jsonl.journal"), "--only", "failed", "--as-job"
+    )
+    assert code == 0
+    assert out == lines[1] + "\n"
