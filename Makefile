@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint clean
+.PHONY: demo test install lint clean bench-peers
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -32,5 +32,14 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/pytest
 
+# Bench only, by hand: the peers bulkpatch is compared with live in their own venv.
+.venv-bench/.installed: bench/peers/requirements.txt
+	$(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/python -m pip install --quiet --disable-pip-version-check -r bench/peers/requirements.txt
+	touch .venv-bench/.installed
+
+bench-peers: $(STAMP) .venv-bench/.installed
+	$(BIN)/python bench/peers/compare.py
+
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-bench .mypy_cache .pytest_cache .ruff_cache

@@ -446,6 +446,10 @@ async def test_stats_count_requests_and_patches(
     assert stats["patchesPerMeeting"] == {meeting_id: 2}
     assert stats["meetingsPatchedMoreThanOnce"] == 1
     assert stats["maxConcurrentRequests"] >= 1
+    async with api.get("/_sandbox/stats", params={"timeline": "1"}) as response:
+        timeline = (await response.json())["timeline"]
+    assert sum(requests for _, requests, _ in timeline) == 3
+    assert sum(throttled for _, _, throttled in timeline) == 0
 
 
 # --- store and start-up ------------------------------------------------------------------------

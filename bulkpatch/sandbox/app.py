@@ -208,7 +208,10 @@ async def _inspect_meeting(request: web.Request) -> web.Response:
 
 async def _stats(request: web.Request) -> web.Response:
     include = request.query.get("meetings", "1") != "0"
-    return web.json_response(request.app[STATE].stats.snapshot(include_meetings=include))
+    timeline = request.query.get("timeline", "0") == "1"
+    return web.json_response(
+        request.app[STATE].stats.snapshot(include_meetings=include, include_timeline=timeline)
+    )
 
 
 def build_app(state: SandboxState) -> web.Application:

@@ -64,11 +64,10 @@ class SandboxProcess:
             raise SandboxStartError(f"no URL in the banner: {banner!r}")
         return cls(process, match.group(1).decode(), banner.decode())
 
-    def stats(self, *, meetings: bool = True) -> dict[str, Any]:
-        """GET /_sandbox/stats."""
-        url = (
-            f"{self.api_url.removesuffix('/v1')}/_sandbox/stats{'' if meetings else '?meetings=0'}"
-        )
+    def stats(self, *, meetings: bool = True, timeline: bool = False) -> dict[str, Any]:
+        """GET /_sandbox/stats (per-meeting counts and the per-second timeline on request)."""
+        query = f"?meetings={int(meetings)}&timeline={int(timeline)}"
+        url = f"{self.api_url.removesuffix('/v1')}/_sandbox/stats{query}"
         with urllib.request.urlopen(url, timeout=30) as response:
             data: dict[str, Any] = json.load(response)
         return data

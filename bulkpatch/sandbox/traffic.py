@@ -9,6 +9,7 @@ import hashlib
 import math
 import random
 import secrets
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -157,6 +158,9 @@ class Stats:
     cancelled_occurrences: int = 0
     refreshes: int = 0
     expired_tokens: set[str] = field(default_factory=set)
+    #: Per second since start: [requests, 429s], for charts of how a client paced itself.
+    timeline: dict[int, list[int]] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
 
     def enter(self) -> None:
         self.in_flight += 1
@@ -167,6 +171,9 @@ class Stats:
 
     def count(self, method: str, status: int | str) -> None:
         self.requests[f"{method} {status}"] += 1
+        second = self.timeline.setdefault(int(time.monotonic() - self.started), [0, 0])
+        second[0] += 1
+        second[1] += status == 429
 
     def violation(self, token: str, throttle: Throttle) -> None:
         self.violations.append(
@@ -177,7 +184,9 @@ class Stats:
             }
         )
 
-    def snapshot(self, include_meetings: bool = True) -> dict[str, Any]:
+    def snapshot(
+        self, include_meetings: bool = True, include_timeline: bool = False
+    ) -> dict[str, Any]:
         """A JSON-ready copy."""
         counts = self.patches_applied
         snapshot: dict[str, Any] = {
@@ -195,6 +204,10 @@ class Stats:
         }
         if include_meetings:
             snapshot["patchesPerMeeting"] = dict(counts)
+        if include_timeline:
+            snapshot["timeline"] = [
+                [second, *counts_] for second, counts_ in sorted(self.timeline.items())
+            ]
         return snapshot
 
 
