@@ -122,24 +122,18 @@ def kill_test(tool: str, job: Path, folder: Path) -> dict[str, Any]:
         applied = sandbox.stats(meetings=False)["patchesApplied"]
         if tool in PEER_SCRIPTS:
             recorded, resumable = 0, False  # no record of what was done: the whole job again
-            subprocess.run(
-                command(tool, job, sandbox, journal),
-                capture_output=True,
-                env=env,
-                timeout=600,
-                check=False,
-            )
         else:
             with Journal.open(journal, lock=False) as opened:
                 recorded = opened.counts()["succeeded"]
             resumable = True
-            subprocess.run(
-                command(tool, job, sandbox, journal),
-                capture_output=True,
-                env=env,
-                timeout=600,
-                check=False,
-            )
+        # The same command again: bulkpatch resumes from its journal, a peer starts over.
+        subprocess.run(
+            command(tool, job, sandbox, journal),
+            capture_output=True,
+            env=env,
+            timeout=600,
+            check=False,
+        )
         final = sandbox.stats(meetings=False)
     finally:
         sandbox.stop()
