@@ -49,10 +49,10 @@ def judge(status: int | None, attempt: int, max_attempts: int) -> Verdict:
     return Verdict.FAILED
 
 
-def throttle_pause(
-    retry_after: float | None, episode: int, backoff: Backoff, rng: random.Random
+def retry_after_wait(
+    retry_after: float | None, attempt: int, backoff: Backoff, rng: random.Random
 ) -> tuple[float, str]:
-    """How long every worker pauses after a 429, and why (for the log).
+    """How long to wait after a 429 (everyone) or a 423 (that row), and why (for the log).
 
     A readable Retry-After is obeyed as given; an unreadable or missing one falls back to the
     backoff, never under one second.
@@ -60,7 +60,7 @@ def throttle_pause(
     if retry_after is not None:
         return retry_after, "Retry-After"
     return max(
-        MIN_UNREADABLE_RETRY_AFTER, backoff.delay(episode, rng)
+        MIN_UNREADABLE_RETRY_AFTER, backoff.delay(attempt, rng)
     ), "backoff (no usable Retry-After)"
 
 

@@ -14,7 +14,7 @@ from bulkpatch.policy import (
     judge,
     parse_deadline,
     parse_failure_limit,
-    throttle_pause,
+    retry_after_wait,
 )
 
 
@@ -46,11 +46,11 @@ def test_backoff_is_full_jitter_under_the_cap() -> None:
         assert max(delays) > ceiling * 0.8
 
 
-def test_throttle_pause_obeys_retry_after_or_backs_off_at_least_a_second() -> None:
+def test_retry_after_wait_obeys_retry_after_or_backs_off_at_least_a_second() -> None:
     """A readable Retry-After is obeyed as given; without one, backoff never under 1 s."""
     rng = random.Random(2)
-    assert throttle_pause(7.5, 1, Backoff(), rng) == (7.5, "Retry-After")
-    pauses = [throttle_pause(None, 1, Backoff(0.5, 30), rng) for _ in range(50)]
+    assert retry_after_wait(7.5, 1, Backoff(), rng) == (7.5, "Retry-After")
+    pauses = [retry_after_wait(None, 1, Backoff(0.5, 30), rng) for _ in range(50)]
     assert all(pause >= 1.0 and "backoff" in reason for pause, reason in pauses)
 
 

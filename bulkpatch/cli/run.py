@@ -36,7 +36,6 @@ from bulkpatch.cli.validate import render_text
 from bulkpatch.client import MeetingsClient, Timeouts, check_base_url, meeting_url
 from bulkpatch.config import Settings
 from bulkpatch.engine import RunCounts, RunSettings, Stopper, StopReason, plan_rows, run_rows
-from bulkpatch.jobfile import meeting_ids
 from bulkpatch.journal import Journal, default_journal_path, file_hash
 from bulkpatch.limiter import AdaptiveLimiter, SystemClock
 from bulkpatch.log import uses_json
@@ -272,7 +271,8 @@ async def _execute(
         base_url = settings.base_url
         if job.options.use_sandbox:
             state = new_state(
-                seed_from_ids(meeting_ids(job.path), job.now), token=credentials.access_token
+                seed_from_ids((row.meeting_id for row in job.store.kept_rows()), job.now),
+                token=credentials.access_token,
             )
             sandbox = await stack.enter_async_context(running_sandbox(state))
             base_url = sandbox.api_url

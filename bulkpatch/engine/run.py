@@ -32,7 +32,7 @@ from bulkpatch.errors import TransportError
 from bulkpatch.journal import Journal, Outcome
 from bulkpatch.limiter import AdaptiveLimiter, Clock
 from bulkpatch.model import MASK, SECRET_FIELDS
-from bulkpatch.policy import Verdict, judge, throttle_pause
+from bulkpatch.policy import Verdict, judge, retry_after_wait
 
 
 def scrub_secrets(text: str | None, body: dict[str, Any]) -> str | None:
@@ -185,7 +185,6 @@ async def _produce(
 ) -> None:
     async with send:
         for row in rows:
-            run.counts.to_send += 1
             if run.stopper.requested.is_set():
                 return
             await send.send(row)
@@ -287,13 +286,9 @@ def _retry_wait(run: _Run, reply: Reply | None, attempt: int, log: FilteringBoun
     """How long this row waits before its next attempt (429s wait in the shared limiter instead)."""
     if reply is not None and reply.status == 429:
         return 0.0
-    if reply is not None and reply.status == 423 and reply.retry_after is not None:
-        wait, reason = reply.retry_after, "Retry-After (423 Locked)"
-    elif reply is not None and reply.status == 423:
-        wait, reason = (
-            max(1.0, run.settings.backoff.delay(attempt, run.rng)),
-            "backoff (423 without usable Retry-After)",
-        )
+    if reply is not None and reply.status == 423:
+        wait, why = retry_after_wait(reply.retry_after, attempt, run.settings.backoff, run.rng)
+        reason = f"{why} (423 Locked)"
     else:
         wait, reason = run.settings.backoff.delay(attempt, run.rng), "backoff"
     log.info(
@@ -307,7 +302,7 @@ def _retry_wait(run: _Run, reply: Reply | None, attempt: int, log: FilteringBoun
 
 
 def _throttle(run: _Run, reply: Reply, log: FilteringBoundLogger) -> None:
-    pause, reason = throttle_pause(
+    pause, reason = retry_after_wait(
         reply.retry_after, run.limiter.episodes + 1, run.settings.backoff, run.rng
     )
     # Kept in the journal too: a run killed now and resumed must still wait for this moment.

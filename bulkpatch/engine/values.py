@@ -66,7 +66,6 @@ class RunSettings:
 class RunCounts:
     """What this run has done so far (the journal holds the totals)."""
 
-    to_send: int = 0
     succeeded: int = 0
     failed: int = 0
     requests: int = 0

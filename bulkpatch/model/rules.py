@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -346,9 +346,3 @@ ROW_RULES: tuple[RowRule, ...] = (
     _webinar_only_switches,
     _tracking_code_names,
 )
-
-
-def iter_rules() -> Iterator[str]:
-    """The names of the row rules, in the order they run (for docs and tests)."""
-    for rule in ROW_RULES:
-        yield rule.__name__.lstrip("_")
