@@ -9,13 +9,18 @@
   same episode and change nothing more.
 * While requests succeed, the rate climbs back a step about once a second (additive
   increase), quickly while far under the measured server rate, slowly near it, and never
-  above it or the ceiling: each probe above the server's limit costs a Retry-After.
+  above it, the ceiling, or 97 % of the pace the last 429 came at: each probe above the
+  server's limit costs a Retry-After, so a pace that was refused is not tried again soon.
+  After two clean minutes that top rises 5 % (and 5 % more every two minutes after), so a
+  limit that was low for a while (another client on the same token) is found again: a probe
+  costs at most one Retry-After in two minutes.
 
 The clock is injected, so tests move time by hand instead of sleeping.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -84,6 +89,10 @@ class _Pacer(AsyncLimiter):
 
 
 _MEASURE_SECONDS = 2.0
+#: How far under a refused pace the climb stops: a 429 came at that pace, so go 3 % below.
+_REFUSED_MARGIN = 0.97
+_RELAX_AFTER_SECONDS = 120.0
+_RELAX_STEP = 0.05
 
 
 def _capacity(rate: float) -> float:
@@ -98,6 +107,7 @@ class AdaptiveLimiter:
 
     __slots__ = (
         "_clock",
+        "_last_episode_at",
         "_pacer",
         "_paused_until",
         "_recent",
@@ -109,6 +119,7 @@ class AdaptiveLimiter:
         "estimate",
         "min_rate",
         "rate",
+        "refused_rate",
         "throttled",
     )
 
@@ -123,11 +134,14 @@ class AdaptiveLimiter:
         self.min_rate = min(min_rate, ceiling)
         #: The server's rate as measured before the last 429, once there is a measure.
         self.estimate: float | None = None
+        #: The pace at which the last 429 came: the climb stays under it from then on.
+        self.refused_rate: float | None = None
         self.throttled = 0
         self.episodes = 0
         self._clock = clock
         self._paused_until = 0.0
         self._resumed_at = clock.now()
+        self._last_episode_at = clock.now()
         self._recent: deque[float] = deque()
         self._since_step = 0
         self._pacer = _Pacer(self.rate)
@@ -166,6 +180,8 @@ class AdaptiveLimiter:
         self._paused_until = max(self._paused_until, now + pause)
         if new_episode:
             self.episodes += 1
+            self.refused_rate = self.rate
+            self._last_episode_at = now
             measured = self._measured_rate(now)
             if measured is not None:
                 self.estimate = measured
@@ -185,21 +201,33 @@ class AdaptiveLimiter:
     def on_success(self) -> None:
         """A request succeeded: about once a second of successes, raise the rate a step.
 
-        Far under the last measured server rate (or before any), the step is a quarter of the
-        pace, to get back quickly; near it, one percent of it, and never past it: each probe
-        above the server's limit costs a Retry-After.
+        Far under the top (the last measured server rate, or before any measure the
+        ceiling), the step is a quarter of the pace, to get back quickly; near it, one percent
+        of it. The top is also kept under the pace the last 429 came at: the measure counts
+        the server's burst as rate, and a climb to it would be refused again and again.
         """
         now = self._clock.now()
         self._recent.append(now)
         while self._recent and self._recent[0] < now - _MEASURE_SECONDS:
             self._recent.popleft()
         self._since_step += 1
-        top = self.ceiling if self.estimate is None else min(self.ceiling, self.estimate)
+        top = self._top(now)
         if self.rate < top and self._since_step >= max(1.0, self.rate):
             self._since_step = 0
-            near = self.estimate is not None and self.rate >= 0.9 * self.estimate
-            step = 0.01 * self.estimate if near and self.estimate else 0.25 * self.rate
+            near = self.estimate is not None and self.rate >= 0.9 * top
+            step = 0.01 * top if near else 0.25 * self.rate
             self._set_rate(min(top, self.rate + max(0.1, step)))
+
+    def _top(self, now: float) -> float:
+        """The highest pace the climb may reach: see the module docstring."""
+        learned = math.inf
+        if self.estimate is not None:
+            learned = self.estimate
+        if self.refused_rate is not None:
+            learned = min(learned, _REFUSED_MARGIN * self.refused_rate)
+        clean_periods = (now - self._last_episode_at) // _RELAX_AFTER_SECONDS
+        learned *= 1 + _RELAX_STEP * clean_periods
+        return max(min(self.ceiling, learned), self.min_rate)
 
     def _measured_rate(self, now: float) -> float | None:
         """Successes per second over up to the last two seconds of sending, if at least one.

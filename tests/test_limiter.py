@@ -60,7 +60,44 @@ async def test_rate_climbs_back_step_by_step_and_stops_at_the_ceiling(
         rates[4] == 6.25
     )  # the first step after 5 successes (one second at 5/s): no measure yet, a quarter
     assert rates == sorted(rates)
-    assert max(rates) == 10
+    assert max(rates) == pytest.approx(9.7)  # 3 % under the pace that was refused
+
+
+def _send_for(limiter: AdaptiveLimiter, clock: VirtualClock, seconds: float) -> list[float]:
+    """Succeed at the limiter's own pace for ``seconds``; the rates it went through."""
+    rates = []
+    until = clock.monotonic + seconds
+    while clock.monotonic < until:
+        clock.monotonic += 1 / limiter.rate
+        limiter.on_success()
+        rates.append(limiter.rate)
+    return rates
+
+
+async def test_the_climb_stays_under_a_refused_pace(virtual_clock: VirtualClock) -> None:
+    """A pace a 429 came at is not courted again: the climb stops 3 % under it."""
+    limiter = AdaptiveLimiter(100, virtual_clock)
+    limiter.on_throttle(1.0)  # refused at the ceiling, nothing measured: half
+    virtual_clock.monotonic += 1.0
+    assert max(_send_for(limiter, virtual_clock, 10)) == pytest.approx(97)
+    limiter.on_throttle(1.0)  # refused at 97/s after seconds of sending: measured
+    assert limiter.refused_rate == pytest.approx(97)
+    assert limiter.rate == pytest.approx(0.95 * 97, rel=0.02)
+    virtual_clock.monotonic += 1.0
+    assert max(_send_for(limiter, virtual_clock, 60)) == pytest.approx(0.97 * 97)
+
+
+async def test_after_two_clean_minutes_the_top_rises(virtual_clock: VirtualClock) -> None:
+    """A limit that was low for a while is found again: the top rises 5 % per clean two minutes."""
+    limiter = AdaptiveLimiter(1000, virtual_clock)
+    limiter.on_throttle(1.0)
+    virtual_clock.monotonic += 1.0
+    _send_for(limiter, virtual_clock, 5)
+    limiter.on_throttle(1.0)
+    top = 0.97 * limiter.refused_rate  # type: ignore[operator]
+    virtual_clock.monotonic += 1.0
+    assert max(_send_for(limiter, virtual_clock, 110)) == pytest.approx(top)
+    assert max(_send_for(limiter, virtual_clock, 20)) == pytest.approx(1.05 * top)
 
 
 async def test_rate_never_drops_below_the_floor(virtual_clock: VirtualClock) -> None:

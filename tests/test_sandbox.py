@@ -452,6 +452,19 @@ async def test_stats_count_requests_and_patches(
     assert sum(throttled for _, _, throttled in timeline) == 0
 
 
+async def test_busy_seconds_run_from_the_first_request_to_the_last_answer(
+    sandbox: RunningSandbox, api: aiohttp.ClientSession
+) -> None:
+    """busySeconds is 0 before any API request and spans the answers' latency after."""
+    async with api.get("/_sandbox/stats") as response:
+        assert (await response.json())["busySeconds"] == 0
+    sandbox.state.faults.latency_ms = (50.0, 50.0)
+    await patch(api, series(sandbox), {"title": "one"})
+    await patch(api, series(sandbox), {"title": "two"})
+    async with api.get("/_sandbox/stats") as response:
+        assert (await response.json())["busySeconds"] >= 0.1
+
+
 # --- store and start-up ------------------------------------------------------------------------
 
 

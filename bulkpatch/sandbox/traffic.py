@@ -161,8 +161,14 @@ class Stats:
     #: Per second since start: [requests, 429s], for charts of how a client paced itself.
     timeline: dict[int, list[int]] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
+    #: When the first API request came in and the last answer went out: one yardstick for
+    #: every client's speed, whatever it measures itself.
+    first_request_at: float | None = None
+    last_answer_at: float | None = None
 
     def enter(self) -> None:
+        if self.first_request_at is None:
+            self.first_request_at = time.monotonic()
         self.in_flight += 1
         self.max_in_flight = max(self.max_in_flight, self.in_flight)
 
@@ -171,9 +177,17 @@ class Stats:
 
     def count(self, method: str, status: int | str) -> None:
         self.requests[f"{method} {status}"] += 1
-        second = self.timeline.setdefault(int(time.monotonic() - self.started), [0, 0])
+        self.last_answer_at = time.monotonic()
+        second = self.timeline.setdefault(int(self.last_answer_at - self.started), [0, 0])
         second[0] += 1
         second[1] += status == 429
+
+    @property
+    def busy_seconds(self) -> float:
+        """From the first request in to the last answer out (0 before any)."""
+        if self.first_request_at is None or self.last_answer_at is None:
+            return 0.0
+        return round(self.last_answer_at - self.first_request_at, 3)
 
     def violation(self, token: str, throttle: Throttle) -> None:
         self.violations.append(
@@ -201,6 +215,7 @@ class Stats:
             "cancelledOccurrences": self.cancelled_occurrences,
             "tokenRefreshes": self.refreshes,
             "expiredTokensSeen": len(self.expired_tokens),
+            "busySeconds": self.busy_seconds,
         }
         if include_meetings:
             snapshot["patchesPerMeeting"] = dict(counts)
