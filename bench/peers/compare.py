@@ -11,8 +11,8 @@ for 429 storms, 1,000 rows). Every run is repeated (--repeat, 3 by default) and 
 the median and the spread. Seconds are the sandbox's, from the first request it saw to its last
 answer: one yardstick for every tool. Then a kill test in the rate-limited setting: each tool is
 SIGKILLed after 8 s, and we count what it can account for and what finishing costs.
-Writes the tables into docs/peers.md (between its markers; the prose around them is kept) and
-the chart docs/peers.png (requests and 429s per second, first repetition).
+Writes the tables into docs/benchmarks.md (between its markers; the prose around them is kept)
+and the chart docs/peers.png (requests and 429s per second, first repetition).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from bulkpatch.sandbox.process import SandboxProcess
 ROOT = Path(__file__).resolve().parents[2]
 PEERS = Path(__file__).resolve().parent
 BENCH_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
-REPORT = ROOT / "docs" / "peers.md"
+REPORT = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- begin: written by bench/peers/compare.py -->", "<!-- end: written by bench/peers/compare.py -->"  # fmt: skip
 TOKEN = "peers-token"
 CONCURRENCY = 32
@@ -196,7 +196,7 @@ def kills_table(kills: list[dict[str, Any]]) -> list[str]:
 
 
 def generated(results: list[dict[str, Any]], kills: list[dict[str, Any]], repeats: int) -> str:
-    """The part of docs/peers.md this script owns."""
+    """The part of docs/benchmarks.md this script owns."""
     lines = [
         BEGIN,
         f"Measured {time.strftime('%Y-%m-%d')} with `make bench-peers` on a {os.cpu_count()}-core machine: concurrency {CONCURRENCY},",
@@ -214,9 +214,9 @@ def generated(results: list[dict[str, Any]], kills: list[dict[str, Any]], repeat
 
 def write_report(text: str) -> None:
     """Replace what lies between the markers; the prose around them is the reader's guide."""
-    old = (
-        REPORT.read_text() if REPORT.exists() else f"# bulkpatch and its peers\n\n{BEGIN}\n{END}\n"
-    )
+    old = REPORT.read_text()
+    if BEGIN not in old:
+        old += f"\n## Side by side with the peers\n\n{BEGIN}\n{END}\n"
     before, rest = old.split(BEGIN, 1)
     after = rest.split(END, 1)[1]
     REPORT.write_text(before + text + after)
