@@ -22,9 +22,7 @@ from structlog.typing import FilteringBoundLogger
 
 from bulkpatch.auth import TokenRefresher
 from bulkpatch.cli.common import (
-    EXIT_NOT_FINISHED,
     EXIT_OK,
-    EXIT_ROWS_FAILED,
     EXIT_USAGE,
     common_options,
     exits_cleanly,
@@ -32,6 +30,7 @@ from bulkpatch.cli.common import (
     settings_from,
 )
 from bulkpatch.cli.progress import progress_view
+from bulkpatch.cli.summary import summarise
 from bulkpatch.cli.validate import render_text
 from bulkpatch.client import MeetingsClient, Timeouts, check_base_url, meeting_url
 from bulkpatch.config import Settings
@@ -241,7 +240,7 @@ def _send(job: _Job, credentials: Credentials, log: FilteringBoundLogger) -> int
         journal.finish_run(run_id, reason.value, counts.throttled)
         totals = journal.counts()
     elapsed = time.monotonic() - started
-    return _summarise(
+    return summarise(
         reason, counts, totals, elapsed, path, log if uses_json(settings.log_format) else None
     )
 
@@ -357,65 +356,3 @@ def _dry_run(store: FindingStore, settings: Settings) -> int:
         count += 1
     click.echo(f"Dry run: {count} PATCH requests would be sent; nothing was sent.")
     return EXIT_OK
-
-
-def _summarise(
-    reason: StopReason,
-    counts: RunCounts,
-    totals: dict[str, int],
-    elapsed: float,
-    journal: Path,
-    log: FilteringBoundLogger | None,
-) -> int:
-    """Print the summary; also log it as one ``run.summary`` event when logs are for machines."""
-    finished = reason is StopReason.FINISHED
-    unfinished = totals["failed"] + totals["invalid"] + totals["pending"]
-    code = (EXIT_ROWS_FAILED if unfinished else EXIT_OK) if finished else EXIT_NOT_FINISHED
-    rate = counts.done / elapsed if elapsed > 0 else 0.0
-    if log is not None:
-        log.info(
-            "run.summary",
-            outcome=reason.value,
-            exitCode=code,
-            elapsedSeconds=round(elapsed, 3),
-            rowsPerSecond=round(rate, 2),
-            requests=counts.requests,
-            retries=counts.retries,
-            throttled=counts.throttled,
-            journal=str(journal),
-            **totals,
-        )
-    headline = {
-        StopReason.FINISHED: "finished",
-        StopReason.INTERRUPTED: "stopped: interrupted",
-        StopReason.AUTH: "stopped: the access token was refused (401) and could not be refreshed",
-        StopReason.FORBIDDEN: "stopped: too many 403 answers in a row",
-        StopReason.FAILURES: f"stopped: too many failures ({counts.failed} of {counts.done} rows done this run)",
-        StopReason.DEADLINE: "stopped: the deadline was reached",
-    }[reason]
-    rows = sum(totals.values())
-    click.echo(f"\nbulkpatch run {headline}")
-    click.echo(
-        f"  rows      {rows}: "
-        + ", ".join(
-            f"{totals[s]} {s}" for s in ("succeeded", "failed", "invalid", "pending", "skipped")
-        )
-    )
-    click.echo(
-        f"  this run  {counts.done} rows in {elapsed:.1f} s ({rate:.1f} rows/s), {counts.requests} requests, {counts.retries} retries, {counts.throttled} answered 429"
-    )
-    click.echo(f"  journal   {journal}")
-    if not finished:
-        click.echo("  next      run the same command again to continue")
-    elif totals["failed"] or totals["invalid"]:
-        click.echo(
-            f"  next      bulkpatch export {journal} --only failed --as-job -o fix.{_suffix(journal)}   (fix, then run it)"
-        )
-    else:
-        click.echo(f"  next      bulkpatch export {journal} -o results.csv")
-    return code
-
-
-def _suffix(journal: Path) -> str:
-    stem = journal.name.removesuffix(".journal")
-    return Path(stem).suffix.lstrip(".") or "csv"
