@@ -34,6 +34,7 @@ from bulkpatch.sandbox.process import SandboxProcess
 
 HERE = Path(__file__).parent
 TOKEN = "bench-token"
+LATENCY_ROWS = 10_000
 sys.path.insert(0, str(HERE))
 from make_jobs import MIGRATION_HEADER, migration_rows, write_csv  # noqa: E402  # a sibling script
 
@@ -141,9 +142,6 @@ def table(results: list[Result], ideal: dict[str, float]) -> None:
         print(
             f"| {r.name} | {r.rows:,} | {r.seconds:.1f} | {r.rate:,.1f} | {share} | {r.requests:,} | {r.throttled} | {r.violations} | {r.peak_mib:.0f} MiB | {r.exit_code} |"
         )
-
-
-LATENCY_ROWS = 10_000
 
 
 def main() -> None:
