@@ -70,7 +70,16 @@ def make_job(folder: Path, rows: int) -> Path:
     return job
 
 
-def run_bulkpatch(name: str, job: Path, rows: int, sandbox: SandboxProcess, *args: str) -> Result:
+def run_bulkpatch(
+    name: str,
+    job: Path,
+    rows: int,
+    sandbox: SandboxProcess,
+    *,
+    concurrency: int,
+    max_rate: str,
+    journal: Path,
+) -> Result:
     """One `bulkpatch run` process; its time comes from its own run.summary."""
     env = {**os.environ, "WEBEX_ACCESS_TOKEN": TOKEN}
     command = [
@@ -84,7 +93,12 @@ def run_bulkpatch(name: str, job: Path, rows: int, sandbox: SandboxProcess, *arg
         "--log-format",
         "json",
         "--no-progress",
-        *args,
+        "--concurrency",
+        str(concurrency),
+        "--max-rate",
+        max_rate,
+        "--journal",
+        str(journal),
     ]
     with subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
@@ -168,12 +182,9 @@ def main() -> None:
                         job,
                         2000,
                         sandbox,
-                        "--concurrency",
-                        "32",
-                        "--max-rate",
-                        ceiling,
-                        "--journal",
-                        str(base / f"rl{ceiling}.journal"),
+                        concurrency=32,
+                        max_rate=ceiling,
+                        journal=base / f"rl{ceiling}.journal",
                     )
                 )
                 ideal[name] = 50.0
@@ -189,12 +200,9 @@ def main() -> None:
                     job,
                     LATENCY_ROWS,
                     sandbox,
-                    "--concurrency",
-                    "64",
-                    "--max-rate",
-                    "100000",
-                    "--journal",
-                    str(base / "lat.journal"),
+                    concurrency=64,
+                    max_rate="100000",
+                    journal=base / "lat.journal",
                 )
             )
             ideal["latency 200 ms"] = 64 / 0.2
@@ -213,12 +221,9 @@ def main() -> None:
                     job,
                     20_000,
                     sandbox,
-                    "--concurrency",
-                    "32",
-                    "--max-rate",
-                    "100000",
-                    "--journal",
-                    str(base / "ovh.journal"),
+                    concurrency=32,
+                    max_rate="100000",
+                    journal=base / "ovh.journal",
                 )
             )
             ideal["overhead: bulkpatch"] = 20_000 / seconds
@@ -232,12 +237,9 @@ def main() -> None:
                     job,
                     1_000_000,
                     sandbox,
-                    "--concurrency",
-                    "32",
-                    "--max-rate",
-                    "100000",
-                    "--journal",
-                    str(base / "million.journal"),
+                    concurrency=32,
+                    max_rate="100000",
+                    journal=base / "million.journal",
                 )
             )
             sandbox.stop()

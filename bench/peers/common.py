@@ -22,7 +22,7 @@ def arguments() -> tuple[str, str, list[tuple[str, str]], int]:
 
 
 def report(started: float, succeeded: int, failed: int) -> None:
-    """One JSON line on stdout, read by compare.py."""
+    """One JSON line on stdout, for a person running a peer alone (compare.py times every tool by the sandbox)."""
     print(
         json.dumps(
             {"seconds": time.perf_counter() - started, "succeeded": succeeded, "failed": failed}

@@ -107,7 +107,7 @@ def measure(tool: str, setting: Setting, job: Path, journal: Path) -> dict[str, 
         sandbox.stop()
     seconds, succeeded = stats["busySeconds"], stats["meetingsPatched"]
     return {
-        "tool": tool, "setting": setting.name, "rows": setting.rows, "seconds": seconds, "succeeded": succeeded,
+        "tool": tool, "setting": setting.name, "seconds": seconds, "succeeded": succeeded,
         "ofIdeal": succeeded / seconds / setting.ideal if seconds else 0.0, "requests": sum(stats["requests"].values()),
         "throttled": stats["throttled"], "violations": stats["retryAfterViolations"], "timeline": stats["timeline"],
     }  # fmt: skip
