@@ -1,28 +1,72 @@
-"""structlog set-up: a console layout for people at a terminal, JSON lines for machines."""
+"""structlog set-up: a console layout for people at a terminal, JSON lines for machines.
+
+Losing the log must never stop the work: a closed stderr (``2>&1 >/dev/null | head -3``) or a
+full log disk silences the log, and the run goes on recording its outcomes in the journal.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
+from pathlib import Path
 from typing import Any, TextIO
 
 import structlog
 
 from bulkpatch.config import LogFormat
+from bulkpatch.redact import printable
 
 
 class _CurrentStderr:
     """Whatever ``sys.stderr`` is at the moment of writing, so that a live progress bar, which
-    swaps it for a proxy, can print log lines above itself."""
+    swaps it for a proxy, can print log lines above itself; silent once it cannot be written."""
+
+    def __init__(self) -> None:
+        self.broken = False
 
     def write(self, text: str) -> int:
-        return sys.stderr.write(text)
+        if self.broken:
+            return len(text)
+        try:
+            return sys.stderr.write(text)
+        except (OSError, ValueError):  # closed pipe, closed file
+            self.broken = True
+            return len(text)
 
     def flush(self) -> None:
-        sys.stderr.flush()
+        if self.broken:
+            return
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            self.broken = True
 
     def isatty(self) -> bool:
-        return sys.stderr.isatty()
+        try:
+            return sys.stderr.isatty()
+        except (OSError, ValueError):
+            return False
+
+
+class _Tee:
+    """Each log line to the console stream and, as JSON, to a log file."""
+
+    def __init__(self, stream: Any, file: TextIO) -> None:
+        self._stream = stream
+        self._file = file
+
+    def msg(self, console: str, json_line: str) -> None:
+        self._stream.write(console + "\n")
+        self._stream.flush()
+        try:
+            self._file.write(json_line + "\n")
+            self._file.flush()
+        except OSError:
+            pass  # a full log disk: the console still has it, and the journal has the outcomes
+
+    # structlog calls the method named after the level.
+    debug = info = warning = error = critical = exception = msg
 
 
 def uses_json(log_format: LogFormat, stream: TextIO | None = None) -> bool:
@@ -41,30 +85,65 @@ def _quiet(_: Any, __: str, event: structlog.typing.EventDict) -> structlog.typi
     return event
 
 
+def _printable(_: Any, __: str, event: structlog.typing.EventDict) -> structlog.typing.EventDict:
+    """On a console, text from a server cannot carry escape sequences to the terminal."""
+    return {
+        key: printable(value) if isinstance(value, str) else value for key, value in event.items()
+    }
+
+
 def configure_logging(
-    log_format: LogFormat, verbosity: int, stream: TextIO | None = None, *, quiet: bool = False
+    log_format: LogFormat,
+    verbosity: int,
+    stream: TextIO | None = None,
+    *,
+    quiet: bool = False,
+    log_file: Path | None = None,
 ) -> None:
-    """Send structured logs to stderr (or ``stream``), as JSON unless a person is watching."""
+    """Send structured logs to stderr (or ``stream``), as JSON unless a person is watching.
+
+    With ``log_file``, every line is also appended to that file as JSON (created 0600).
+    """
     out: Any = stream or _CurrentStderr()
     use_json = uses_json(log_format, out)
-    renderer: structlog.typing.Processor = (
+    console: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
         if use_json
         else structlog.dev.ConsoleRenderer(colors=out.isatty())
     )
     level = logging.DEBUG if verbosity > 0 else logging.INFO
+    processors: list[structlog.typing.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        *([_quiet] if quiet else []),
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info
+        if use_json
+        else structlog.processors.StackInfoRenderer(),
+    ]
+    if log_file is None:
+        processors += [] if use_json else [_printable]
+        processors.append(console)
+        factory: Any = structlog.PrintLoggerFactory(out)
+    else:
+        tee = _Tee(out, _open_log_file(log_file))
+        json_renderer = structlog.processors.JSONRenderer()
+
+        def both(logger: Any, name: str, event: structlog.typing.EventDict) -> Any:
+            line = json_renderer(logger, name, dict(event))
+            shown = line if use_json else console(logger, name, _printable(logger, name, event))
+            return {"console": shown, "json_line": line}
+
+        processors.append(both)
+        factory = lambda *_: tee  # noqa: E731  structlog wants a factory; the tee is the logger
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            *([_quiet] if quiet else []),
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info
-            if use_json
-            else structlog.processors.StackInfoRenderer(),
-            renderer,
-        ],
+        processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(out),
+        logger_factory=factory,
         cache_logger_on_first_use=False,
     )
+
+
+def _open_log_file(path: Path) -> TextIO:
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    return os.fdopen(descriptor, "a", encoding="utf-8")

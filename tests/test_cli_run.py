@@ -18,7 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from bulkpatch.cli import main
-from bulkpatch.journal import Journal
+from bulkpatch.journal import Journal, RowStatus
 from bulkpatch.sandbox.process import SandboxProcess, read_until
 
 TOKEN = "cli-run-token"
@@ -183,7 +183,7 @@ def test_wrong_token_exits_3_and_leaves_rows_pending(
 def test_journal_held_by_another_run_exits_3(tmp_path: Path) -> None:
     """A second run on a held journal exits 3 and names the holder."""
     job = titles_job(tmp_path / "job.csv", 3)
-    with Journal.open(tmp_path / "job.csv.journal", lock=True, create=True):
+    with Journal.open_for_run(tmp_path / "job.csv.sandbox.journal"):
         code, _, err = invoke("run", str(job), "--sandbox")
     assert code == 3
     assert f"in use by pid {os.getpid()}" in err
@@ -319,8 +319,8 @@ def test_sigkill_loses_nothing_committed(
     read_until(process.stderr, b'"row": 40,', 60)
     process.kill()
     process.communicate(timeout=60)
-    with Journal.open(tmp_path / "job.csv.journal", lock=False) as journal:
-        committed = {record.line for record in journal.rows(only="succeeded")}
+    with Journal.open_read_only(tmp_path / "job.csv.journal") as journal:
+        committed = {record.line for record in journal.rows(only=RowStatus.SUCCEEDED)}
     code, out, err = invoke(*run_args(sandbox, job))
     assert code == 0, out
     assert "150 succeeded" in out
@@ -388,17 +388,19 @@ def test_failure_threshold_stops_then_the_fixed_job_finishes(
     assert "150 succeeded, 0 failed" in out
 
 
-def test_deadline_in_the_past_sends_nothing_and_exits_3(
+def test_deadline_in_the_past_is_a_usage_error(
     start_sandbox: Callable[..., SandboxProcess], tmp_path: Path
 ) -> None:
-    """A deadline already passed stops the run before its first row, resumable."""
+    """A deadline already passed is refused (exit 2) before anything is sent: running the same
+    command again could never continue it."""
     sandbox = start_sandbox()
     job = titles_job(tmp_path / "job.csv", 5)
     passed = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
-    code, out, _ = invoke(*run_args(sandbox, job, "--deadline", passed))
-    assert code == 3
-    assert "deadline was reached" in out
+    code, _, err = invoke(*run_args(sandbox, job, "--deadline", passed))
+    assert code == 2
+    assert "already passed" in err
     assert sandbox.stats()["requests"] == {}
+    assert not (tmp_path / "job.csv.journal").exists()
 
 
 def test_bad_deadline_is_a_usage_error(tmp_path: Path) -> None:

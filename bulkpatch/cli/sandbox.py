@@ -13,8 +13,10 @@ import click
 import structlog
 
 from bulkpatch.cli.common import EXIT_OK, common_options, exits_cleanly, main, settings_from
+from bulkpatch.errors import ConfigError
 from bulkpatch.jobfile import meeting_ids
 from bulkpatch.sandbox import (
+    SandboxError,
     Faults,
     SandboxState,
     generate,
@@ -149,21 +151,24 @@ def sandbox(
     )
     if token_ttl is not None and refresh_token is None:
         refresh_token = "sandbox-refresh"
-    state = new_state(
-        store,
-        rate=rate,
-        burst=burst,
-        token=token,
-        faults=faults,
-        token_ttl=token_ttl,
-        refresh_token=refresh_token,
-    )
-    if not quiet:
-        log = structlog.get_logger("bulkpatch.sandbox")
-        state.on_request = lambda method, path, status, tracking: log.info(
-            "sandbox.request", method=method, path=path, status=status, trackingId=tracking
+    try:
+        state = new_state(
+            store,
+            rate=rate,
+            burst=burst,
+            token=token,
+            faults=faults,
+            token_ttl=token_ttl,
+            refresh_token=refresh_token,
         )
-    anyio.run(_serve, state, host, port, token)
+        if not quiet:
+            log = structlog.get_logger("bulkpatch.sandbox")
+            state.on_request = lambda method, path, status, tracking: log.info(
+                "sandbox.request", method=method, path=path, status=status, trackingId=tracking
+            )
+        anyio.run(_serve, state, host, port, token)
+    except SandboxError as exc:  # a port in use, a host off loopback: the user's to fix
+        raise ConfigError(str(exc)) from None
     return EXIT_OK
 
 
