@@ -181,7 +181,10 @@ def _moment(text: str) -> datetime:
     help="Write here (atomically) instead of stdout; never onto the job or the journal.",
 )
 @click.option(
-    "--only", type=click.Choice([s.value for s in STATUSES]), default=None, help="Only rows with this outcome."
+    "--only",
+    type=click.Choice([s.value for s in STATUSES]),
+    default=None,
+    help="Only rows with this outcome.",
 )
 @click.option(
     "--as-job",

@@ -16,8 +16,8 @@ from bulkpatch.cli.common import EXIT_OK, common_options, exits_cleanly, main, s
 from bulkpatch.errors import ConfigError
 from bulkpatch.jobfile import meeting_ids
 from bulkpatch.sandbox import (
-    SandboxError,
     Faults,
+    SandboxError,
     SandboxState,
     generate,
     new_state,
