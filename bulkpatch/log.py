@@ -6,6 +6,7 @@ full log disk silences the log, and the run goes on recording its outcomes in th
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import sys
@@ -49,21 +50,23 @@ class _CurrentStderr:
             return False
 
 
-class _Tee:
-    """Each log line to the console stream and, as JSON, to a log file."""
+class _Sink:
+    """Where rendered lines go: the console stream, and as JSON to the log file if there is one."""
 
-    def __init__(self, stream: Any, file: TextIO) -> None:
+    def __init__(self, stream: Any, file: TextIO | None) -> None:
         self._stream = stream
-        self._file = file
+        self.file = file
 
-    def msg(self, console: str, json_line: str) -> None:
-        self._stream.write(console + "\n")
-        self._stream.flush()
-        try:
-            self._file.write(json_line + "\n")
-            self._file.flush()
-        except OSError:
-            pass  # a full log disk: the console still has it, and the journal has the outcomes
+    def msg(self, console: str | None, json_line: str | None) -> None:
+        if console is not None:
+            self._stream.write(console + "\n")
+            self._stream.flush()
+        if json_line is not None and self.file is not None:
+            try:
+                self.file.write(json_line + "\n")
+                self.file.flush()
+            except OSError:
+                pass  # a full log disk: the console still has it, the journal the outcomes
 
     # structlog calls the method named after the level.
     debug = info = warning = error = critical = exception = msg
@@ -80,7 +83,7 @@ ALWAYS_SHOWN = frozenset({"run.summary"})
 
 def _quiet(_: Any, __: str, event: structlog.typing.EventDict) -> structlog.typing.EventDict:
     """With --quiet: warnings, errors and the summary only."""
-    if event.get("level") in {"debug", "info"} and event.get("event") not in ALWAYS_SHOWN:
+    if _below_warning(event):
         raise structlog.DropEvent
     return event
 
@@ -99,49 +102,66 @@ def configure_logging(
     *,
     quiet: bool = False,
     log_file: Path | None = None,
+    console_warnings_only: bool = False,
 ) -> None:
     """Send structured logs to stderr (or ``stream``), as JSON unless a person is watching.
 
     With ``log_file``, every line is also appended to that file as JSON (created 0600).
+    ``console_warnings_only``: a live progress bar owns the terminal, so the console shows
+    warnings and errors only (the bar counts retries); the log file still gets every line.
     """
+    _close_log_file()
     out: Any = stream or _CurrentStderr()
     use_json = uses_json(log_format, out)
+    json_renderer = structlog.processors.JSONRenderer()
     console: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer()
-        if use_json
-        else structlog.dev.ConsoleRenderer(colors=out.isatty())
+        json_renderer if use_json else structlog.dev.ConsoleRenderer(colors=out.isatty())
     )
+    file = _open_log_file(log_file) if log_file is not None else None
+    if file is not None:
+        _log_files.append(file)
+
+    def render(logger: Any, name: str, event: structlog.typing.EventDict) -> Any:
+        json_line = json_renderer(logger, name, dict(event)) if file is not None else None
+        shown: Any = None
+        if not (console_warnings_only and _below_warning(event)):
+            shown = console(logger, name, event if use_json else _printable(logger, name, event))
+        return {"console": shown, "json_line": json_line}
+
+    sink = _Sink(out, file)
     level = logging.DEBUG if verbosity > 0 else logging.INFO
-    processors: list[structlog.typing.Processor] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        *([_quiet] if quiet else []),
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.processors.format_exc_info
-        if use_json
-        else structlog.processors.StackInfoRenderer(),
-    ]
-    if log_file is None:
-        processors += [] if use_json else [_printable]
-        processors.append(console)
-        factory: Any = structlog.PrintLoggerFactory(out)
-    else:
-        tee = _Tee(out, _open_log_file(log_file))
-        json_renderer = structlog.processors.JSONRenderer()
-
-        def both(logger: Any, name: str, event: structlog.typing.EventDict) -> Any:
-            line = json_renderer(logger, name, dict(event))
-            shown = line if use_json else console(logger, name, _printable(logger, name, event))
-            return {"console": shown, "json_line": line}
-
-        processors.append(both)
-        factory = lambda *_: tee  # noqa: E731  structlog wants a factory; the tee is the logger
     structlog.configure(
-        processors=processors,
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            *([_quiet] if quiet else []),
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info
+            if use_json
+            else structlog.processors.StackInfoRenderer(),
+            render,
+        ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=factory,
+        logger_factory=lambda *_: sink,
         cache_logger_on_first_use=False,
     )
+
+
+def _below_warning(event: structlog.typing.EventDict) -> bool:
+    return event.get("level") in {"debug", "info"} and event.get("event") not in ALWAYS_SHOWN
+
+
+#: The log file the current configuration writes to (logging is process-wide, like structlog's
+#: own configuration): closed when logging is configured again, and at exit.
+_log_files: list[TextIO] = []
+
+
+def _close_log_file() -> None:
+    while _log_files:
+        _log_files.pop().close()
+
+
+atexit.register(_close_log_file)
 
 
 def _open_log_file(path: Path) -> TextIO:

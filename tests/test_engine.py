@@ -495,3 +495,34 @@ async def test_401_right_after_a_refresh_stops_the_run(
         assert journal.counts()[RowStatus.PENDING] == 2
     assert reason is StopReason.AUTH
     assert counts.failed == 0
+
+
+async def test_progress_sees_429s_and_retries_as_they_happen(
+    sandbox: RunningSandbox, tmp_path: Path, virtual_clock: VirtualClock
+) -> None:
+    """The counts handed to the progress display carry 429s and retries while the run goes."""
+    sandbox.state.limits = RateLimits(5, 1, virtual_clock.now)
+    rows = planned([(m, {"title": "z"}) for m in patchable(sandbox, 8)])
+    seen: list[tuple[int, int, int]] = []
+    pacer = AdaptiveLimiter(1000, virtual_clock, min_rate=500)
+    with journal_with(tmp_path, rows) as journal:
+        async with MeetingsClient(sandbox.api_url, SANDBOX_TOKEN, concurrency=3) as client:
+            pipeline = Pipeline(
+                client,
+                lambda _: pacer,
+                virtual_clock,
+                structlog.get_logger("test"),
+                Limits(max_attempts=20, backoff=NO_BACKOFF),
+                Stopper(),
+            )
+            await run_rows(
+                rows,
+                pipeline=pipeline,
+                journal=journal,
+                settings=RunSettings(concurrency=3),
+                on_progress=lambda counts: seen.append(
+                    (counts.done, counts.throttled, counts.retries)
+                ),
+            )
+    before_the_end = [entry for entry in seen if entry[0] < len(rows)]
+    assert any(throttled > 0 and retries > 0 for _, throttled, retries in before_the_end)

@@ -9,6 +9,7 @@ import signal
 import sys
 from collections.abc import Callable
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,7 +34,7 @@ from bulkpatch.client import meeting_path
 from bulkpatch.clock import SystemClock
 from bulkpatch.config import Settings, check_base_url
 from bulkpatch.engine import Stopper, StopReason
-from bulkpatch.log import uses_json
+from bulkpatch.log import configure_logging, uses_json
 from bulkpatch.model import mask_secrets
 from bulkpatch.policy import parse_deadline, parse_failure_limit
 from bulkpatch.redact import printable
@@ -171,10 +172,20 @@ def run(
         if dry_run:
             return _dry_run(prepared, settings)
         credentials = _credentials(settings, use_sandbox, log)
+        display = _Display(not no_progress and sys.stderr.isatty(), bool(verbose), quiet)
         report = anyio.run(
-            _execute, prepared, options, settings, credentials, use_sandbox, no_progress, log
+            _execute, prepared, options, settings, credentials, use_sandbox, display, log
         )
     return summarise(report, log if uses_json(settings.log_format) else None)
+
+
+@dataclass(frozen=True)
+class _Display:
+    """How the run shows itself: a live bar on a terminal, and how much logging."""
+
+    bar: bool
+    verbose: bool
+    quiet: bool
 
 
 def _parsed(parse: Callable[..., T], value: str | None, flag: str, *args: Any) -> T | None:
@@ -206,7 +217,7 @@ async def _execute(
     settings: Settings,
     credentials: Credentials,
     use_sandbox: bool,
-    no_progress: bool,
+    display: _Display,
     log: FilteringBoundLogger,
 ) -> RunReport:
     stopper = Stopper()
@@ -216,8 +227,15 @@ async def _execute(
             log.info("sandbox.started", url=target.base_url)
         else:
             target = Target.api(settings.base_url)
-        show_bar = not no_progress and sys.stderr.isatty()
-        view = stack.enter_context(progress_view(show_bar, log, SystemClock()))
+        if display.bar and not display.verbose:  # the bar counts retries; the console: warnings
+            configure_logging(
+                settings.log_format,
+                0,
+                quiet=display.quiet,
+                log_file=settings.log_file,
+                console_warnings_only=True,
+            )
+        view = stack.enter_context(progress_view(display.bar, log, SystemClock()))
 
         def started(journal: Path, resumed: bool, to_send: int) -> None:
             verb = "Resuming" if resumed else "Starting"

@@ -100,6 +100,12 @@ def _latency(_: click.Context, __: click.Parameter, value: str) -> tuple[float, 
     help="Tokens expire this many seconds after they are issued (needs --token).",
 )
 @click.option(
+    "--token-uses",
+    type=click.IntRange(1),
+    default=None,
+    help="Tokens expire after this many accepted requests (needs --token): refresh, deterministic.",
+)
+@click.option(
     "--refresh-token",
     default=None,
     help="Refresh token POST /v1/access_token accepts [default with --token-ttl: sandbox-refresh].",
@@ -120,6 +126,7 @@ def sandbox(
     locked_rate: float,
     token: str | None,
     token_ttl: float | None,
+    token_uses: int | None,
     refresh_token: str | None,
     quiet: bool,
     config_path: Path | None,
@@ -149,7 +156,7 @@ def sandbox(
         locked_rate=locked_rate,
         rng=random.Random(random_seed),
     )
-    if token_ttl is not None and refresh_token is None:
+    if (token_ttl is not None or token_uses is not None) and refresh_token is None:
         refresh_token = "sandbox-refresh"
     try:
         state = new_state(
@@ -160,6 +167,7 @@ def sandbox(
             faults=faults,
             token_ttl=token_ttl,
             refresh_token=refresh_token,
+            token_uses=token_uses,
         )
         if not quiet:
             log = structlog.get_logger("bulkpatch.sandbox")
