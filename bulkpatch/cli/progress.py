@@ -103,3 +103,58 @@ def progress_view(
     )
     with bar:
         yield ProgressView(bar, log, clock)
+
+
+class ReadingView:
+    """Progress of a read (pull, plan): hosts or rows done of a total, and items found."""
+
+    def __init__(
+        self, bar: Progress | None, log: FilteringBoundLogger, clock: Clock, what: str
+    ) -> None:
+        self._bar = bar
+        self._log = log
+        self._clock = clock
+        self._what = what
+        self._state: tuple[int, int, int] = (0, 0, 0)
+        self._task: TaskID | None = (
+            bar.add_task(what, total=None, rate="", extra="") if bar is not None else None
+        )
+
+    def update(self, done: int, total: int, found: int) -> None:
+        """``done`` of ``total`` units (hosts, rows) read, ``found`` items (meetings) so far."""
+        self._state = (done, total, found)
+        if self._bar is not None and self._task is not None:
+            self._bar.update(
+                self._task, completed=done, total=total or None, extra=f"{found:,} meetings"
+            )
+
+    async def tick(self) -> None:
+        """Without a bar, log the progress every few seconds until cancelled."""
+        if self._bar is not None:
+            return
+        while True:
+            await self._clock.sleep(LOG_EVERY_SECONDS)
+            done, total, found = self._state
+            self._log.info(f"{self._what.lower()}.progress", done=done, total=total, found=found)
+
+
+@contextmanager
+def reading_view(
+    show_bar: bool, log: FilteringBoundLogger, clock: Clock, what: str
+) -> Iterator[ReadingView]:
+    """A bar on stderr when ``show_bar``, log lines otherwise."""
+    if not show_bar:
+        yield ReadingView(None, log, clock, what)
+        return
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[extra]}"),
+        console=Console(stderr=True),
+        redirect_stderr=True,
+        transient=False,
+    )
+    with bar:
+        yield ReadingView(bar, log, clock, what)

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import signal
 import sys
 from collections.abc import Callable
 from contextlib import AsyncExitStack
@@ -28,17 +25,18 @@ from bulkpatch.cli.common import (
     settings_from,
 )
 from bulkpatch.cli.progress import progress_view
+from bulkpatch.cli.remote import handle_signals, read_token, remote_options
 from bulkpatch.cli.summary import summarise
 from bulkpatch.cli.validate import render_text
 from bulkpatch.client import meeting_path
 from bulkpatch.clock import SystemClock
 from bulkpatch.config import Settings, check_base_url
-from bulkpatch.engine import Stopper, StopReason
+from bulkpatch.engine import Stopper
 from bulkpatch.log import configure_logging, uses_json
 from bulkpatch.model import mask_secrets
 from bulkpatch.policy import parse_deadline, parse_failure_limit
 from bulkpatch.redact import printable
-from bulkpatch.tokens import Credentials, read_credentials
+from bulkpatch.tokens import Credentials
 from bulkpatch.workflows import PreparedJob, RunOptions, RunReport, Target, prepare_job, run_job
 
 T = TypeVar("T")
@@ -51,19 +49,6 @@ T = TypeVar("T")
     "journal_path",
     type=click.Path(path_type=Path, dir_okay=False),
     help="Journal file (default: JOB.journal beside the job; JOB.sandbox.journal with --sandbox).",
-)
-@click.option("--base-url", default=None, help="API base URL [default: https://webexapis.com/v1].")
-@click.option(
-    "--concurrency",
-    type=click.IntRange(1, 512),
-    default=None,
-    help="Requests in flight at once [default: 8].",
-)
-@click.option(
-    "--max-rate",
-    type=click.FloatRange(min=0, min_open=True, max=100_000),
-    default=None,
-    help="Requests per second, never exceeded [default: 10].",
 )
 @click.option("--dry-run", is_flag=True, help="Validate and show what would be sent; send nothing.")
 @click.option(
@@ -83,7 +68,6 @@ T = TypeVar("T")
     is_flag=True,
     help="Run against the emulator, started in-process with the job's meetings.",
 )
-@click.option("--no-progress", is_flag=True, help="No progress bar, even on a terminal.")
 @click.option(
     "--max-failures",
     "max_failures",
@@ -93,12 +77,7 @@ T = TypeVar("T")
     "--deadline",
     help="Stop taking rows at this local time (06:00) or ISO 8601 moment; exit 3, resumable.",
 )
-@click.option("-q", "--quiet", is_flag=True, help="Log only warnings, errors and the summary.")
-@click.option(
-    "--token-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Read the access token from this file instead of the environment.",
-)
+@remote_options
 @common_options
 @exits_cleanly
 def run(
@@ -171,7 +150,7 @@ def run(
             )
         if dry_run:
             return _dry_run(prepared, settings)
-        credentials = _credentials(settings, use_sandbox, log)
+        credentials = read_token(settings, log, sandbox=use_sandbox)
         display = _Display(not no_progress and sys.stderr.isatty(), bool(verbose), quiet)
         report = anyio.run(
             _execute, prepared, options, settings, credentials, use_sandbox, display, log
@@ -196,19 +175,6 @@ def _parsed(parse: Callable[..., T], value: str | None, flag: str, *args: Any) -
         return parse(value, *args)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint=flag) from None
-
-
-def _credentials(settings: Settings, use_sandbox: bool, log: FilteringBoundLogger) -> Credentials:
-    if use_sandbox:  # a real token has no business in the emulator, even on loopback
-        return Credentials(f"sandbox-{secrets.token_hex(8)}", "generated for the sandbox")
-    credentials = read_credentials(settings.token_file, os.environ, settings.token_env)
-    if credentials.loosely_protected:
-        log.warning(
-            "token_file.permissions",
-            path=str(settings.token_file),
-            hint="make it readable by you only: chmod 600",
-        )
-    return credentials
 
 
 async def _execute(
@@ -243,7 +209,7 @@ async def _execute(
             view.begin(to_send)
 
         async with anyio.create_task_group() as group:
-            group.start_soon(_handle_signals, stopper, log)
+            group.start_soon(handle_signals, stopper, log)
             group.start_soon(view.tick)
             report = await run_job(
                 job,
@@ -266,26 +232,6 @@ def _sandbox(job: PreparedJob, credentials: Credentials) -> Any:
     from bulkpatch.cli.sandboxing import running_for_job
 
     return running_for_job(job, credentials.access_token)
-
-
-#: Signals that stop a run the way Ctrl-C does (SIGHUP: the terminal went away).
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-async def _handle_signals(stopper: Stopper, log: FilteringBoundLogger) -> None:
-    """First Ctrl-C, SIGTERM or SIGHUP: finish in-flight requests and stop. Any second: stop now."""
-    with anyio.open_signal_receiver(*STOP_SIGNALS) as signals:
-        async for received in signals:
-            if stopper.requested.is_set():
-                log.warning("run.abort", signal=received.name)
-                stopper.abort()
-                return
-            log.warning(
-                "run.interrupted",
-                signal=received.name,
-                hint="finishing requests in flight; press Ctrl-C again to stop at once",
-            )
-            stopper.request(StopReason.INTERRUPTED)
 
 
 def _dry_run(job: PreparedJob, settings: Settings) -> int:
