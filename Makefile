@@ -16,17 +16,11 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python bench/make_jobs.py --demo jobs/generated
-	$(BIN)/bulkpatch validate jobs/generated/reschedule-next-week.csv
-	rm -f jobs/generated/reschedule-next-week.csv.journal
-	$(BIN)/bulkpatch run jobs/generated/reschedule-next-week.csv --sandbox --max-rate 8 --log-format console
-	$(BIN)/bulkpatch status jobs/generated/reschedule-next-week.csv.journal
-	$(BIN)/bulkpatch export jobs/generated/reschedule-next-week.csv.journal -o jobs/generated/results.csv
-	head -4 jobs/generated/results.csv
+	$(BIN)/python demo/walkthrough.py
 
 lint: $(STAMP)
-	$(BIN)/ruff format --check bulkpatch tests bench
-	$(BIN)/ruff check bulkpatch tests bench
+	$(BIN)/ruff format --check bulkpatch tests bench demo
+	$(BIN)/ruff check bulkpatch tests bench demo
 	$(BIN)/mypy
 
 test: lint

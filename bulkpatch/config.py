@@ -58,6 +58,9 @@ class Settings(BaseModel):
     max_initial_404: int = Field(default=20, ge=1)
     #: A Retry-After longer than this many seconds stops the run (exit 3) instead of sleeping.
     max_retry_after: Seconds = 900.0
+    #: A run uses the before-values a plan read this many seconds ago or less; older ones
+    #: (the meeting may have changed since) are read again.
+    plan_max_age: Seconds = 3600.0
     #: Seconds in-flight requests get to finish after Ctrl-C or SIGTERM.
     drain_timeout: float = Field(default=10.0, ge=0, allow_inf_nan=False)
     #: Exponential backoff with full jitter: first delay up to this many seconds ...

@@ -39,6 +39,7 @@ FAST = RunSettings(
     limits=Limits(max_attempts=8, backoff=NO_BACKOFF),
     drain_timeout=5.0,
     random_seed=1,
+    snapshot=False,
 )
 
 
@@ -154,6 +155,7 @@ async def test_faults_are_retried_until_they_pass(
                 client,
                 virtual_clock,
                 RunSettings(
+                    snapshot=False,
                     concurrency=4,
                     limits=Limits(max_attempts=30, backoff=NO_BACKOFF),
                     random_seed=3,
@@ -182,7 +184,11 @@ async def test_429_storm_costs_no_retry_after_violation(
                 journal,
                 client,
                 virtual_clock,
-                RunSettings(concurrency=6, limits=Limits(max_attempts=50, backoff=NO_BACKOFF)),
+                RunSettings(
+                    snapshot=False,
+                    concurrency=6,
+                    limits=Limits(max_attempts=50, backoff=NO_BACKOFF),
+                ),
                 limiter=limiter,
             )
         assert journal.counts()[RowStatus.SUCCEEDED] == 30
@@ -234,7 +240,9 @@ async def test_many_403s_in_a_row_stop_the_run(tmp_path: Path, virtual_clock: Vi
     """max_consecutive_403 forbidden answers in a row stop the run: a systemic fault."""
     sender = ScriptedSender(lambda *_: Reply(403, "T", "Forbidden"))
     rows = planned([(f"m{i}", {"title": "x"}) for i in range(100)])
-    settings = RunSettings(concurrency=1, limits=Limits(max_consecutive_403=5, backoff=NO_BACKOFF))
+    settings = RunSettings(
+        snapshot=False, concurrency=1, limits=Limits(max_consecutive_403=5, backoff=NO_BACKOFF)
+    )
     with journal_with(tmp_path, rows) as journal:
         reason, counts = await execute(rows, journal, sender, virtual_clock, settings)
         assert journal.counts()[RowStatus.PENDING] == 95
@@ -253,7 +261,9 @@ async def test_rows_of_one_meeting_go_in_file_order_never_together(
     ]
     rows = planned(items)
     with journal_with(tmp_path, rows) as journal:
-        await execute(rows, journal, sender, virtual_clock, RunSettings(concurrency=8))
+        await execute(
+            rows, journal, sender, virtual_clock, RunSettings(snapshot=False, concurrency=8)
+        )
     titles = [body["title"] for meeting_id, body in sender.calls if meeting_id == "same"]
     assert titles == [f"v{i}" for i in range(0, 40, 2)]
     assert sender.max_in_flight["same"] == 1
@@ -277,7 +287,7 @@ async def test_stop_request_leaves_unsent_rows_pending(
             journal,
             ScriptedSender(answer),
             virtual_clock,
-            RunSettings(concurrency=2),
+            RunSettings(snapshot=False, concurrency=2),
             stopper,
         )
         totals = journal.counts()
@@ -348,7 +358,7 @@ async def test_abort_abandons_requests_in_flight(
                 journal,
                 Hanging(),
                 virtual_clock,
-                RunSettings(concurrency=1, drain_timeout=60),
+                RunSettings(snapshot=False, concurrency=1, drain_timeout=60),
                 stopper,
             )
         totals = journal.counts()
@@ -364,7 +374,7 @@ async def test_failure_limit_stops_the_run(tmp_path: Path, virtual_clock: Virtua
         )
     )
     rows = planned([(f"gone{i}" if i % 3 == 0 else f"m{i}", {"title": "x"}) for i in range(300)])
-    settings = RunSettings(concurrency=1, max_failures=FailureLimit(percent=10))
+    settings = RunSettings(snapshot=False, concurrency=1, max_failures=FailureLimit(percent=10))
     with journal_with(tmp_path, rows) as journal:
         reason, counts = await execute(rows, journal, sender, virtual_clock, settings)
         totals = journal.counts()
@@ -382,7 +392,9 @@ async def test_deadline_stops_taking_rows(tmp_path: Path, virtual_clock: Virtual
 
     sender = ScriptedSender(slow)
     rows = planned([(f"m{i}", {"title": "x"}) for i in range(30)])
-    settings = RunSettings(concurrency=1, deadline=virtual_clock.wall() + timedelta(seconds=10.5))
+    settings = RunSettings(
+        snapshot=False, concurrency=1, deadline=virtual_clock.wall() + timedelta(seconds=10.5)
+    )
     with journal_with(tmp_path, rows) as journal:
         reason, counts = await execute(rows, journal, sender, virtual_clock, settings)
         totals = journal.counts()
@@ -426,7 +438,11 @@ async def test_every_429_is_kept_in_the_journal(
                 journal,
                 client,
                 virtual_clock,
-                RunSettings(concurrency=3, limits=Limits(max_attempts=20, backoff=NO_BACKOFF)),
+                RunSettings(
+                    snapshot=False,
+                    concurrency=3,
+                    limits=Limits(max_attempts=20, backoff=NO_BACKOFF),
+                ),
             )
         paused_until = journal.paused_until
     assert paused_until is not None
@@ -489,7 +505,7 @@ async def test_401_right_after_a_refresh_stops_the_run(
             journal,
             ScriptedSender(lambda *_: Reply(401, "T", "refused")),
             virtual_clock,
-            RunSettings(concurrency=1),
+            RunSettings(snapshot=False, concurrency=1),
             refresher=Refresher(),
         )
         assert journal.counts()[RowStatus.PENDING] == 2
@@ -519,7 +535,7 @@ async def test_progress_sees_429s_and_retries_as_they_happen(
                 rows,
                 pipeline=pipeline,
                 journal=journal,
-                settings=RunSettings(concurrency=3),
+                settings=RunSettings(snapshot=False, concurrency=3),
                 on_progress=lambda counts: seen.append(
                     (counts.done, counts.throttled, counts.retries)
                 ),

@@ -166,3 +166,11 @@ def say(message: str = "", *, err: bool = False) -> None:
     """Print a line a run's outcome does not depend on: a closed pipe must not change the exit code."""
     with contextlib.suppress(OSError):
         click.echo(message, err=err)
+
+
+def shown_path(path: Path) -> str:
+    """A path as people read it: relative to the current folder when it lies inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

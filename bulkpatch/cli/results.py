@@ -21,7 +21,7 @@ from bulkpatch.cli.common import (
 )
 from bulkpatch.errors import ConfigError, JournalError
 from bulkpatch.export import atomic_output, protected_paths, write_as_job, write_results
-from bulkpatch.journal import STATUSES, Journal, RowStatus, RunRecord, default_journal_path
+from bulkpatch.journal import RARE, STATUSES, Journal, RowStatus, RunRecord, default_journal_path
 from bulkpatch.journal.files import looks_like_sqlite
 from bulkpatch.redact import printable
 
@@ -78,7 +78,7 @@ def status(
     counts = report["counts"]
     click.echo(f"{report['journal']}: job {report['job']}")
     click.echo(f"  target    {report['target'] or 'not bound yet'}")
-    shown = [s for s in STATUSES if s != RowStatus.REMOVED or counts[s]]
+    shown = [s for s in STATUSES if s not in RARE or counts[s]]
     click.echo(f"  rows      {report['rows']}: " + ", ".join(f"{counts[s]} {s}" for s in shown))
     last = report["lastRun"]
     if last:

@@ -63,6 +63,16 @@ T = TypeVar("T")
     help="Resume even though the job file changed since the journal was made.",
 )
 @click.option(
+    "--no-snapshot",
+    is_flag=True,
+    help="Do not read each meeting before its PATCH (faster; undo cannot revert those rows).",
+)
+@click.option(
+    "--no-skip-unchanged",
+    is_flag=True,
+    help="Send rows whose meeting already holds their values, too.",
+)
+@click.option(
     "--sandbox",
     "use_sandbox",
     is_flag=True,
@@ -90,6 +100,8 @@ def run(
     skip_invalid: bool,
     retry_failed: bool,
     force: bool,
+    no_snapshot: bool,
+    no_skip_unchanged: bool,
     use_sandbox: bool,
     no_progress: bool,
     max_failures: str | None,
@@ -102,10 +114,12 @@ def run(
 ) -> int:
     """Validate JOB, then PATCH every row; running it again continues where it stopped.
 
-    Every outcome goes to the journal (JOB.journal unless --journal). Exit 0 when every row
-    succeeded, 1 when some failed, 2 when the job is invalid (nothing sent), 3 when the run did
-    not finish (the same command continues it). The token comes from $WEBEX_ACCESS_TOKEN or
-    --token-file, never from the command line.
+    Each meeting is read before its PATCH: its values before go to the journal (what `undo`
+    restores), and a meeting already in the target state is skipped. Every outcome goes to the
+    journal (JOB.journal unless --journal). Exit 0 when every row succeeded or was skipped, 1
+    when some failed, 2 when the job is invalid (nothing sent), 3 when the run did not finish
+    (the same command continues it). The token comes from $WEBEX_ACCESS_TOKEN or --token-file,
+    never from the command line.
 
     \b
     Example:
@@ -137,6 +151,8 @@ def run(
         skip_invalid=skip_invalid,
         max_failures=_parsed(parse_failure_limit, settings.max_failures, "--max-failures"),
         deadline=_parsed(parse_deadline, settings.deadline, "--deadline", now.astimezone()),
+        snapshot=not no_snapshot,
+        skip_unchanged=not no_skip_unchanged,
     )
     with prepare_job(job, now) as prepared:
         summary = prepared.summary

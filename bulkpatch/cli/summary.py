@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from structlog.typing import FilteringBoundLogger
 
-from bulkpatch.cli.common import EXIT_NOT_FINISHED, EXIT_OK, EXIT_ROWS_FAILED, say
+from bulkpatch.cli.common import EXIT_NOT_FINISHED, EXIT_OK, EXIT_ROWS_FAILED, say, shown_path
 from bulkpatch.engine import StopReason
-from bulkpatch.journal import NOT_DONE, STATUSES, RowStatus
+from bulkpatch.journal import NOT_DONE, RARE, STATUSES, RowStatus
 from bulkpatch.redact import printable
 from bulkpatch.workflows import RunReport
 
@@ -56,30 +56,30 @@ def summarise(report: RunReport, log: FilteringBoundLogger | None) -> int:
     say(f"\nbulkpatch run {headline}")
     if report.detail:
         say(f"  why       {printable(report.detail)}")
-    shown = [s for s in STATUSES if s is not RowStatus.REMOVED or totals[s]]
+    shown = [s for s in STATUSES if s not in RARE or totals[s]]
     rows = sum(totals[s] for s in STATUSES if s is not RowStatus.REMOVED)
     say(f"  rows      {rows}: " + ", ".join(f"{totals[s]} {s}" for s in shown))
     say(
         f"  this run  {counts.done} rows in {elapsed:.1f} s ({rate:.1f} rows/s), "
         f"{counts.requests} requests, {counts.retries} retries, {counts.throttled} answered 429"
     )
-    say(f"  journal   {report.journal}")
+    say(f"  journal   {shown_path(report.journal)}")
     say(f"  next      {_next_step(report)}")
     return code
 
 
 def _next_step(report: RunReport) -> str:
     """What to run next; never a command that would write onto the job file."""
-    journal, totals, job = report.journal, report.totals, report.job
+    journal, totals, job = shown_path(report.journal), report.totals, report.job
     if not report.finished:
         if report.reason in (StopReason.FORBIDDEN, StopReason.NOT_FOUND):
             return "fix the token or site, then run the same command again with --retry-failed"
         return "run the same command again to continue"
     for status in (RowStatus.FAILED, RowStatus.INVALID):
         if totals[status]:
-            fix = job.with_name(f"{job.stem}.{status.value}{job.suffix}")
+            fix = shown_path(job.with_name(f"{job.stem}.{status.value}{job.suffix}"))
             return (
                 f"bulkpatch export {journal} --only {status.value} --as-job -o {fix}   "
                 "(fix those rows, then run that file)"
             )
-    return f"bulkpatch export {journal} -o {job.with_name(f'{job.stem}.results.csv')}"
+    return f"bulkpatch export {journal} -o {shown_path(job.with_name(f'{job.stem}.results.csv'))}"

@@ -2,37 +2,69 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import Any
 
 from bulkpatch.engine.values import Planned
-from bulkpatch.journal import Journal, RowStatus
+from bulkpatch.journal import Journal, RowState, RowStatus
 from bulkpatch.model import ValidatedRow
+from bulkpatch.model.diff import decode_values
 
 _BATCH = 2_000
 
 
 def plan_rows(
-    rows: Iterable[ValidatedRow], journal: Journal, *, retry_failed: bool
+    rows: Iterable[ValidatedRow],
+    journal: Journal,
+    *,
+    retry_failed: bool,
+    fresh_since: datetime | None = None,
+    expect: Mapping[str, dict[str, Any]] | None = None,
+    retry_conflicts: bool = False,
 ) -> Iterator[Planned]:
     """The rows still to send, in file order, with their real patches.
 
     ``rows`` are the job's validated rows (the journal keeps only masked patches), and the
     journal already holds every one of them (see :meth:`Journal.sync_rows`): ``pending`` ones
-    are sent, ``failed`` ones too with ``retry_failed``.
+    are sent, ``failed`` ones too with ``retry_failed`` (``conflict`` ones with
+    ``retry_conflicts``). Before-values read after ``fresh_since`` (by a plan) come along, so
+    the run need not read those meetings again; resolved times always do. ``expect`` gives, by
+    meeting id, what each meeting must still hold (undo's drift guard).
     """
-    wanted = {RowStatus.PENDING} | ({RowStatus.FAILED} if retry_failed else set())
-    statuses = _statuses(journal)
-    line, status = next(statuses, (None, None))
+    wanted = {RowStatus.PENDING}
+    wanted |= {RowStatus.FAILED} if retry_failed else set()
+    wanted |= {RowStatus.CONFLICT} if retry_conflicts else set()
+    states = _states(journal)
+    state = next(states, None)
     for row in rows:
-        while line is not None and line < row.line:
-            line, status = next(statuses, (None, None))
-        if line == row.line and status in wanted and row.body is not None:
-            yield Planned(row.line, row.meeting_id, row.body)
+        while state is not None and state.line < row.line:
+            state = next(states, None)
+        if state is None or state.line != row.line:
+            continue
+        if state.status in wanted and row.body is not None:
+            yield Planned(
+                row.line,
+                row.meeting_id,
+                row.body,
+                _fresh_before(state, fresh_since),
+                json.loads(state.resolved) if state.resolved else None,
+                (expect or {}).get(row.meeting_id),
+            )
 
 
-def _statuses(journal: Journal) -> Iterator[tuple[int, RowStatus]]:
-    """Every row's status in line order, read a batch at a time (the run writes meanwhile)."""
+def _fresh_before(state: RowState, fresh_since: datetime | None) -> dict[str, Any] | None:
+    if state.before is None or state.taken_at is None or fresh_since is None:
+        return None
+    if datetime.fromisoformat(state.taken_at.replace("Z", "+00:00")) < fresh_since:
+        return None
+    return decode_values(state.before)
+
+
+def _states(journal: Journal) -> Iterator[RowState]:
+    """Every row's state in line order, read a batch at a time (the run writes meanwhile)."""
     after = 0
-    while batch := journal.statuses_from(after, _BATCH):
+    while batch := journal.states_from(after, _BATCH):
         yield from batch
-        after = batch[-1][0]
+        after = batch[-1].line

@@ -14,9 +14,10 @@ from typing import Any
 import anyio
 from structlog.typing import FilteringBoundLogger
 
-from bulkpatch.client import Request, meeting_path
-from bulkpatch.engine.attempts import Final, Pipeline
+from bulkpatch.client import Reply
+from bulkpatch.engine.attempts import Pipeline
 from bulkpatch.engine.coordination import Committer, MeetingTurns
+from bulkpatch.engine.steps import take_row
 from bulkpatch.engine.values import Planned, RunCounts, RunSettings, StopReason
 from bulkpatch.journal import Journal, Outcome, RowStatus
 from bulkpatch.model import MASK, SECRET_FIELDS
@@ -54,43 +55,49 @@ class _Run:
     def log(self) -> FilteringBoundLogger:
         return self.pipeline.log
 
-    async def finish(self, row: Planned, final: Final) -> None:
+    def now(self) -> str:
+        """The wall clock as the journal writes moments."""
+        return self.pipeline.clock.wall().isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    async def finish(
+        self,
+        row: Planned,
+        status: RowStatus,
+        attempts: int,
+        reply: Reply | None,
+        error: str | None,
+        after: str | None,
+    ) -> None:
         """Record the row's outcome and wait until it is committed."""
-        reply = final.reply
-        status = RowStatus.SUCCEEDED if final.ok else RowStatus.FAILED
         outcome = Outcome(
             row.line,
             status,
-            final.attempts,
+            attempts,
             reply.status if reply else None,
             reply.tracking_id if reply else None,
-            scrub_secrets(final.error, row.body),
-            self.pipeline.clock.wall().isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+            scrub_secrets(error, row.body),
+            self.now(),
+            after,
         )
         await self.committer.commit(outcome)
-        if final.ok:
-            self.counts.succeeded += 1
-            self.log.debug(
-                "row.succeeded",
-                row=row.line,
-                meetingId=row.meeting_id,
-                status=status.value,
-                attempt=final.attempts,
-                httpStatus=reply.status if reply else None,
-                trackingId=reply.tracking_id if reply else None,
-            )
+        counted = {
+            RowStatus.SUCCEEDED: "succeeded",
+            RowStatus.SKIPPED: "skipped",
+            RowStatus.CONFLICT: "conflicts",
+        }.get(status, "failed")
+        setattr(self.counts, counted, getattr(self.counts, counted) + 1)
+        fields = {
+            "row": row.line,
+            "meetingId": row.meeting_id,
+            "status": status.value,
+            "attempt": attempts,
+            "httpStatus": reply.status if reply else None,
+            "trackingId": reply.tracking_id if reply else None,
+        }
+        if status in (RowStatus.FAILED, RowStatus.CONFLICT):
+            self.log.warning(f"row.{status.value}", **fields, error=outcome.error)
         else:
-            self.counts.failed += 1
-            self.log.warning(
-                "row.failed",
-                row=row.line,
-                meetingId=row.meeting_id,
-                status=status.value,
-                attempt=final.attempts,
-                httpStatus=reply.status if reply else None,
-                trackingId=reply.tracking_id if reply else None,
-                error=outcome.error,
-            )
+            self.log.debug(f"row.{status.value}", **fields)
         self._check_failure_limit()
         self.on_progress(self.counts)
 
@@ -207,10 +214,9 @@ async def _work(run: _Run, receive: anyio.abc.ObjectReceiveStream[Planned]) -> N
             try:
                 if stopper.requested.is_set():
                     return
-                request = Request("PATCH", meeting_path(row.meeting_id), body=row.body)
-                final = await run.pipeline.send(request, row=row.line, meetingId=row.meeting_id)
-                if final is not None:
-                    await run.finish(row, final)
+                await take_row(
+                    row, run.pipeline, run.settings, run.committer.commit, run.finish, run.now
+                )
             finally:
                 run.turns.give_back(row.meeting_id)
 

@@ -71,11 +71,20 @@ Lanes = Callable[[str], Pacer]
 
 @dataclass(frozen=True, slots=True)
 class Planned:
-    """A row to send."""
+    """A row to send, with what the journal already knows of its meeting.
+
+    ``before``: the values of the fields it changes, read by a fresh plan (None: read them
+    now). ``resolved``: absolute start/end its relative values came to in an earlier run or
+    plan. ``expect``: what the meeting must still hold for the row to be sent (undo's drift
+    guard).
+    """
 
     line: int
     meeting_id: str
     body: dict[str, Any]
+    before: dict[str, Any] | None = None
+    resolved: dict[str, Any] | None = None
+    expect: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,12 @@ class RunSettings:
     random_seed: int | None = None
     max_failures: FailureLimit | None = None
     deadline: datetime | None = None
+    #: Read each meeting before its PATCH, keeping the before-values (what undo restores).
+    snapshot: bool = True
+    #: A row whose meeting already holds its values is ``skipped``, not sent.
+    skip_unchanged: bool = True
+    #: Send rows whose meeting no longer holds what ``expect`` says (undo --force).
+    ignore_drift: bool = False
 
 
 @dataclass
@@ -96,7 +111,10 @@ class RunCounts:
 
     succeeded: int = 0
     failed: int = 0
+    skipped: int = 0
+    conflicts: int = 0
     requests: int = 0
+    reads: int = 0
     retries: int = 0
     throttled: int = 0
     #: Seconds requests spent held by a Retry-After or a backoff.
@@ -105,7 +123,7 @@ class RunCounts:
     @property
     def done(self) -> int:
         """Rows that reached an outcome in this run."""
-        return self.succeeded + self.failed
+        return self.succeeded + self.failed + self.skipped + self.conflicts
 
 
 @dataclass

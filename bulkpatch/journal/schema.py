@@ -14,7 +14,7 @@ from collections.abc import Callable
 from bulkpatch.config import SANDBOX_TARGET, target_name
 from bulkpatch.errors import ConfigError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _TABLES = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -29,7 +29,10 @@ _TABLES = (
     finished_at TEXT,
     body TEXT,
     before TEXT,
-    digest TEXT
+    digest TEXT,
+    before_at TEXT,
+    after TEXT,
+    resolved TEXT
 )""",
     "CREATE INDEX rows_status ON rows (status)",
     """CREATE TABLE runs (
@@ -81,8 +84,16 @@ def _from_1(db: sqlite3.Connection) -> None:
         db.execute("INSERT OR IGNORE INTO meta VALUES ('target', ?)", (target,))
 
 
+def _from_2(db: sqlite3.Connection) -> None:
+    """Version 3: when the before-values were read, what the API held after, resolved times."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(rows)")}
+    for column in ("before_at", "after", "resolved"):
+        if column not in columns:
+            db.execute(f"ALTER TABLE rows ADD COLUMN {column} TEXT")
+
+
 #: From version N to N + 1.
-_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _from_1}
+_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _from_1, 2: _from_2}
 
 
 def upgrade(db: sqlite3.Connection, version: int) -> None:

@@ -32,8 +32,10 @@ from bulkpatch.journal.values import (
     JobBinding,
     Outcome,
     RowRecord,
+    RowState,
     RowStatus,
     RunRecord,
+    Snapshot,
 )
 from bulkpatch.model import ValidatedRow, mask_secrets
 
@@ -65,6 +67,7 @@ class Journal:
         self._db = db
         self._lock = lock
         self._pending: list[Outcome] = []
+        self._snapshots: list[Snapshot] = []
 
     def __repr__(self) -> str:
         mode = "held" if self._lock is not None else "read-only"
@@ -225,7 +228,8 @@ class Journal:
                 (
                     "UPDATE rows SET status = j.status, meeting_id = j.meeting_id, body = j.body, "
                     "error = j.error, digest = j.digest, http_status = NULL, tracking_id = NULL, "
-                    "finished_at = NULL, before = NULL FROM temp.job AS j WHERE j.line = rows.line "
+                    "finished_at = NULL, before = NULL, before_at = NULL, after = NULL, "
+                    "resolved = NULL FROM temp.job AS j WHERE j.line = rows.line "
                     "AND (j.meeting_id != rows.meeting_id OR rows.digest IS NULL "
                     "OR j.digest != rows.digest OR rows.status = 'removed')",
                     (),
@@ -244,42 +248,73 @@ class Journal:
             ]
         )
 
-    def statuses_from(self, after_line: int, limit: int) -> list[tuple[int, RowStatus]]:
-        """(line, status) of up to ``limit`` rows after ``after_line``, in line order."""
+    def states_from(self, after_line: int, limit: int) -> list[RowState]:
+        """Up to ``limit`` rows after ``after_line``, in line order, as a run needs them."""
+        query = (
+            "SELECT line, status, before, before_at, resolved FROM rows WHERE line > ? "
+            "ORDER BY line LIMIT ?"
+        )
         return [
-            (line, RowStatus(status))
-            for line, status in self._read(
-                "SELECT line, status FROM rows WHERE line > ? ORDER BY line LIMIT ?",
-                (after_line, limit),
-            )
+            RowState(line, RowStatus(status), before, taken_at, resolved)
+            for line, status, before, taken_at, resolved in self._read(query, (after_line, limit))
         ]
 
     def record(self, outcome: Outcome) -> None:
         """Buffer an outcome; it counts once :meth:`flush` has committed it."""
         self._pending.append(outcome)
 
+    def record_snapshot(self, snapshot: Snapshot) -> None:
+        """Buffer a row's before-values; the row's PATCH waits until :meth:`flush` commits them."""
+        self._snapshots.append(snapshot)
+
     def flush(self) -> int:
-        """Commit every buffered outcome in one transaction; return how many."""
-        if not self._pending:
+        """Commit every buffered snapshot and outcome in one transaction; return how many."""
+        if not self._pending and not self._snapshots:
             return 0
-        batch, self._pending = self._pending, []
-        self._write_many(
-            "UPDATE rows SET status = ?, attempts = attempts + ?, http_status = ?, "
-            "tracking_id = ?, error = ?, finished_at = ? WHERE line = ?",
-            [
-                (
-                    o.status.value,
-                    o.attempts,
-                    o.http_status,
-                    o.tracking_id,
-                    o.error,
-                    o.finished_at,
-                    o.line,
-                )
-                for o in batch
-            ],
-        )
-        return len(batch)
+        outcomes, self._pending = self._pending, []
+        snapshots, self._snapshots = self._snapshots, []
+
+        def write() -> None:
+            self._db.executemany(
+                "UPDATE rows SET before = ?, before_at = ?, resolved = ? WHERE line = ?",
+                [(s.before, s.taken_at, s.resolved, s.line) for s in snapshots],
+            )
+            self._db.executemany(
+                "UPDATE rows SET status = ?, attempts = attempts + ?, http_status = ?, "
+                "tracking_id = ?, error = ?, finished_at = ?, after = COALESCE(?, after) "
+                "WHERE line = ?",
+                [
+                    (
+                        o.status.value,
+                        o.attempts,
+                        o.http_status,
+                        o.tracking_id,
+                        o.error,
+                        o.finished_at,
+                        o.after,
+                        o.line,
+                    )
+                    for o in outcomes
+                ],
+            )
+
+        self._in_transaction(write)
+        return len(outcomes) + len(snapshots)
+
+    def changed_rows(self) -> Iterator[tuple[RowRecord, str | None, str | None, str | None]]:
+        """Rows that succeeded, with their patch, before- and after-values (JSON), for undo."""
+        after = 0
+        while True:
+            batch = self._read(
+                f"SELECT {_ROW_COLUMNS}, body, before, after FROM rows WHERE line > ? "
+                "AND status = 'succeeded' ORDER BY line LIMIT ?",
+                (after, _BATCH),
+            )
+            for row in batch:
+                yield _row_record(row[:8]), row[8], row[9], row[10]
+            if len(batch) < _BATCH:
+                return
+            after = batch[-1][0]
 
     def counts(self) -> dict[RowStatus, int]:
         """Rows by status, every status present (zero when none)."""

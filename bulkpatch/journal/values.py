@@ -17,21 +17,26 @@ class RowStatus(StrEnum):
     SKIPPED = "skipped"
     #: No longer in the job file (a changed file run with --force) and never done: not pending.
     REMOVED = "removed"
+    #: An undo found the meeting changed since bulkpatch set it, and left it alone.
+    CONFLICT = "conflict"
 
 
 #: Every status, in the order summaries list them.
 STATUSES = tuple(RowStatus)
 
+#: Statuses that summaries show only when some row has them.
+RARE = frozenset({RowStatus.REMOVED, RowStatus.CONFLICT})
+
 #: Rows that are done: never sent again on resume (failed ones only with --retry-failed).
 DONE = frozenset({RowStatus.SUCCEEDED, RowStatus.SKIPPED})
 
 #: Rows that make a finished run exit 1: work the job asked for that did not happen.
-NOT_DONE = frozenset({RowStatus.PENDING, RowStatus.FAILED, RowStatus.INVALID})
+NOT_DONE = frozenset({RowStatus.PENDING, RowStatus.FAILED, RowStatus.INVALID, RowStatus.CONFLICT})
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """The result of one row in one run."""
+    """The result of one row in one run; ``after``: what the API then held (JSON)."""
 
     line: int
     status: RowStatus
@@ -40,6 +45,32 @@ class Outcome:
     tracking_id: str | None = None
     error: str | None = None
     finished_at: str | None = None
+    after: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """What a row's meeting held before its PATCH, committed before the PATCH is sent.
+
+    ``before`` is JSON (see :mod:`bulkpatch.model.diff`); ``resolved`` the absolute start and
+    end a row's relative values came to (JSON), so a resume never shifts twice.
+    """
+
+    line: int
+    before: str
+    taken_at: str
+    resolved: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RowState:
+    """What a run needs to know of a row the journal holds."""
+
+    line: int
+    status: RowStatus
+    before: str | None
+    taken_at: str | None
+    resolved: str | None
 
 
 @dataclass(frozen=True, slots=True)

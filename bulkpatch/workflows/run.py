@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from structlog.typing import FilteringBoundLogger
 
@@ -53,6 +54,14 @@ class RunOptions:
     skip_invalid: bool = False
     max_failures: FailureLimit | None = None
     deadline: datetime | None = None
+    #: Read each meeting before its PATCH (what undo restores); --no-snapshot turns it off.
+    snapshot: bool = True
+    #: Rows already in the target state are skipped; --no-skip-unchanged sends them anyway.
+    skip_unchanged: bool = True
+    #: Undo's drift guard: by meeting id, what each meeting must still hold to be sent.
+    expect: Mapping[str, dict[str, Any]] | None = None
+    #: Send rows whose meeting drifted from ``expect`` (undo --force).
+    ignore_drift: bool = False
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,55 @@ async def run_job(
     """
     stopper = stopper or Stopper()
     path = journal_path_for(job.path, options, target)
+    with held_journal(job, options, target, path, log) as (journal, resumed):
+        to_send = _rows_to_send(journal.counts(), options.retry_failed)
+        on_start(path, resumed, to_send)
+        run_id = journal.start_run(
+            {
+                "concurrency": settings.concurrency,
+                "maxRate": settings.max_rate,
+                "baseUrl": target.name,
+                "retryFailed": options.retry_failed,
+                "skipInvalid": options.skip_invalid,
+                "force": options.force,
+            }
+        )
+        started = time.monotonic()
+        rows = plan_rows(
+            job.store.kept_rows(),
+            journal,
+            retry_failed=options.retry_failed,
+            fresh_since=datetime.now(UTC) - timedelta(seconds=settings.plan_max_age),
+            expect=options.expect,
+            retry_conflicts=options.ignore_drift,
+        )
+        async with AsyncExitStack() as stack:
+            session = await stack.enter_async_context(
+                open_session(settings, credentials, target, log=log, stopper=stopper)
+            )
+            session.pipeline.on_pause = journal.note_pause
+            reason, counts = await run_rows(
+                rows,
+                pipeline=session.pipeline,
+                journal=journal,
+                settings=_run_settings(settings, options, session),
+                on_progress=on_progress,
+            )
+        journal.finish_run(run_id, reason.value, counts.throttled)
+        totals = journal.counts()
+    return RunReport(
+        reason, stopper.detail, job.path, counts, totals, time.monotonic() - started, path, resumed
+    )
+
+
+@contextmanager
+def held_journal(
+    job: PreparedJob, options: RunOptions, target: Target, path: Path, log: FilteringBoundLogger
+) -> Iterator[tuple[Journal, bool]]:
+    """The job's journal, held, bound to this job file and target, holding every row.
+
+    Yields the journal and whether it resumes an earlier run (or follows a plan).
+    """
     with Journal.open_for_run(path, explicit=options.journal is not None) as journal:
         if journal.stale_holder:
             log.warning(
@@ -113,40 +171,12 @@ async def run_job(
             job.summary.rows,
         )
         previous_hash = journal.meta.get("job_hash")
-        resumed = journal.bind(binding, force=options.force)
+        # Resuming means an earlier run; a plan binds the journal too, but sends nothing.
+        resumed = journal.bind(binding, force=options.force) and bool(journal.runs())
         journal.sync_rows(
             job.store.kept_rows(), changed=previous_hash not in (None, binding.sha256)
         )
-        to_send = _rows_to_send(journal.counts(), options.retry_failed)
-        on_start(path, resumed, to_send)
-        run_id = journal.start_run(
-            {
-                "concurrency": settings.concurrency,
-                "maxRate": settings.max_rate,
-                "baseUrl": target.name,
-                "retryFailed": options.retry_failed,
-                "skipInvalid": options.skip_invalid,
-                "force": options.force,
-            }
-        )
-        started = time.monotonic()
-        async with AsyncExitStack() as stack:
-            session = await stack.enter_async_context(
-                open_session(settings, credentials, target, log=log, stopper=stopper)
-            )
-            session.pipeline.on_pause = journal.note_pause
-            reason, counts = await run_rows(
-                plan_rows(job.store.kept_rows(), journal, retry_failed=options.retry_failed),
-                pipeline=session.pipeline,
-                journal=journal,
-                settings=_run_settings(settings, options, session),
-                on_progress=on_progress,
-            )
-        journal.finish_run(run_id, reason.value, counts.throttled)
-        totals = journal.counts()
-    return RunReport(
-        reason, stopper.detail, job.path, counts, totals, time.monotonic() - started, path, resumed
-    )
+        yield journal, resumed
 
 
 def _rows_to_send(counts: dict[RowStatus, int], retry_failed: bool) -> int:
@@ -160,4 +190,7 @@ def _run_settings(settings: Settings, options: RunOptions, session: Session) -> 
         drain_timeout=settings.drain_timeout,
         max_failures=options.max_failures,
         deadline=options.deadline,
+        snapshot=options.snapshot or options.expect is not None,
+        skip_unchanged=options.skip_unchanged,
+        ignore_drift=options.ignore_drift,
     )

@@ -1,0 +1,172 @@
+"""`bulkpatch undo`: the inverse job of a run, and with --run, the revert itself."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anyio
+import click
+import structlog
+from structlog.typing import FilteringBoundLogger
+
+from bulkpatch.cli.common import (
+    EXIT_OK,
+    common_options,
+    exits_cleanly,
+    main,
+    say,
+    settings_from,
+    shown_path,
+)
+from bulkpatch.cli.progress import progress_view
+from bulkpatch.cli.remote import handle_signals, read_token, remote_options
+from bulkpatch.cli.results import open_journal
+from bulkpatch.cli.summary import summarise
+from bulkpatch.clock import SystemClock
+from bulkpatch.config import SANDBOX_TARGET, Settings
+from bulkpatch.engine import Stopper
+from bulkpatch.errors import ConfigError
+from bulkpatch.export import protected_paths
+from bulkpatch.log import configure_logging, uses_json
+from bulkpatch.redact import printable
+from bulkpatch.tokens import Credentials
+from bulkpatch.workflows import PreparedJob, RunOptions, RunReport, Target, prepare_job, run_job
+from bulkpatch.workflows.undo import Inverse, default_undo_path, inverse_of, write_inverse
+
+
+@main.command("undo")
+@click.argument("journal", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="The inverse job to write [default: JOB.undo.csv beside the job].",
+)
+@click.option("--run", "run_it", is_flag=True, help="Also run it, with the drift guard.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="With --run: revert meetings edited since bulkpatch changed them too.",
+)
+@remote_options
+@common_options
+@exits_cleanly
+def undo_command(
+    journal: Path,
+    output: Path | None,
+    run_it: bool,
+    force: bool,
+    base_url: str | None,
+    concurrency: int | None,
+    max_rate: float | None,
+    token_file: Path | None,
+    no_progress: bool,
+    quiet: bool,
+    config_path: Path | None,
+    log_format: str | None,
+    verbose: int,
+) -> int:
+    """Write the inverse job of a run: each changed field back to its value before.
+
+    JOURNAL is the run's journal (or its job file). The inverse job goes beside the job
+    (JOB.undo.csv), in the job's format, ready to read and run; what cannot be reverted (a
+    field that had no value, a secret, a start now in the past) is listed. With --run it is
+    run at once against the run's own target, with the drift guard: a meeting edited since
+    bulkpatch changed it is a conflict, left alone unless --force. Exit codes as for run.
+
+    \b
+    Example:
+      bulkpatch undo lobby.csv.journal
+      bulkpatch undo lobby.csv.journal --run
+    """
+    if base_url is not None:
+        raise click.UsageError("undo goes to the target the run went to: leave out --base-url")
+    settings = settings_from(
+        config_path,
+        log_format,
+        verbose,
+        quiet=quiet,
+        concurrency=concurrency,
+        max_rate=max_rate,
+        token_file=token_file,
+    )
+    log: FilteringBoundLogger = structlog.get_logger("bulkpatch")
+    with open_journal(journal) as opened:
+        inverse = inverse_of(opened, datetime.now(UTC))
+        target = opened.meta.get("target", "")
+        protected = protected_paths(opened)
+    output = output or default_undo_path(inverse.job)
+    written = write_inverse(inverse, output, protected) if inverse.rows else False
+    _describe(inverse, output, written)
+    if not run_it or not inverse.rows:
+        if inverse.rows:
+            say(f"  next      bulkpatch undo {journal} --run   (with the drift guard)")
+        return EXIT_OK
+    if target == SANDBOX_TARGET:
+        raise ConfigError(
+            "that run went to an in-process sandbox, which is gone; run the inverse job on a "
+            f"sandbox of your own: bulkpatch run {output} --base-url URL"
+        )
+    credentials = read_token(settings, log)
+    options = RunOptions(expect=inverse.expect, ignore_drift=force, retry_failed=force)
+    with prepare_job(output, datetime.now(UTC)) as prepared:
+        if not prepared.summary.ok:
+            raise ConfigError(
+                f"the inverse job {output} does not validate: bulkpatch validate {output}"
+            )
+        bar = not no_progress and sys.stderr.isatty()
+        if bar and not verbose:
+            configure_logging(settings.log_format, 0, quiet=quiet, console_warnings_only=True)
+        report = anyio.run(
+            _execute, prepared, options, settings, credentials, Target.api(target), bar, log
+        )
+    return summarise(report, log if uses_json(settings.log_format) else None)
+
+
+def _describe(inverse: Inverse, output: Path, written: bool) -> None:
+    if not inverse.rows:
+        say("Nothing to undo: no row of this journal changed a meeting that can be reverted.")
+    else:
+        state = "written to" if written else "already in"
+        say(f"Undo of {len(inverse.rows)} meetings {state} {shown_path(output)}")
+    if inverse.not_revertible:
+        say(f"  cannot revert ({len(inverse.not_revertible)}):")
+        for item in inverse.not_revertible:
+            say(printable(f"    {item.meeting_id} {item.path}: {item.reason}"))
+
+
+async def _execute(
+    job: PreparedJob,
+    options: RunOptions,
+    settings: Settings,
+    credentials: Credentials,
+    target: Target,
+    bar: bool,
+    log: FilteringBoundLogger,
+) -> RunReport:
+    stopper = Stopper()
+    with progress_view(bar, log, SystemClock()) as view:
+
+        def started(journal: Path, resumed: bool, to_send: int) -> None:
+            verb = "Resuming" if resumed else "Starting"
+            click.echo(f"{verb} undo: journal {shown_path(journal)}", err=True)
+            view.begin(to_send)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(handle_signals, stopper, log)
+            group.start_soon(view.tick)
+            report = await run_job(
+                job,
+                options,
+                settings,
+                credentials,
+                target,
+                log=log,
+                stopper=stopper,
+                on_start=started,
+                on_progress=view.update,
+            )
+            group.cancel_scope.cancel()
+    return report
