@@ -293,3 +293,22 @@ def test_the_snapshot_seeds_a_sandbox_with_the_same_meetings(
         copy.stop()
     assert code == 0, stdout
     assert rows_of(tmp_path / "again.jsonl") == rows_of(out)
+
+
+def test_a_sandbox_trial_of_a_pulled_job_meets_the_sites_states(tmp_path: Path) -> None:
+    """With the pull's snapshot beside the job, `run --sandbox` meets the ended meeting the
+    real site would refuse; without it, every meeting of the job is made patchable."""
+    ended = series("one@example.com", 1, datetime.now(UTC)) | {
+        "state": "ended",
+        "meetingType": "meeting",
+    }
+    job = tmp_path / "pulled.csv"
+    job.write_text(f"meetingId,title\n{ended['id']},Renamed\n")
+    snapshot = tmp_path / "pulled.csv.snapshot.jsonl"
+    snapshot.write_text(json.dumps(ended) + "\n")
+    code, out, _ = invoke("run", str(job), "--sandbox")
+    assert code == 1, out
+    assert "1 failed" in out
+    snapshot.unlink()
+    code, out, _ = invoke("run", str(job), "--sandbox", "--journal", str(tmp_path / "j2"))
+    assert code == 0, out
