@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,14 +20,12 @@ from bulkpatch.cli.common import (
     exits_cleanly,
     main,
     say,
-    settings_from,
     text_or_json,
 )
-from bulkpatch.cli.remote import handle_signals, read_token, remote_options
+from bulkpatch.cli.remote import handle_signals, read_token, remote_options, remote_settings
 from bulkpatch.cli.validate import render_text
 from bulkpatch.config import Settings
 from bulkpatch.engine import Stopper, StopReason
-from bulkpatch.log import configure_logging
 from bulkpatch.model import MASK, is_secret, show_value
 from bulkpatch.model.diff import ABSENT, FieldChange
 from bulkpatch.redact import printable
@@ -81,11 +78,12 @@ def plan_command(
       bulkpatch plan lobby.csv
       bulkpatch plan lobby.csv --format json > plan.json
     """
-    settings = settings_from(
+    settings, _ = remote_settings(
         config_path,
         log_format,
         verbose,
         quiet=quiet,
+        no_progress=no_progress,
         base_url=base_url,
         concurrency=concurrency,
         max_rate=max_rate,
@@ -99,8 +97,6 @@ def plan_command(
             click.echo("Nothing was read: fix the job first.", err=True)
             return EXIT_USAGE
         credentials = read_token(settings, log)
-        if not no_progress and sys.stderr.isatty() and not verbose:
-            configure_logging(settings.log_format, 0, quiet=quiet, console_warnings_only=True)
         render = _Json() if output_format == "json" else _Text(show_all)
         report = anyio.run(_execute, prepared, options, settings, credentials, render, log)
     render.close(report)

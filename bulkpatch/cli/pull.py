@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,16 +18,14 @@ from bulkpatch.cli.common import (
     exits_cleanly,
     main,
     say,
-    settings_from,
 )
 from bulkpatch.cli.progress import reading_view
-from bulkpatch.cli.remote import handle_signals, read_token, remote_options
+from bulkpatch.cli.remote import handle_signals, read_token, remote_options, remote_settings
 from bulkpatch.clock import SystemClock
 from bulkpatch.config import Settings
 from bulkpatch.engine import Stopper, StopReason
 from bulkpatch.errors import ConfigError
 from bulkpatch.jobfile import JobFormat, job_format
-from bulkpatch.log import configure_logging
 from bulkpatch.model.timing import parse_iso8601
 from bulkpatch.redact import printable
 from bulkpatch.tokens import Credentials
@@ -146,11 +143,12 @@ def pull_command(
       bulkpatch pull -o lobby.csv --fields unlockedMeetingJoinSecurity,enabledJoinBeforeHost
       bulkpatch pull -o team.jsonl --hosts-file team.txt --type both --from 2027-01-01
     """
-    settings = settings_from(
+    settings, display = remote_settings(
         config_path,
         log_format,
         verbose,
         quiet=quiet,
+        no_progress=no_progress,
         base_url=base_url,
         concurrency=concurrency,
         max_rate=max_rate,
@@ -172,16 +170,7 @@ def pull_command(
         include_secrets,
     )
     credentials = read_token(settings, log)
-    bar = not no_progress and sys.stderr.isatty()
-    if bar and not verbose:
-        configure_logging(
-            settings.log_format,
-            0,
-            quiet=quiet,
-            log_file=settings.log_file,
-            console_warnings_only=True,
-        )
-    report = anyio.run(_execute, options, settings, credentials, bar, log)
+    report = anyio.run(_execute, options, settings, credentials, display.bar, log)
     return _summarise(report)
 
 

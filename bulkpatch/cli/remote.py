@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import secrets
 import signal
+import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
@@ -13,9 +15,14 @@ import anyio
 import click
 from structlog.typing import FilteringBoundLogger
 
+from bulkpatch.cli.common import settings_from, shown_path
+from bulkpatch.cli.progress import progress_view
+from bulkpatch.clock import SystemClock
 from bulkpatch.config import Settings
 from bulkpatch.engine import Stopper, StopReason
+from bulkpatch.log import configure_logging
 from bulkpatch.tokens import Credentials, read_credentials
+from bulkpatch.workflows import PreparedJob, RunOptions, RunReport, Target, run_job
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -88,3 +95,77 @@ async def handle_signals(stopper: Stopper, log: FilteringBoundLogger) -> None:
                 hint="finishing requests in flight; press Ctrl-C again to stop at once",
             )
             stopper.request(StopReason.INTERRUPTED)
+
+
+@dataclass(frozen=True)
+class Display:
+    """How a command that talks to the API shows itself: a live bar on a terminal, or logs."""
+
+    bar: bool
+    verbose: bool
+    quiet: bool
+
+
+def remote_settings(
+    config_path: Path | None,
+    log_format: str | None,
+    verbose: int,
+    *,
+    quiet: bool,
+    no_progress: bool,
+    **flags: object,
+) -> tuple[Settings, Display]:
+    """Settings from the common and remote options; logging set up for the display.
+
+    With a progress bar (a terminal, no -v), the console shows warnings and errors only: the
+    bar counts 429s and retries, and log lines would push it around.
+    """
+    settings = settings_from(config_path, log_format, verbose, quiet=quiet, **flags)
+    display = Display(not no_progress and sys.stderr.isatty(), bool(verbose), quiet)
+    if display.bar and not display.verbose:
+        configure_logging(
+            settings.log_format,
+            0,
+            quiet=quiet,
+            log_file=settings.log_file,
+            console_warnings_only=True,
+        )
+    return settings, display
+
+
+async def run_with_progress(
+    job: PreparedJob,
+    options: RunOptions,
+    settings: Settings,
+    credentials: Credentials,
+    target: Target,
+    display: Display,
+    log: FilteringBoundLogger,
+    *,
+    label: str,
+) -> RunReport:
+    """Run a prepared job with the progress display and the signal handler."""
+    stopper = Stopper()
+    with progress_view(display.bar, log, SystemClock()) as view:
+
+        def started(journal: Path, resumed: bool, to_send: int) -> None:
+            verb = "Resuming" if resumed else "Starting"
+            click.echo(f"{verb} {label}: journal {shown_path(journal)}", err=True)
+            view.begin(to_send)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(handle_signals, stopper, log)
+            group.start_soon(view.tick)
+            report = await run_job(
+                job,
+                options,
+                settings,
+                credentials,
+                target,
+                log=log,
+                stopper=stopper,
+                on_start=started,
+                on_progress=view.update,
+            )
+            group.cancel_scope.cancel()
+    return report

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -22,22 +20,24 @@ from bulkpatch.cli.common import (
     common_options,
     exits_cleanly,
     main,
-    settings_from,
 )
-from bulkpatch.cli.progress import progress_view
-from bulkpatch.cli.remote import handle_signals, read_token, remote_options
+from bulkpatch.cli.remote import (
+    Display,
+    read_token,
+    remote_options,
+    remote_settings,
+    run_with_progress,
+)
 from bulkpatch.cli.summary import summarise
 from bulkpatch.cli.validate import render_text
 from bulkpatch.client import meeting_path
-from bulkpatch.clock import SystemClock
 from bulkpatch.config import Settings, check_base_url
-from bulkpatch.engine import Stopper
-from bulkpatch.log import configure_logging, uses_json
+from bulkpatch.log import uses_json
 from bulkpatch.model import mask_secrets
 from bulkpatch.policy import parse_deadline, parse_failure_limit
 from bulkpatch.redact import printable
 from bulkpatch.tokens import Credentials
-from bulkpatch.workflows import PreparedJob, RunOptions, RunReport, Target, prepare_job, run_job
+from bulkpatch.workflows import PreparedJob, RunOptions, RunReport, Target, prepare_job
 
 T = TypeVar("T")
 
@@ -129,11 +129,12 @@ def run(
     """
     if use_sandbox and base_url is not None:
         raise click.UsageError("--sandbox runs against the emulator: leave out --base-url")
-    settings = settings_from(
+    settings, display = remote_settings(
         config_path,
         log_format,
         verbose,
         quiet=quiet,
+        no_progress=no_progress,
         base_url=base_url,
         concurrency=concurrency,
         max_rate=max_rate,
@@ -167,20 +168,10 @@ def run(
         if dry_run:
             return _dry_run(prepared, settings)
         credentials = read_token(settings, log, sandbox=use_sandbox)
-        display = _Display(not no_progress and sys.stderr.isatty(), bool(verbose), quiet)
         report = anyio.run(
             _execute, prepared, options, settings, credentials, use_sandbox, display, log
         )
     return summarise(report, log if uses_json(settings.log_format) else None)
-
-
-@dataclass(frozen=True)
-class _Display:
-    """How the run shows itself: a live bar on a terminal, and how much logging."""
-
-    bar: bool
-    verbose: bool
-    quiet: bool
 
 
 def _parsed(parse: Callable[..., T], value: str | None, flag: str, *args: Any) -> T | None:
@@ -199,47 +190,18 @@ async def _execute(
     settings: Settings,
     credentials: Credentials,
     use_sandbox: bool,
-    display: _Display,
+    display: Display,
     log: FilteringBoundLogger,
 ) -> RunReport:
-    stopper = Stopper()
     async with AsyncExitStack() as stack:
         if use_sandbox:
             target = await stack.enter_async_context(_sandbox(job, credentials))
             log.info("sandbox.started", url=target.base_url)
         else:
             target = Target.api(settings.base_url)
-        if display.bar and not display.verbose:  # the bar counts retries; the console: warnings
-            configure_logging(
-                settings.log_format,
-                0,
-                quiet=display.quiet,
-                log_file=settings.log_file,
-                console_warnings_only=True,
-            )
-        view = stack.enter_context(progress_view(display.bar, log, SystemClock()))
-
-        def started(journal: Path, resumed: bool, to_send: int) -> None:
-            verb = "Resuming" if resumed else "Starting"
-            click.echo(f"{verb} {job.path}: journal {journal}", err=True)
-            view.begin(to_send)
-
-        async with anyio.create_task_group() as group:
-            group.start_soon(handle_signals, stopper, log)
-            group.start_soon(view.tick)
-            report = await run_job(
-                job,
-                options,
-                settings,
-                credentials,
-                target,
-                log=log,
-                stopper=stopper,
-                on_start=started,
-                on_progress=view.update,
-            )
-            group.cancel_scope.cancel()
-    return report
+        return await run_with_progress(
+            job, options, settings, credentials, target, display, log, label=str(job.path)
+        )
 
 
 def _sandbox(job: PreparedJob, credentials: Credentials) -> Any:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 import anyio
@@ -17,22 +17,17 @@ from bulkpatch.cli.common import (
     exits_cleanly,
     main,
     say,
-    settings_from,
     shown_path,
 )
-from bulkpatch.cli.progress import progress_view
-from bulkpatch.cli.remote import handle_signals, read_token, remote_options
+from bulkpatch.cli.remote import read_token, remote_options, remote_settings, run_with_progress
 from bulkpatch.cli.results import open_journal
 from bulkpatch.cli.summary import summarise
-from bulkpatch.clock import SystemClock
-from bulkpatch.config import SANDBOX_TARGET, Settings
-from bulkpatch.engine import Stopper
+from bulkpatch.config import SANDBOX_TARGET
 from bulkpatch.errors import ConfigError
 from bulkpatch.export import protected_paths
-from bulkpatch.log import configure_logging, uses_json
+from bulkpatch.log import uses_json
 from bulkpatch.redact import printable
-from bulkpatch.tokens import Credentials
-from bulkpatch.workflows import PreparedJob, RunOptions, RunReport, Target, prepare_job, run_job
+from bulkpatch.workflows import RunOptions, Target, prepare_job
 from bulkpatch.workflows.undo import Inverse, default_undo_path, inverse_of, write_inverse
 
 
@@ -83,11 +78,12 @@ def undo_command(
     """
     if base_url is not None:
         raise click.UsageError("undo goes to the target the run went to: leave out --base-url")
-    settings = settings_from(
+    settings, display = remote_settings(
         config_path,
         log_format,
         verbose,
         quiet=quiet,
+        no_progress=no_progress,
         concurrency=concurrency,
         max_rate=max_rate,
         token_file=token_file,
@@ -116,11 +112,15 @@ def undo_command(
             raise ConfigError(
                 f"the inverse job {output} does not validate: bulkpatch validate {output}"
             )
-        bar = not no_progress and sys.stderr.isatty()
-        if bar and not verbose:
-            configure_logging(settings.log_format, 0, quiet=quiet, console_warnings_only=True)
         report = anyio.run(
-            _execute, prepared, options, settings, credentials, Target.api(target), bar, log
+            partial(run_with_progress, label="undo"),
+            prepared,
+            options,
+            settings,
+            credentials,
+            Target.api(target),
+            display,
+            log,
         )
     return summarise(report, log if uses_json(settings.log_format) else None)
 
@@ -135,38 +135,3 @@ def _describe(inverse: Inverse, output: Path, written: bool) -> None:
         say(f"  cannot revert ({len(inverse.not_revertible)}):")
         for item in inverse.not_revertible:
             say(printable(f"    {item.meeting_id} {item.path}: {item.reason}"))
-
-
-async def _execute(
-    job: PreparedJob,
-    options: RunOptions,
-    settings: Settings,
-    credentials: Credentials,
-    target: Target,
-    bar: bool,
-    log: FilteringBoundLogger,
-) -> RunReport:
-    stopper = Stopper()
-    with progress_view(bar, log, SystemClock()) as view:
-
-        def started(journal: Path, resumed: bool, to_send: int) -> None:
-            verb = "Resuming" if resumed else "Starting"
-            click.echo(f"{verb} undo: journal {shown_path(journal)}", err=True)
-            view.begin(to_send)
-
-        async with anyio.create_task_group() as group:
-            group.start_soon(handle_signals, stopper, log)
-            group.start_soon(view.tick)
-            report = await run_job(
-                job,
-                options,
-                settings,
-                credentials,
-                target,
-                log=log,
-                stopper=stopper,
-                on_start=started,
-                on_progress=view.update,
-            )
-            group.cancel_scope.cancel()
-    return report
