@@ -22,7 +22,13 @@ from bulkpatch.cli.common import (
     say,
     text_or_json,
 )
-from bulkpatch.cli.remote import handle_signals, read_token, remote_options, remote_settings
+from bulkpatch.cli.remote import (
+    RemoteFlags,
+    handle_signals,
+    read_token,
+    remote_options,
+    remote_settings,
+)
 from bulkpatch.cli.validate import render_text
 from bulkpatch.config import Settings
 from bulkpatch.engine import Stopper, StopReason
@@ -56,12 +62,7 @@ def plan_command(
     force: bool,
     show_all: bool,
     output_format: str,
-    base_url: str | None,
-    concurrency: int | None,
-    max_rate: float | None,
-    token_file: Path | None,
-    no_progress: bool,
-    quiet: bool,
+    remote: RemoteFlags,
     config_path: Path | None,
     log_format: str | None,
     verbose: int,
@@ -82,12 +83,7 @@ def plan_command(
         config_path,
         log_format,
         verbose,
-        quiet=quiet,
-        no_progress=no_progress,
-        base_url=base_url,
-        concurrency=concurrency,
-        max_rate=max_rate,
-        token_file=token_file,
+        remote,
     )
     log: FilteringBoundLogger = structlog.get_logger("bulkpatch")
     options = RunOptions(journal=journal_path, retry_failed=retry_failed, force=force)

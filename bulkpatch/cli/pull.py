@@ -20,7 +20,13 @@ from bulkpatch.cli.common import (
     say,
 )
 from bulkpatch.cli.progress import reading_view
-from bulkpatch.cli.remote import handle_signals, read_token, remote_options, remote_settings
+from bulkpatch.cli.remote import (
+    RemoteFlags,
+    handle_signals,
+    read_token,
+    remote_options,
+    remote_settings,
+)
 from bulkpatch.clock import SystemClock
 from bulkpatch.config import Settings
 from bulkpatch.engine import Stopper, StopReason
@@ -118,12 +124,7 @@ def pull_command(
     output_format: str | None,
     snapshot: Path | None,
     include_secrets: bool,
-    base_url: str | None,
-    concurrency: int | None,
-    max_rate: float | None,
-    token_file: Path | None,
-    no_progress: bool,
-    quiet: bool,
+    remote: RemoteFlags,
     config_path: Path | None,
     log_format: str | None,
     verbose: int,
@@ -147,12 +148,7 @@ def pull_command(
         config_path,
         log_format,
         verbose,
-        quiet=quiet,
-        no_progress=no_progress,
-        base_url=base_url,
-        concurrency=concurrency,
-        max_rate=max_rate,
-        token_file=token_file,
+        remote,
     )
     log: FilteringBoundLogger = structlog.get_logger("bulkpatch")
     options = _options(

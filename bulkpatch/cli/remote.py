@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import signal
@@ -9,7 +10,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import TypeVar
 
 import anyio
 import click
@@ -24,15 +25,42 @@ from bulkpatch.log import configure_logging
 from bulkpatch.tokens import Credentials, read_credentials
 from bulkpatch.workflows import PreparedJob, RunOptions, RunReport, Target, run_job
 
-P = ParamSpec("P")
 R = TypeVar("R")
 
 #: Signals that stop a run the way Ctrl-C does (SIGHUP: the terminal went away).
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
-def remote_options(command: Callable[P, R]) -> Callable[P, R]:
-    """--base-url, --concurrency, --max-rate, --token-file, --no-progress and -q."""
+@dataclass(frozen=True)
+class RemoteFlags:
+    """The options of every command that talks to the API, as one value."""
+
+    base_url: str | None
+    concurrency: int | None
+    max_rate: float | None
+    token_file: Path | None
+    no_progress: bool
+    quiet: bool
+
+
+def remote_options(command: Callable[..., R]) -> Callable[..., R]:
+    """--base-url, --concurrency, --max-rate, --token-file, --no-progress and -q, handed to the
+    command as one ``remote: RemoteFlags`` argument."""
+
+    @functools.wraps(command)
+    def bundled(
+        *args: object,
+        base_url: str | None,
+        concurrency: int | None,
+        max_rate: float | None,
+        token_file: Path | None,
+        no_progress: bool,
+        quiet: bool,
+        **kwargs: object,
+    ) -> R:
+        flags = RemoteFlags(base_url, concurrency, max_rate, token_file, no_progress, quiet)
+        return command(*args, remote=flags, **kwargs)
+
     options = [
         click.option(
             "--base-url", default=None, help="API base URL [default: https://webexapis.com/v1]."
@@ -59,9 +87,10 @@ def remote_options(command: Callable[P, R]) -> Callable[P, R]:
             "-q", "--quiet", is_flag=True, help="Log only warnings, errors and the summary."
         ),
     ]
+    wrapped: Callable[..., R] = bundled
     for option in reversed(options):
-        command = option(command)
-    return command
+        wrapped = option(wrapped)
+    return wrapped
 
 
 def read_token(
@@ -110,23 +139,31 @@ def remote_settings(
     config_path: Path | None,
     log_format: str | None,
     verbose: int,
-    *,
-    quiet: bool,
-    no_progress: bool,
+    remote: RemoteFlags,
     **flags: object,
 ) -> tuple[Settings, Display]:
-    """Settings from the common and remote options; logging set up for the display.
+    """Settings from the common and remote options (and ``flags``); logging set for the display.
 
     With a progress bar (a terminal, no -v), the console shows warnings and errors only: the
     bar counts 429s and retries, and log lines would push it around.
     """
-    settings = settings_from(config_path, log_format, verbose, quiet=quiet, **flags)
-    display = Display(not no_progress and sys.stderr.isatty(), bool(verbose), quiet)
+    settings = settings_from(
+        config_path,
+        log_format,
+        verbose,
+        quiet=remote.quiet,
+        base_url=remote.base_url,
+        concurrency=remote.concurrency,
+        max_rate=remote.max_rate,
+        token_file=remote.token_file,
+        **flags,
+    )
+    display = Display(not remote.no_progress and sys.stderr.isatty(), bool(verbose), remote.quiet)
     if display.bar and not display.verbose:
         configure_logging(
             settings.log_format,
             0,
-            quiet=quiet,
+            quiet=remote.quiet,
             log_file=settings.log_file,
             console_warnings_only=True,
         )

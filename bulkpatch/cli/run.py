@@ -23,6 +23,7 @@ from bulkpatch.cli.common import (
 )
 from bulkpatch.cli.remote import (
     Display,
+    RemoteFlags,
     read_token,
     remote_options,
     remote_settings,
@@ -93,9 +94,6 @@ T = TypeVar("T")
 def run(
     job: Path,
     journal_path: Path | None,
-    base_url: str | None,
-    concurrency: int | None,
-    max_rate: float | None,
     dry_run: bool,
     skip_invalid: bool,
     retry_failed: bool,
@@ -103,11 +101,9 @@ def run(
     no_snapshot: bool,
     no_skip_unchanged: bool,
     use_sandbox: bool,
-    no_progress: bool,
     max_failures: str | None,
     deadline: str | None,
-    quiet: bool,
-    token_file: Path | None,
+    remote: RemoteFlags,
     config_path: Path | None,
     log_format: str | None,
     verbose: int,
@@ -127,18 +123,13 @@ def run(
       bulkpatch run jobs/site-migration-lobby.csv --max-rate 5
       bulkpatch run jobs/site-migration-lobby.csv --sandbox      # try it on the emulator first
     """
-    if use_sandbox and base_url is not None:
+    if use_sandbox and remote.base_url is not None:
         raise click.UsageError("--sandbox runs against the emulator: leave out --base-url")
     settings, display = remote_settings(
         config_path,
         log_format,
         verbose,
-        quiet=quiet,
-        no_progress=no_progress,
-        base_url=base_url,
-        concurrency=concurrency,
-        max_rate=max_rate,
-        token_file=token_file,
+        remote,
         max_failures=max_failures,
         deadline=deadline,
     )

@@ -19,7 +19,13 @@ from bulkpatch.cli.common import (
     say,
     shown_path,
 )
-from bulkpatch.cli.remote import read_token, remote_options, remote_settings, run_with_progress
+from bulkpatch.cli.remote import (
+    RemoteFlags,
+    read_token,
+    remote_options,
+    remote_settings,
+    run_with_progress,
+)
 from bulkpatch.cli.results import open_journal
 from bulkpatch.cli.summary import summarise
 from bulkpatch.config import SANDBOX_TARGET
@@ -53,12 +59,7 @@ def undo_command(
     output: Path | None,
     run_it: bool,
     force: bool,
-    base_url: str | None,
-    concurrency: int | None,
-    max_rate: float | None,
-    token_file: Path | None,
-    no_progress: bool,
-    quiet: bool,
+    remote: RemoteFlags,
     config_path: Path | None,
     log_format: str | None,
     verbose: int,
@@ -76,17 +77,13 @@ def undo_command(
       bulkpatch undo lobby.csv.journal
       bulkpatch undo lobby.csv.journal --run
     """
-    if base_url is not None:
+    if remote.base_url is not None:
         raise click.UsageError("undo goes to the target the run went to: leave out --base-url")
     settings, display = remote_settings(
         config_path,
         log_format,
         verbose,
-        quiet=quiet,
-        no_progress=no_progress,
-        concurrency=concurrency,
-        max_rate=max_rate,
-        token_file=token_file,
+        remote,
     )
     log: FilteringBoundLogger = structlog.get_logger("bulkpatch")
     with open_journal(journal) as opened:

@@ -30,7 +30,7 @@ from bulkpatch.errors import ConfigError
 from bulkpatch.export import atomic_output
 from bulkpatch.jobfile import JobFormat
 from bulkpatch.jobwriter import OutRow, from_line, nest, value_at, write_rows
-from bulkpatch.model import FIELDS, MASK, SECRET_FIELDS, JobRow, Severity, check_row
+from bulkpatch.model import FIELDS, SECRET_FIELDS, JobRow, Severity, check_row, mask_secrets
 from bulkpatch.tokens import Credentials
 from bulkpatch.workflows.listing import MEETINGS_PAGE, Listing, ListingFailed, pages, people_emails
 from bulkpatch.workflows.session import Target, open_session
@@ -296,19 +296,8 @@ def _concerns(error_field: str, path: str) -> bool:
 
 def snapshot_line(meeting: dict[str, Any], include_secrets: bool) -> str:
     """The meeting object as JSON, its secrets masked unless asked for."""
-    shown = meeting if include_secrets else _masked(meeting)
+    shown = meeting if include_secrets else mask_secrets(meeting, SNAPSHOT_SECRETS)
     return json.dumps(shown, ensure_ascii=False, sort_keys=False)
-
-
-def _masked(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {
-            key: MASK if key in SNAPSHOT_SECRETS and item is not None else _masked(item)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [_masked(item) for item in value]
-    return value
 
 
 def _iso(moment: datetime) -> str:
