@@ -204,6 +204,37 @@ async def _patch_meeting(request: web.Request) -> web.Response:
     return web.json_response(outcome.meeting)
 
 
+async def _register(request: web.Request) -> web.Response:
+    """POST /v1/meetings/{meetingId}/registrants: someone registers (so registrant rules apply)."""
+    state = request.app[STATE]
+    meeting_id = request.match_info["meetingId"]
+    meeting = state.store.get(meeting_id)
+    if meeting is None or not _viewer(request).may_see(state.store.host_of(meeting_id).email):
+        raise not_found()
+    try:
+        body = await request.json()
+    except ValueError:
+        raise Refusal(400, "The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise Refusal(400, "The request body must be a JSON object.")
+    for name in ("firstName", "lastName", "email"):
+        if not isinstance(body.get(name), str) or not body[name]:
+            raise Refusal(400, f"{name} is required.")
+    if "registration" not in meeting:
+        raise Refusal(400, "Registration is not enabled for this meeting.")
+    count = state.store.registrants.get(meeting_id, 0) + 1
+    state.store.registrants[meeting_id] = count
+    registrant = {
+        "id": f"{meeting_id}-r{count}",
+        "status": "approved",
+        "firstName": body["firstName"],
+        "lastName": body["lastName"],
+        "email": body["email"],
+        "registrationTime": state.now().isoformat(),
+    }
+    return web.json_response(registrant)
+
+
 async def _list_meetings(request: web.Request) -> web.Response:
     """GET /v1/meetings: List Meetings with its filters and pages (see listing)."""
     state = request.app[STATE]
@@ -248,6 +279,7 @@ def build_app(state: SandboxState) -> web.Application:
     app.router.add_get(f"{API_PREFIX}/people", _list_people)
     app.router.add_get(f"{API_PREFIX}/meetings/{{meetingId}}", _get_meeting)
     app.router.add_patch(f"{API_PREFIX}/meetings/{{meetingId}}", _patch_meeting)
+    app.router.add_post(f"{API_PREFIX}/meetings/{{meetingId}}/registrants", _register)
     app.router.add_post(f"{API_PREFIX}/access_token", _access_token)
     app.router.add_get("/_sandbox/stats", _stats)
     app.router.add_get("/_sandbox/meetings/{meetingId}", _inspect_meeting)

@@ -94,12 +94,14 @@ class MeetingStore:
         problem = meeting_id_problem(meeting_id)
         if problem is not None:  # no id may ever name another path of the emulator
             raise ValueError(problem)
-        if meeting_id not in self.seeds:
-            self.order.append(meeting_id)
+        new = meeting_id not in self.seeds
         self.seeds[meeting_id] = seed
         self.cancelled.discard(meeting_id)
         if snapshot is not None:
             self.snapshots[meeting_id] = snapshot
+        if not new:
+            return  # a meeting added again (an occurrence back in its old slot) keeps its place
+        self.order.append(meeting_id)
         if seed.series_id is not None:
             self.occurrences.setdefault(seed.series_id, []).append(meeting_id)
         if self._by_host is not None:
