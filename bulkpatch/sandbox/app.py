@@ -10,12 +10,15 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from bulkpatch.model.site import SiteProfile
+from bulkpatch.sandbox import sitedata
 from bulkpatch.sandbox.accounts import ADMIN, Identity, identify
-from bulkpatch.sandbox.listing import Page, current_of, list_meetings, list_people
+from bulkpatch.sandbox.listing import Page, current_of, list_meetings, list_people, page_of
 from bulkpatch.sandbox.patching import apply_patch
 from bulkpatch.sandbox.refusal import STATUS_WORDS, Refusal, not_found
 from bulkpatch.sandbox.store import MeetingStore
@@ -41,12 +44,14 @@ class SandboxState:
     tokens: TokenIssuer | None = None
     on_request: Callable[[str, str, int, str], None] | None = None
     users: dict[str, str] = field(default_factory=dict)
+    site: SiteProfile | None = None
 
     def identity(self, token: str | None) -> Identity:
         """Who a token is: a user bound to one host (``users``), else the site admin."""
         if (token or "") not in self.users:
             return Identity(ADMIN, admin=True)
-        return identify(token, self.users, (), self.store.people())
+        admins = self.site.admins if self.site is not None else ()
+        return identify(token, self.users, admins, self.store.people())
 
 
 STATE = web.AppKey("state", SandboxState)
@@ -198,7 +203,7 @@ async def _patch_meeting(request: web.Request) -> web.Response:
         body = await request.json()
     except ValueError:
         raise Refusal(400, "The request body is not valid JSON.") from None
-    outcome = apply_patch(state.store, meeting_id, body, state.now(), _viewer(request))
+    outcome = apply_patch(state.store, meeting_id, body, state.now(), _viewer(request), state.site)
     state.stats.patches_applied[meeting_id] += 1
     state.stats.cancelled_occurrences += outcome.cancelled
     return web.json_response(outcome.meeting)
@@ -248,6 +253,32 @@ async def _list_people(request: web.Request) -> web.Response:
     return _paged(request, list_people(state.store, request.query, _viewer(request), accounts))
 
 
+def _site_list(
+    lister: Callable[[SiteProfile, Any, Identity], list[dict[str, Any]]],
+) -> Handler:
+    """A handler for one of the site's Control Hub lists, from the profile (or the default one)."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        state = request.app[STATE]
+        items = lister(state.site or sitedata.DEFAULT_SITE, request.query, _viewer(request))
+        return _paged(request, page_of(items, request.query))
+
+    return handler
+
+
+async def _user_session_types(request: web.Request) -> web.Response:
+    """GET /v1/admin/meeting/userconfig/sessionTypes: each user's session types (admin)."""
+    state = request.app[STATE]
+    items = sitedata.user_session_types(
+        state.site or sitedata.DEFAULT_SITE,
+        request.query,
+        request.headers.get("email"),
+        _viewer(request),
+        state.store.people(),
+    )
+    return _paged(request, page_of(items, request.query))
+
+
 def _paged(request: web.Request, page: Page) -> web.Response:
     headers = {}
     if page.next_cursor is not None:
@@ -276,6 +307,14 @@ def build_app(state: SandboxState) -> web.Application:
     app = web.Application(middlewares=[_gate])
     app[STATE] = state
     app.router.add_get(f"{API_PREFIX}/meetings", _list_meetings)
+    for path, lister in (
+        ("/meetings/trackingCodes", sitedata.meeting_tracking_codes),
+        ("/meetings/sessionTypes", sitedata.meeting_session_types),
+        ("/admin/meeting/config/trackingCodes", sitedata.site_tracking_codes),
+        ("/admin/meeting/config/sessionTypes", sitedata.site_session_types),
+    ):  # before /meetings/{meetingId}, which would take them for meeting ids
+        app.router.add_get(f"{API_PREFIX}{path}", _site_list(lister))
+    app.router.add_get(f"{API_PREFIX}/admin/meeting/userconfig/sessionTypes", _user_session_types)
     app.router.add_get(f"{API_PREFIX}/people", _list_people)
     app.router.add_get(f"{API_PREFIX}/meetings/{{meetingId}}", _get_meeting)
     app.router.add_patch(f"{API_PREFIX}/meetings/{{meetingId}}", _patch_meeting)
@@ -343,6 +382,7 @@ def new_state(
     token_ttl: float | None = None,
     refresh_token: str | None = None,
     users: dict[str, str] | None = None,
+    site: SiteProfile | None = None,
 ) -> SandboxState:
     """A sandbox state with a real monotonic clock for its rate limits and token lifetimes."""
     tokens = None
@@ -359,4 +399,5 @@ def new_state(
         token=token,
         tokens=tokens,
         users=dict(users or {}),
+        site=site,
     )

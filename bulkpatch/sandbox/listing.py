@@ -103,6 +103,12 @@ def list_people(
     return _page(list(range(len(people))), _cursor(query), size, lambda i: people[i])
 
 
+def page_of(items: list[dict[str, Any]], query: Mapping[str, str], most: int = 100) -> Page:
+    """A page of a short list (``max`` up to ``most``, all of them by default)."""
+    size = page_size(query, most, most)
+    return _page(list(range(len(items))), _cursor(query), size, lambda i: items[i])
+
+
 def person_json(person: Person) -> dict[str, Any]:
     """A person as List People shows one."""
     first, _, last = person.display_name.partition(" ")

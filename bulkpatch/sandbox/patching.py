@@ -14,6 +14,7 @@ from typing import Any
 
 from bulkpatch.model import JobRow, Severity, check_row
 from bulkpatch.model.catalogue import BY_ID
+from bulkpatch.model.site import SiteProfile, with_defaults
 from bulkpatch.sandbox.accounts import ADMIN, Identity
 from bulkpatch.sandbox.refusal import Refusal, not_found
 from bulkpatch.sandbox.schedule import (
@@ -27,6 +28,7 @@ from bulkpatch.sandbox.server_rules import (
     check_host_email,
     refuse_by_dependencies,
     refuse_by_kind,
+    refuse_by_site,
     refuse_by_type,
 )
 from bulkpatch.sandbox.store import DELETED, MeetingStore
@@ -51,6 +53,7 @@ def apply_patch(
     body: Any,
     now: datetime,
     viewer: Identity = ADMIN_IDENTITY,
+    site: SiteProfile | None = None,
 ) -> PatchOutcome:
     """Check and apply one PATCH body as ``viewer``; the updated meeting, or raise Refusal."""
     meeting = store.get(meeting_id)
@@ -66,7 +69,9 @@ def apply_patch(
     checked = _check_body(meeting_id, meeting, body, now)
     refuse_by_type(meeting, checked)
     refuse_by_dependencies(meeting, checked, store.registrants.get(meeting_id, 0))
-    changes = _merged(meeting, checked)
+    if site is not None:
+        refuse_by_site(meeting_id, meeting, checked, host, site)
+    changes = _merged(meeting, checked, site)
     series = meeting["meetingType"] == "meetingSeries"
     before = current_schedule(meeting)
     after = before
@@ -103,7 +108,9 @@ def _check_body(
     return result
 
 
-def _merged(meeting: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+def _merged(
+    meeting: dict[str, Any], body: dict[str, Any], site: SiteProfile | None
+) -> dict[str, Any]:
     """The top-level changes the body makes, merged the API's way (schedule fields apart)."""
     changes: dict[str, Any] = {}
     for name, value in body.items():
@@ -115,6 +122,9 @@ def _merged(meeting: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
             changes[name] = {**meeting[name], **value}
         else:
             changes[name] = value
+    codes = changes.get("trackingCodes")
+    if site is not None and isinstance(codes, list):
+        changes["trackingCodes"] = with_defaults(codes, site)
     options = changes.get("meetingOptions")
     if isinstance(options, dict) and options.get("enabledNote") is False:
         # "If the value of enabledNote is false, users ... get the default value allowAll."

@@ -12,6 +12,7 @@ from typing import Any
 from dateutil.relativedelta import relativedelta
 
 from bulkpatch.model.catalogue import rule
+from bulkpatch.model.site import SiteProfile, site_findings, site_rule
 from bulkpatch.model.timing import MAX_YEARS_AHEAD, parse_iso8601
 from bulkpatch.sandbox.accounts import Identity
 from bulkpatch.sandbox.refusal import Refusal
@@ -96,3 +97,19 @@ def refuse_by_dependencies(meeting: dict[str, Any], body: dict[str, Any], regist
     stream = body.get("liveStream", meeting.get("liveStream"))
     if body.get("enabledLiveStream") is True and not stream:
         raise refuse("needs_live_stream")
+
+
+def refuse_by_site(
+    meeting_id: str, meeting: dict[str, Any], body: dict[str, Any], host: str, site: SiteProfile
+) -> None:
+    """The site profile's rules (``--site``): passwords, tracking codes, session types."""
+    found = site_findings(0, meeting_id, body, site, host_email=host)
+    kind = body.get("sessionTypeId")
+    if kind is not None and not found:
+        wanted = "webinar" if meeting["scheduledType"] == "webinar" else "meeting"
+        types = {session.id: session.type for session in site.session_types}
+        if types.get(kind, wanted).replace("privateMeeting", "meeting") != wanted:
+            raise Refusal(400, f"sessionTypeId {kind} is not a session type for a {wanted}.")
+    if found:
+        reasons = [site_rule(f.rule).answer(f.field, f.message) for f in found]
+        raise Refusal(400, reasons[0], reasons)
