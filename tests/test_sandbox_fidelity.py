@@ -10,7 +10,15 @@ import aiohttp
 import pytest
 
 from bulkpatch.model import JobRow, Severity, check_row
-from bulkpatch.sandbox import MeetingStore, RunningSandbox, generate, new_state, running_sandbox
+from bulkpatch.sandbox import (
+    MeetingStore,
+    RunningSandbox,
+    generate,
+    new_state,
+    running_sandbox,
+    seed_from_ids,
+)
+from bulkpatch.sandbox.drawing import Person
 from bulkpatch.sandbox.store import Seed
 
 ADMIN = "fidelity-admin"
@@ -402,3 +410,27 @@ def test_the_store_keeps_a_meeting_far_ahead_for_item_4() -> None:
     assert any(
         seed.start > datetime.now(UTC) + timedelta(days=3660) for seed in store.seeds.values()
     )
+
+
+async def test_the_reference_example_request_fails_as_written(reference_example: Json) -> None:
+    """The reference's own example request is refused by both tools as written: its dates are in
+    2020 ("start cannot be before current date and time") and it sends integrationTags to an
+    occurrence id ("he cannot update it for a scheduledMeeting")."""
+    meeting_id, request = reference_example["meetingId"], reference_example["request"]
+    now = datetime.now(UTC)
+    offline = check_row(JobRow(2, meeting_id, request), now)
+    errors = {(f.field, f.rule) for f in offline.findings if f.severity is Severity.ERROR}
+    assert {("start", "in_past"), ("integrationTags", "occurrence")} <= errors
+    store = seed_from_ids([meeting_id], now)
+    store.hosts = (Person("john.andersen@example.com", "John Andersen"),)  # the example's host
+    async with (
+        running_sandbox(new_state(store, token=ADMIN)) as sandbox,
+        aiohttp.ClientSession(
+            base_url=sandbox.url, headers={"Authorization": f"Bearer {ADMIN}"}
+        ) as session,
+    ):
+        status, error = await patch(session, meeting_id, request)
+    reasons = " ".join(e["description"] for e in error["errors"])
+    assert status == 400
+    assert "start is in the past" in reasons
+    assert "integrationTags can be updated for a meetingSeries" in reasons

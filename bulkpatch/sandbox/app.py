@@ -18,9 +18,17 @@ from aiohttp.typedefs import Handler
 from bulkpatch.model.site import SiteProfile
 from bulkpatch.sandbox import sitedata
 from bulkpatch.sandbox.accounts import ADMIN, Identity, identify
-from bulkpatch.sandbox.listing import Page, current_of, list_meetings, list_people, page_of
+from bulkpatch.sandbox.listing import (
+    Page,
+    current_of,
+    in_zone,
+    list_meetings,
+    list_people,
+    page_of,
+)
 from bulkpatch.sandbox.patching import apply_patch
 from bulkpatch.sandbox.refusal import STATUS_WORDS, Refusal, not_found
+from bulkpatch.sandbox.registrants import register
 from bulkpatch.sandbox.store import MeetingStore
 from bulkpatch.sandbox.traffic import Faults, RateLimits, Stats, TokenIssuer, fingerprint
 
@@ -191,7 +199,13 @@ async def _get_meeting(request: web.Request) -> web.Response:
         raise not_found()  # the admin asked as that host, whose meeting this is not
     if request.query.get("current", "false").lower() == "true":
         meeting = current_of(state.store, meeting_id, meeting, state.now())
-    return web.json_response(meeting)
+    return web.json_response(_in_asked_zone(request, meeting))
+
+
+def _in_asked_zone(request: web.Request, meeting: dict[str, Any]) -> dict[str, Any]:
+    """start and end in the zone of the ``timezone`` request header, when one is given."""
+    asked = request.headers.get("timezone")
+    return in_zone(meeting, asked) if asked else meeting
 
 
 async def _patch_meeting(request: web.Request) -> web.Response:
@@ -212,38 +226,21 @@ async def _patch_meeting(request: web.Request) -> web.Response:
 async def _register(request: web.Request) -> web.Response:
     """POST /v1/meetings/{meetingId}/registrants: someone registers (so registrant rules apply)."""
     state = request.app[STATE]
-    meeting_id = request.match_info["meetingId"]
-    meeting = state.store.get(meeting_id)
-    if meeting is None or not _viewer(request).may_see(state.store.host_of(meeting_id).email):
-        raise not_found()
     try:
         body = await request.json()
     except ValueError:
         raise Refusal(400, "The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise Refusal(400, "The request body must be a JSON object.")
-    for name in ("firstName", "lastName", "email"):
-        if not isinstance(body.get(name), str) or not body[name]:
-            raise Refusal(400, f"{name} is required.")
-    if "registration" not in meeting:
-        raise Refusal(400, "Registration is not enabled for this meeting.")
-    count = state.store.registrants.get(meeting_id, 0) + 1
-    state.store.registrants[meeting_id] = count
-    registrant = {
-        "id": f"{meeting_id}-r{count}",
-        "status": "approved",
-        "firstName": body["firstName"],
-        "lastName": body["lastName"],
-        "email": body["email"],
-        "registrationTime": state.now().isoformat(),
-    }
+    registrant = register(
+        state.store, request.match_info["meetingId"], body, _viewer(request), state.now()
+    )
     return web.json_response(registrant)
 
 
 async def _list_meetings(request: web.Request) -> web.Response:
     """GET /v1/meetings: List Meetings with its filters and pages (see listing)."""
     state = request.app[STATE]
-    return _paged(request, list_meetings(state.store, request.query, _viewer(request), state.now()))
+    page = list_meetings(state.store, request.query, _viewer(request), state.now())
+    return _paged(request, Page([_in_asked_zone(request, m) for m in page.items], page.next_cursor))
 
 
 async def _list_people(request: web.Request) -> web.Response:
