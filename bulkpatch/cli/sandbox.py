@@ -14,11 +14,13 @@ import structlog
 
 from bulkpatch.cli.common import EXIT_OK, common_options, exits_cleanly, main, settings_from
 from bulkpatch.cli.validate import site_option
+from bulkpatch.errors import ConfigError
 from bulkpatch.jobfile import meeting_ids
 from bulkpatch.model.site import SiteProfile
 from bulkpatch.sandbox import (
     Faults,
     MeetingStore,
+    SandboxError,
     SandboxState,
     SnapshotError,
     generate,
@@ -128,6 +130,12 @@ def _user_tokens(_: click.Context, __: click.Parameter, value: tuple[str, ...]) 
     help="Tokens expire this many seconds after they are issued (needs --token).",
 )
 @click.option(
+    "--token-uses",
+    type=click.IntRange(1),
+    default=None,
+    help="Tokens expire after this many accepted requests (needs --token): refresh, deterministic.",
+)
+@click.option(
     "--refresh-token",
     default=None,
     help="Refresh token POST /v1/access_token accepts [default with --token-ttl: sandbox-refresh].",
@@ -151,6 +159,7 @@ def sandbox(
     token: str | None,
     user_tokens: dict[str, str],
     token_ttl: float | None,
+    token_uses: int | None,
     refresh_token: str | None,
     site: SiteProfile | None,
     quiet: bool,
@@ -182,25 +191,29 @@ def sandbox(
         locked_rate=locked_rate,
         rng=random.Random(random_seed),
     )
-    if token_ttl is not None and refresh_token is None:
+    if (token_ttl is not None or token_uses is not None) and refresh_token is None:
         refresh_token = "sandbox-refresh"
-    state = new_state(
-        store,
-        rate=rate,
-        burst=burst,
-        token=token,
-        faults=faults,
-        token_ttl=token_ttl,
-        refresh_token=refresh_token,
-        users=user_tokens,
-        site=site,
-    )
-    if not quiet:
-        log = structlog.get_logger("bulkpatch.sandbox")
-        state.on_request = lambda method, path, status, tracking: log.info(
-            "sandbox.request", method=method, path=path, status=status, trackingId=tracking
+    try:
+        state = new_state(
+            store,
+            rate=rate,
+            burst=burst,
+            token=token,
+            faults=faults,
+            token_ttl=token_ttl,
+            refresh_token=refresh_token,
+            token_uses=token_uses,
+            users=user_tokens,
+            site=site,
         )
-    anyio.run(_serve, state, host, port, token)
+        if not quiet:
+            log = structlog.get_logger("bulkpatch.sandbox")
+            state.on_request = lambda method, path, status, tracking: log.info(
+                "sandbox.request", method=method, path=path, status=status, trackingId=tracking
+            )
+        anyio.run(_serve, state, host, port, token)
+    except SandboxError as exc:  # a port in use, a host off loopback: the user's to fix
+        raise ConfigError(str(exc)) from None
     return EXIT_OK
 
 

@@ -164,7 +164,10 @@ def _accepted(state: SandboxState, token: str) -> bool:
     if token in state.users:
         return True
     if state.tokens is not None:
-        return state.tokens.valid(token)
+        valid = state.tokens.valid(token)
+        if valid:
+            state.tokens.spend(token)
+        return valid
     return state.token is None or token == state.token
 
 
@@ -378,6 +381,7 @@ def new_state(
     faults: Faults | None = None,
     token_ttl: float | None = None,
     refresh_token: str | None = None,
+    token_uses: int | None = None,
     users: dict[str, str] | None = None,
     site: SiteProfile | None = None,
 ) -> SandboxState:
@@ -386,9 +390,10 @@ def new_state(
     if refresh_token is not None:
         if token is None:
             raise SandboxError(
-                "expiring tokens need a first token: give --token with --token-ttl/--refresh-token"
+                "expiring tokens need a first token: give --token with --token-ttl, "
+                "--token-uses or --refresh-token"
             )
-        tokens = TokenIssuer(token, refresh_token, token_ttl, time.monotonic)
+        tokens = TokenIssuer(token, refresh_token, token_ttl, time.monotonic, token_uses)
     return SandboxState(
         store=store,
         limits=RateLimits(rate, burst, time.monotonic),
