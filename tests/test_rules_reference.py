@@ -117,16 +117,6 @@ CASES: list[tuple[str, str, str, dict[str, Any], Severity, str, str]] = [
         "first_only",
     ),
     (
-        "host email",
-        "This attribute should only be set if the user or application calling the API has the "
-        "admin-level scopes. ... The field is not editable",
-        SERIES,
-        {"hostEmail": "john.andersen@example.com"},
-        W,
-        "hostEmail",
-        "host_email",
-    ),
-    (
         "live stream on without settings",
         "Whether or not live streaming is enabled. If enabled, the liveStream must be specified.",
         SERIES,

@@ -111,6 +111,21 @@ async def test_2_host_email_is_not_editable_and_needs_an_admin(site: Any) -> Non
     assert (await get(session, meeting_id))["hostEmail"] == host
 
 
+def test_2_a_store_of_invented_hosts_takes_any_host_email() -> None:
+    """Seeded from bare ids, a meeting's host is invented: an admin's hostEmail is taken as the
+    real host (never stored), so a pulled job with hostEmail runs on `run --sandbox`."""
+    from bulkpatch.sandbox.accounts import ADMIN as ADMIN_PERSON
+    from bulkpatch.sandbox.accounts import Identity
+    from bulkpatch.sandbox.patching import apply_patch
+
+    now = datetime.now(UTC)
+    store = seed_from_ids(["abc"], now)
+    body = {"hostEmail": "real.host@example.com", "title": "on behalf"}
+    outcome = apply_patch(store, "abc", body, now, Identity(ADMIN_PERSON, admin=True))
+    assert outcome.meeting["title"] == "on behalf"
+    assert outcome.meeting["hostEmail"] != "real.host@example.com"
+
+
 async def test_3_a_start_within_the_current_minute_moves_to_the_next(site: Any) -> None:
     """ "if start is within the same minute as the current time, start will be adjusted to the
     upcoming minute": 10 minutes from a start a few seconds ago become 9, refused; validate agrees."""

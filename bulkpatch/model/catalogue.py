@@ -293,8 +293,9 @@ RULES: tuple[Rule, ...] = (
     _R(
         "host_email",
         "hostEmail",
-        "warning",
-        "admin tokens only (403 otherwise); never stored; another host's email is 400",
+        "-",
+        "admin tokens only (403 otherwise); never stored; another host's email is 400 "
+        "(validate cannot know the host; a pulled job fills it with the real host)",
         "This attribute should only be set if the user or application calling the API has the "
         "admin-level scopes. ... The field is not editable and is only used to patch a meeting on "
         "behalf of the real meeting host.",

@@ -352,19 +352,6 @@ def _tracking_code_names(_: str, body: dict[str, Any], report: _Report) -> None:
         seen.add(code["name"])
 
 
-def _host_email(_: str, body: dict[str, Any], report: _Report) -> None:
-    if "hostEmail" in body:
-        # "The field is not editable and is only used to patch a meeting on behalf of the real
-        # meeting host" - and it "should only be set if ... the API has the admin-level scopes".
-        report.warning(
-            "hostEmail",
-            "host_email",
-            "hostEmail never changes the host: it must be the meeting's current host, needs an "
-            "admin token, and is not stored (use Reassign Meetings to a New Host to change hosts)",
-            body["hostEmail"],
-        )
-
-
 ROW_RULES: tuple[RowRule, ...] = (
     _occurrence_limits,
     _integration_tags_deleted,
@@ -373,5 +360,4 @@ ROW_RULES: tuple[RowRule, ...] = (
     _dependent_settings,
     _webinar_only_switches,
     _tracking_code_names,
-    _host_email,
 )

@@ -65,7 +65,7 @@ def apply_patch(
     refuse_by_kind(meeting, now)
     if not body:
         return PatchOutcome(meeting)  # nothing to update: the meeting as it is
-    check_host_email(body, host, viewer)
+    check_host_email(body, host, viewer, store.hosts_known)
     checked = _check_body(meeting_id, meeting, body, now)
     refuse_by_type(meeting, checked)
     refuse_by_dependencies(meeting, checked, store.registrants.get(meeting_id, 0))

@@ -60,6 +60,8 @@ class MeetingStore:
     hosts: tuple[Person, ...] = HOSTS
     site: str = SITE
     order: list[str] = field(default_factory=list)
+    #: False when the hosts were invented (seeded from bare ids): a hostEmail cannot be judged.
+    hosts_known: bool = True
     _by_host: dict[str, list[str]] | None = field(default=None, repr=False)
     _people: dict[str, Person] | None = field(default=None, repr=False)
 
