@@ -82,7 +82,7 @@ def apply_patch(
         return PatchOutcome(meeting)
     if meeting["meetingType"] == "scheduledMeeting":
         changes["isModified"] = True
-    updated = store.update(meeting_id, changes)
+    updated = store.update(meeting_id, changes, current=meeting)
     cancelled = follow_series(store, meeting_id, after) if series and moved(before, after) else 0
     return PatchOutcome(updated, cancelled)
 

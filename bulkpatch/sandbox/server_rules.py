@@ -9,8 +9,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from dateutil.relativedelta import relativedelta
-
 from bulkpatch.model.catalogue import rule
 from bulkpatch.model.site import SiteProfile, site_findings, site_rule
 from bulkpatch.model.timing import MAX_YEARS_AHEAD, parse_iso8601
@@ -38,9 +36,17 @@ def refuse_by_kind(meeting: dict[str, Any], now: datetime) -> None:
     if meeting["state"] in _OVER:
         raise refuse("meeting_over")
     start = parse_iso8601(str(meeting.get("start", "")))
-    far = now + relativedelta(years=MAX_YEARS_AHEAD)
+    far = _years_after(now, MAX_YEARS_AHEAD)
     if start is not None and start.tzinfo is not None and start >= far:
         raise refuse("too_far_ahead")
+
+
+def _years_after(now: datetime, years: int) -> datetime:
+    """``now`` moved ``years`` ahead on the calendar (29 February becomes the 28th)."""
+    try:
+        return now.replace(year=now.year + years)
+    except ValueError:
+        return now.replace(year=now.year + years, day=28)
 
 
 def check_host_email(

@@ -83,12 +83,19 @@ class MeetingStore:
         """The seed of an existing meeting."""
         return self.seeds[meeting_id]
 
-    def update(self, meeting_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        """Record changed top-level fields (``DELETED`` for removed ones); return the meeting."""
+    def update(
+        self, meeting_id: str, changes: dict[str, Any], current: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Record changed top-level fields (``DELETED`` for removed ones); return the meeting.
+
+        ``current`` (the meeting as ``get`` just gave it) spares drawing it a second time.
+        """
         self.overlays.setdefault(meeting_id, {}).update(changes)
-        meeting = self.get(meeting_id)
+        meeting = self.get(meeting_id) if current is None else current
         if meeting is None:
             raise KeyError(meeting_id)
+        if current is not None:
+            _apply(meeting, changes)
         return meeting
 
     def add(self, meeting_id: str, seed: Seed, snapshot: dict[str, Any] | None = None) -> None:
