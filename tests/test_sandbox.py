@@ -16,6 +16,7 @@ from bulkpatch.sandbox import (
     SandboxError,
     check_loopback,
     generate,
+    occurrence_id,
     running_sandbox,
     seed_from_ids,
 )
@@ -313,7 +314,7 @@ async def test_local_times_are_read_in_the_meetings_zone(
         ({"visualWatermarkOpacity": 90}, "at most 80"),
         ({"joinBeforeHostMinutes": 30}, "for a meeting"),
         ({"meetingOptions": {"enabledPolling": True}}, "webinar"),
-        ({"webLink": "https://elsewhere"}, "cannot change"),
+        ({"webLink": "https://elsewhere"}, "cannot be changed"),
         ({"recurrence": "FREQ=SOMETIMES"}, "RRULE"),
         ({"titel": "x"}, "did you mean title"),
     ],
@@ -362,16 +363,21 @@ async def test_join_before_host_minutes_follow_the_meeting_type(
 @pytest.mark.parametrize(
     ("wanted", "reason"),
     [
-        (lambda s: s.state == "ended", "ended"),
-        (lambda s: s.state == "inProgress", "inProgress"),
-        (lambda s: s.adhoc, "ad-hoc"),
+        (lambda s: s.kind == "meeting" and s.state == "ended", "ended or in-progress meeting"),
+        (
+            lambda s: s.kind == "meeting" and s.state == "inProgress",
+            "in-progress meeting instances",
+        ),
+        (lambda s: s.adhoc, "Ad-hoc meetings"),
     ],
-    ids=["ended", "in progress", "ad hoc"],
+    ids=["ended instance", "in-progress instance", "ad hoc"],
 )
 async def test_meetings_that_cannot_change_are_refused(
     sandbox: RunningSandbox, api: aiohttp.ClientSession, wanted: Callable[[Seed], bool], reason: str
 ) -> None:
-    """Ended, in-progress and ad-hoc meetings answer 400 with the API's reason."""
+    """Ended and in-progress instances and ad-hoc meetings answer 400 with the API's reason:
+    "It doesn't apply to ended or in-progress meeting instances. Ad-hoc meetings ... cannot be
+    updated." """
     status, error = await patch(api, find(sandbox, wanted), {"title": "x"})
     assert status == 400
     assert reason in error["message"]
@@ -388,23 +394,24 @@ async def test_occurrence_refuses_integration_tags(
 async def test_series_reschedule_cancels_exceptional_occurrences(
     sandbox: RunningSandbox, api: aiohttp.ClientSession
 ) -> None:
-    """Changing a series' start cancels the occurrences edited one by one; the others stay."""
+    """Moving a series cancels the occurrence edited on its own; the others move with the series:
+    "any exceptional scheduled meeting in this series is cancelled when the meeting series is
+    updated", and an occurrence's id names its new slot."""
+    store = sandbox.state.store
     edited = occurrence(sandbox)
-    series_id = sandbox.state.store.seeds[edited].series_id
+    series_id = store.seeds[edited].series_id
     assert series_id is not None
-    others = [occ for occ in sandbox.state.store.occurrences_of(series_id) if occ != edited]
     assert (await patch(api, edited, {"title": "special"}))[0] == 200
     _, meeting = await get(api, series_id)
     start = datetime.fromisoformat(meeting["start"]) + timedelta(hours=1)
-    assert (
-        await patch(
-            api,
-            series_id,
-            {"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()},
-        )
-    )[0] == 200
+    body = {"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}
+    assert (await patch(api, series_id, body))[0] == 200
     assert (await get(api, edited))[0] == 404
-    assert [(await get(api, occ))[0] for occ in others] == [200] * len(others)
+    moved = list(store.occurrences_of(series_id))
+    assert moved == [occurrence_id(series_id, start + timedelta(weeks=n)) for n in range(4)]
+    for occ in moved:
+        status, shown = await get(api, occ)
+        assert (status, shown["title"], shown["isModified"]) == (200, meeting["title"], False)
     async with api.get("/_sandbox/stats") as response:
         assert (await response.json())["cancelledOccurrences"] == 1
 
@@ -413,18 +420,23 @@ async def test_reference_example_answers_like_the_reference(
     sandbox: RunningSandbox, api: aiohttp.ClientSession, reference_example: Json
 ) -> None:
     """The reference's example request, sent to an occurrence (dates moved to next month, tags left
-    out as the reference forbids them there), answers with the example response's values."""
+    out as the reference forbids them there, hostEmail the occurrence's real host as the reference
+    requires), answers with the example response's values; sendEmail is not stored."""
+    occurrence_id = occurrence(sandbox)
     request = dict(reference_example["request"])
     del request["integrationTags"]
     day = (datetime.now(UTC) + timedelta(days=30)).date()
     request["start"] = f"{day}T20:30:00+08:00"
     request["end"] = f"{day}T21:30:00+08:00"
-    status, meeting = await patch(api, occurrence(sandbox), request)
+    request["hostEmail"] = sandbox.state.store.host_of(occurrence_id).email
+    status, meeting = await patch(api, occurrence_id, request)
     assert status == 200, meeting
     expected = {**reference_example["response"], "start": request["start"], "end": request["end"]}
-    for name in set(request) - {"sendEmail"}:
+    for name in set(request) - {"sendEmail", "hostEmail"}:
         assert meeting[name] == expected[name], name
     assert meeting["isModified"] is True
+    assert "sendEmail" not in meeting
+    assert meeting["hostEmail"] == request["hostEmail"]
 
 
 # --- rate limit, faults, stats -----------------------------------------------------------------

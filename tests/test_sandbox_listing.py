@@ -351,3 +351,20 @@ async def test_any_token_is_an_admin_without_token_option(fake_clock: FakeClock)
         for token in ("one", "two"):
             status, body, _ = await get_json(session, "/v1/meetings", token, hostEmail=BEN.email)
             assert (status, ids(body["items"])) == (200, ["b1"])
+
+
+async def test_the_timezone_header_shows_times_in_that_zone(serve: Any) -> None:
+    """Request header "timezone: Time zone for time stamps in response body" on GET and lists."""
+    _, session = await serve(mixed_store())
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}", "timezone": "Asia/Tokyo"}
+    async with session.get("/v1/meetings/a1", headers=headers) as reply:
+        meeting = await reply.json()
+    assert meeting["start"].endswith("+09:00")
+    assert datetime.fromisoformat(meeting["start"]) == NOW + timedelta(days=1)
+    params = {"hostEmail": ANA.email}
+    async with session.get("/v1/meetings", headers=headers, params=params) as reply:
+        assert {item["start"][-6:] for item in (await reply.json())["items"]} == {"+09:00"}
+    async with session.get(
+        "/v1/meetings/a1", headers={**headers, "timezone": "Mars/Base"}
+    ) as reply:
+        assert reply.status == 400

@@ -13,8 +13,10 @@ import click
 import structlog
 
 from bulkpatch.cli.common import EXIT_OK, common_options, exits_cleanly, main, settings_from
+from bulkpatch.cli.validate import site_option
 from bulkpatch.errors import ConfigError
 from bulkpatch.jobfile import meeting_ids
+from bulkpatch.model.site import SiteProfile
 from bulkpatch.sandbox import (
     Faults,
     MeetingStore,
@@ -138,6 +140,7 @@ def _user_tokens(_: click.Context, __: click.Parameter, value: tuple[str, ...]) 
     default=None,
     help="Refresh token POST /v1/access_token accepts [default with --token-ttl: sandbox-refresh].",
 )
+@site_option
 @click.option("--quiet", is_flag=True, help="Do not log every request.")
 @common_options
 @exits_cleanly
@@ -158,6 +161,7 @@ def sandbox(
     token_ttl: float | None,
     token_uses: int | None,
     refresh_token: str | None,
+    site: SiteProfile | None,
     quiet: bool,
     config_path: Path | None,
     log_format: str | None,
@@ -168,14 +172,16 @@ def sandbox(
     It answers GET/PATCH /v1/meetings/{meetingId}, List Meetings (GET /v1/meetings) and List
     People (GET /v1/people) as the real API does: the reference's rules, Webex error bodies, a
     trackingid on every response, pages with a Link header, a rate limit per token, and faults
-    on demand. Every accepted token is a site admin, except --user-token ones. GET
-    /_sandbox/stats shows what it saw.
+    on demand. Every accepted token is a site admin, except --user-token ones. --site applies a
+    site profile's rules and serves its tracking codes and session types. GET /_sandbox/stats
+    shows what it saw.
 
     \b
     Example:
       bulkpatch sandbox --seed jobs/site-migration-lobby.csv --rate 50 --burst 10
       bulkpatch sandbox --meetings 1000 --fault-rate 0.1 --latency-ms 50-250 --port 0
       bulkpatch sandbox --seed snapshot.jsonl --token admin-t --user-token ana-t=ana@example.com
+      bulkpatch sandbox --site site.toml --meetings 500
     """
     settings_from(config_path, log_format, verbose)
     store = _store(seed_job, meetings, hosts, random_seed, datetime.now(UTC))
@@ -198,6 +204,7 @@ def sandbox(
             refresh_token=refresh_token,
             token_uses=token_uses,
             users=user_tokens,
+            site=site,
         )
         if not quiet:
             log = structlog.get_logger("bulkpatch.sandbox")

@@ -14,6 +14,7 @@ import re
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrule, rrulestr
@@ -53,8 +54,12 @@ class Bent:
         return bool(self.first_only) or self.until_capped or self.count_capped is not None
 
 
-def bend(text: str, now: datetime) -> Bent:
-    """The rule the API keeps for ``text``: first day/date only, UNTIL and COUNT capped."""
+def bend(text: str, now: datetime, start: datetime | None = None) -> Bent:
+    """The rule the API keeps for ``text``: first day/date only, UNTIL and COUNT capped.
+
+    With the series' ``start``, a rule that ends by UNTIL is also cut at its last allowed
+    occurrence (a weekly rule on five days a week reaches 261 occurrences long before 5 years).
+    """
     parts = rule_parts(text)
     if parts is None:
         return Bent(text)
@@ -77,6 +82,11 @@ def bend(text: str, now: datetime) -> Bent:
     if limit is not None and count.isdigit() and int(count) > limit:
         parts["COUNT"] = str(limit)
         count_capped = limit
+    elif limit is not None and "UNTIL" in parts and start is not None and _may_exceed(parts, start):
+        last = _nth(join_parts(parts), start, limit)
+        if last is not None:
+            parts["UNTIL"] = f"{last.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+            count_capped = limit
     if not (first_only or until_capped or count_capped):
         return Bent(text)
     return Bent(join_parts(parts), tuple(first_only), until_capped, count_capped)
@@ -124,6 +134,35 @@ def overlaps(
     except (ValueError, TypeError, OverflowError):
         return start < high and start + duration > low
     return found is not None and found < high
+
+
+def _may_exceed(parts: dict[str, str], start: datetime) -> bool:
+    """Whether the rule could pass its occurrence limit before UNTIL (False only when surely not).
+
+    Counting a daily or weekly rule's occurrences one by one costs milliseconds; for the plain
+    rules most jobs carry a bound from the span is enough, so a million-row job stays fast.
+    Yearly and monthly limits (5, 60) are cheap to count.
+    """
+    freq = parts["FREQ"]
+    rest = set(parts) - {"FREQ", "INTERVAL", "UNTIL", "WKST"}
+    if freq == "DAILY" and not rest:
+        per_period, days = 1, 1
+    elif freq == "WEEKLY" and rest <= {"BYDAY"}:
+        per_period, days = len(parts.get("BYDAY", "MO").split(",")), 7
+    else:
+        return True
+    interval = int(parts["INTERVAL"]) if parts.get("INTERVAL", "").isdigit() else 1
+    periods = (_until_moment(parts["UNTIL"]) - start).days // (days * max(interval, 1)) + 1
+    return periods * per_period > OCCURRENCE_LIMITS[freq]
+
+
+def _nth(text: str, start: datetime, limit: int) -> datetime | None:
+    """The ``limit``-th occurrence when the rule has more than ``limit`` of them, else None."""
+    try:
+        found = list(islice(expand(text, start), limit + 1))
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return found[limit - 1] if len(found) > limit else None
 
 
 def _until_moment(until: str) -> datetime:

@@ -10,14 +10,25 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from bulkpatch.model.site import SiteProfile
+from bulkpatch.sandbox import sitedata
 from bulkpatch.sandbox.accounts import ADMIN, Identity, identify
-from bulkpatch.sandbox.listing import Page, current_of, list_meetings, list_people
+from bulkpatch.sandbox.listing import (
+    Page,
+    current_of,
+    in_zone,
+    list_meetings,
+    list_people,
+    page_of,
+)
 from bulkpatch.sandbox.patching import apply_patch
 from bulkpatch.sandbox.refusal import STATUS_WORDS, Refusal, not_found
+from bulkpatch.sandbox.registrants import register
 from bulkpatch.sandbox.store import MeetingStore
 from bulkpatch.sandbox.traffic import Faults, RateLimits, Stats, TokenIssuer, fingerprint
 
@@ -41,12 +52,14 @@ class SandboxState:
     tokens: TokenIssuer | None = None
     on_request: Callable[[str, str, int, str], None] | None = None
     users: dict[str, str] = field(default_factory=dict)
+    site: SiteProfile | None = None
 
     def identity(self, token: str | None) -> Identity:
         """Who a token is: a user bound to one host (``users``), else the site admin."""
         if (token or "") not in self.users:
             return Identity(ADMIN, admin=True)
-        return identify(token, self.users, (), self.store.people())
+        admins = self.site.admins if self.site is not None else ()
+        return identify(token, self.users, admins, self.store.people())
 
 
 STATE = web.AppKey("state", SandboxState)
@@ -189,7 +202,13 @@ async def _get_meeting(request: web.Request) -> web.Response:
         raise not_found()  # the admin asked as that host, whose meeting this is not
     if request.query.get("current", "false").lower() == "true":
         meeting = current_of(state.store, meeting_id, meeting, state.now())
-    return web.json_response(meeting)
+    return web.json_response(_in_asked_zone(request, meeting))
+
+
+def _in_asked_zone(request: web.Request, meeting: dict[str, Any]) -> dict[str, Any]:
+    """start and end in the zone of the ``timezone`` request header, when one is given."""
+    asked = request.headers.get("timezone")
+    return in_zone(meeting, asked) if asked else meeting
 
 
 async def _patch_meeting(request: web.Request) -> web.Response:
@@ -201,16 +220,30 @@ async def _patch_meeting(request: web.Request) -> web.Response:
         body = await request.json()
     except ValueError:
         raise Refusal(400, "The request body is not valid JSON.") from None
-    outcome = apply_patch(state.store, meeting_id, body, state.now(), _viewer(request))
+    outcome = apply_patch(state.store, meeting_id, body, state.now(), _viewer(request), state.site)
     state.stats.patches_applied[meeting_id] += 1
     state.stats.cancelled_occurrences += outcome.cancelled
     return web.json_response(outcome.meeting)
 
 
+async def _register(request: web.Request) -> web.Response:
+    """POST /v1/meetings/{meetingId}/registrants: someone registers (so registrant rules apply)."""
+    state = request.app[STATE]
+    try:
+        body = await request.json()
+    except ValueError:
+        raise Refusal(400, "The request body is not valid JSON.") from None
+    registrant = register(
+        state.store, request.match_info["meetingId"], body, _viewer(request), state.now()
+    )
+    return web.json_response(registrant)
+
+
 async def _list_meetings(request: web.Request) -> web.Response:
     """GET /v1/meetings: List Meetings with its filters and pages (see listing)."""
     state = request.app[STATE]
-    return _paged(request, list_meetings(state.store, request.query, _viewer(request), state.now()))
+    page = list_meetings(state.store, request.query, _viewer(request), state.now())
+    return _paged(request, Page([_in_asked_zone(request, m) for m in page.items], page.next_cursor))
 
 
 async def _list_people(request: web.Request) -> web.Response:
@@ -218,6 +251,32 @@ async def _list_people(request: web.Request) -> web.Response:
     state = request.app[STATE]
     accounts = [ADMIN, *(state.identity(token).person for token in state.users)]
     return _paged(request, list_people(state.store, request.query, _viewer(request), accounts))
+
+
+def _site_list(
+    lister: Callable[[SiteProfile, Any, Identity], list[dict[str, Any]]],
+) -> Handler:
+    """A handler for one of the site's Control Hub lists, from the profile (or the default one)."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        state = request.app[STATE]
+        items = lister(state.site or sitedata.DEFAULT_SITE, request.query, _viewer(request))
+        return _paged(request, page_of(items, request.query))
+
+    return handler
+
+
+async def _user_session_types(request: web.Request) -> web.Response:
+    """GET /v1/admin/meeting/userconfig/sessionTypes: each user's session types (admin)."""
+    state = request.app[STATE]
+    items = sitedata.user_session_types(
+        state.site or sitedata.DEFAULT_SITE,
+        request.query,
+        request.headers.get("email"),
+        _viewer(request),
+        state.store.people(),
+    )
+    return _paged(request, page_of(items, request.query))
 
 
 def _paged(request: web.Request, page: Page) -> web.Response:
@@ -248,9 +307,18 @@ def build_app(state: SandboxState) -> web.Application:
     app = web.Application(middlewares=[_gate])
     app[STATE] = state
     app.router.add_get(f"{API_PREFIX}/meetings", _list_meetings)
+    for path, lister in (
+        ("/meetings/trackingCodes", sitedata.meeting_tracking_codes),
+        ("/meetings/sessionTypes", sitedata.meeting_session_types),
+        ("/admin/meeting/config/trackingCodes", sitedata.site_tracking_codes),
+        ("/admin/meeting/config/sessionTypes", sitedata.site_session_types),
+    ):  # before /meetings/{meetingId}, which would take them for meeting ids
+        app.router.add_get(f"{API_PREFIX}{path}", _site_list(lister))
+    app.router.add_get(f"{API_PREFIX}/admin/meeting/userconfig/sessionTypes", _user_session_types)
     app.router.add_get(f"{API_PREFIX}/people", _list_people)
     app.router.add_get(f"{API_PREFIX}/meetings/{{meetingId}}", _get_meeting)
     app.router.add_patch(f"{API_PREFIX}/meetings/{{meetingId}}", _patch_meeting)
+    app.router.add_post(f"{API_PREFIX}/meetings/{{meetingId}}/registrants", _register)
     app.router.add_post(f"{API_PREFIX}/access_token", _access_token)
     app.router.add_get("/_sandbox/stats", _stats)
     app.router.add_get("/_sandbox/meetings/{meetingId}", _inspect_meeting)
@@ -315,6 +383,7 @@ def new_state(
     refresh_token: str | None = None,
     token_uses: int | None = None,
     users: dict[str, str] | None = None,
+    site: SiteProfile | None = None,
 ) -> SandboxState:
     """A sandbox state with a real monotonic clock for its rate limits and token lifetimes."""
     tokens = None
@@ -332,4 +401,5 @@ def new_state(
         token=token,
         tokens=tokens,
         users=dict(users or {}),
+        site=site,
     )

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bulkpatch.model.recurrence import overlaps, upcoming
 from bulkpatch.sandbox.accounts import Identity
@@ -101,6 +101,28 @@ def list_people(
     ]
     people = [person_json(person) for person in chosen]
     return _page(list(range(len(people))), _cursor(query), size, lambda i: people[i])
+
+
+def page_of(items: list[dict[str, Any]], query: Mapping[str, str], most: int = 100) -> Page:
+    """A page of a short list (``max`` up to ``most``, all of them by default)."""
+    size = page_size(query, most, most)
+    return _page(list(range(len(items))), _cursor(query), size, lambda i: items[i])
+
+
+def in_zone(meeting: dict[str, Any], asked: str) -> dict[str, Any]:
+    """start and end shown in the zone ``asked`` (the ``timezone`` request header).
+
+    The real API answers GET and List Meetings in UTC without that header; the sandbox keeps
+    each meeting's own zone then (the same moments), which existing clients rely on.
+    """
+    try:
+        zone = ZoneInfo(asked)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Refusal(400, f"timezone {asked!r} is not an IANA time zone.") from None
+    for name in ("start", "end"):
+        if isinstance(meeting.get(name), str):
+            meeting[name] = datetime.fromisoformat(meeting[name]).astimezone(zone).isoformat()
+    return meeting
 
 
 def person_json(person: Person) -> dict[str, Any]:

@@ -60,6 +60,8 @@ class MeetingStore:
     hosts: tuple[Person, ...] = HOSTS
     site: str = SITE
     order: list[str] = field(default_factory=list)
+    #: False when the hosts were invented (seeded from bare ids): a hostEmail cannot be judged.
+    hosts_known: bool = True
     _by_host: dict[str, list[str]] | None = field(default=None, repr=False)
     _people: dict[str, Person] | None = field(default=None, repr=False)
 
@@ -81,12 +83,19 @@ class MeetingStore:
         """The seed of an existing meeting."""
         return self.seeds[meeting_id]
 
-    def update(self, meeting_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        """Record changed top-level fields (``DELETED`` for removed ones); return the meeting."""
+    def update(
+        self, meeting_id: str, changes: dict[str, Any], current: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Record changed top-level fields (``DELETED`` for removed ones); return the meeting.
+
+        ``current`` (the meeting as ``get`` just gave it) spares drawing it a second time.
+        """
         self.overlays.setdefault(meeting_id, {}).update(changes)
-        meeting = self.get(meeting_id)
+        meeting = self.get(meeting_id) if current is None else current
         if meeting is None:
             raise KeyError(meeting_id)
+        if current is not None:
+            _apply(meeting, changes)
         return meeting
 
     def add(self, meeting_id: str, seed: Seed, snapshot: dict[str, Any] | None = None) -> None:
@@ -94,12 +103,14 @@ class MeetingStore:
         problem = meeting_id_problem(meeting_id)
         if problem is not None:  # no id may ever name another path of the emulator
             raise ValueError(problem)
-        if meeting_id not in self.seeds:
-            self.order.append(meeting_id)
+        new = meeting_id not in self.seeds
         self.seeds[meeting_id] = seed
         self.cancelled.discard(meeting_id)
         if snapshot is not None:
             self.snapshots[meeting_id] = snapshot
+        if not new:
+            return  # a meeting added again (an occurrence back in its old slot) keeps its place
+        self.order.append(meeting_id)
         if seed.series_id is not None:
             self.occurrences.setdefault(seed.series_id, []).append(meeting_id)
         if self._by_host is not None:
