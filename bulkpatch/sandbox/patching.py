@@ -14,6 +14,7 @@ from typing import Any
 
 from bulkpatch.model import JobRow, Severity, check_row
 from bulkpatch.model.catalogue import BY_ID
+from bulkpatch.model.server import refused_by_dependencies, refused_by_kind, refused_by_type
 from bulkpatch.model.site import SiteProfile, with_defaults
 from bulkpatch.sandbox.accounts import ADMIN, Identity
 from bulkpatch.sandbox.refusal import Refusal, not_found
@@ -24,13 +25,7 @@ from bulkpatch.sandbox.schedule import (
     new_schedule,
     schedule_changes,
 )
-from bulkpatch.sandbox.server_rules import (
-    check_host_email,
-    refuse_by_dependencies,
-    refuse_by_kind,
-    refuse_by_site,
-    refuse_by_type,
-)
+from bulkpatch.sandbox.server_rules import check_host_email, refuse_by_site, refuse_if
 from bulkpatch.sandbox.store import DELETED, MeetingStore
 
 ADMIN_IDENTITY = Identity(ADMIN, admin=True)
@@ -62,13 +57,15 @@ def apply_patch(
         raise not_found()
     if not isinstance(body, dict):
         raise Refusal(400, "The request body must be a JSON object.")
-    refuse_by_kind(meeting, now)
+    refuse_if(refused_by_kind(meeting, now))
     if not body:
         return PatchOutcome(meeting)  # nothing to update: the meeting as it is
     check_host_email(body, host, viewer, store.hosts_known)
     checked = _check_body(meeting_id, meeting, body, now)
-    refuse_by_type(meeting, checked)
-    refuse_by_dependencies(meeting, checked, store.registrants.get(meeting_id, 0))
+    registrants = store.registrants.get(meeting_id, 0)
+    refuse_if(
+        refused_by_type(meeting, checked) or refused_by_dependencies(meeting, checked, registrants)
+    )
     if site is not None:
         refuse_by_site(meeting_id, meeting, checked, host, site)
     changes = _merged(meeting, checked, site)
