@@ -65,6 +65,8 @@ class Request:
     query: tuple[tuple[str, str], ...] = ()
     body: dict[str, Any] | None = None
     url: str | None = None
+    #: Extra request headers some calls take (List User Session Type's ``email``).
+    headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def lane(self) -> Literal["read", "write"]:
@@ -244,7 +246,8 @@ class MeetingsClient:
 
     async def send(self, request: Request) -> Reply:
         """Send one request and return the answer; raise TransportError if there is none."""
-        headers = {"Authorization": f"Bearer {self._token}", "Accept-Encoding": "gzip, deflate"}
+        headers = dict(request.headers)
+        headers |= {"Authorization": f"Bearer {self._token}", "Accept-Encoding": "gzip, deflate"}
         data = None
         if request.body is not None:
             headers["Content-Type"] = "application/json"

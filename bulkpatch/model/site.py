@@ -9,6 +9,7 @@ Session Type), in the snake_case of bulkpatch's other TOML files. Pure: parses t
 
 from __future__ import annotations
 
+import json
 import tomllib
 from collections.abc import Iterable
 from typing import Annotated, Any, Literal
@@ -254,3 +255,48 @@ def with_defaults(codes: list[dict[str, Any]], profile: SiteProfile) -> list[dic
         if code.type == "optional" and code.default and code.name.lower() not in present
     ]
     return [*codes, *extra]
+
+
+# --- writing a profile -------------------------------------------------------------------------
+
+
+def profile_toml(profile: SiteProfile, *, source: str) -> str:
+    """A profile as the TOML ``load_profile`` reads back; what no API gives is left to fill in.
+
+    ``source`` says where the values came from (a header comment).
+    """
+    lines = [
+        "# bulkpatch site profile: the rules of one Webex site that live in Control Hub.",
+        f"# Written by `bulkpatch site pull` from {source}.",
+        "# `bulkpatch validate --site FILE` and `bulkpatch sandbox --site FILE` apply it.",
+        "",
+        f"site_url = {_string(profile.site_url)}",
+        "",
+        "# No API lists these: fill them in from Control Hub (administrator roles; Meeting > Site",
+        "# settings > Security, 'Require strong passwords for meetings').",
+        f"admins = [{', '.join(_string(email) for email in profile.admins)}]",
+        "# [password]",
+        "# min_length = 8",
+        "# min_digits = 1",
+    ]
+    for code in profile.tracking_codes:
+        lines += ["", "[[tracking_codes]]", f"name = {_string(code.name)}"]
+        lines.append(f"input_mode = {_string(code.input_mode)}")
+        if code.options:
+            lines.append(f"options = [{', '.join(_string(option) for option in code.options)}]")
+        if code.default is not None:
+            lines.append(f"default = {_string(code.default)}")
+        lines.append(f"type = {_string(code.type)}")
+    for kind in profile.session_types:
+        lines += ["", "[[session_types]]", f"id = {kind.id}", f"name = {_string(kind.name)}"]
+        lines += [f"short_name = {_string(kind.short_name)}", f"type = {_string(kind.type)}"]
+    for email, rules in sorted(profile.hosts.items()):
+        if rules.session_types is not None:
+            ids = ", ".join(str(number) for number in rules.session_types)
+            lines += ["", f"[hosts.{_string(email)}]", f"session_types = [{ids}]"]
+    return "\n".join(lines) + "\n"
+
+
+def _string(text: str) -> str:
+    """A TOML basic string (JSON's escapes are TOML's)."""
+    return json.dumps(text, ensure_ascii=False)

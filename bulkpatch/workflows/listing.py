@@ -33,13 +33,14 @@ class Listing:
 
     path: str
     query: tuple[tuple[str, str], ...]
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 async def pages(
     pipeline: Pipeline, listing: Listing, **context: object
 ) -> AsyncIterator[list[Any]]:
     """Every page's ``items``, first to last; ListingFailed when one cannot be read."""
-    request = Request("GET", listing.path, listing.query)
+    request = Request("GET", listing.path, listing.query, headers=listing.headers)
     while True:
         final = await pipeline.send(request, **context)
         if final is None:
@@ -56,7 +57,7 @@ async def pages(
         yield items
         if final.reply.next_url is None:
             return
-        request = Request("GET", url=final.reply.next_url)
+        request = Request("GET", url=final.reply.next_url, headers=listing.headers)
 
 
 async def people_emails(pipeline: Pipeline) -> list[str]:
