@@ -106,7 +106,7 @@ def progress_view(
 
 
 class ReadingView:
-    """Progress of a read (pull, plan): hosts or rows done of a total, and items found."""
+    """Progress of a pull: hosts done of a total, and meetings found."""
 
     def __init__(
         self, bar: Progress | None, log: FilteringBoundLogger, clock: Clock, what: str
@@ -121,7 +121,7 @@ class ReadingView:
         )
 
     def update(self, done: int, total: int, found: int) -> None:
-        """``done`` of ``total`` units (hosts, rows) read, ``found`` items (meetings) so far."""
+        """``done`` of ``total`` hosts read, ``found`` meetings so far."""
         self._state = (done, total, found)
         if self._bar is not None and self._task is not None:
             self._bar.update(
@@ -135,7 +135,7 @@ class ReadingView:
         while True:
             await self._clock.sleep(LOG_EVERY_SECONDS)
             done, total, found = self._state
-            self._log.info(f"{self._what.lower()}.progress", done=done, total=total, found=found)
+            self._log.info("pull.progress", hosts=done, total=total, meetings=found)
 
 
 @contextmanager
