@@ -25,6 +25,12 @@ def later(now: datetime, **delta: float) -> str:
     return (now + timedelta(**delta)).isoformat()
 
 
+@pytest.fixture(autouse=True)
+def _state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What runs learn about rate limits goes under the test's folder, never the user's home."""
+    monkeypatch.setenv("BULKPATCH_STATE_DIR", str(tmp_path / "state"))
+
+
 @pytest.fixture
 def now() -> datetime:
     """The fixed clock the pure rules are checked against."""

@@ -8,8 +8,8 @@ import secrets
 import signal
 import sys
 import time
-from collections.abc import Callable
-from contextlib import AsyncExitStack
+from collections.abc import Callable, Iterator
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,7 +36,7 @@ from bulkpatch.client import MeetingsClient, Timeouts, check_base_url, meeting_u
 from bulkpatch.config import Settings
 from bulkpatch.engine import RunCounts, RunSettings, Stopper, StopReason, plan_rows, run_rows
 from bulkpatch.journal import Journal, default_journal_path, file_hash
-from bulkpatch.limiter import AdaptiveLimiter, SystemClock
+from bulkpatch.limiter import Pacing, SystemClock, default_state_dir, open_pacing, token_identity
 from bulkpatch.log import uses_json
 from bulkpatch.model import mask_secrets
 from bulkpatch.policy import Backoff, FailureLimit, parse_deadline, parse_failure_limit
@@ -76,7 +76,7 @@ class _Job:
     "--max-rate",
     type=click.FloatRange(min=0, min_open=True),
     default=None,
-    help="Requests per second, never exceeded [default: 10].",
+    help="Requests per second, never exceeded [default: none; the API's limit is found].",
 )
 @click.option("--dry-run", is_flag=True, help="Validate and show what would be sent; send nothing.")
 @click.option(
@@ -236,13 +236,41 @@ def _send(job: _Job, credentials: Credentials, log: FilteringBoundLogger) -> int
             }
         )
         started = time.monotonic()
-        reason, counts = anyio.run(_execute, job, journal, credentials, log)
+        with _pacing(job, credentials, log) as pacing:
+            reason, counts = anyio.run(_execute, job, journal, credentials, pacing, log)
         journal.finish_run(run_id, reason.value, counts.throttled)
         totals = journal.counts()
     elapsed = time.monotonic() - started
     return summarise(
-        reason, counts, totals, elapsed, path, log if uses_json(settings.log_format) else None
+        reason,
+        counts,
+        totals,
+        elapsed,
+        path,
+        log if uses_json(settings.log_format) else None,
+        pacing.report(),
     )
+
+
+@contextmanager
+def _pacing(job: _Job, credentials: Credentials, log: FilteringBoundLogger) -> Iterator[Pacing]:
+    """The run's pacing: the rate learned on this target and token, shared with runs on it now."""
+    settings = job.settings
+    sandbox = job.options.use_sandbox  # a fresh emulator each time: nothing worth learning
+    with open_pacing(
+        clock=SystemClock(),
+        ceiling=settings.max_rate,
+        target=settings.base_url,
+        identity=token_identity(
+            credentials.access_token,
+            client_id=credentials.client_id,
+            refresh_token=credentials.refresh_token,
+        ),
+        state_dir=None if sandbox else settings.state_dir or default_state_dir(os.environ),
+    ) as pacing:
+        if pacing.warning:
+            log.warning("pacing.state_unusable", hint=pacing.warning)
+        yield pacing
 
 
 def _credentials(
@@ -261,7 +289,11 @@ def _credentials(
 
 
 async def _execute(
-    job: _Job, journal: Journal, credentials: Credentials, log: FilteringBoundLogger
+    job: _Job,
+    journal: Journal,
+    credentials: Credentials,
+    pacing: Pacing,
+    log: FilteringBoundLogger,
 ) -> tuple[StopReason, RunCounts]:
     settings = job.settings
     clock = SystemClock()
@@ -311,7 +343,7 @@ async def _execute(
                 plan_rows(job.store.kept_rows(), journal, retry_failed=job.options.retry_failed),
                 sender=client,
                 journal=journal,
-                limiter=AdaptiveLimiter(settings.max_rate, clock),
+                limiter=pacing.lane("write"),
                 clock=clock,
                 log=log,
                 settings=run_settings,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from structlog.typing import FilteringBoundLogger
@@ -18,8 +19,13 @@ def summarise(
     elapsed: float,
     journal: Path,
     log: FilteringBoundLogger | None,
+    pacing: dict[str, Any] | None = None,
 ) -> int:
-    """Print the summary; also log it as one ``run.summary`` event when logs are for machines."""
+    """Print the summary; also log it as one ``run.summary`` event when logs are for machines.
+
+    ``pacing`` is the limiter's report (:meth:`bulkpatch.limiter.Pacing.report`): the rate
+    found per lane, 429s, throttle episodes and seconds waited.
+    """
     finished = reason is StopReason.FINISHED
     unfinished = totals["failed"] + totals["invalid"] + totals["pending"]
     code = (EXIT_ROWS_FAILED if unfinished else EXIT_OK) if finished else EXIT_NOT_FINISHED
@@ -36,6 +42,7 @@ def summarise(
             throttled=counts.throttled,
             journal=str(journal),
             **totals,
+            **(pacing or {}),
         )
     headline = {
         StopReason.FINISHED: "finished",
@@ -56,6 +63,9 @@ def summarise(
     click.echo(
         f"  this run  {counts.done} rows in {elapsed:.1f} s ({rate:.1f} rows/s), {counts.requests} requests, {counts.retries} retries, {counts.throttled} answered 429"
     )
+    if pacing and pacing["rateFound"]:
+        found = ", ".join(f"{rate:g}/s ({lane})" for lane, rate in pacing["rateFound"].items())
+        click.echo(f"  pace      {found}, {pacing['waitedSeconds']:g} s waiting out Retry-After")
     click.echo(f"  journal   {journal}")
     if not finished:
         click.echo("  next      run the same command again to continue")

@@ -1,0 +1,267 @@
+"""Finding a rate limit nobody publishes: pure decisions over successes, 429s and time.
+
+A server's limit shows only when it is passed: a 429, and a Retry-After to wait out. So:
+
+* **Start.** Without a learned rate, start at :data:`START_RATE` and multiply the pace by
+  :data:`START_GROWTH` after each tenth of a second sent at it (a few requests at least),
+  until the first 429 or the ceiling: ten to a thousand per second in about a second.
+* **Measure.** At a 429 the server's bucket has just run dry. For a token bucket of rate R and
+  burst B, any stretch of sending that ends at the 429 had at most ``B + R * seconds``
+  successes, with equality from the moment the bucket was last full. So the estimate is the
+  highest ``(successes - B) / seconds`` over the stretches since the last pause (B assumed
+  :data:`ASSUMED_BURST`), and the pace goes to :data:`MARGIN` of it. When that says nothing
+  new (a pace held long before was refused: the limit moved), the pace is cut by
+  :data:`DECREASE`, and the next 429 measures again.
+* **Probe by cost.** Sitting a share ``gap`` under the limit loses ``gap`` seconds of sending
+  per second; a probe that fails loses one Retry-After. So a probe comes once the first loss
+  has added up to the second (:attr:`RateFinder.quiet_seconds`, the ski-rental rule), with
+  ``gap`` the precision of the last measure (one request in the stretch measured, at least
+  :data:`MIN_GAP`): with 1-second Retry-After the limit is checked again within a minute,
+  with minute-long ones about once an hour. A probe step is held long enough for a bucket to
+  run dry that far above the limit, then doubles, so a limit that rose is found in a few steps.
+* **Windows.** A limit of N per fixed window shows as refusals that resume on the window's
+  boundaries (:mod:`bulkpatch.limiter.window`); once three do, the quota is paced evenly over
+  the window.
+
+Everything here is a value computed from the clock's time; nothing sleeps or sends.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+from bulkpatch.limiter.window import WindowDetector
+
+START_RATE = 10.0
+START_STEP_SECONDS = 0.1
+START_GROWTH = 1.5
+ASSUMED_BURST = 10.0
+DECREASE = 0.7
+#: How far under the measured limit the pace sits.
+MARGIN = 0.99
+MIN_GAP = 0.02
+MAX_PROBE = 0.5
+MIN_QUIET_SECONDS = 2.0
+MAX_HOLD_SECONDS = 20.0
+#: A probe step of d is held this / d seconds (between 1 and 10): long enough that a server's
+#: burst would run dry at that much above its limit.
+PROBE_HOLD = 0.1
+_HISTORY_SECONDS = 30.0
+
+
+class RateFinder:
+    """The pace to send at, from what the server has answered so far."""
+
+    __slots__ = (
+        "_cycle",
+        "_history",
+        "_probe_since",
+        "_probe_step",
+        "_resumed_at",
+        "_start_step_at",
+        "ceiling",
+        "cost",
+        "discovering",
+        "good",
+        "last_refusal_at",
+        "min_rate",
+        "rate",
+        "refused",
+        "uncertainty",
+        "window",
+    )
+
+    def __init__(
+        self,
+        now: float,
+        *,
+        ceiling: float | None = None,
+        learned: float | None = None,
+        learned_cost: float = 1.0,
+        min_rate: float = 0.2,
+    ) -> None:
+        self.ceiling = math.inf if ceiling is None else ceiling
+        self.min_rate = min(min_rate, self.ceiling)
+        #: Seconds a 429 costs: the latest Retry-After (1 until one is seen).
+        self.cost = 1.0
+        #: The highest pace held without a 429 (a lower bound of the limit), once known.
+        self.good: float | None = None
+        #: The pace the last 429 came at (the limit is under it), until it is forgotten.
+        self.refused: float | None = None
+        self.last_refusal_at: float | None = None
+        #: How far off the last measure may be, as a share of it: the gap a probe may find.
+        self.uncertainty = MAX_PROBE
+        self.discovering = learned is None
+        start = START_RATE if learned is None else learned
+        self.rate = self._bounded(start)
+        if learned is not None:
+            # As if the limit had just been measured precisely: hold it, probe after a while.
+            self.good = self.rate
+            self.cost = learned_cost
+            self.last_refusal_at = now
+            self.uncertainty = MIN_GAP
+        self.window = WindowDetector()
+        self._history: deque[float] = deque()
+        self._cycle = 0
+        self._resumed_at = now
+        self._start_step_at = now
+        self._probe_since: float | None = None
+        self._probe_step = self.uncertainty
+
+    def __repr__(self) -> str:
+        return f"<RateFinder rate={self.rate:.2f}/s good={self.good} refused={self.refused} cost={self.cost:g}s>"
+
+    @property
+    def settled(self) -> float | None:
+        """The pace worth remembering for the next run: None while still starting."""
+        if self.discovering:
+            return None
+        if self._probe_since is not None and self.good is not None:
+            return self.good  # a probe under way is not known to hold yet
+        return self.rate
+
+    def adopt(self, others: float) -> None:
+        """Another run on the same token paces at ``others`` (the token's total): join it.
+
+        While starting, take it as found; otherwise meet it halfway, unless a probe of ours is
+        under way (it will tell the others when it holds, or when it fails).
+        """
+        if self.discovering:
+            self.discovering = False
+            self.good = self.rate = self._bounded(others)
+            self.uncertainty = MIN_GAP
+            self._probe_step = MIN_GAP
+        elif self._probe_since is None and self.window.quota is None:
+            self.rate = self._bounded((self.rate + others) / 2)
+
+    def _bounded(self, rate: float) -> float:
+        return max(self.min_rate, min(self.ceiling, rate))
+
+    def succeeded(self, now: float) -> None:
+        """One request succeeded at ``now``."""
+        self._cycle += 1
+        history = self._history
+        history.append(now)
+        while history[0] < now - _HISTORY_SECONDS:
+            history.popleft()
+        if self.discovering:
+            self._grow(now)
+        else:
+            self._probe(now)
+
+    def _sent_since(self, since: float) -> int:
+        count = 0
+        for moment in reversed(self._history):
+            if moment < since:
+                break
+            count += 1
+        return count
+
+    def _grow(self, now: float) -> None:
+        """Slow start: double the pace after each quarter second that was sent at it."""
+        # A step of at least a few requests, so that "sent at the pace" means something.
+        if now - self._start_step_at < max(START_STEP_SECONDS, 3.0 / self.rate):
+            return
+        sent = self._sent_since(self._start_step_at)
+        used = sent >= 0.75 * self.rate * (now - self._start_step_at)
+        self._start_step_at = now
+        if used and self.rate < self.ceiling:
+            self.good = self.rate
+            self.rate = self._bounded(self.rate * START_GROWTH)
+
+    def _probe(self, now: float) -> None:
+        """Hold, then probe above the pace held once a quiet time has passed."""
+        if self.window.quota is not None or self.rate >= self.ceiling:
+            return
+        since = self._probe_since
+        if since is not None:
+            if now - since < self._probe_hold():
+                return
+            self.good = self.rate  # the probe held: the limit is at least this
+            self._probe_step = min(MAX_PROBE, self._probe_step * 2)
+        elif self.last_refusal_at is not None and now - self.last_refusal_at < self.quiet_seconds:
+            return
+        else:
+            self.refused = None  # an old refusal: the limit may have moved since
+            self.good = self.rate
+        sent = self._sent_since(now - 1.0)
+        if sent < 0.75 * self.rate:
+            self._probe_since = None  # not sending at the pace (few rows, slow answers)
+            return
+        target = self.rate * (1 + self._probe_step)
+        if self.refused is not None:
+            target = min(target, MARGIN * self.refused)
+        if target <= self.rate:
+            self._probe_since = None
+            return
+        self._probe_since = now
+        self.rate = self._bounded(target)
+
+    def _probe_hold(self) -> float:
+        """How long a probe step is held before it counts as sustained.
+
+        Long enough for a bucket of :data:`ASSUMED_BURST` to run dry that far above the limit,
+        and for the step's own noise; at most :data:`MAX_HOLD_SECONDS`.
+        """
+        step = self._probe_step
+        drain = ASSUMED_BURST / (step * self.rate / (1 + step))
+        return min(MAX_HOLD_SECONDS, max(1.0, PROBE_HOLD / step, drain))
+
+    @property
+    def quiet_seconds(self) -> float:
+        """How long after a 429 the next probe waits: a Retry-After over the gap it may find.
+
+        Sitting a share ``gap`` under the limit loses ``gap`` seconds of sending per second;
+        a failed probe loses one Retry-After. So the probe comes once the first has added up to
+        the second (the ski-rental rule): soon after a rough measure and a short Retry-After,
+        rarely after a precise one and a long Retry-After.
+        """
+        return max(MIN_QUIET_SECONDS, self.cost / self.uncertainty)
+
+    def throttled(self, now: float, pause: float, *, new_episode: bool) -> None:
+        """A 429 came at ``now`` with a pause of ``pause`` seconds."""
+        if not new_episode:
+            return
+        self.cost = max(pause, 0.1)
+        refused_pace = self.rate
+        measured = self._estimate(now)
+        self.window.refused(now + pause, self._cycle)
+        self._cycle = 0
+        if measured is not None and measured[0] < MARGIN * refused_pace:
+            estimate, seconds = measured
+            pace = MARGIN * estimate
+            # One request more or less in the measured stretch moves the measure this much.
+            self.uncertainty = min(MAX_PROBE, max(MIN_GAP, 1.0 / (estimate * seconds)))
+        else:
+            pace = DECREASE * refused_pace
+            self.uncertainty = 1 / DECREASE - 1
+        if not self.discovering and self.good is not None and self.good >= refused_pace:
+            self.good = None  # a pace that held before was refused: the limit dropped
+        self.discovering = False
+        self.refused = refused_pace
+        self.last_refusal_at = now
+        self._probe_since = None
+        self._probe_step = self.uncertainty
+        quota = self.window.quota_rate()
+        if quota is not None:
+            pace = quota
+        self.rate = self._bounded(min(pace, refused_pace))
+        self._resumed_at = now + pause
+        self._history.clear()
+
+    def _estimate(self, now: float) -> tuple[float, float] | None:
+        """The limit from the successes since the last pause, and over how many seconds."""
+        best: tuple[float, float] | None = None
+        count = 0
+        for moment in reversed(self._history):
+            if moment < self._resumed_at:
+                break
+            count += 1
+            seconds = now - moment
+            if seconds < 0.05 or count <= ASSUMED_BURST:
+                continue
+            rate = (count - ASSUMED_BURST) / seconds
+            if best is None or rate > best[0]:
+                best = (rate, seconds)
+        return best

@@ -1,0 +1,163 @@
+"""One lane of requests (reads or writes): its own pace, and the pause every lane shares."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bulkpatch.limiter.clock import Clock
+from bulkpatch.limiter.finder import RateFinder
+from bulkpatch.limiter.pacer import Pacer
+
+#: Waiting out a pause wakes this often, so a pause another process shares (or lifts) is seen
+#: and heartbeats go on.
+_PAUSE_CHECK_SECONDS = 1.0
+
+
+class Hold:
+    """The moment before which no lane sends: the latest Retry-After, shared by every lane."""
+
+    __slots__ = ("_clock", "until", "waited")
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self.until = clock.now()
+        #: Seconds sending was held, all pauses together (overlaps counted once).
+        self.waited = 0.0
+
+    def __repr__(self) -> str:
+        return f"<Hold for={self.remaining:.2f}s waited={self.waited:.1f}s>"
+
+    @property
+    def remaining(self) -> float:
+        """Seconds until sending may resume (0 when it may now)."""
+        return max(0.0, self.until - self._clock.now())
+
+    def extend(self, until: float) -> bool:
+        """Hold until ``until`` (if later than the hold now); True if that moved the hold."""
+        now = self._clock.now()
+        if until <= self.until or until <= now:
+            return False
+        self.waited += until - max(self.until, now)
+        self.until = until
+        return True
+
+
+class AdaptiveLimiter:
+    """The pace of one lane: a :class:`RateFinder` deciding, a :class:`Pacer` spacing sends.
+
+    What the engine calls: :meth:`acquire` before each request, :meth:`on_success` and
+    :meth:`on_throttle` after it, :meth:`hold` for a Retry-After a killed run was given.
+    Built alone (``AdaptiveLimiter(ceiling, clock)``) it has a hold of its own; built by
+    :class:`~bulkpatch.limiter.Pacing` it shares the hold with the other lanes and processes.
+    """
+
+    __slots__ = (
+        "_clock",
+        "_hold",
+        "_pacer",
+        "_publish",
+        "_share",
+        "_tick",
+        "episodes",
+        "finder",
+        "name",
+        "throttled",
+    )
+
+    def __init__(
+        self,
+        ceiling: float | None,
+        clock: Clock,
+        *,
+        min_rate: float = 0.2,
+        finder: RateFinder | None = None,
+        hold: Hold | None = None,
+        name: str = "write",
+        share: Callable[[], int] = lambda: 1,
+        tick: Callable[[], None] = lambda: None,
+        publish: Callable[[str | None, float], None] = lambda lane, until: None,
+    ) -> None:
+        if ceiling is not None and ceiling <= 0:
+            raise ValueError("the rate ceiling must be positive")
+        self.name = name
+        self.finder = finder or RateFinder(clock.now(), ceiling=ceiling, min_rate=min_rate)
+        self.throttled = 0
+        self.episodes = 0
+        self._clock = clock
+        self._hold = hold or Hold(clock)
+        self._share = share
+        self._tick = tick
+        self._publish = publish
+        self._pacer = Pacer(self.rate, clock)
+
+    def __repr__(self) -> str:
+        return (
+            f"<AdaptiveLimiter {self.name} rate={self.rate:.2f}/s ceiling={self.finder.ceiling:g}/s"
+            f" paused={self.paused_for:.2f}s 429s={self.throttled}>"
+        )
+
+    @property
+    def rate(self) -> float:
+        """This process's pace on this lane, in requests per second."""
+        return self.finder.rate / max(1, self._share())
+
+    @property
+    def ceiling(self) -> float:
+        """The hard ceiling (infinite when none was given)."""
+        return self.finder.ceiling
+
+    @property
+    def paused_for(self) -> float:
+        """Seconds until sending may resume (0 when not paused)."""
+        return self._hold.remaining
+
+    @property
+    def waited(self) -> float:
+        """Seconds sending was held by Retry-After pauses (shared by every lane)."""
+        return self._hold.waited
+
+    async def acquire(self) -> None:
+        """Wait until this worker may send one request."""
+        while True:
+            self._tick()
+            wait = self._hold.remaining
+            if wait > 0:
+                await self._clock.sleep(min(wait, _PAUSE_CHECK_SECONDS))
+                continue
+            self._pacer.rate = self.rate
+            await self._pacer.acquire()
+            self._tick()
+            # A 429 may have come in while this worker waited for its slot: check again.
+            if self._hold.remaining <= 0:
+                return
+
+    def on_success(self) -> None:
+        """A request of this lane succeeded."""
+        now = self._clock.now()
+        for _ in range(max(1, self._share())):  # the finder reckons the token's whole traffic
+            self.finder.succeeded(now)
+
+    def on_throttle(self, pause: float) -> bool:
+        """A 429 told everyone to wait ``pause`` seconds; return True if it began a new episode."""
+        self.throttled += 1
+        now = self._clock.now()
+        new_episode = now >= self._hold.until
+        if self._hold.extend(now + pause):
+            self._publish(self.name if new_episode else None, self._hold.until)
+        if new_episode:
+            self.episodes += 1
+        self.finder.throttled(now, pause, new_episode=new_episode)
+        self._pacer.restart(self._hold.until)
+        return new_episode
+
+    def throttled_elsewhere(self, pause: float) -> None:
+        """Another process on this token was told to wait: learn from it as from our own 429."""
+        now = self._clock.now()
+        self.finder.throttled(now, pause, new_episode=True)
+        self._pacer.restart(self._hold.until)
+
+    def hold(self, seconds: float) -> None:
+        """Send nothing for ``seconds`` (a Retry-After an earlier run was given), rate unchanged."""
+        if self._hold.extend(self._clock.now() + seconds):
+            self._publish(None, self._hold.until)
+        self._pacer.restart(self._hold.until)
