@@ -352,6 +352,10 @@ class Stats:
             "expiredTokensSeen": len(self.expired_tokens),
             "busySeconds": self.busy_seconds,
         }
+        if self.first_request_at is not None:
+            # Where the timeline's seconds stand against windows and schedules (which count
+            # from the first request).
+            snapshot["firstRequestSecond"] = round(self.first_request_at - self.started, 3)
         if include_meetings:
             snapshot["patchesPerMeeting"] = dict(counts)
         if include_timeline:
