@@ -83,6 +83,7 @@ def successes(stats: Result) -> dict[int, int]:
 
 def one_run(folder: Path, rows: int, limit: float, sandbox_args: tuple[str, ...]) -> Result:
     """One job of ``rows`` against a fresh sandbox: share of the limit, 429s, violations."""
+    folder = Path(tempfile.mkdtemp(dir=folder))  # its own journal and state: nothing carried over
     job = write_job(folder / "job.csv", rows)
     sandbox = start_sandbox(job, *sandbox_args)
     try:

@@ -40,12 +40,14 @@ ASSUMED_BURST = 10.0
 DECREASE = 0.7
 #: How far under the measured limit the pace sits.
 MARGIN = 0.99
+#: The smallest gap a measure leaves (the ski-rental rule then waits 50 Retry-Afters).
 MIN_GAP = 0.02
+#: The largest probe step: half again the pace held.
 MAX_PROBE = 0.5
 MIN_QUIET_SECONDS = 2.0
 MAX_HOLD_SECONDS = 20.0
-#: A probe step of d is held this / d seconds (between 1 and 10): long enough that a server's
-#: burst would run dry at that much above its limit.
+#: A probe step of d is held at least this / d seconds (and at least 1, at most
+#: MAX_HOLD_SECONDS), and long enough for a burst of ASSUMED_BURST to run dry at d over the limit.
 PROBE_HOLD = 0.1
 _HISTORY_SECONDS = 30.0
 
@@ -159,7 +161,7 @@ class RateFinder:
         return count
 
     def _grow(self, now: float) -> None:
-        """Slow start: double the pace after each quarter second that was sent at it."""
+        """Start: multiply the pace by START_GROWTH after each step that was sent at it."""
         # A step of at least a few requests, so that "sent at the pace" means something.
         if now - self._start_step_at < max(START_STEP_SECONDS, 3.0 / self.rate):
             return
