@@ -123,9 +123,16 @@ class Pacing:
         return rates
 
     def report(self) -> dict[str, Any]:
-        """What the summary, ``status`` and the logs show (beside the 429 count): the rate
-        found per lane, throttle episodes, seconds waited and the runs sharing the token."""
+        """What the summary, ``status`` and the logs show (beside the 429 count): the rate each
+        lane started from (learned by earlier runs, when there was one), the rate found, throttle
+        episodes, seconds waited and the runs sharing the token."""
+        learned = {
+            name: self._learned[name]["rate"]
+            for name in self._lanes
+            if isinstance((self._learned.get(name) or {}).get("rate"), int | float)
+        }
         return {
+            "rateLearned": learned,
             "rateFound": self.rates(),
             "throttleEpisodes": self.episodes,
             "waitedSeconds": round(self.waited, 1),
