@@ -45,7 +45,7 @@ def test_the_limit_is_found_reported_and_remembered(tmp_path: Path) -> None:
         sandbox.stop()
     found = first["rateFound"]
     assert isinstance(found, dict)
-    assert 10 <= found["write"] <= 20
+    assert 10 <= found["write"] <= 22  # about the limit: measured from what got through
     assert first["rateLearned"] == {}
     assert isinstance(first["waitedSeconds"], float)
     assert first["throttleEpisodes"] >= 1  # type: ignore[operator]  # a JSON number

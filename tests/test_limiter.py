@@ -126,7 +126,7 @@ def test_a_limit_that_drops_is_followed_at_once(virtual_clock: VirtualClock) -> 
         virtual_clock.monotonic += 1 / pace
         finder.succeeded(virtual_clock.monotonic)
     finder.throttled(virtual_clock.now(), 1.0, new_episode=True)
-    assert 18.0 < finder.rate < 21.5  # within a request of the measure
+    assert 18.0 < finder.rate < 23.0  # within a request or so of 20
 
 
 def test_in_flight_refusals_change_nothing(virtual_clock: VirtualClock) -> None:
@@ -136,11 +136,11 @@ def test_in_flight_refusals_change_nothing(virtual_clock: VirtualClock) -> None:
     assert (finder.rate, finder.refused) == (40.0, None)
 
 
-@pytest.mark.parametrize(("retry_after", "quiet"), [(1.0, 50.0), (60.0, 3000.0)])
+@pytest.mark.parametrize(("retry_after", "quiet"), [(1.0, 100.0), (60.0, 6000.0)])
 def test_probes_wait_longer_the_more_a_429_costs(
     virtual_clock: VirtualClock, retry_after: float, quiet: float
 ) -> None:
-    """After a precise measure, the next probe waits Retry-After / 2 %: 50 s or 50 minutes."""
+    """After a precise measure, the next probe waits 2 x Retry-After / 2 %: 100 s or 100 minutes."""
     finder = RateFinder(virtual_clock.now(), learned=20.0, learned_cost=retry_after)
     assert finder.quiet_seconds == quiet
     _send(finder, virtual_clock, quiet - 1)

@@ -146,7 +146,7 @@ def test_a_killed_run_still_teaches(tmp_path: Path) -> None:
         ) as pacing:
             await simulate(pacing.lane("write"), _limits(50), 50 * 10)
             saved = StateFile(state_path(tmp_path, "sandbox", "id")).read()
-            assert 45 <= saved["lanes"]["write"]["rate"] <= 50
+            assert 45 <= saved["lanes"]["write"]["rate"] <= 52
             assert pacing.participant in saved["participants"]
 
     run_virtual(main)

@@ -4,7 +4,7 @@ A server's limit shows only when it is passed: a 429, and a Retry-After to wait 
 
 * **Start.** Without a learned rate, start at :data:`START_RATE` and multiply the pace by
   :data:`START_GROWTH` after each tenth of a second sent at it (a few requests at least),
-  until the first 429 or the ceiling: ten to a thousand per second in about a second.
+  until the first 429 or the ceiling: twenty to a thousand per second in about a second.
 * **Measure.** At a 429 the server's bucket has just run dry. For a token bucket of rate R and
   burst B, any stretch of sending that ends at the 429 had at most ``B + R * seconds``
   successes, with equality from the moment the bucket was last full. So the estimate is the
@@ -14,7 +14,7 @@ A server's limit shows only when it is passed: a 429, and a Retry-After to wait 
   :data:`DECREASE`, and the next 429 measures again.
 * **Probe by cost.** Sitting a share ``gap`` under the limit loses ``gap`` seconds of sending
   per second; a probe that fails loses one Retry-After. So a probe comes once the first loss
-  has added up to the second (:attr:`RateFinder.quiet_seconds`, the ski-rental rule), with
+  has added up to twice the second (:attr:`RateFinder.quiet_seconds`, a ski-rental rule), with
   ``gap`` the precision of the last measure (one request in the stretch measured, at least
   :data:`MIN_GAP`): with 1-second Retry-After the limit is checked again within a minute,
   with minute-long ones about once an hour. A probe step is held long enough for a bucket to
@@ -33,14 +33,19 @@ from collections import deque
 
 from bulkpatch.limiter.window import WindowDetector
 
-START_RATE = 10.0
+START_RATE = 20.0
 START_STEP_SECONDS = 0.1
 START_GROWTH = 1.5
 ASSUMED_BURST = 10.0
 DECREASE = 0.7
-#: How far under the measured limit the pace sits.
-MARGIN = 0.99
-#: The smallest gap a measure leaves (the ski-rental rule then waits 50 Retry-Afters).
+#: How far under the measured limit the pace sits (the measure is rather low than high: it
+#: counts what got through, and a bucket's last fraction of a token only on average).
+MARGIN = 1.0
+#: A 429 costing this many seconds or more is expensive: the pace then also keeps the
+#: measure's uncertainty as margin, since one more such pause costs more than that margin
+#: over the minutes it is held.
+EXPENSIVE_SECONDS = 10.0
+#: The smallest gap a measure leaves (the ski-rental rule then waits 100 Retry-Afters).
 MIN_GAP = 0.02
 #: The largest probe step: half again the pace held.
 MAX_PROBE = 0.5
@@ -56,12 +61,17 @@ class RateFinder:
     """The pace to send at, from what the server has answered so far."""
 
     __slots__ = (
+        "_base",
         "_cycle",
         "_history",
         "_probe_since",
         "_probe_step",
         "_resumed_at",
         "_start_step_at",
+        "_steady",
+        "_steady_cycles",
+        "_stuck",
+        "burst",
         "ceiling",
         "cost",
         "discovering",
@@ -105,11 +115,19 @@ class RateFinder:
             self.uncertainty = MIN_GAP
         self.window = WindowDetector()
         self._history: deque[float] = deque()
+        #: The server's burst the measure assumes, learned from steady cycles (see _learn_burst).
+        self.burst = ASSUMED_BURST
+        #: Whether the pace stayed the same since sending last resumed, and such cycles' lengths.
+        self._steady = False
+        self._stuck = 0
+        self._steady_cycles: deque[tuple[float, int]] = deque(maxlen=4)
         self._cycle = 0
         self._resumed_at = now
         self._start_step_at = now
         self._probe_since: float | None = None
         self._probe_step = self.uncertainty
+        #: The pace held through a whole quiet time before the probes under way began.
+        self._base: float | None = None
 
     def __repr__(self) -> str:
         return f"<RateFinder rate={self.rate:.2f}/s good={self.good} refused={self.refused} cost={self.cost:g}s>"
@@ -132,10 +150,12 @@ class RateFinder:
         if self.discovering:
             self.discovering = False
             self.good = self.rate = self._bounded(others)
+            self._steady = False
             self.uncertainty = MIN_GAP
             self._probe_step = MIN_GAP
         elif self._probe_since is None and self.window.quota is None:
             self.rate = self._bounded((self.rate + others) / 2)
+            self._steady = False
 
     def _bounded(self, rate: float) -> float:
         return max(self.min_rate, min(self.ceiling, rate))
@@ -171,6 +191,7 @@ class RateFinder:
         if used and self.rate < self.ceiling:
             self.good = self.rate
             self.rate = self._bounded(self.rate * START_GROWTH)
+            self._steady = False
 
     def _probe(self, now: float) -> None:
         """Hold, then probe above the pace held once a quiet time has passed."""
@@ -186,7 +207,7 @@ class RateFinder:
             return
         else:
             self.refused = None  # an old refusal: the limit may have moved since
-            self.good = self.rate
+            self.good = self._base = self.rate
         sent = self._sent_since(now - 1.0)
         if sent < 0.75 * self.rate:
             self._probe_since = None  # not sending at the pace (few rows, slow answers)
@@ -199,6 +220,7 @@ class RateFinder:
             return
         self._probe_since = now
         self.rate = self._bounded(target)
+        self._steady = False
 
     def _probe_hold(self) -> float:
         """How long a probe step is held before it counts as sustained.
@@ -207,7 +229,7 @@ class RateFinder:
         and for the step's own noise; at most :data:`MAX_HOLD_SECONDS`.
         """
         step = self._probe_step
-        drain = ASSUMED_BURST / (step * self.rate / (1 + step))
+        drain = self.burst / (step * self.rate / (1 + step))
         return min(MAX_HOLD_SECONDS, max(1.0, PROBE_HOLD / step, drain))
 
     @property
@@ -216,10 +238,11 @@ class RateFinder:
 
         Sitting a share ``gap`` under the limit loses ``gap`` seconds of sending per second;
         a failed probe loses one Retry-After. So the probe comes once the first has added up to
-        the second (the ski-rental rule): soon after a rough measure and a short Retry-After,
-        rarely after a precise one and a long Retry-After.
+        twice the second (a ski-rental rule; twice, because a job may end before a probe pays
+        back): soon after a rough measure and a short Retry-After, rarely after a precise one
+        and a long Retry-After.
         """
-        return max(MIN_QUIET_SECONDS, self.cost / self.uncertainty)
+        return max(MIN_QUIET_SECONDS, 2.0 * self.cost / self.uncertainty)
 
     def throttled(self, now: float, pause: float, *, new_episode: bool) -> None:
         """A 429 came at ``now`` with a pause of ``pause`` seconds."""
@@ -228,13 +251,34 @@ class RateFinder:
         self.cost = max(pause, 0.1)
         refused_pace = self.rate
         measured = self._estimate(now)
+        stuck = False
+        if (
+            self._steady and now > self._resumed_at
+        ):  # a cycle we sent in (not another run's 429 during our pause)
+            if self._learn_burst(now - self._resumed_at, self._cycle):
+                measured = self._estimate(now)
+                self._stuck = 0
+            elif measured is None or measured[0] >= 0.9 * refused_pace:
+                # Refused at the pace the last measure set, measuring about the same again:
+                # the server's burst is larger than assumed, or the limit moved. The second
+                # time in a row, cut the pace: a cycle of another length tells the burst.
+                self._stuck += 1
+                stuck = self._stuck >= 2
+        else:
+            self._stuck = 0
         self.window.refused(now + pause, self._cycle)
         self._cycle = 0
-        if measured is not None and measured[0] < MARGIN * refused_pace:
+        probing = self._probe_since is not None and self._base is not None
+        if measured is not None and measured[0] < MARGIN * refused_pace and not stuck:
             estimate, seconds = measured
-            pace = MARGIN * estimate
             # One request more or less in the measured stretch moves the measure this much.
             self.uncertainty = min(MAX_PROBE, max(MIN_GAP, 1.0 / (estimate * seconds)))
+            pace = MARGIN * estimate
+            if self.cost >= EXPENSIVE_SECONDS:
+                pace *= 1 - self.uncertainty / 2
+        elif probing and self._base is not None:
+            pace = self._base  # a probe failed, measuring nothing: back to what held before it
+            self.uncertainty = MIN_GAP
         else:
             pace = DECREASE * refused_pace
             self.uncertainty = 1 / DECREASE - 1
@@ -244,13 +288,35 @@ class RateFinder:
         self.refused = refused_pace
         self.last_refusal_at = now
         self._probe_since = None
+        self._base = None
         self._probe_step = self.uncertainty
         quota = self.window.quota_rate()
         if quota is not None:
             pace = quota
         self.rate = self._bounded(min(pace, refused_pace))
+        self._steady = True
         self._resumed_at = now + pause
         self._history.clear()
+
+    def _learn_burst(self, seconds: float, successes: int) -> bool:
+        """Learn the server's burst from cycles sent at one pace, each from a full bucket.
+
+        Such a cycle, refused after ``seconds``, let ``burst + limit * seconds`` through; two
+        of different lengths give both. A server whose burst is larger than assumed shows
+        exactly this way: refused again and again at the pace its last measure set. True when
+        the burst was learned.
+        """
+        self._steady_cycles.append((seconds, successes))
+        short = min(self._steady_cycles)
+        long = max(self._steady_cycles)
+        if short[0] <= 0 or long[0] < 1.3 * short[0]:
+            return False
+        limit = (long[1] - short[1]) / (long[0] - short[0])
+        burst = short[1] - limit * short[0]
+        if limit <= 0 or burst < 1:
+            return False
+        self.burst = burst
+        return True
 
     def _estimate(self, now: float) -> tuple[float, float] | None:
         """The limit from the successes since the last pause, and over how many seconds."""
@@ -261,9 +327,10 @@ class RateFinder:
                 break
             count += 1
             seconds = now - moment
-            if seconds < 0.05 or count <= ASSUMED_BURST:
+            if seconds < 0.05 or count <= self.burst:
                 continue
-            rate = (count - ASSUMED_BURST) / seconds
+            # The refused request found less than one token: half of one, on average, unused.
+            rate = (count - self.burst + 0.5) / seconds
             if best is None or rate > best[0]:
                 best = (rate, seconds)
         return best
