@@ -10,6 +10,7 @@ sandbox's own :class:`~bulkpatch.sandbox.RateLimits`, so the limiter's tests mea
 from __future__ import annotations
 
 import asyncio
+import itertools
 import selectors
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -17,9 +18,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from bulkpatch.limiter import AdaptiveLimiter
-from bulkpatch.sandbox.traffic import RateLimits
+from bulkpatch.sandbox.limits import RateLimits
 
 T = TypeVar("T")
+#: Every simulated request comes on a connection of its own, across simulated runs too (the
+#: sandbox counts a request on a connection that was told to wait as a violation).
+_CONNECTIONS = itertools.count()
 
 
 class _VirtualSelector(selectors.DefaultSelector):
@@ -105,7 +109,6 @@ async def simulate(
     begin = loop.time() if started is None else started
     outcome = Outcome(rows, 0.0)
     queue = list(range(rows))
-    connection = iter(range(10**9))
 
     async def worker() -> None:
         while queue:
@@ -114,7 +117,7 @@ async def simulate(
                 await lane.acquire()
                 outcome.requests += 1
                 await asyncio.sleep(latency / 2)
-                throttle = limits.admit(token, next(connection))
+                throttle = limits.admit(token, next(_CONNECTIONS))
                 await asyncio.sleep(latency / 2)
                 if throttle is None:
                     lane.on_success()

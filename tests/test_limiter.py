@@ -8,8 +8,9 @@ import anyio
 import pytest
 from conftest import VirtualClock
 
-from bulkpatch.limiter import AdaptiveLimiter, Pacer, RateFinder
+from bulkpatch.limiter import AdaptiveLimiter, RateFinder
 from bulkpatch.limiter.finder import MARGIN, START_RATE
+from bulkpatch.limiter.pacer import Pacer
 from bulkpatch.limiter.window import WindowDetector
 
 

