@@ -47,7 +47,7 @@ def test_the_limit_is_found_reported_and_remembered(tmp_path: Path) -> None:
     assert isinstance(found, dict)
     assert 10 <= found["write"] <= 22  # about the limit: measured from what got through
     assert first["rateLearned"] == {}
-    assert isinstance(first["waitedSeconds"], float)
+    assert isinstance(first["heldSeconds"], float)
     assert first["throttleEpisodes"] >= 1  # type: ignore[operator]  # a JSON number
     assert second["rateLearned"] == {"write": learned}
     assert violations == 0

@@ -193,7 +193,7 @@ def test_a_429_on_one_lane_holds_every_lane(tmp_path: Path) -> None:
             assert write.rate == write_rate
             assert read.rate < write_rate
             assert (pacing.throttled, pacing.episodes) == (1, 1)
-            assert pacing.report()["waitedSeconds"] == 3.0
+            assert pacing.report()["heldSeconds"] == 3.0
 
     run_virtual(main)
 

@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 from conftest import SANDBOX_TOKEN, FakeClock
+from yarl import URL
 
 from bulkpatch.sandbox import (
     RunningSandbox,
@@ -115,6 +116,81 @@ async def test_get_returns_the_meeting_with_response_properties(
         assert name in meeting
 
 
+#: Response properties the sandbox shows only once a meeting has them (the example sets them).
+_SET_ONLY = {"integrationTags", "trackingCodes", "visualWatermarkOpacity", "liveStream"}
+
+
+async def test_get_has_the_reference_response_shape(
+    sandbox: RunningSandbox, api: aiohttp.ClientSession, reference_example: Json
+) -> None:
+    """GET shows every property of the reference's example response, nested ones included:
+    telephony.links, links, simultaneousInterpretation, and registration on a webinar."""
+    example = reference_example["response"]
+    _, meeting = await get(api, occurrence(sandbox))
+    assert set(example) - _SET_ONLY - {"registration"} <= set(meeting)
+    assert set(example["telephony"]) == set(meeting["telephony"])
+    assert meeting["telephony"]["links"][0]["rel"] == "globalCallinNumbers"
+    assert meeting["id"] in meeting["telephony"]["links"][0]["href"]
+    assert meeting["links"][0]["rel"] == "breakoutSessions"
+    assert (
+        meeting["links"][0]["href"] == f"/v1/meetings/{meeting['meetingSeriesId']}/breakoutSessions"
+    )
+    assert set(meeting["simultaneousInterpretation"]) <= set(example["simultaneousInterpretation"])
+    _, webinar = await get(api, series(sandbox, "webinar"))
+    assert set(webinar["registration"]) == set(example["registration"])
+
+
+async def test_an_occurrence_shows_its_series_host_and_settings(
+    sandbox: RunningSandbox, api: aiohttp.ClientSession
+) -> None:
+    """An occurrence is drawn from its series: same host, number and settings, its own times."""
+    occurrence_id = occurrence(sandbox)
+    _, occ = await get(api, occurrence_id)
+    _, parent = await get(api, occ["meetingSeriesId"])
+    for name in ("hostEmail", "hostUserId", "meetingNumber", "title", "meetingOptions"):
+        assert occ[name] == parent[name], name
+    assert "recurrence" in parent
+    assert "recurrence" not in occ
+    assert occ["isModified"] is False
+
+
+@pytest.mark.parametrize("path", ["%2E", "%2E%2E", "..%2F..%2F_sandbox%2Fstats", "..%2Fpeople"])
+async def test_dot_ids_never_reach_another_path(
+    sandbox: RunningSandbox, api: aiohttp.ClientSession, path: str
+) -> None:
+    """An id of "." or ".." (or one that climbs) is one unknown meeting: 404 in the API's body."""
+    async with api.get(URL(f"{sandbox.url}/v1/meetings/{path}", encoded=True)) as response:
+        body = await response.json()
+    assert response.status == 404
+    assert body["message"] == "The requested resource could not be found."
+
+
+@pytest.mark.parametrize("meeting_id", [".", "..", ""])
+def test_the_store_never_holds_a_dot_id(meeting_id: str) -> None:
+    """Seeding leaves "." and ".." out; adding one directly is refused."""
+    assert meeting_id not in seed_from_ids([meeting_id, "abc"], datetime.now(UTC)).seeds
+    store = seed_from_ids([], datetime.now(UTC))
+    with pytest.raises(ValueError, match=r"meetingId|path step"):
+        store.add(meeting_id, store_seed())
+
+
+def store_seed() -> Seed:
+    return Seed("meetingSeries", "active", datetime.now(UTC) + timedelta(days=1), 30, "UTC")
+
+
+async def test_wrong_method_is_405_with_allow(
+    sandbox: RunningSandbox, api: aiohttp.ClientSession
+) -> None:
+    """A method the resource does not support: 405, an Allow header, the reference's words."""
+    async with api.delete(f"/v1/meetings/{series(sandbox)}") as response:
+        body = await response.json()
+        assert response.status == 405
+        assert {"GET", "PATCH"} <= set(response.headers["Allow"].split(","))
+    assert body["message"].startswith(
+        "The request was made to a resource using an HTTP request method"
+    )
+
+
 async def test_unknown_meeting_is_404(api: aiohttp.ClientSession) -> None:
     """GET and PATCH of an id that does not exist answer 404."""
     assert (await get(api, "0" * 32))[0] == 404
@@ -135,21 +211,6 @@ async def test_non_json_body_is_400_and_wrong_type_is_415(
     ) as response:
         assert response.status == 415
     assert (await patch(api, series(sandbox), ["title"]))[0] == 400
-
-
-async def test_list_occurrences_of_a_series(
-    sandbox: RunningSandbox, api: aiohttp.ClientSession
-) -> None:
-    """GET /v1/meetings?meetingSeriesId= lists the series' scheduled occurrences."""
-    series_id = sandbox.state.store.seeds[occurrence(sandbox)].series_id
-    assert series_id is not None
-    async with api.get("/v1/meetings", params={"meetingSeriesId": series_id}) as response:
-        items = (await response.json())["items"]
-    assert len(items) == 4
-    assert all(
-        item["id"].startswith(f"{series_id}_") and item["meetingType"] == "scheduledMeeting"
-        for item in items
-    )
 
 
 # --- PATCH semantics ---------------------------------------------------------------------------

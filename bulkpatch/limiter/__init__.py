@@ -9,7 +9,7 @@
   rate learned by earlier runs and joins the other runs on the same target and token.
 """
 
-from bulkpatch.limiter.clock import Clock, SystemClock
+from bulkpatch.clock import Clock, SystemClock
 from bulkpatch.limiter.finder import RateFinder
 from bulkpatch.limiter.lane import AdaptiveLimiter, Hold
 from bulkpatch.limiter.pacing import Pacing, open_pacing

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bulkpatch.limiter.clock import Clock
+from bulkpatch.clock import Clock
 from bulkpatch.limiter.finder import RateFinder
 from bulkpatch.limiter.pacer import Pacer
 
@@ -61,6 +61,7 @@ class AdaptiveLimiter:
         "episodes",
         "finder",
         "name",
+        "succeeded",
         "throttled",
     )
 
@@ -82,6 +83,7 @@ class AdaptiveLimiter:
         self.name = name
         self.finder = finder or RateFinder(clock.now(), ceiling=ceiling, min_rate=min_rate)
         self.throttled = 0
+        self.succeeded = 0
         self.episodes = 0
         self._clock = clock
         self._hold = hold or Hold(clock)
@@ -133,6 +135,7 @@ class AdaptiveLimiter:
 
     def on_success(self) -> None:
         """A request of this lane succeeded."""
+        self.succeeded += 1
         now = self._clock.now()
         share = self.finder.share = max(1, self._share())
         for _ in range(share):  # the finder reckons the token's whole traffic

@@ -6,7 +6,7 @@ from collections import deque
 
 import anyio
 
-from bulkpatch.limiter.clock import Clock
+from bulkpatch.clock import Clock
 
 #: How far behind the even pace the next slot may be, in seconds: a timer that fires late is
 #: made up by the next requests instead of being lost, yet no burst exceeds a few requests,

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from bulkpatch.limiter.clock import Clock
+from bulkpatch.clock import Clock
 from bulkpatch.limiter.finder import RateFinder
 from bulkpatch.limiter.lane import AdaptiveLimiter, Hold
 from bulkpatch.limiter.state import STALE_SECONDS, StateFile, state_path
@@ -115,9 +115,12 @@ class Pacing:
         return self.hold.waited
 
     def rates(self) -> dict[str, float]:
-        """Each lane's rate found (for the token, all runs together), requests per second."""
+        """Each lane's rate found (for the token, all runs together), requests per second; only
+        lanes that sent something."""
         rates = {}
         for name, lane in self._lanes.items():
+            if not lane.succeeded and not lane.throttled:
+                continue
             settled = lane.finder.settled
             rates[name] = round(lane.finder.rate if settled is None else settled, 2)
         return rates
@@ -125,7 +128,7 @@ class Pacing:
     def report(self) -> dict[str, Any]:
         """What the summary, ``status`` and the logs show (beside the 429 count): the rate each
         lane started from (learned by earlier runs, when there was one), the rate found, throttle
-        episodes, seconds waited and the runs sharing the token."""
+        episodes, seconds every lane was held by Retry-After, and the runs sharing the token."""
         learned = {
             name: self._learned[name]["rate"]
             for name in self._lanes
@@ -135,7 +138,7 @@ class Pacing:
             "rateLearned": learned,
             "rateFound": self.rates(),
             "throttleEpisodes": self.episodes,
-            "waitedSeconds": round(self.waited, 1),
+            "heldSeconds": round(self.waited, 1),
             "participants": self.participants,
         }
 

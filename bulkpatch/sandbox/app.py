@@ -14,7 +14,10 @@ from datetime import UTC, datetime
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from bulkpatch.sandbox.patching import PatchRefused, apply_patch
+from bulkpatch.sandbox.accounts import ADMIN, Identity, identify
+from bulkpatch.sandbox.listing import Page, current_of, list_meetings, list_people
+from bulkpatch.sandbox.patching import apply_patch
+from bulkpatch.sandbox.refusal import STATUS_WORDS, Refusal, not_found
 from bulkpatch.sandbox.store import MeetingStore
 from bulkpatch.sandbox.traffic import Faults, RateLimits, Stats, TokenIssuer, fingerprint
 
@@ -37,6 +40,13 @@ class SandboxState:
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     tokens: TokenIssuer | None = None
     on_request: Callable[[str, str, int, str], None] | None = None
+    users: dict[str, str] = field(default_factory=dict)
+
+    def identity(self, token: str | None) -> Identity:
+        """Who a token is: a user bound to one host (``users``), else the site admin."""
+        if (token or "") not in self.users:
+            return Identity(ADMIN, admin=True)
+        return identify(token, self.users, (), self.store.people())
 
 
 STATE = web.AppKey("state", SandboxState)
@@ -73,10 +83,12 @@ async def _gate(request: web.Request, handler: Handler) -> web.StreamResponse:
     state.stats.enter()
     try:
         response = await _admit(request, state, tracking_id) or await handler(request)
-    except PatchRefused as refused:
+    except Refusal as refused:
         response = error_response(refused.status, refused.message, tracking_id, refused.reasons)
-    except web.HTTPException as exc:  # the router's own 404 and 405
-        response = error_response(exc.status, exc.reason, tracking_id)
+    except web.HTTPException as exc:  # the router's own 404 and 405 (with its Allow header)
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        message = STATUS_WORDS.get(exc.status, exc.reason)
+        response = error_response(exc.status, message, tracking_id, headers=allow)
     finally:
         state.stats.leave()
     response.headers["trackingid"] = tracking_id
@@ -137,8 +149,13 @@ async def _admit(
 
 
 def _accepted(state: SandboxState, token: str) -> bool:
+    if token in state.users:
+        return True
     if state.tokens is not None:
-        return state.tokens.valid(token)
+        valid = state.tokens.valid(token)
+        if valid:
+            state.tokens.spend(token)
+        return valid
     return state.token is None or token == state.token
 
 
@@ -147,19 +164,32 @@ async def _access_token(request: web.Request) -> web.Response:
     state = request.app[STATE]
     form = await request.post()
     if state.tokens is None or form.get("grant_type") != "refresh_token":
-        raise PatchRefused(400, "Only grant_type=refresh_token is supported here.")
+        raise Refusal(400, "Only grant_type=refresh_token is supported here.")
     grant = state.tokens.refresh(str(form.get("refresh_token", "")))
     if grant is None:
-        raise PatchRefused(400, "The refresh token is not valid.")
+        raise Refusal(400, "The refresh token is not valid.")
     state.stats.refreshes += 1
     return web.json_response(grant)
 
 
+def _viewer(request: web.Request) -> Identity:
+    return request.app[STATE].identity(_bearer(request))
+
+
 async def _get_meeting(request: web.Request) -> web.Response:
+    """GET /v1/meetings/{meetingId}: ``hostEmail`` (admins) and ``current`` as the API has them."""
     state = request.app[STATE]
-    meeting = state.store.get(request.match_info["meetingId"])
-    if meeting is None:
-        raise PatchRefused(404, "The requested resource could not be found.")
+    meeting_id = request.match_info["meetingId"]
+    meeting = state.store.get(meeting_id)
+    viewer = _viewer(request)
+    host = state.store.host_of(meeting_id).email if meeting is not None else ""
+    on_behalf = request.query.get("hostEmail")
+    if meeting is None or not viewer.may_see(host):
+        raise not_found()
+    if viewer.admin and on_behalf and on_behalf.lower() != host.lower():
+        raise not_found()  # the admin asked as that host, whose meeting this is not
+    if request.query.get("current", "false").lower() == "true":
+        meeting = current_of(state.store, meeting_id, meeting, state.now())
     return web.json_response(meeting)
 
 
@@ -167,36 +197,35 @@ async def _patch_meeting(request: web.Request) -> web.Response:
     state = request.app[STATE]
     meeting_id = request.match_info["meetingId"]
     if request.content_type != "application/json":
-        raise PatchRefused(415, "The request must have Content-Type application/json.")
+        raise Refusal(415)
     try:
         body = await request.json()
     except ValueError:
-        raise PatchRefused(400, "The request body is not valid JSON.") from None
-    cancelled_before = len(state.store.cancelled)
-    updated = apply_patch(state.store, meeting_id, body, state.now())
+        raise Refusal(400, "The request body is not valid JSON.") from None
+    outcome = apply_patch(state.store, meeting_id, body, state.now(), _viewer(request))
     state.stats.patches_applied[meeting_id] += 1
-    state.stats.cancelled_occurrences += len(state.store.cancelled) - cancelled_before
-    return web.json_response(updated)
+    state.stats.cancelled_occurrences += outcome.cancelled
+    return web.json_response(outcome.meeting)
 
 
 async def _list_meetings(request: web.Request) -> web.Response:
+    """GET /v1/meetings: List Meetings with its filters and pages (see listing)."""
     state = request.app[STATE]
-    series_id = request.query.get("meetingSeriesId")
-    try:
-        limit = max(1, min(int(request.query.get("max", "100")), 100))
-    except ValueError:
-        raise PatchRefused(400, "max must be a whole number.") from None
-    if series_id is not None:
-        if series_id not in state.store:
-            raise PatchRefused(404, "The requested resource could not be found.")
-        ids = list(state.store.occurrences_of(series_id))[:limit]
-    else:
-        ids = [
-            mid
-            for mid, seed in state.store.seeds.items()
-            if seed.kind == "meetingSeries" and mid in state.store
-        ][:limit]
-    return web.json_response({"items": [state.store.get(mid) for mid in ids]})
+    return _paged(request, list_meetings(state.store, request.query, _viewer(request), state.now()))
+
+
+async def _list_people(request: web.Request) -> web.Response:
+    """GET /v1/people: the site's hosts and the sandbox's own accounts, paged."""
+    state = request.app[STATE]
+    accounts = [ADMIN, *(state.identity(token).person for token in state.users)]
+    return _paged(request, list_people(state.store, request.query, _viewer(request), accounts))
+
+
+def _paged(request: web.Request, page: Page) -> web.Response:
+    headers = {}
+    if page.next_cursor is not None:
+        headers["Link"] = f'<{request.url.update_query(cursor=page.next_cursor)}>; rel="next"'
+    return web.json_response({"items": page.items}, headers=headers)
 
 
 async def _inspect_meeting(request: web.Request) -> web.Response:
@@ -220,6 +249,7 @@ def build_app(state: SandboxState) -> web.Application:
     app = web.Application(middlewares=[_gate])
     app[STATE] = state
     app.router.add_get(f"{API_PREFIX}/meetings", _list_meetings)
+    app.router.add_get(f"{API_PREFIX}/people", _list_people)
     app.router.add_get(f"{API_PREFIX}/meetings/{{meetingId}}", _get_meeting)
     app.router.add_patch(f"{API_PREFIX}/meetings/{{meetingId}}", _patch_meeting)
     app.router.add_post(f"{API_PREFIX}/access_token", _access_token)
@@ -284,19 +314,23 @@ def new_state(
     faults: Faults | None = None,
     token_ttl: float | None = None,
     refresh_token: str | None = None,
+    token_uses: int | None = None,
+    users: dict[str, str] | None = None,
 ) -> SandboxState:
     """A sandbox state with a real monotonic clock for its rate limits and token lifetimes."""
     tokens = None
     if refresh_token is not None:
         if token is None:
             raise SandboxError(
-                "expiring tokens need a first token: give --token with --token-ttl/--refresh-token"
+                "expiring tokens need a first token: give --token with --token-ttl, "
+                "--token-uses or --refresh-token"
             )
-        tokens = TokenIssuer(token, refresh_token, token_ttl, time.monotonic)
+        tokens = TokenIssuer(token, refresh_token, token_ttl, time.monotonic, token_uses)
     return SandboxState(
         store=store,
         limits=RateLimits(rate, burst, time.monotonic),
         faults=faults or Faults(),
         token=token,
         tokens=tokens,
+        users=dict(users or {}),
     )

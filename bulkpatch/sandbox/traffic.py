@@ -182,32 +182,48 @@ class Stats:
 
 
 class TokenIssuer:
-    """Access tokens that expire ``ttl`` seconds after they are issued, and their refresh.
+    """Access tokens that expire, and their refresh.
 
-    The first token is the one given at start; each refresh with the right refresh token
-    issues a new one (the old ones keep working until they expire, as with the real API).
+    A token expires ``ttl`` seconds after it is issued, or once it has been accepted for
+    ``uses`` requests (a lifetime counted in requests: tests of refresh never depend on how
+    fast a machine is). The first token is the one given at start; each refresh with the right
+    refresh token issues a new one (the old ones keep working until they expire, as with the
+    real API).
     """
 
-    __slots__ = ("_clock", "_expiry", "refresh_token", "ttl")
+    __slots__ = ("_clock", "_expiry", "_used", "refresh_token", "ttl", "uses")
 
     def __init__(
-        self, first_token: str, refresh_token: str, ttl: float | None, clock: Clock
+        self,
+        first_token: str,
+        refresh_token: str,
+        ttl: float | None,
+        clock: Clock,
+        uses: int | None = None,
     ) -> None:
         self.refresh_token = refresh_token
         self.ttl = ttl
+        self.uses = uses
         self._clock = clock
         self._expiry: dict[str, float] = {}
+        self._used: Counter[str] = Counter()
         self._issue(first_token)
 
     def __repr__(self) -> str:
-        return f"<TokenIssuer ttl={self.ttl} issued={len(self._expiry)}>"
+        return f"<TokenIssuer ttl={self.ttl} uses={self.uses} issued={len(self._expiry)}>"
 
     def _issue(self, token: str) -> None:
         self._expiry[token] = math.inf if self.ttl is None else self._clock() + self.ttl
 
     def valid(self, token: str) -> bool:
         """Issued and not expired."""
+        if self.uses is not None and self._used[token] >= self.uses:
+            return False
         return self._clock() < self._expiry.get(token, -math.inf)
+
+    def spend(self, token: str) -> None:
+        """The token was accepted for one more request."""
+        self._used[token] += 1
 
     def expired(self, token: str) -> bool:
         """Issued once, and past its lifetime."""

@@ -1,4 +1,8 @@
-"""The clock every part of the limiter reads: injected, so tests move time by hand."""
+"""Time, injected: monotonic seconds, a way to wait, and the wall clock.
+
+Everything that waits or timestamps takes a :class:`Clock`, so tests move time by hand
+(tests/conftest.py) instead of sleeping.
+"""
 
 from __future__ import annotations
 
