@@ -27,9 +27,12 @@ def later(now: datetime, **delta: float) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """What runs learn about rate limits goes under the test's folder, never the user's home."""
-    monkeypatch.setenv("BULKPATCH_STATE_DIR", str(tmp_path / "state"))
+def state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """What runs learn about rate limits goes to a folder of the test's own (never the user's
+    home, nor the test's tmp_path, which some tests expect to stay as they left it)."""
+    folder = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("BULKPATCH_STATE_DIR", str(folder))
+    return folder
 
 
 @pytest.fixture

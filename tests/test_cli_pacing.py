@@ -30,13 +30,13 @@ def _run(sandbox: SandboxProcess, job: Path) -> dict[str, object]:
     return summary
 
 
-def test_the_limit_is_found_reported_and_remembered(tmp_path: Path) -> None:
+def test_the_limit_is_found_reported_and_remembered(tmp_path: Path, state_dir: Path) -> None:
     """Told nothing, a run against a 20/s limit finds it without a violation, says so in
     run.summary, and the next run on the same target and token starts from it."""
     seed = _job(tmp_path / "seed.csv", 1, 120)
     sandbox = SandboxProcess.start("--quiet", "--token", TOKEN, "--seed", str(seed), "--rate", "20")
-    state = state_path(tmp_path / "state", sandbox.api_url, token_identity(TOKEN))
-    try:  # tmp_path / "state" is BULKPATCH_STATE_DIR, set for every test by conftest
+    state = state_path(state_dir, sandbox.api_url, token_identity(TOKEN))
+    try:
         first = _run(sandbox, _job(tmp_path / "a.csv", 1, 60))
         learned = json.loads(state.read_text())["lanes"]["write"]["rate"]
         second = _run(sandbox, _job(tmp_path / "b.csv", 61, 60))
