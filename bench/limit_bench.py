@@ -108,9 +108,12 @@ def _measure(outcome: Result, stats: Result, rows: int, limit: float) -> Result:
     }  # fmt: skip
 
 
+LIMITS: tuple[int, ...] = (5, 20, 100, 300)
+
+
 def unknown(folder: Path) -> list[Result]:
     results = []
-    for limit in (5, 20, 100, 300):
+    for limit in LIMITS:
         for job_seconds in (20, 60):
             case = one_run(
                 folder, limit * job_seconds, limit, ("--rate", str(limit), "--burst", "10")
@@ -207,13 +210,27 @@ SCENARIOS: dict[str, Callable[[Path], list[Result]]] = {
 }  # fmt: skip
 
 
-def measure(name: str, repeat: int) -> None:
-    """Run ``name`` ``repeat`` times; store every run's results."""
+def measure(name: str, repeat: int, limits: tuple[int, ...] | None = None) -> None:
+    """Run ``name`` ``repeat`` times; store every run's results.
+
+    With ``limits`` (the unknown scenario only), only those limits run again, and their cases
+    replace the stored ones, run for run.
+    """
+    global LIMITS
+    if limits is not None:
+        LIMITS = limits
     runs = []
     for number in range(repeat):
         with tempfile.TemporaryDirectory() as folder:
             runs.append(SCENARIOS[name](Path(folder)))
         print(f"{name}: run {number + 1} of {repeat} done", file=sys.stderr)
+    path = RESULTS / f"limit-{name}.json"
+    if limits is not None and path.exists():
+        stored = json.loads(path.read_text())["runs"]
+        runs = [
+            [case for case in old if case.get("limit") not in limits] + new
+            for old, new in zip(stored, runs, strict=False)
+        ]
     RESULTS.mkdir(exist_ok=True)
     record = {
         "scenario": name, "runs": runs, "measured": datetime.now(UTC).strftime("%Y-%m-%d"),
@@ -226,11 +243,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     parser.add_argument("scenarios", nargs="*", choices=[*SCENARIOS, []])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--limits", type=lambda text: tuple(int(x) for x in text.split(",")), default=None,
+        help="unknown scenario: run only these limits again (5,20,100,300), keeping the rest",
+    )  # fmt: skip
     parser.add_argument("--render", action="store_true", help="only render the stored results")
     args = parser.parse_args()
     if not args.render:
         for name in args.scenarios or list(SCENARIOS):
-            measure(name, args.repeat)
+            measure(name, args.repeat, args.limits if name == "unknown" else None)
     sys.path.insert(0, str(Path(__file__).parent))
     from limit_report import render  # a sibling script
 
