@@ -117,6 +117,9 @@ def tables(records: dict[str, dict[str, Any]]) -> tuple[str, list[str]]:
     if "window" in records:
         flat = [c for run in records["window"]["runs"] for c in run]
         paced = [min(c["perWindow"][3:5]) / 600 for c in flat]
+        bullets.append(
+            f"A quota of 600 requests per fixed 60-second window is recognised and spread evenly: {statistics.median(paced):.0%} of it per window."
+        )
         rows.append(("fixed window 600 per 60 s: windows 4-5 (after 3 with one burst each)", _median(paced, _pct),
                      f"≥ 0.95 of the quota {_verdict(statistics.median(paced) >= 0.95)}", f"per window {flat[0]['perWindow']}; {_median([c['throttled'] for c in flat], str)} 429s, {max(c['violations'] for c in flat)} violations"))  # fmt: skip
     if "two" in records:
