@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint clean bench-peers
+.PHONY: demo test install lint clean bench bench-peers
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,11 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest
+
+# Bench only, by hand (about 80 minutes): the limit found without --max-rate, every scenario
+# three times; writes docs/benchmarks.md and the README's Performance figures.
+bench: $(STAMP)
+	$(BIN)/python bench/limit_bench.py
 
 # Bench only, by hand: the peers bulkpatch is compared with live in their own venv.
 .venv-bench/.installed: bench/peers/requirements.txt

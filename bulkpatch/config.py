@@ -41,7 +41,11 @@ class Settings(BaseModel):
     #: Requests in flight at once.
     concurrency: int = Field(default=8, ge=1, le=512)
     #: Ceiling of requests per second, shared by all workers; the limiter never goes above it.
-    max_rate: float = Field(default=10.0, gt=0, allow_inf_nan=False)
+    #: None (the default): no ceiling, the limiter finds the server's limit on its own.
+    max_rate: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    #: Where the rates learned per target and token are kept (None: $BULKPATCH_STATE_DIR,
+    #: $XDG_STATE_HOME/bulkpatch or ~/.local/state/bulkpatch).
+    state_dir: Path | None = None
     #: Attempts per row for retryable answers (429, 423, 5xx, timeouts, connection errors).
     max_attempts: int = Field(default=5, ge=1, le=100)
     #: Environment variable that holds the access token.
@@ -100,7 +104,7 @@ def load_settings(
         raise ConfigError(f"bad configuration{source}: {problems}") from None
 
 
-_PATH_KEYS = ("token_file", "log_file")
+_PATH_KEYS = ("token_file", "log_file", "state_dir")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

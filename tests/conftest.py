@@ -26,6 +26,15 @@ def later(now: datetime, **delta: float) -> str:
     return (now + timedelta(**delta)).isoformat()
 
 
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """What runs learn about rate limits goes to a folder of the test's own (never the user's
+    home, nor the test's tmp_path, which some tests expect to stay as they left it)."""
+    folder = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("BULKPATCH_STATE_DIR", str(folder))
+    return folder
+
+
 @pytest.fixture
 def now() -> datetime:
     """The fixed clock the pure rules are checked against."""

@@ -75,7 +75,7 @@ def remote_options(command: Callable[..., R]) -> Callable[..., R]:
             "--max-rate",
             type=click.FloatRange(min=0, min_open=True, max=100_000),
             default=None,
-            help="Requests per second, never exceeded [default: 10].",
+            help="Requests per second, never exceeded [default: none; the API's limit is found].",
         ),
         click.option(
             "--token-file",

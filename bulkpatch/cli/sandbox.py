@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import signal
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,6 +33,16 @@ from bulkpatch.sandbox import (
     running_sandbox,
     seed_from_ids,
 )
+from bulkpatch.sandbox.limits import RateLimits, parse_schedule
+
+
+def _schedule(
+    _: click.Context, __: click.Parameter, value: str | None
+) -> tuple[tuple[float, float], ...]:
+    try:
+        return parse_schedule(value) if value else ()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def _latency(_: click.Context, __: click.Parameter, value: str) -> tuple[float, float]:
@@ -98,6 +109,41 @@ def _user_tokens(_: click.Context, __: click.Parameter, value: tuple[str, ...]) 
     help="Requests a token may send at once.",
 )
 @click.option(
+    "--retry-after-min",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    help="No 429 asks for less than this many seconds of Retry-After.",
+)
+@click.option(
+    "--window",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Fixed-window quota: the window in seconds (with --quota).",
+)
+@click.option(
+    "--quota",
+    type=click.IntRange(1),
+    default=None,
+    help="Requests per token in each --window; beyond it, 429 until the window ends.",
+)
+@click.option(
+    "--rate-schedule",
+    callback=_schedule,
+    help="The rate changes over time: SECONDS:RATE,... from the first request (0:50,60:25,180:50).",
+)
+@click.option(
+    "--read-rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="GETs get a token bucket of their own at this rate (PATCHes keep --rate).",
+)
+@click.option(
+    "--read-burst",
+    type=click.IntRange(1),
+    default=None,
+    help="Burst of the GET bucket [default: --burst].",
+)
+@click.option(
     "--latency-ms", default="0", callback=_latency, help="Delay per request: MS or MIN-MAX."
 )
 @click.option(
@@ -153,6 +199,12 @@ def sandbox(
     random_seed: int,
     rate: float | None,
     burst: int,
+    retry_after_min: float,
+    window: float | None,
+    quota: int | None,
+    rate_schedule: tuple[tuple[float, float], ...],
+    read_rate: float | None,
+    read_burst: int | None,
     latency_ms: tuple[float, float],
     fault_rate: float,
     locked_rate: float,
@@ -182,6 +234,8 @@ def sandbox(
       bulkpatch sandbox --meetings 1000 --fault-rate 0.1 --latency-ms 50-250 --port 0
       bulkpatch sandbox --seed snapshot.jsonl --token admin-t --user-token ana-t=ana@example.com
       bulkpatch sandbox --site site.toml --meetings 500
+      bulkpatch sandbox --window 60 --quota 600 --retry-after-min 5
+      bulkpatch sandbox --rate-schedule 0:50,60:25,180:50 --read-rate 100
     """
     settings_from(config_path, log_format, verbose)
     store = _store(seed_job, meetings, hosts, random_seed, datetime.now(UTC))
@@ -191,6 +245,8 @@ def sandbox(
         locked_rate=locked_rate,
         rng=random.Random(random_seed),
     )
+    if (window is None) != (quota is None):
+        raise click.UsageError("--window and --quota go together")
     if (token_ttl is not None or token_uses is not None) and refresh_token is None:
         refresh_token = "sandbox-refresh"
     try:
@@ -205,6 +261,17 @@ def sandbox(
             token_uses=token_uses,
             users=user_tokens,
             site=site,
+        )
+        state.limits = RateLimits(
+            rate_schedule[0][1] if rate_schedule and rate is None else rate,
+            burst,
+            time.monotonic,
+            retry_after_min=retry_after_min,
+            window=window,
+            quota=quota,
+            schedule=rate_schedule,
+            read_rate=read_rate,
+            read_burst=read_burst,
         )
         if not quiet:
             log = structlog.get_logger("bulkpatch.sandbox")

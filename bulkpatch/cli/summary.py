@@ -49,6 +49,7 @@ def summarise(report: RunReport, log: FilteringBoundLogger | None) -> int:
             waitedSeconds=round(counts.waited, 3),
             journal=str(report.journal),
             **{status.value: totals[status] for status in STATUSES},
+            **report.pacing,
         )
     headline = _HEADLINES[report.reason]
     if report.reason is StopReason.FAILURES:
@@ -63,6 +64,10 @@ def summarise(report: RunReport, log: FilteringBoundLogger | None) -> int:
         f"  this run  {counts.done} rows in {elapsed:.1f} s ({rate:.1f} rows/s), "
         f"{counts.requests} requests, {counts.retries} retries, {counts.throttled} answered 429"
     )
+    found = report.pacing.get("rateFound")
+    if found:
+        held = report.pacing.get("heldSeconds", 0)
+        say(f"  pace      {found:g}/s found for the token, {held:g} s held by Retry-After")
     say(f"  journal   {shown_path(report.journal)}")
     say(f"  next      {_next_step(report)}")
     return code

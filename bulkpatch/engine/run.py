@@ -184,8 +184,7 @@ def _resume_pause(run: _Run) -> bool:
             f"{remaining:,.0f} s from now, more than max_retry_after ({limit:g} s)",
         )
         return False
-    for lane in ("read", "write"):
-        pipeline.lanes(lane).hold(remaining)
+    pipeline.lanes("write").hold(remaining)  # every lane shares the hold
     run.log.warning(
         "run.resume_pause",
         waitSeconds=round(remaining, 3),

@@ -126,9 +126,10 @@ async def _admit(
             "The request requires a valid access token set in the Authorization request header.",
             tracking_id,
         )
-    throttle = state.limits.admit(token, id(request.transport))
+    throttle = state.limits.admit(token, id(request.transport), request.method)
     if throttle is not None:
         state.stats.throttled += 1
+        state.stats.throttled_by_limit[throttle.limit] += 1
         if throttle.violation:
             state.stats.violation(token, throttle)
         headers = {"Retry-After": str(throttle.retry_after)}

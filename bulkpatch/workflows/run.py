@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AsyncExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,8 @@ class RunReport:
     elapsed: float
     journal: Path
     resumed: bool
+    #: The limiter's report: rate found per lane, throttle episodes, time held, runs sharing.
+    pacing: dict[str, Any] = field(default_factory=dict)
 
     @property
     def finished(self) -> bool:
@@ -141,10 +143,19 @@ async def run_job(
                 settings=_run_settings(settings, options, session),
                 on_progress=on_progress,
             )
+            pacing = session.pacing.report()
         journal.finish_run(run_id, reason.value, counts.throttled)
         totals = journal.counts()
     return RunReport(
-        reason, stopper.detail, job.path, counts, totals, time.monotonic() - started, path, resumed
+        reason,
+        stopper.detail,
+        job.path,
+        counts,
+        totals,
+        time.monotonic() - started,
+        path,
+        resumed,
+        pacing,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -12,8 +13,7 @@ from bulkpatch.auth import TokenRefresher
 from bulkpatch.client import MeetingsClient, Timeouts
 from bulkpatch.config import SANDBOX_TARGET, Settings, check_base_url, target_name
 from bulkpatch.engine import Pipeline, Stopper
-from bulkpatch.engine.values import Pacer
-from bulkpatch.limiter import AdaptiveLimiter, SystemClock
+from bulkpatch.limiter import Pacing, SystemClock, default_state_dir, open_pacing, token_identity
 from bulkpatch.policy import Backoff, Limits
 from bulkpatch.redact import Redactor
 from bulkpatch.tokens import Credentials
@@ -49,6 +49,8 @@ class Session:
     client: MeetingsClient
     pipeline: Pipeline
     redactor: Redactor
+    #: The lanes' pacing: the rate found, 429s, time held (``pacing.report()``).
+    pacing: Pacing
 
 
 def limits_of(settings: Settings) -> Limits:
@@ -85,13 +87,26 @@ async def open_session(
         redactor=redactor,
     ) as client:
         clock = SystemClock()
-        limiter = AdaptiveLimiter(settings.max_rate, clock)
-
-        def lanes(_: str) -> Pacer:
-            return limiter
-
-        refresher = TokenRefresher(client, credentials, log) if credentials.can_refresh else None
-        pipeline = Pipeline(
-            client, lanes, clock, log, limits_of(settings), stopper, refresher=refresher
-        )
-        yield Session(client, pipeline, redactor)
+        with open_pacing(
+            clock=clock,
+            ceiling=settings.max_rate,
+            target=target.name,
+            identity=token_identity(
+                credentials.access_token,
+                client_id=credentials.client_id,
+                refresh_token=credentials.refresh_token,
+            ),
+            # The emulator is new each time, with a token of its own: nothing worth learning.
+            state_dir=None
+            if target.is_sandbox
+            else settings.state_dir or default_state_dir(os.environ),
+        ) as pacing:
+            if pacing.warning:
+                log.warning("pacing.state_unusable", hint=pacing.warning)
+            refresher = (
+                TokenRefresher(client, credentials, log) if credentials.can_refresh else None
+            )
+            pipeline = Pipeline(
+                client, pacing.lane, clock, log, limits_of(settings), stopper, refresher=refresher
+            )
+            yield Session(client, pipeline, redactor, pacing)
