@@ -338,3 +338,25 @@ def test_default_path_sits_beside_the_job() -> None:
     assert default_journal_path(Path("jobs/x.csv"), sandbox=True) == Path(
         "jobs/x.csv.sandbox.journal"
     )
+
+
+def test_opening_keeps_sqlites_own_locks(tmp_path: Path) -> None:
+    """Opening a journal for a run never closes a descriptor of SQLite's files (that would drop
+    SQLite's locks, and a `status` elsewhere would then take the live journal's shared memory
+    for its own): the run still holds its lock on the -shm file."""
+    locks = Path("/proc/locks")
+    if not locks.exists():
+        pytest.skip("no /proc/locks here")
+    with held(tmp_path):
+        pass  # the journal exists now, in WAL mode
+    path = tmp_path / "j.journal"
+    with Journal.open_for_run(path) as journal:
+        journal.record(Outcome(2, RowStatus.SUCCEEDED, 1))
+        journal.flush()
+        shm = Path(f"{path}-shm").stat().st_ino
+        held_by_us = [
+            line
+            for line in locks.read_text().splitlines()
+            if f" {os.getpid()} " in line and line.split()[5].endswith(f":{shm}")
+        ]
+    assert held_by_us, "SQLite's lock on the -shm file is gone"

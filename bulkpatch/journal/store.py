@@ -474,15 +474,26 @@ def _connect(real: Path, shown: Path, *, read_only: bool) -> sqlite3.Connection:
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:
-    """Read-only; on read-only media (where SQLite cannot make its -shm file), immutable."""
+    """Read-only, changing nothing beside the journal either.
+
+    With no write-ahead log data, ``immutable``: SQLite makes no -wal or -shm file, and reads
+    from read-only media. With some, it must read it: ``mode=ro`` (which needs the -shm); on
+    read-only media where that cannot be, the journal is refused rather than read stale.
+    """
     uri = Path(os.path.realpath(path)).as_uri()
+    if not files.wal_holds_data(path):
+        return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None)
     db = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None)
     try:
         db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-        return db
-    except sqlite3.OperationalError:
+    except sqlite3.OperationalError as exc:
         db.close()
-    return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None)
+        raise JournalError(
+            f"cannot read the journal {path}: its latest outcomes are in {path}-wal, which "
+            f"SQLite cannot open here ({exc}); copy the journal with its -wal and -shm files "
+            "to a folder you can write, and read that copy"
+        ) from None
+    return db
 
 
 def _check_is_journal(real: Path, shown: Path) -> None:
