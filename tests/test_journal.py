@@ -181,24 +181,57 @@ def test_secrets_are_stored_masked_but_a_changed_one_is_noticed(tmp_path: Path) 
     assert b"Better3" not in data
 
 
-def test_rows_gone_from_a_forced_job_are_removed_not_pending(tmp_path: Path) -> None:
-    """With --force and fewer rows, the rows no longer in the file are removed, done ones kept."""
+def test_a_forced_job_keeps_each_rows_outcome_by_content_not_line(tmp_path: Path) -> None:
+    """A line inserted above done rows does not make them pending, nor theirs anyone else's."""
+    rows = [ValidatedRow(line, f"m{line}", {"title": "t"}) for line in range(2, 6)]
+    with held(tmp_path, rows) as journal:
+        for line in (2, 3):
+            journal.record(Outcome(line, RowStatus.SUCCEEDED, 1, 204))
+        journal.flush()
+        inserted = [ValidatedRow(2, "new", {"title": "t"})] + [
+            ValidatedRow(row.line + 1, row.meeting_id, row.body) for row in rows
+        ]
+        journal.bind(binding(tmp_path, "sha-2"), force=True)
+        journal.sync_rows(inserted, changed=True)
+        statuses = {r.line: (r.meeting_id, r.status, r.http_status) for r in journal.rows()}
+        assert statuses == {
+            2: ("new", RowStatus.PENDING, None),
+            3: ("m2", RowStatus.SUCCEEDED, 204),
+            4: ("m3", RowStatus.SUCCEEDED, 204),
+            5: ("m4", RowStatus.PENDING, None),
+            6: ("m5", RowStatus.PENDING, None),
+        }
+
+
+def test_done_rows_that_leave_a_forced_job_are_kept_for_undo_only(tmp_path: Path) -> None:
+    """Rows no longer in the file leave the counts; the ones that changed a meeting stay undoable."""
     rows = [ValidatedRow(line, f"m{line}", {"title": "t"}) for line in range(2, 7)]
     with held(tmp_path, rows) as journal:
         journal.record(Outcome(5, RowStatus.SUCCEEDED, 1))
         journal.flush()
         journal.bind(binding(tmp_path, "sha-2"), force=True)
         journal.sync_rows(rows[:2], changed=True)
-        statuses = {r.line: r.status for r in journal.rows()}
-        assert statuses == {
+        assert {r.line: r.status for r in journal.rows()} == {
             2: RowStatus.PENDING,
             3: RowStatus.PENDING,
-            4: RowStatus.REMOVED,
-            5: RowStatus.SUCCEEDED,
-            6: RowStatus.REMOVED,
         }
+        assert [(r.meeting_id, r.retired) for r in journal.undo_rows()] == [("m5", True)]
         journal.sync_rows(rows, changed=True)  # the rows come back: to do again
-        assert journal.counts()[RowStatus.REMOVED] == 0
+        assert journal.counts()[RowStatus.PENDING] == 5
+        journal.mark_reverted(["m5"])
+        assert journal.retired_count() == 0
+        assert list(journal.undo_rows()) == []
+
+
+def test_an_edited_row_is_sent_again(tmp_path: Path) -> None:
+    """Same line, same meeting, another patch: pending again; the old change stays undoable."""
+    with held(tmp_path) as journal:
+        journal.record(Outcome(3, RowStatus.SUCCEEDED, 1))
+        journal.flush()
+        journal.bind(binding(tmp_path, "sha-2"), force=True)
+        journal.sync_rows(two_rows(title="c"), changed=True)
+        assert journal.counts()[RowStatus.PENDING] == 2
+        assert [r.line for r in journal.undo_rows()] == [3]
 
 
 def test_every_row_is_in_the_journal_before_anything_is_sent(tmp_path: Path) -> None:

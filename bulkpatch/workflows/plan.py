@@ -22,7 +22,7 @@ from structlog.typing import FilteringBoundLogger
 
 from bulkpatch.config import Settings
 from bulkpatch.engine import Pipeline, Planned, RunCounts, Stopper, StopReason, plan_rows
-from bulkpatch.engine.steps import read_request
+from bulkpatch.engine.steps import another_meeting, read_request
 from bulkpatch.journal import Journal, Snapshot
 from bulkpatch.model.diff import FieldChange, before_values, changes, encode_values
 from bulkpatch.model.server import refusal
@@ -144,6 +144,8 @@ class _Reader:
         if final is None:
             return None
         meeting = final.reply.payload if final.ok and final.reply is not None else None
+        if isinstance(meeting, dict) and (mixed_up := another_meeting(row.meeting_id, meeting)):
+            return RowPlan(row.line, row.meeting_id, "unread", reason=mixed_up)
         if not isinstance(meeting, dict):
             if final.reply is not None and final.reply.status == 404:
                 return RowPlan(row.line, row.meeting_id, "gone", reason=final.reply.message)
@@ -152,7 +154,9 @@ class _Reader:
         refused = refusal(meeting, row.body, self.now) if found else None
         if earlier is None:  # a later row of the same meeting is read again when it runs
             before = encode_values(before_values(meeting, row.body))
-            self.journal.record_snapshot(Snapshot(row.line, before, _stamp(datetime.now(UTC))))
+            self.journal.record_snapshot(
+                Snapshot(row.line, before, _stamp(datetime.now(UTC)), by_run=False)
+            )
             self._recorded += 1
             if self._recorded % _FLUSH_EVERY == 0:
                 self.journal.flush()
