@@ -298,7 +298,8 @@ def test_a_cut_journal_is_named_damaged(tmp_path: Path) -> None:
 
 
 def test_version_1_journals_are_migrated(tmp_path: Path) -> None:
-    """A journal of the first schema gets its target from its runs and the new columns."""
+    """A journal of the first schema gets its target from its runs and the new columns;
+    rows once "removed" go, and a before-value without its outcome counts as sent."""
     path = tmp_path / "old.journal"
     db = sqlite3.connect(path)
     db.executescript(
@@ -312,6 +313,8 @@ def test_version_1_journals_are_migrated(tmp_path: Path) -> None:
             throttled INTEGER NOT NULL DEFAULT 0);
         INSERT INTO meta VALUES ('schema', '1'), ('job_hash', 'sha-1'), ('job_path', 'job.csv');
         INSERT INTO rows (line, meeting_id, status) VALUES (2, 'm1', 'succeeded');
+        INSERT INTO rows (line, meeting_id, status) VALUES (3, 'm2', 'removed');
+        INSERT INTO rows (line, meeting_id, status, before) VALUES (4, 'm3', 'pending', '{}');
         INSERT INTO runs (started_at, options, pid, host)
             VALUES ('2026-11-01T00:00:00Z', '{"baseUrl": "https://WebexAPIs.com/v1/"}', 1, 'h');
         """
@@ -320,7 +323,9 @@ def test_version_1_journals_are_migrated(tmp_path: Path) -> None:
     with Journal.open_for_run(path) as journal:
         assert journal.meta["schema"] == str(SCHEMA_VERSION)
         assert journal.meta["target"] == "https://webexapis.com/v1"
-        assert [r.status for r in journal.rows()] == [RowStatus.SUCCEEDED]
+        assert [r.status for r in journal.rows()] == [RowStatus.SUCCEEDED, RowStatus.PENDING]
+        assert [r.line for r in journal.undo_rows()] == [2, 4]
+        assert [s.sent for s in journal.states_from(0, 10)] == [False, True]
 
 
 def immutable(path: Path) -> bool:
