@@ -282,8 +282,10 @@ def test_a_journal_from_a_newer_bulkpatch_is_refused(tmp_path: Path) -> None:
             opening(tmp_path / "j.journal")
 
 
-def test_a_cut_journal_is_named_damaged(tmp_path: Path) -> None:
-    """A journal missing its last bytes is refused by SQLite's own check, never half read."""
+@pytest.mark.parametrize("cut", [100, 4096, 3 * 4096])
+def test_a_cut_journal_is_named_damaged(tmp_path: Path, cut: int) -> None:
+    """A journal missing its last bytes (or whole pages) is refused as damaged, never half
+    read, never called foreign."""
     rows = [ValidatedRow(line, f"m{line}", {"title": "t" * 100}) for line in range(2, 400)]
     with held(tmp_path, rows):
         pass
@@ -292,9 +294,11 @@ def test_a_cut_journal_is_named_damaged(tmp_path: Path) -> None:
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
     data = path.read_bytes()
-    path.write_bytes(data[:-100])
+    path.write_bytes(data[:-cut])
     with pytest.raises(JournalError, match="damaged"):
         Journal.open_read_only(path)
+    with pytest.raises(JournalError, match="damaged"):
+        Journal.open_for_run(path)
 
 
 def test_version_1_journals_are_migrated(tmp_path: Path) -> None:

@@ -139,11 +139,14 @@ def test_a_retry_after_past_the_limit_stops_the_run_without_sleeping(
     code, out, _ = run_against(server.api_url, job, "--concurrency", "1")
     assert code == 3
     assert "more than max_retry_after (900 s)" in out
+    assert f"(Retry-After: {retry_after})" in out
     sent = len(server.received)
     assert sent == 1
     code, out, _ = run_against(server.api_url, job)
     assert code == 3
     assert "an earlier run was told to wait until" in out
+    capped = retry_after != "86400"  # a wait of years is capped: no made-up date is shown
+    assert ("more than ten years from now" in out) is capped
     assert len(server.received) == sent
     assert statuses(tmp_path / "job.csv.journal")[RowStatus.PENDING] == 4
 

@@ -66,8 +66,8 @@ def status(
 
     \b
     Example:
-      bulkpatch status jobs/site-migration-lobby.csv.journal
-      bulkpatch status jobs/site-migration-lobby.csv --format json
+      bulkpatch status jobs/site-migration-lobby.csv
+      bulkpatch status jobs/site-migration-lobby.csv.sandbox.journal --format json
     """
     settings_from(config_path, log_format, verbose)
     with open_journal(journal) as opened:

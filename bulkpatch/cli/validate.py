@@ -68,7 +68,7 @@ def validate(
     \b
     Example:
       bulkpatch validate jobs/site-migration-lobby.csv
-      bulkpatch validate jobs/reschedule.jsonl --format json > report.json
+      bulkpatch validate jobs/reschedule-with-timezones.jsonl --format json > report.json
       bulkpatch validate jobs/tracking-codes.csv --site site.toml
     """
     settings_from(config_path, log_format, verbose)

@@ -526,8 +526,9 @@ def _check_is_journal(real: Path, shown: Path) -> None:
             version = version_of(db)
         finally:
             db.close()
-    except sqlite3.Error as exc:
-        raise JournalError(_foreign(shown, None, exc)) from None
+    except sqlite3.DatabaseError as exc:
+        # The header said SQLite: a file it cannot read past that is a damaged one.
+        raise JournalError(_damaged(shown, str(exc))) from None
     except OSError as exc:
         raise JournalError(f"cannot read the journal {shown}: {exc.strerror}") from None
     if version is None or version == 0 or version > SCHEMA_VERSION:

@@ -43,6 +43,8 @@ class RowPlan:
     klass: str
     changes: tuple[FieldChange, ...] = ()
     reason: str = ""
+    #: An earlier row changes the same meeting (a run reads it again for this row).
+    follows: bool = False
 
 
 @dataclass
@@ -56,6 +58,8 @@ class PlanReport:
     classes: Counter[str] = field(default_factory=Counter)
     fields: Counter[str] = field(default_factory=Counter)
     already_done: int = 0
+    #: Rows of a meeting an earlier row also changes: a run reads their meeting again.
+    followers: int = 0
     counts: RunCounts = field(default_factory=RunCounts)
     elapsed: float = 0.0
     #: Requests per second a run would go at (the ceiling, when there is one).
@@ -67,9 +71,15 @@ class PlanReport:
         return self.classes["change"] + self.classes["unread"]
 
     @property
+    def reads(self) -> int:
+        """GETs a run would send: a row found already set is read again before it is skipped
+        (the meeting may change meanwhile), and so is a meeting an earlier row changes."""
+        return self.classes["unchanged"] + self.classes["unread"] + self.followers
+
+    @property
     def seconds(self) -> float | None:
         """How long a run's requests would take at ``rate``."""
-        return self.patches / self.rate if self.rate else None
+        return (self.patches + self.reads) / self.rate if self.rate else None
 
 
 async def plan_job(
@@ -163,13 +173,15 @@ class _Reader:
         note = f"after line {earlier}, which changes the same meeting" if earlier else ""
         if refused:
             return RowPlan(row.line, row.meeting_id, "refused", found, refused)
-        return RowPlan(row.line, row.meeting_id, "change" if found else "unchanged", found, note)
+        klass = "change" if found else "unchanged"
+        return RowPlan(row.line, row.meeting_id, klass, found, note, bool(found and earlier))
 
     def _done(self, index: int, plan: RowPlan | None) -> None:
         """Count a row's plan and pass on every one that is now next in file order."""
         if plan is None:
             return  # stopped: the run ends here
         self.report.classes[plan.klass] += 1
+        self.report.followers += plan.follows
         if plan.klass == "change":
             self.report.fields.update(change.path for change in plan.changes)
         self._waiting[index] = plan
