@@ -27,6 +27,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from bulkpatch.sandbox.process import SandboxProcess
 
@@ -34,6 +35,7 @@ HERE = Path(__file__).parent
 ROOT = HERE.parent
 TOKEN = "bench-admin"
 LIMIT = 50.0
+RESULT = HERE / "results" / "loop.json"
 sys.path.insert(0, str(HERE))
 from markers import splice  # noqa: E402  # a sibling script
 
@@ -168,10 +170,10 @@ def plan_run_scenario(folder: Path, meetings: int, hosts: int) -> list[Step]:
         site.stop()
 
 
-def report(steps: list[Step], cores: int | None) -> tuple[str, str]:
+def report(steps: list[Step], record: dict[str, Any]) -> tuple[str, str]:
     """The docs' table and the README's bullet."""
     lines = [
-        f"Measured {time.strftime('%Y-%m-%d')} with bench/loop_bench.py on a {cores}-core machine: "
+        f"Measured {record['measured']} with bench/loop_bench.py on a {record['cores']}-core machine: "
         f"a sandbox with a {LIMIT:g}/s limit for reads and another for writes, "
         "each command a fresh process with no rate learned before. *Seconds*: the command's own, "
         "start to exit. *Ideal*: its reads or its writes (whichever is more) over the limit.",
@@ -207,17 +209,24 @@ def main() -> None:
     parser.add_argument("--meetings", type=int, default=10_000)
     parser.add_argument("--hosts", type=int, default=200)
     parser.add_argument("--dry", action="store_true", help="print, write nothing to the docs")
+    parser.add_argument("--render", action="store_true", help="only write the kept figures")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as name:
-        folder = Path(name)
-        steps = pull_scenarios(folder, args.meetings, args.hosts)
-        steps += plan_run_scenario(folder, args.meetings, args.hosts)
-    table, bullet = report(steps, os.cpu_count())
+    if not args.render:
+        with tempfile.TemporaryDirectory() as name:
+            folder = Path(name)
+            steps = pull_scenarios(folder, args.meetings, args.hosts)
+            steps += plan_run_scenario(folder, args.meetings, args.hosts)
+        record = {"measured": time.strftime("%Y-%m-%d"), "cores": os.cpu_count(), "steps": [asdict(s) for s in steps]}  # fmt: skip
+        if args.dry:
+            print(report(steps, record)[0])
+            return
+        RESULT.parent.mkdir(exist_ok=True)
+        RESULT.write_text(json.dumps(record, indent=1) + "\n")
+    record = json.loads(RESULT.read_text())
+    table, bullet = report([Step(**s) for s in record["steps"]], record)
     print(table)
-    print(json.dumps([asdict(s) for s in steps]))
-    if not args.dry:
-        splice(ROOT / "docs" / "benchmarks.md", "bench/loop_bench.py", table, "Pull, plan and run")
-        splice(ROOT / "README.md", "bench/loop_bench.py", bullet)
+    splice(ROOT / "docs" / "benchmarks.md", "bench/loop_bench.py", table, "Pull, plan and run")
+    splice(ROOT / "README.md", "bench/loop_bench.py", bullet)
 
 
 if __name__ == "__main__":
