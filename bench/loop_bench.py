@@ -217,7 +217,7 @@ def report(steps: list[Step], record: dict[str, Any]) -> tuple[str, str]:
     if pull:
         parts.append(
             f"`pull` of {pull.rows:,} meetings across {record.get('hosts', 200)} hosts under a 50/s limit it is not told: "
-            f"{pull.seconds:.1f} s ({pull.ideal / pull.seconds:.0%} of ideal, {pull.violations} Retry-After violations)"
+            f"{pull.seconds:.1f} s from start to exit against an ideal {pull.ideal:.1f} s of requests, {pull.violations} Retry-After violations"
         )  # fmt: skip
     if plan and run:
         parts.append(
