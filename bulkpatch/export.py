@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bulkpatch.errors import JournalError
-from bulkpatch.jobfile import JobFormat, job_format, open_job
+from bulkpatch.jobfile import JobFormat, csv_reader, job_format, open_job
 from bulkpatch.journal import Journal, RowRecord, file_hash
 
 COLUMNS = (
@@ -73,7 +73,8 @@ def write_as_job(journal: Journal, status: str, out: TextIO) -> tuple[int, JobFo
     """Write the rows with ``status`` back as a job file in the input's own format.
 
     The rows come from the job file itself (secrets included, as the user wrote them), so the
-    file must be unchanged since the journal was made.
+    file must be unchanged since the journal was made. A CSV job is re-read with the cell
+    separator it was run with, which the journal keeps as ``job_delimiter`` (``,`` if absent).
     """
     meta = journal.meta
     job = Path(meta.get("job_path", ""))
@@ -88,7 +89,7 @@ def write_as_job(journal: Journal, status: str, out: TextIO) -> tuple[int, JobFo
     count = 0
     with open_job(job) as lines:
         if fmt is JobFormat.CSV:
-            header, rows = _csv_records(lines, wanted)
+            header, rows = _csv_records(lines, wanted, meta.get("job_delimiter") or ",")
             out.write(header)
         else:
             rows = _jsonl_lines(lines, wanted)
@@ -98,12 +99,18 @@ def write_as_job(journal: Journal, status: str, out: TextIO) -> tuple[int, JobFo
     return count, fmt
 
 
-def _csv_records(lines: TextIO, wanted: set[int]) -> tuple[str, Iterator[str]]:
-    """The header line, and each wanted record exactly as written (multi-line cells included)."""
+def _csv_records(
+    lines: Iterable[str], wanted: set[int], delimiter: str = ","
+) -> tuple[str, Iterator[str]]:
+    """The header line, and each wanted record exactly as written (multi-line cells included).
+
+    Records are split as the job reader split them (same separator, same quoting rules), so
+    the line numbers the journal holds point at the same records.
+    """
     record: list[str] = []
     # The csv reader pulls lines only as far as the record it returns, so ``record`` holds
     # exactly the raw lines of the record just read.
-    reader = csv.reader(_recording(lines, record), strict=False)
+    reader = csv_reader(_recording(lines, record), delimiter)
     next(reader, None)
     header = "".join(record)
     record.clear()
@@ -120,13 +127,13 @@ def _csv_records(lines: TextIO, wanted: set[int]) -> tuple[str, Iterator[str]]:
     return header, records()
 
 
-def _recording(lines: TextIO, record: list[str]) -> Iterator[str]:
+def _recording(lines: Iterable[str], record: list[str]) -> Iterator[str]:
     for line in lines:
         record.append(line)
         yield line
 
 
-def _jsonl_lines(lines: TextIO, wanted: set[int]) -> Iterator[str]:
+def _jsonl_lines(lines: Iterable[str], wanted: set[int]) -> Iterator[str]:
     for number, text in enumerate(lines, start=1):
         if number in wanted:
             yield text if text.endswith("\n") else text + "\n"
