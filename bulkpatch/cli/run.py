@@ -31,10 +31,11 @@ from bulkpatch.cli.common import (
 )
 from bulkpatch.cli.progress import progress_view
 from bulkpatch.cli.summary import summarise
-from bulkpatch.cli.validate import render_text
+from bulkpatch.cli.validate import delimiter_option, render_text
 from bulkpatch.client import MeetingsClient, Timeouts, check_base_url, meeting_url
 from bulkpatch.config import Settings
 from bulkpatch.engine import RunCounts, RunSettings, Stopper, StopReason, plan_rows, run_rows
+from bulkpatch.jobfile import DELIMITERS
 from bulkpatch.journal import Journal, default_journal_path, file_hash
 from bulkpatch.limiter import AdaptiveLimiter, SystemClock
 from bulkpatch.log import uses_json
@@ -113,6 +114,7 @@ class _Job:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Read the access token from this file instead of the environment.",
 )
+@delimiter_option
 @common_options
 @exits_cleanly
 def run(
@@ -131,6 +133,7 @@ def run(
     deadline: str | None,
     quiet: bool,
     token_file: Path | None,
+    delimiter: str,
     config_path: Path | None,
     log_format: str | None,
     verbose: int,
@@ -173,7 +176,7 @@ def run(
     )
     # The store keeps every validated row, so the run sends what was checked without a second pass.
     with FindingStore(keep_rows=True) as store:
-        summary = validate_job(job, now, store)
+        summary = validate_job(job, now, store, delimiter=DELIMITERS[delimiter])
         if not summary.ok and not skip_invalid:
             render_text(summary, store.findings())
             click.echo("Nothing was sent.", err=True)

@@ -19,17 +19,32 @@ from bulkpatch.cli.common import (
     settings_from,
     text_or_json,
 )
+from bulkpatch.jobfile import DELIMITERS
 from bulkpatch.model import Finding, Severity
 from bulkpatch.validation import FindingStore, JobSummary, validate_job
+
+delimiter_option = click.option(
+    "--delimiter",
+    type=click.Choice(list(DELIMITERS)),
+    default=",",
+    show_default=True,
+    help="What separates a CSV job's cells: , or ; (Excel where the decimal mark is a comma) or tab.",
+)
 
 
 @main.command()
 @click.argument("job", type=click.Path(path_type=Path, dir_okay=False))
 @text_or_json
+@delimiter_option
 @common_options
 @exits_cleanly
 def validate(
-    job: Path, output_format: str, config_path: Path | None, log_format: str | None, verbose: int
+    job: Path,
+    output_format: str,
+    delimiter: str,
+    config_path: Path | None,
+    log_format: str | None,
+    verbose: int,
 ) -> int:
     """Check every row of JOB against the API's rules, offline; nothing is sent.
 
@@ -40,11 +55,12 @@ def validate(
     \b
     Example:
       bulkpatch validate jobs/site-migration-lobby.csv
-      bulkpatch validate jobs/reschedule.jsonl --format json > report.json
+      bulkpatch validate jobs/reschedule-with-timezones.jsonl --format json > report.json
+      bulkpatch validate saved-by-excel.csv --delimiter ';'
     """
     settings_from(config_path, log_format, verbose)
     with FindingStore() as store:
-        summary = validate_job(job, datetime.now(UTC), store)
+        summary = validate_job(job, datetime.now(UTC), store, delimiter=DELIMITERS[delimiter])
         render = render_json if output_format == "json" else render_text
         render(summary, store.findings())
     return EXIT_OK if summary.ok else EXIT_USAGE
