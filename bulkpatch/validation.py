@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import sqlite3
+import threading
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -194,13 +196,14 @@ def validate_job(
     store: FindingStore,
     *,
     delimiter: str = ",",
-    workers: int | None = None,
+    workers: int | None = 0,
 ) -> JobSummary:
     """Read and check every row of a job file; findings go to ``store``.
 
-    ``delimiter`` separates a CSV job's cells (``,``, ``;`` or a tab). ``workers`` is the number
-    of processes that check rows; by default one per core for a job of :data:`PARALLEL_BYTES`
-    or more, and none (this process checks) for a smaller one.
+    ``delimiter`` separates a CSV job's cells (``,``, ``;`` or a tab). ``workers`` is how many
+    processes check rows: 0 (the default) checks in this one; None picks one per core for a
+    job of :data:`PARALLEL_BYTES` or more. Workers are spawned, so a script that starts them
+    must keep its own work under ``if __name__ == "__main__":``, as multiprocessing requires.
     """
     summary = JobSummary(str(path), job_format(path))
     shapes: Counter[_Shape] = Counter()
@@ -269,7 +272,7 @@ def _in_workers(
     process holds at that moment.
     """
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(count, mp_context=context, initializer=_ignore_interrupts) as pool:
+    with ProcessPoolExecutor(count, mp_context=context, initializer=_start_worker) as pool:
         pending: deque[Future[_Tally]] = deque()
         try:
             for batch in batches:
@@ -283,9 +286,21 @@ def _in_workers(
                 future.cancel()
 
 
-def _ignore_interrupts() -> None:
-    """Workers leave Ctrl-C to the main process, which stops them (no traceback from each)."""
+def _start_worker() -> None:
+    """Leave Ctrl-C to the main process (no traceback from each worker); end when it ends.
+
+    A main process stopped by SIGTERM or kill -9 cannot shut its workers down, and a worker
+    blocked on sending a result would wait for it forever: a thread watches for its end.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_end_with, args=(parent.sentinel,), daemon=True).start()
+
+
+def _end_with(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])
+    os._exit(1)
 
 
 def error_text(findings: Iterable[Finding]) -> str:

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from conftest import NOW
@@ -99,3 +105,75 @@ def test_field_counts_spell_out_members(write_job: WriteJob) -> None:
         "meetingOptions.enabledVideo": 500,
         "sendEmail": 1_000,
     }
+
+
+WORKER_SCRIPT = """
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bulkpatch.validation import FindingStore, validate_job
+
+if __name__ == "__main__":
+    with FindingStore() as store:
+        validate_job(Path(sys.argv[1]), datetime.now(UTC), store, workers=2)
+"""
+
+
+def children(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]) != "Z"
+    except OSError:
+        return False
+
+
+def wait_until(condition: Callable[[], bool]) -> bool:
+    """Poll a condition about other processes (there is no event to wait on), for 30 s at most."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_workers_end_when_the_main_process_is_killed(tmp_path: Path) -> None:
+    """kill -9 of the validating process leaves no worker behind."""
+    start = (datetime.now(UTC) + timedelta(days=3)).replace(tzinfo=None)
+    rows = "".join(
+        f"m{index},{start:%Y-%m-%dT%H:%M},{start + timedelta(hours=1):%Y-%m-%dT%H:%M},Europe/Berlin\n"
+        for index in range(100_000)
+    )
+    job = tmp_path / "job.csv"
+    job.write_text("meetingId,start,end,timezone\n" + rows)
+    script = tmp_path / "check.py"
+    script.write_text(WORKER_SCRIPT)
+    workers: set[int] = set()
+    with subprocess.Popen(
+        [sys.executable, str(script), str(job)], stderr=subprocess.PIPE, cwd=tmp_path
+    ) as main:
+        try:
+            assert wait_until(lambda: len(children(main.pid)) >= 3)  # 2 workers, 1 tracker
+            workers = children(main.pid)
+            main.kill()
+            _, errors = main.communicate(timeout=30)
+            assert main.returncode == -signal.SIGKILL  # still validating when killed
+            assert wait_until(lambda: not any(alive(pid) for pid in workers))
+        finally:
+            main.kill()
+            for pid in workers & children(1):  # left behind: end them, the test has failed
+                os.kill(pid, signal.SIGKILL)
+    assert b"Traceback" not in errors

@@ -176,7 +176,7 @@ def run(
     )
     # The store keeps every validated row, so the run sends what was checked without a second pass.
     with FindingStore(keep_rows=True) as store:
-        summary = validate_job(job, now, store, delimiter=DELIMITERS[delimiter])
+        summary = validate_job(job, now, store, delimiter=DELIMITERS[delimiter], workers=None)
         if not summary.ok and not skip_invalid:
             render_text(summary, store.findings())
             click.echo("Nothing was sent.", err=True)

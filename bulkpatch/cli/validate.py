@@ -60,7 +60,9 @@ def validate(
     """
     settings_from(config_path, log_format, verbose)
     with FindingStore() as store:
-        summary = validate_job(job, datetime.now(UTC), store, delimiter=DELIMITERS[delimiter])
+        summary = validate_job(
+            job, datetime.now(UTC), store, delimiter=DELIMITERS[delimiter], workers=None
+        )
         render = render_json if output_format == "json" else render_text
         render(summary, store.findings())
     return EXIT_OK if summary.ok else EXIT_USAGE
