@@ -26,6 +26,7 @@ from bulkpatch.jobfile import (
     parse_cell,
     read_rows,
 )
+from bulkpatch.jobfile._csvfile import _careful_row, _read_header, csv_row
 from bulkpatch.model import FIELDS, FieldKind, JobRow, RowProblem, check_row
 
 
@@ -485,3 +486,23 @@ def test_an_unreadable_meeting_id_is_kept_as_escapes(
         ("meetingId", "encoding", shown)
     ]
     row.meeting_id.encode("utf-8")  # storable and printable
+
+
+plain_columns = st.lists(
+    st.sampled_from(sorted(FIELDS)) | st.sampled_from(["#note", "#owner"]), unique=True, max_size=6
+)
+row_cells = st.lists(
+    cell_text | st.sampled_from(["null", " null ", "true", "maybe", "7", "x7", "[1]", "[", "{}"]),
+    max_size=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(columns=plain_columns, cells=row_cells, meeting_id=cell_text)
+def test_the_short_path_reads_rows_as_the_careful_one(
+    columns: list[str], cells: list[str], meeting_id: str
+) -> None:
+    """Rows with nothing special take a short path; it gives exactly what the careful one does."""
+    layout = _read_header(["meetingId", *columns], "job", ",")
+    record = [meeting_id, *cells]
+    assert csv_row(2, record, layout) == _careful_row(2, record, layout)

@@ -58,6 +58,9 @@ class _Column:
     tracking_code: str | None = None
 
 
+_Plain = tuple[int, str, str | None, FieldKind]  # index, field or object, member, kind
+
+
 @dataclass(frozen=True, slots=True)
 class Layout:
     """What the header says about every record: its columns, and which need work on each row."""
@@ -66,6 +69,7 @@ class Layout:
     active: tuple[_Column, ...]  # field and unnamed columns: the rest matter only for bad text
     id_index: int
     tangled: bool  # tracking-code columns, or an object given whole and by members
+    plain: tuple[_Plain, ...] | None  # the field columns, when no column needs special care
 
 
 class _Record:
@@ -179,11 +183,18 @@ def _read_header(header: list[str], source: str, delimiter: str) -> Layout:
         raise JobFileError(source, "; ".join(problems), line=1, field="header", rule="header")
     wholes = {column.path[0] for column in columns if len(column.path) == 1}
     members = {column.path[0] for column in columns if len(column.path) == 2}
+    tangled = bool(wholes & members) or any(column.tracking_code for column in columns)
+    plain = tuple(
+        (c.index, c.path[0], c.path[1] if len(c.path) == 2 else None, c.kind)
+        for c in columns
+        if c.kind is not None
+    )
     return Layout(
         columns=tuple(columns),
         active=tuple(c for c in columns if c.kind is not None or not c.name),
         id_index=id_index,
-        tangled=bool(wholes & members) or any(column.tracking_code for column in columns),
+        tangled=tangled,
+        plain=None if tangled or any(not c.name for c in columns) else plain,
     )
 
 
@@ -210,12 +221,48 @@ _NOTHING: Any = object()  # an empty cell: the field is left as it is
 
 
 def csv_row(line: int, cells: list[str], layout: Layout) -> JobRow:
-    """One record of a CSV job as a row, with a problem for each cell that cannot be read."""
+    """One record of a CSV job as a row, with a problem for each cell that cannot be read.
+
+    Most rows have nothing wrong and no column that needs care: they take a short path, and
+    any surprise on it (a cell that does not read) sends the row down the careful one.
+    """
+    plain, count = layout.plain, len(cells)
+    if plain is None or count > len(layout.columns) or is_bad_text("".join(cells)):
+        return _careful_row(line, cells, layout)
+    fields: dict[str, Any] = {}
+    for index, top, member, kind in plain:
+        if index >= count:
+            break
+        cell = cells[index]
+        if not cell:
+            continue
+        if kind is _STRING:
+            value = None if "null" in cell and cell.strip() == "null" else cell
+        else:
+            text = cell.strip()
+            if not text:
+                continue
+            try:
+                value = None if text == "null" else parse_cell(text, kind)
+            except ValueError:
+                return _careful_row(line, cells, layout)
+        if member is None:
+            fields[top] = value
+        elif top in fields:
+            fields[top][member] = value
+        else:
+            fields[top] = {member: value}
+    id_index = layout.id_index
+    return JobRow(line, cells[id_index].strip() if id_index < count else "", fields)
+
+
+_STRING = FieldKind.STRING
+
+
+def _careful_row(line: int, cells: list[str], layout: Layout) -> JobRow:
     count = len(cells)
     meeting_id = cells[layout.id_index].strip() if layout.id_index < count else ""
-    # One test for the whole record; only a record that fails it is looked at cell by cell.
-    joined = "".join(cells)
-    bad = is_bad_text(joined)
+    bad = is_bad_text("".join(cells))
     if bad:
         meeting_id = shown(meeting_id)
     problems = Problems(line, meeting_id)
