@@ -86,16 +86,23 @@ def write_as_job(journal: Journal, status: str, out: TextIO) -> tuple[int, JobFo
         )
     wanted = {row.line for row in journal.rows(only=status)}
     fmt = job_format(job)
+    delimiter = meta.get("job_delimiter") or ","
     count = 0
     with open_job(job) as lines:
-        if fmt is JobFormat.CSV:
-            header, rows = _csv_records(lines, wanted, meta.get("job_delimiter") or ",")
-            out.write(header)
-        else:
-            rows = _jsonl_lines(lines, wanted)
-        for text in rows:
-            out.write(text)
-            count += 1
+        try:
+            if fmt is JobFormat.CSV:
+                header, rows = _csv_records(lines, wanted, delimiter)
+                out.write(header)
+            else:
+                rows = _jsonl_lines(lines, wanted)
+            for text in rows:
+                out.write(text)
+                count += 1
+        except csv.Error as exc:
+            raise JournalError(
+                f"the job file {job} does not read as CSV with cells separated by {delimiter!r} "
+                f"({exc}); --as-job cannot rebuild its rows"
+            ) from None
     return count, fmt
 
 
