@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint clean bench-peers
+.PHONY: demo test install lint clean bench bench-peers
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -16,21 +16,20 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python bench/make_jobs.py --demo jobs/generated
-	$(BIN)/bulkpatch validate jobs/generated/reschedule-next-week.csv
-	rm -f jobs/generated/reschedule-next-week.csv.journal
-	$(BIN)/bulkpatch run jobs/generated/reschedule-next-week.csv --sandbox --max-rate 8 --log-format console
-	$(BIN)/bulkpatch status jobs/generated/reschedule-next-week.csv.journal
-	$(BIN)/bulkpatch export jobs/generated/reschedule-next-week.csv.journal -o jobs/generated/results.csv
-	head -4 jobs/generated/results.csv
+	$(BIN)/python demo/walkthrough.py
 
 lint: $(STAMP)
-	$(BIN)/ruff format --check bulkpatch tests bench
-	$(BIN)/ruff check bulkpatch tests bench
+	$(BIN)/ruff format --check bulkpatch tests bench demo
+	$(BIN)/ruff check bulkpatch tests bench demo
 	$(BIN)/mypy
 
 test: lint
 	$(BIN)/pytest
+
+# Bench only, by hand (about 80 minutes): the limit found without --max-rate, every scenario
+# three times; writes docs/benchmarks.md and the README's Performance figures.
+bench: $(STAMP)
+	$(BIN)/python bench/limit_bench.py
 
 # Bench only, by hand: the peers bulkpatch is compared with live in their own venv.
 .venv-bench/.installed: bench/peers/requirements.txt

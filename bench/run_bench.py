@@ -81,7 +81,12 @@ def run_bulkpatch(
     journal: Path,
 ) -> Result:
     """One `bulkpatch run` process; its time comes from its own run.summary."""
-    env = {**os.environ, "WEBEX_ACCESS_TOKEN": TOKEN}
+    # Each run learns its limit afresh: no rate learned by an earlier run, none left in $HOME.
+    env = {
+        **os.environ,
+        "WEBEX_ACCESS_TOKEN": TOKEN,
+        "BULKPATCH_STATE_DIR": str(journal.parent / "state"),
+    }
     command = [
         sys.executable,
         "-m",

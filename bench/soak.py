@@ -163,4 +163,6 @@ if __name__ == "__main__":
     os.environ.pop("WEBEX_ACCESS_TOKEN", None)
     # 18 % of answers are faults here: give rows the attempts to get through them all.
     os.environ["BULKPATCH_MAX_ATTEMPTS"] = "30"
+    # The rate each resumed run learns stays with the soak, not in the user's state folder.
+    os.environ["BULKPATCH_STATE_DIR"] = tempfile.mkdtemp(prefix="bulkpatch-soak-state-")
     main()

@@ -32,11 +32,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+from markers import splice  # noqa: E402  # a sibling script
+
+SCRIPT = "bench/validate_bench.py"
 OUT = HERE / "out"
 ROOT = HERE.parent
 REPORT = ROOT / "docs" / "benchmarks.md"
 README = ROOT / "README.md"
-BEGIN, END = "<!-- begin: written by bench/validate_bench.py -->", "<!-- end: written by bench/validate_bench.py -->"  # fmt: skip
 
 #: (kind, rows): what the Foundation issue measured, the heavy job of issue 14 and 30,000 rows
 #: of one meeting (issue 11: the duplicate check used to take 102 s on it).
@@ -180,10 +183,10 @@ def main() -> None:
             lines.append(row(kind, size, results[kind, size]))
             print(lines[-1], flush=True)
     if not args.no_write:
-        write_between(REPORT, "\n".join(lines))
+        splice(REPORT, SCRIPT, "\n".join(lines))
         heavy = results.get(("heavy", 1_000_000))
         if heavy is not None:
-            write_between(README, readme_line(heavy, today))
+            splice(README, SCRIPT, readme_line(heavy, today))
 
 
 def readme_line(heavy: Measure, today: date) -> str:
@@ -194,14 +197,6 @@ def readme_line(heavy: Measure, today: date) -> str:
         f"{heavy.peak_mib:.0f} MiB peak memory over {heavy.processes} processes "
         f"({today}; [the other jobs](docs/benchmarks.md#bulkpatch-validate-on-a-generated-job))."
     )
-
-
-def write_between(path: Path, text: str) -> None:
-    """Replace what lies between the markers; the prose around them is the reader's guide."""
-    old = path.read_text()
-    before, rest = old.split(BEGIN, 1)
-    after = rest.split(END, 1)[1]
-    path.write_text(f"{before}{BEGIN}\n{text}\n{END}{after}")
 
 
 if __name__ == "__main__":

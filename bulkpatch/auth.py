@@ -61,7 +61,15 @@ class TokenRefresher:
             )
             self._client.set_token(grant.access_token)
             self.refreshes += 1
-            save_credentials(self._credentials)
+            try:
+                save_credentials(self._credentials)
+            except OSError as exc:
+                self._log.warning(
+                    "token_file.not_saved",
+                    path=str(credentials.file),
+                    error=exc.strerror or str(exc),
+                    hint="the run goes on with the new token; save it yourself for the next run",
+                )
             self._log.info(
                 "auth.refreshed",
                 refreshes=self.refreshes,

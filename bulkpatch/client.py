@@ -1,37 +1,95 @@
-"""One aiohttp session to the Webex API: send a patch, get a :class:`Reply` or a clear error.
+"""One aiohttp session to the Webex API: send a request, get a :class:`Reply` or a clear error.
 
-No aiohttp exception leaves this module: connection problems and timeouts become
-:class:`TransportError`; statuses become :class:`Reply` values the engine classifies.
+No aiohttp exception leaves this module: connection problems, TLS refusals and timeouts become
+:class:`TransportError`; statuses become :class:`Reply` values that :mod:`bulkpatch.policy`
+classifies. What a server sends cannot steer the client: redirects are never followed (a 3xx is
+returned with its Location, and a run stops on it), a reply is read up to :data:`REPLY_CAP`
+bytes however it is compressed, a "next page" URL must stay under the base URL, and every text
+it sends back is scrubbed of the run's secrets.
 """
 
 from __future__ import annotations
 
-import ipaddress
+import json
 import ssl
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any, Self
-from urllib.parse import quote, urlsplit
+from typing import Any, Literal, Self
+from urllib.parse import quote
 
 import aiohttp
 from yarl import URL
 
-from bulkpatch.errors import ConfigError, RemoteError, TransportError
+from bulkpatch.config import DEFAULT_BASE_URL, check_base_url
+from bulkpatch.errors import RemoteError, TransportError
+from bulkpatch.redact import Redactor, capped
 
-DEFAULT_BASE_URL = "https://webexapis.com/v1"
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "LONGEST_WAIT",
+    "MESSAGE_CAP",
+    "REPLY_CAP",
+    "MeetingsClient",
+    "Reply",
+    "Request",
+    "Timeouts",
+    "TokenGrant",
+    "api_message",
+    "meeting_path",
+    "parse_retry_after",
+]
+
+#: A meeting is a few KB and a page of 100 a few hundred: anything bigger is not read.
+REPLY_CAP = 1 << 20
+#: What is kept of a server's message (in the journal, the logs, exports).
+MESSAGE_CAP = 2_000
+#: The longest wait a Retry-After can express that is still a number of seconds we can add up.
+LONGEST_WAIT = 10.0 * 365 * 24 * 3600
+
+Method = Literal["GET", "PATCH"]
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One API call: method, where under the base URL, and the JSON body of a PATCH.
+
+    ``path`` is relative to the base URL and already percent-encoded (see :func:`meeting_path`);
+    ``url`` is an absolute URL the API itself gave (a ``Link: rel="next"`` page), accepted only
+    under the base URL.
+    """
+
+    method: Method
+    path: str = ""
+    query: tuple[tuple[str, str], ...] = ()
+    body: dict[str, Any] | None = None
+    url: str | None = None
+    #: Extra request headers some calls take (List User Session Type's ``email``).
+    headers: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def lane(self) -> Literal["read", "write"]:
+        """Reads and writes are paced apart: a server may limit them separately."""
+        return "read" if self.method == "GET" else "write"
 
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """What the API answered to one PATCH."""
+    """What the API answered to one request."""
 
     status: int
     tracking_id: str | None
-    message: str
+    message: str = ""
     retry_after: float | None = None
     retry_after_raw: str | None = None
+    #: The JSON of the answer (a 2xx's meeting or page), None when empty, unreadable or too big.
+    payload: Any = None
+    #: Where a 3xx pointed (never followed).
+    location: str | None = None
+    #: The ``Link: <...>; rel="next"`` URL of a paged list.
+    next_url: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -49,47 +107,27 @@ class TokenGrant:
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
-    """How long to wait for a connection and for a whole answer, in seconds."""
+    """How long to wait for a connection, and for a whole answer, in seconds."""
 
     connect: float = 10.0
     total: float = 60.0
 
 
-def check_base_url(base_url: str) -> str:
-    """The base URL without a trailing slash; https required except for loopback hosts."""
-    parts = urlsplit(base_url)
-    host = parts.hostname or ""
-    if parts.scheme not in {"https", "http"} or not host:
-        raise ConfigError(f"base URL {base_url!r} must be an https:// URL")
-    if parts.scheme == "http" and not is_loopback(host):
-        raise ConfigError(
-            f"base URL {base_url!r} must use https (plain http is allowed for loopback hosts only)"
-        )
-    return base_url.rstrip("/")
+def meeting_path(meeting_id: str) -> str:
+    """``meetings/<id>``, the id percent-encoded as exactly one path segment.
 
-
-def is_loopback(host: str) -> bool:
-    """127.0.0.0/8, ::1 or localhost."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def meeting_url(base_url: str, meeting_id: str) -> URL:
-    """The meeting's URL, its id percent-encoded as exactly one path segment."""
-    # safe="" encodes "/" and "?" too, and encoded=True stops yarl from decoding them again:
-    # no id, however odd, can reach another endpoint.
-    return URL(f"{base_url}/meetings/{quote(meeting_id, safe='')}", encoded=True)
+    ``safe=""`` encodes "/" and "?" too, and the URL is built as already encoded, so no id,
+    however odd, can reach another endpoint.
+    """
+    return f"meetings/{quote(meeting_id, safe='')}"
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
     """Seconds to wait from a Retry-After value: whole or decimal seconds, or an HTTP date.
 
     None when absent or unreadable (the real API has sent things like ``rand(30),add(30)``);
-    the caller then backs off on its own.
+    the caller then backs off on its own. A huge value stays a (huge) finite number, which the
+    policy compares with ``max_retry_after``; it never overflows a date.
     """
     if value is None:
         return None
@@ -99,14 +137,16 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     except ValueError:
         pass
     else:
-        return seconds if seconds >= 0 and seconds == seconds and seconds != float("inf") else None
+        if not 0 <= seconds < float("inf"):  # NaN, negative, infinite: not a number of seconds
+            return None
+        return min(seconds, LONGEST_WAIT)
     try:
         moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
+    return min(LONGEST_WAIT, max(0.0, (moment - (now or datetime.now(UTC))).total_seconds()))
 
 
 def api_message(body: Any) -> str:
@@ -124,17 +164,35 @@ def api_message(body: Any) -> str:
 
 
 class MeetingsClient:
-    """Sends PATCHes over one pooled aiohttp session; use as an async context manager."""
+    """Sends requests over one pooled aiohttp session; use as an async context manager."""
 
-    __slots__ = ("_base_url", "_limit", "_session", "_timeouts", "_token", "token_generation")
+    __slots__ = (
+        "_base",
+        "_base_url",
+        "_limit",
+        "_redact",
+        "_session",
+        "_timeouts",
+        "_token",
+        "token_generation",
+    )
 
     def __init__(
-        self, base_url: str, token: str, *, concurrency: int, timeouts: Timeouts | None = None
+        self,
+        base_url: str,
+        token: str,
+        *,
+        concurrency: int,
+        timeouts: Timeouts | None = None,
+        redactor: Redactor | None = None,
     ) -> None:
         self._base_url = check_base_url(base_url)
+        self._base = URL(self._base_url + "/", encoded=True)
         self._token = token
         self._limit = concurrency
         self._timeouts = timeouts or Timeouts()
+        self._redact = redactor or Redactor()
+        self._redact.add(token)
         self._session: aiohttp.ClientSession | None = None
         #: Which token the next request carries: bumped by each :meth:`set_token`.
         self.token_generation = 0
@@ -143,55 +201,41 @@ class MeetingsClient:
         # Never the token: reprs end up in tracebacks and logs.
         return f"<MeetingsClient {self._base_url} pool={self._limit}>"
 
+    @property
+    def base_url(self) -> str:
+        """The API's base URL, without a trailing slash."""
+        return self._base_url
+
     def set_token(self, token: str) -> None:
         """Use a new access token from the next request on (after a refresh)."""
+        self._redact.add(token)
         self._token = token
         self.token_generation += 1
 
-    async def exchange_refresh_token(
-        self, client_id: str, client_secret: str, refresh_token: str
-    ) -> TokenGrant:
-        """POST {base_url}/access_token with grant_type=refresh_token; the new tokens or an error."""
-        if self._session is None:
-            raise RuntimeError("MeetingsClient used outside 'async with'")
-        form = {
-            "grant_type": "refresh_token",
-            "client_id": client_id,
-            "client_secret": client_secret,
-            "refresh_token": refresh_token,
-        }
-        try:
-            async with self._session.post(f"{self._base_url}/access_token", data=form) as response:
-                try:
-                    payload = await response.json(content_type=None)
-                except ValueError:
-                    payload = None
-                if (
-                    response.status != 200
-                    or not isinstance(payload, dict)
-                    or not payload.get("access_token")
-                ):
-                    message = (
-                        api_message(payload) or response.reason or "no access token in the answer"
-                    )
-                    raise RemoteError(f"token refresh refused (HTTP {response.status}): {message}")
-                return TokenGrant(
-                    str(payload["access_token"]), str(payload.get("refresh_token") or refresh_token)
-                )
-        except TimeoutError:
-            raise TransportError("token refresh: no answer in time") from None
-        except aiohttp.ClientError as exc:
+    def url_of(self, request: Request) -> URL:
+        """Where a request goes; a URL the server gave must stay under the base URL."""
+        if request.url is None:
+            url = URL(f"{self._base_url}/{request.path}", encoded=True)
+            return url.update_query(request.query) if request.query else url
+        given = URL(request.url, encoded=True)
+        base = self._base
+        if (given.scheme, given.host, given.port) != (base.scheme, base.host, base.port) or (
+            not given.raw_path.startswith(base.raw_path)
+        ):
             raise TransportError(
-                f"token refresh: connection failed: {exc.__class__.__name__}"
-            ) from None
+                f"the server pointed to {self._redact(request.url)!r}, outside {self._base_url}; "
+                "bulkpatch does not follow it"
+            )
+        return given
 
     async def __aenter__(self) -> Self:
         connector = aiohttp.TCPConnector(limit=self._limit, ssl=ssl.create_default_context())
         timeout = aiohttp.ClientTimeout(
             total=self._timeouts.total, sock_connect=self._timeouts.connect
         )
+        # auto_decompress=False: a reply is decompressed here, within REPLY_CAP (no gzip bomb).
         self._session = aiohttp.ClientSession(
-            connector=connector, timeout=timeout, raise_for_status=False
+            connector=connector, timeout=timeout, raise_for_status=False, auto_decompress=False
         )
         return self
 
@@ -201,35 +245,165 @@ class MeetingsClient:
         if self._session is not None:
             await self._session.close()
 
+    async def send(self, request: Request) -> Reply:
+        """Send one request and return the answer; raise TransportError if there is none."""
+        headers = dict(request.headers)
+        headers |= {"Authorization": f"Bearer {self._token}", "Accept-Encoding": "gzip, deflate"}
+        data = None
+        if request.body is not None:
+            headers["Content-Type"] = "application/json"
+            data = json.dumps(request.body, ensure_ascii=False).encode()
+        url = self.url_of(request)
+        async with self._exchange(request.method, url, headers=headers, data=data) as response:
+            return await self._reply(response)
+
     async def patch(self, meeting_id: str, body: dict[str, Any]) -> Reply:
-        """Send one PATCH and return the answer; raise TransportError if there is none."""
+        """PATCH one meeting."""
+        return await self.send(Request("PATCH", meeting_path(meeting_id), body=body))
+
+    async def exchange_refresh_token(
+        self, client_id: str, client_secret: str, refresh_token: str
+    ) -> TokenGrant:
+        """POST {base_url}/access_token with grant_type=refresh_token; the new tokens or an error."""
+        self._redact.add(client_secret, refresh_token)
+        form = {
+            "grant_type": "refresh_token",
+            "client_id": client_id,
+            "client_secret": client_secret,
+            "refresh_token": refresh_token,
+        }
+        url = URL(f"{self._base_url}/access_token", encoded=True)
+        async with self._exchange("POST", url, data=form, what="token refresh") as response:
+            reply = await self._reply(response)
+        payload = reply.payload
+        if reply.status != 200 or not isinstance(payload, dict) or not payload.get("access_token"):
+            message = reply.message or "no access token in the answer"
+            raise RemoteError(f"token refresh refused (HTTP {reply.status}): {message}")
+        grant = TokenGrant(
+            str(payload["access_token"]), str(payload.get("refresh_token") or refresh_token)
+        )
+        self._redact.add(grant.access_token, grant.refresh_token)
+        return grant
+
+    def _exchange(self, method: str, url: URL, *, what: str = "", **kwargs: Any) -> _Exchange:
         if self._session is None:
             raise RuntimeError("MeetingsClient used outside 'async with'")
-        headers = {"Authorization": f"Bearer {self._token}", "Content-Type": "application/json"}
+        return _Exchange(
+            self._session.request(method, url, allow_redirects=False, **kwargs),
+            what,
+            self._timeouts.total,
+            self._redact,
+        )
+
+    async def _reply(self, response: aiohttp.ClientResponse) -> Reply:
+        redact = self._redact
+        raw, whole = await _read_capped(response)
+        text = _decoded(raw, response.headers.get("Content-Encoding", "")) if whole else None
+        payload = _json(text)
+        tracking_id = response.headers.get("trackingid")
+        raw_retry = response.headers.get("Retry-After")
+        if 200 <= response.status < 300:
+            message = "" if whole else f"the answer was over {REPLY_CAP:,} bytes and not read"
+        else:
+            message = api_message(payload) or response.reason or f"HTTP {response.status}"
+        location = response.headers.get("Location")
+        next_link = _next_link(response)
+        return Reply(
+            response.status,
+            redact(capped(tracking_id, 200)) if tracking_id else None,
+            redact(capped(message, MESSAGE_CAP)),
+            parse_retry_after(raw_retry),
+            redact(capped(raw_retry, 200)) if raw_retry is not None else None,
+            payload,
+            redact(capped(location, 500)) if location is not None else None,
+            next_link,
+        )
+
+
+class _Exchange:
+    """``async with`` around one aiohttp request that turns its errors into TransportError."""
+
+    __slots__ = ("_context", "_redact", "_total", "_what")
+
+    def __init__(self, context: Any, what: str, total: float, redact: Redactor) -> None:
+        self._context = context
+        self._what = f"{what}: " if what else ""
+        self._total = total
+        self._redact = redact
+
+    async def __aenter__(self) -> aiohttp.ClientResponse:
         try:
-            async with self._session.patch(
-                meeting_url(self._base_url, meeting_id), json=body, headers=headers
-            ) as response:
-                tracking_id = response.headers.get("trackingid")
-                raw_retry = response.headers.get("Retry-After")
-                if 200 <= response.status < 300:
-                    await response.read()
-                    return Reply(response.status, tracking_id, "")
-                try:
-                    payload = await response.json(content_type=None)
-                except ValueError:
-                    payload = None
-                message = api_message(payload) or response.reason or f"HTTP {response.status}"
-                return Reply(
-                    response.status, tracking_id, message, parse_retry_after(raw_retry), raw_retry
-                )
-        except TimeoutError:
-            raise TransportError(f"no answer within {self._timeouts.total:g} s") from None
-        except aiohttp.ClientSSLError as exc:
-            raise TransportError(
-                f"TLS failed: {exc.__class__.__name__}; the certificate was not accepted"
-            ) from None
-        except aiohttp.ClientConnectionError as exc:
-            raise TransportError(f"connection failed: {exc}") from None
-        except aiohttp.ClientError as exc:
-            raise TransportError(f"HTTP error: {exc.__class__.__name__}") from None
+            response: aiohttp.ClientResponse = await self._context.__aenter__()
+        except BaseException as exc:
+            raise self._mapped(exc) from None
+        return response
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            await self._context.__aexit__(kind, exc, tb)
+        except BaseException as error:
+            raise self._mapped(error) from None
+        if exc is not None and not isinstance(exc, TransportError):
+            mapped = self._mapped(exc)
+            if mapped is not exc:
+                raise mapped from None
+
+    def _mapped(self, exc: BaseException) -> BaseException:
+        if isinstance(exc, TimeoutError):
+            return TransportError(f"{self._what}no answer within {self._total:g} s")
+        if isinstance(exc, aiohttp.ClientSSLError):
+            return TransportError(
+                f"{self._what}TLS failed: {exc.__class__.__name__}; the certificate was not accepted"
+            )
+        if isinstance(exc, aiohttp.ClientConnectionError):
+            return TransportError(f"{self._what}connection failed: {self._redact(str(exc))}")
+        if isinstance(exc, aiohttp.ClientError):
+            return TransportError(f"{self._what}HTTP error: {exc.__class__.__name__}")
+        return exc
+
+
+async def _read_capped(response: aiohttp.ClientResponse) -> tuple[bytes, bool]:
+    """The body up to REPLY_CAP bytes, and whether that was all of it."""
+    data = bytearray()
+    async for chunk in response.content.iter_chunked(1 << 16):
+        data += chunk
+        if len(data) > REPLY_CAP:
+            return bytes(data[:REPLY_CAP]), False
+    return bytes(data), True
+
+
+def _decoded(raw: bytes, encoding: str) -> str | None:
+    """The body as text, decompressed to at most REPLY_CAP bytes; None if it cannot be."""
+    encoding = encoding.strip().lower()
+    if encoding in {"gzip", "x-gzip", "deflate"}:
+        inflater = zlib.decompressobj(32 + zlib.MAX_WBITS)  # gzip or zlib, by its header
+        try:
+            raw = inflater.decompress(raw, REPLY_CAP + 1)
+        except zlib.error:
+            return None
+        if len(raw) > REPLY_CAP or inflater.unconsumed_tail:
+            return None
+    elif encoding not in {"", "identity"}:
+        return None
+    return raw.decode("utf-8", "replace")
+
+
+def _next_link(response: aiohttp.ClientResponse) -> str | None:
+    """The ``Link: <...>; rel="next"`` URL, if the answer has one that can be read."""
+    try:
+        link = response.links.get("next")
+    except ValueError:
+        return None
+    url = link.get("url") if link is not None else None
+    return str(url) if url is not None else None
+
+
+def _json(text: str | None) -> Any:
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None

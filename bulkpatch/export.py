@@ -6,16 +6,20 @@ tab or carriage return) are neutralised with a leading apostrophe.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
+import os
+import tempfile
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
-from bulkpatch.errors import JournalError
+from bulkpatch.errors import JournalError, OutputError
 from bulkpatch.jobfile import JobFormat, csv_reader, job_format, open_job
-from bulkpatch.journal import Journal, RowRecord, file_hash
+from bulkpatch.journal import Journal, RowRecord, RowStatus, file_hash
 
 COLUMNS = (
     "row",
@@ -36,7 +40,7 @@ def result_record(row: RowRecord) -> dict[str, Any]:
     return {
         "row": values["line"],
         "meetingId": values["meeting_id"],
-        "status": values["status"],
+        "status": str(values["status"]),
         "httpStatus": values["http_status"],
         "attempts": values["attempts"],
         "trackingId": values["tracking_id"],
@@ -69,7 +73,7 @@ def write_results(rows: Iterable[RowRecord], out: TextIO, fmt: str) -> int:
     return count
 
 
-def write_as_job(journal: Journal, status: str, out: TextIO) -> tuple[int, JobFormat]:
+def write_as_job(journal: Journal, status: RowStatus, out: TextIO) -> tuple[int, JobFormat]:
     """Write the rows with ``status`` back as a job file in the input's own format.
 
     The rows come from the job file itself (secrets included, as the user wrote them), so the
@@ -144,3 +148,55 @@ def _jsonl_lines(lines: Iterable[str], wanted: set[int]) -> Iterator[str]:
     for number, text in enumerate(lines, start=1):
         if number in wanted:
             yield text if text.endswith("\n") else text + "\n"
+
+
+def protected_paths(journal: Journal) -> list[Path]:
+    """What an export must never write onto: the journal, its side files, and its job file."""
+    paths = [journal.path, *(Path(f"{journal.path}{s}") for s in ("-wal", "-shm", ".lock"))]
+    job = journal.meta.get("job_path")
+    return [*paths, Path(job)] if job else paths
+
+
+@contextmanager
+def atomic_output(path: Path, protected: Iterable[Path], *, private: bool) -> Iterator[TextIO]:
+    """Write ``path`` through a temporary file renamed into place: a failure leaves no half file.
+
+    Refuses a path that is (or links to) one of ``protected``. ``private`` files (they may hold
+    the job's passwords) are owner-only; others get the usual permissions.
+    """
+    for other in protected:
+        if _same_file(path, other):
+            raise OutputError(
+                f"refusing to write onto {other}: -o {path} is the "
+                f"{'journal' if 'journal' in other.name else 'job file'} itself; choose another "
+                "file name"
+            )
+    folder = path.parent if str(path.parent) else Path()
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror}") from None
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        if not private:
+            umask = os.umask(0)
+            os.umask(umask)
+            Path(temporary).chmod(0o666 & ~umask)
+        Path(temporary).replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            Path(temporary).unlink()
+        raise
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths lead to one file (through a symbolic or a hard link too)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return False

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from bulkpatch.errors import ConfigError
 
+_MAX_TOKEN_FILE = 64 * 1024
+
 
 @dataclass(frozen=True)
 class Credentials:
@@ -49,6 +51,7 @@ def read_credentials(
         raise ConfigError(
             f"no access token: set the environment variable {token_env} or pass --token-file PATH"
         )
+    _check_token(token, f"${token_env}")
     return Credentials(
         token,
         f"${token_env}",
@@ -60,8 +63,9 @@ def read_credentials(
 
 def _from_file(path: Path, fallback: dict[str, str | None]) -> Credentials:
     try:
-        text = path.read_text(encoding="utf-8")
         mode = path.stat().st_mode
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            text = handle.read(_MAX_TOKEN_FILE)  # a token file is small; /dev/zero is not
     except OSError as exc:
         raise ConfigError(f"cannot read token file {path}: {exc.strerror}") from None
     loose = bool(mode & (stat.S_IRWXG | stat.S_IRWXO))
@@ -78,6 +82,7 @@ def _from_file(path: Path, fallback: dict[str, str | None]) -> Credentials:
         values = fallback
     if not token:
         raise ConfigError(f"token file {path} holds no access token")
+    _check_token(token, f"token file {path}")
     return Credentials(
         token,
         str(path),
@@ -89,15 +94,26 @@ def _from_file(path: Path, fallback: dict[str, str | None]) -> Credentials:
     )
 
 
+def _check_token(token: str, source: str) -> None:
+    """A token goes into a header: a line break or control character there is a mistake."""
+    if any(ord(char) < 0x21 or ord(char) == 0x7F for char in token):
+        raise ConfigError(
+            f"the access token from {source} holds a space, line break or control character; "
+            "a token is one word: check how it was copied"
+        )
+
+
 def save_credentials(credentials: Credentials) -> None:
     """Write refreshed tokens back to the token file, atomically and owner-only (0600).
 
     The file becomes JSON (``access_token``, ``refresh_token``, ``client_id``,
-    ``client_secret``), which :func:`read_credentials` reads back.
+    ``client_secret``), which :func:`read_credentials` reads back. A token file reached through
+    a symbolic link is written where the link leads (the link stays). Raises OSError when it
+    cannot be written (the caller warns and goes on: the new token still works in memory).
     """
-    path = credentials.file
-    if path is None:
+    if credentials.file is None:
         return
+    path = Path(os.path.realpath(credentials.file))
     data = {
         "access_token": credentials.access_token,
         "refresh_token": credentials.refresh_token,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ import anyio
 import pytest
 
 from bulkpatch.sandbox import RateLimits, RunningSandbox, SandboxState, generate, running_sandbox
+from bulkpatch.sandbox.process import SandboxProcess
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -23,6 +24,15 @@ NOW = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
 def later(now: datetime, **delta: float) -> str:
     """An ISO 8601 time ``delta`` after ``now``, with its offset."""
     return (now + timedelta(**delta)).isoformat()
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """What runs learn about rate limits goes to a folder of the test's own (never the user's
+    home, nor the test's tmp_path, which some tests expect to stay as they left it)."""
+    folder = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("BULKPATCH_STATE_DIR", str(folder))
+    return folder
 
 
 @pytest.fixture
@@ -117,3 +127,28 @@ class VirtualClock:
 def virtual_clock() -> VirtualClock:
     """A clock whose sleeps take no real time."""
     return VirtualClock()
+
+
+# --- `bulkpatch sandbox` as a process of its own, for CLI tests ---------------------------
+
+#: The token the CLI tests' sandbox processes accept (see tests/cli_helpers.py).
+CLI_TOKEN = "cli-run-token"
+#: Meeting series every CLI test sandbox holds.
+SERIES = [f"{index:032x}" for index in range(1, 200)]
+
+
+@pytest.fixture
+def start_sandbox(tmp_path: Path) -> Iterator[Callable[..., SandboxProcess]]:
+    """Start `bulkpatch sandbox` processes seeded with SERIES; stopped at the end of the test."""
+    started: list[SandboxProcess] = []
+    seed = tmp_path / "seed.csv"
+    seed.write_text("meetingId,title\n" + "".join(f"{m},x\n" for m in SERIES))
+
+    def start(*extra: str) -> SandboxProcess:
+        sandbox = SandboxProcess.start("--quiet", "--token", CLI_TOKEN, "--seed", str(seed), *extra)
+        started.append(sandbox)
+        return sandbox
+
+    yield start
+    for sandbox in started:
+        sandbox.stop()

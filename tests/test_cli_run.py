@@ -10,76 +10,24 @@ import stat
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
+from cli_helpers import (
+    SERIES,
+    TOKEN,
+    half_invalid_job,
+    invoke,
+    run_args,
+    titles_job,
+    write_job,
+)
 from click.testing import CliRunner
 
 from bulkpatch.cli import main
-from bulkpatch.journal import Journal
+from bulkpatch.journal import Journal, RowStatus
 from bulkpatch.sandbox.process import SandboxProcess, read_until
-
-TOKEN = "cli-run-token"
-SERIES = [f"{index:032x}" for index in range(1, 200)]
-
-
-@pytest.fixture
-def start_sandbox(tmp_path: Path) -> Iterator[Callable[..., SandboxProcess]]:
-    """Start `bulkpatch sandbox` processes seeded with SERIES; stopped at the end of the test."""
-    started: list[SandboxProcess] = []
-    seed = tmp_path / "seed.csv"
-    seed.write_text("meetingId,title\n" + "".join(f"{m},x\n" for m in SERIES))
-
-    def start(*extra: str) -> SandboxProcess:
-        sandbox = SandboxProcess.start("--quiet", "--token", TOKEN, "--seed", str(seed), *extra)
-        started.append(sandbox)
-        return sandbox
-
-    yield start
-    for sandbox in started:
-        sandbox.stop()
-
-
-def write_job(path: Path, rows: list[dict[str, str]]) -> Path:
-    columns = sorted({key for row in rows for key in row} - {"meetingId"})
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, ["meetingId", *columns], lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
-def half_invalid_job(folder: Path) -> Path:
-    """Two rows: the first fine, the second with a title over 128 characters."""
-    rows = [{"meetingId": SERIES[0], "title": "ok"}, {"meetingId": SERIES[1], "title": "t" * 200}]
-    return write_job(folder / "job.csv", rows)
-
-
-def titles_job(path: Path, count: int, offset: int = 0) -> Path:
-    return write_job(
-        path, [{"meetingId": SERIES[offset + i], "title": f"Weekly sync {i}"} for i in range(count)]
-    )
-
-
-def invoke(*args: str, token: str = TOKEN) -> tuple[int, str, str]:
-    result = CliRunner(env={"WEBEX_ACCESS_TOKEN": token}).invoke(main, list(args))
-    return result.exit_code, result.stdout, result.stderr
-
-
-def run_args(sandbox: SandboxProcess, job: Path, *extra: str) -> list[str]:
-    return [
-        "run",
-        str(job),
-        "--base-url",
-        sandbox.api_url,
-        "--max-rate",
-        "500",
-        "--concurrency",
-        "8",
-        *extra,
-    ]
 
 
 def test_run_sends_every_row_and_resume_sends_nothing(
@@ -94,11 +42,12 @@ def test_run_sends_every_row_and_resume_sends_nothing(
     journal = tmp_path / "job.csv.journal"
     assert f"journal   {journal}" in out
     assert stat.S_IMODE(journal.stat().st_mode) == 0o600
-    assert sandbox.stats()["requests"] == {"PATCH 200": 30}
+    # Each meeting is read first (its before-values are what undo restores), then patched.
+    assert sandbox.stats()["requests"] == {"GET 200": 30, "PATCH 200": 30}
     code, out, _ = invoke(*run_args(sandbox, job))
     assert code == 0
     assert "this run  0 rows" in out
-    assert sandbox.stats()["requests"] == {"PATCH 200": 30}
+    assert sandbox.stats()["requests"] == {"GET 200": 30, "PATCH 200": 30}
     code, exported, _ = invoke("export", str(journal))
     records = list(csv.DictReader(exported.splitlines()))
     assert [r["row"] for r in records] == [str(line) for line in range(2, 32)]
@@ -183,7 +132,7 @@ def test_wrong_token_exits_3_and_leaves_rows_pending(
 def test_journal_held_by_another_run_exits_3(tmp_path: Path) -> None:
     """A second run on a held journal exits 3 and names the holder."""
     job = titles_job(tmp_path / "job.csv", 3)
-    with Journal.open(tmp_path / "job.csv.journal", lock=True, create=True):
+    with Journal.open_for_run(tmp_path / "job.csv.sandbox.journal"):
         code, _, err = invoke("run", str(job), "--sandbox")
     assert code == 3
     assert f"in use by pid {os.getpid()}" in err
@@ -319,8 +268,8 @@ def test_sigkill_loses_nothing_committed(
     read_until(process.stderr, b'"row": 40,', 60)
     process.kill()
     process.communicate(timeout=60)
-    with Journal.open(tmp_path / "job.csv.journal", lock=False) as journal:
-        committed = {record.line for record in journal.rows(only="succeeded")}
+    with Journal.open_read_only(tmp_path / "job.csv.journal") as journal:
+        committed = {record.line for record in journal.rows(only=RowStatus.SUCCEEDED)}
     code, out, err = invoke(*run_args(sandbox, job))
     assert code == 0, out
     assert "150 succeeded" in out
@@ -388,17 +337,19 @@ def test_failure_threshold_stops_then_the_fixed_job_finishes(
     assert "150 succeeded, 0 failed" in out
 
 
-def test_deadline_in_the_past_sends_nothing_and_exits_3(
+def test_deadline_in_the_past_is_a_usage_error(
     start_sandbox: Callable[..., SandboxProcess], tmp_path: Path
 ) -> None:
-    """A deadline already passed stops the run before its first row, resumable."""
+    """A deadline already passed is refused (exit 2) before anything is sent: running the same
+    command again could never continue it."""
     sandbox = start_sandbox()
     job = titles_job(tmp_path / "job.csv", 5)
     passed = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
-    code, out, _ = invoke(*run_args(sandbox, job, "--deadline", passed))
-    assert code == 3
-    assert "deadline was reached" in out
+    code, _, err = invoke(*run_args(sandbox, job, "--deadline", passed))
+    assert code == 2
+    assert "already passed" in err
     assert sandbox.stats()["requests"] == {}
+    assert not (tmp_path / "job.csv.journal").exists()
 
 
 def test_bad_deadline_is_a_usage_error(tmp_path: Path) -> None:
@@ -469,8 +420,8 @@ def test_expiring_tokens_are_refreshed_once_per_expiry(tmp_path: Path) -> None:
         "--quiet",
         "--token",
         TOKEN,
-        "--token-ttl",
-        "1",
+        "--token-uses",
+        "40",
         "--refresh-token",
         "R-1",
         "--seed",
@@ -478,14 +429,14 @@ def test_expiring_tokens_are_refreshed_once_per_expiry(tmp_path: Path) -> None:
     )
     try:
         result = CliRunner(env=refresh_env("R-1")).invoke(
-            main, [*run_args(sandbox, seed, "--max-rate", "60", "--log-format", "json")]
+            main, [*run_args(sandbox, seed, "--log-format", "json")]
         )
         stats = sandbox.stats(meetings=False)
     finally:
         sandbox.stop()
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "150 succeeded" in result.stdout
-    assert stats["tokenRefreshes"] >= 1
+    assert stats["tokenRefreshes"] == 7  # 150 rows, a GET and a PATCH each, 40 per token
     assert stats["tokenRefreshes"] == stats["expiredTokensSeen"]
     assert '"event": "auth.refreshed"' in result.stderr
     assert "sbx-" not in result.stdout + result.stderr
@@ -499,8 +450,8 @@ def test_failed_refresh_stops_with_exit_3(tmp_path: Path) -> None:
         "--quiet",
         "--token",
         TOKEN,
-        "--token-ttl",
-        "0.3",
+        "--token-uses",
+        "30",
         "--refresh-token",
         "R-1",
         "--seed",
@@ -508,7 +459,7 @@ def test_failed_refresh_stops_with_exit_3(tmp_path: Path) -> None:
     )
     try:
         result = CliRunner(env=refresh_env("not-R-1")).invoke(
-            main, [*run_args(sandbox, seed, "--max-rate", "50", "--log-format", "json")]
+            main, [*run_args(sandbox, seed, "--log-format", "json")]
         )
     finally:
         sandbox.stop()
@@ -519,7 +470,9 @@ def test_failed_refresh_stops_with_exit_3(tmp_path: Path) -> None:
         "counts"
     ]
     assert counts["failed"] == 0
-    assert counts["pending"] > 0
+    # 30 requests accepted: at most 15 rows read and patched; the rest wait, none failed.
+    assert counts["succeeded"] + counts["pending"] == 100
+    assert counts["succeeded"] <= 15
 
 
 def test_refreshed_tokens_go_back_to_the_token_file(tmp_path: Path) -> None:
@@ -536,8 +489,8 @@ def test_refreshed_tokens_go_back_to_the_token_file(tmp_path: Path) -> None:
         "--quiet",
         "--token",
         TOKEN,
-        "--token-ttl",
-        "0.5",
+        "--token-uses",
+        "50",
         "--refresh-token",
         "R-1",
         "--seed",
@@ -545,7 +498,7 @@ def test_refreshed_tokens_go_back_to_the_token_file(tmp_path: Path) -> None:
     )
     try:
         result = CliRunner(env={}).invoke(
-            main, [*run_args(sandbox, seed, "--max-rate", "80", "--token-file", str(token_file))]
+            main, [*run_args(sandbox, seed, "--token-file", str(token_file))]
         )
     finally:
         sandbox.stop()

@@ -132,7 +132,7 @@ def test_unwritable_output_is_exit_2_with_the_path(tmp_path: Path) -> None:
     journal = tmp_path / "j.journal"
     from bulkpatch.journal import Journal
 
-    with Journal.open(journal, lock=True, create=True):
+    with Journal.open_for_run(journal):
         pass
     code, out, err = invoke("export", str(journal), "-o", str(tmp_path / "missing" / "out.csv"))
     assert code == 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -12,7 +13,8 @@ from aiohttp import ClientResponse
 from aioresponses import aioresponses
 from yarl import URL
 
-from bulkpatch.client import MeetingsClient, check_base_url, meeting_url, parse_retry_after
+from bulkpatch.client import MeetingsClient, meeting_path, parse_retry_after
+from bulkpatch.config import check_base_url
 from bulkpatch.errors import ConfigError, TransportError
 
 
@@ -45,6 +47,9 @@ ANY_MEETING = re.compile(r"^https://webexapis\.example/v1/meetings/.*$")
         ("-5", None),
         ("nan", None),
         ("inf", None),
+        ("86400", 86_400.0),
+        ("1e12", 315_360_000.0),  # capped at ten years: still "too long", never an overflow
+        ("Fri, 31 Dec 9999 23:59:59 GMT", 315_360_000.0),
         ("", None),
         (None, None),
     ],
@@ -66,17 +71,29 @@ def test_retry_after_values(value: str | None, expected: float | None) -> None:
 )
 def test_meeting_id_is_one_path_segment(meeting_id: str, path: str) -> None:
     """Every id is percent-encoded into exactly one segment under /meetings/."""
-    url = meeting_url(BASE, meeting_id)
+    url = URL(f"{BASE}/{meeting_path(meeting_id)}", encoded=True)
     assert url.raw_path == path
     assert url.host == "webexapis.example"
 
 
 @pytest.mark.parametrize(
-    "url", ["http://webexapis.com/v1", "ftp://x/v1", "webexapis.com/v1", "http://10.0.0.5/v1"]
+    ("url", "problem"),
+    [
+        ("http://webexapis.com/v1", "must use https"),
+        ("ftp://x/v1", "must be an https"),
+        ("webexapis.com/v1", "must be an https"),
+        ("http://10.0.0.5/v1", "must use https"),
+        ("http://127.0.0.1:8765/v1?x=1#f", "query"),
+        ("https://webexapis.com/v1#frag", "fragment"),
+        ("https://webexapis.com/v1?", "query"),
+        ("https://user:pass@webexapis.com/v1", "user name or password"),
+        ("https://webexapis.com:99999/v1", "port"),
+        ("https://webexapis.com:0/v1", "port"),
+    ],
 )
-def test_base_url_must_be_https_except_loopback(url: str) -> None:
-    """Plain http only for loopback; anything else is a config error."""
-    with pytest.raises(ConfigError):
+def test_base_url_that_would_steer_requests_is_refused(url: str, problem: str) -> None:
+    """Plain http only for loopback; a query, fragment, user info or bad port is a config error."""
+    with pytest.raises(ConfigError, match=problem):
         check_base_url(url)
 
 
@@ -108,7 +125,8 @@ async def test_success_returns_status_and_tracking_id() -> None:
             reply = await client.patch("m", {"title": "x"})
         (request,) = next(iter(mocked.requests.values()))
         assert request.kwargs["headers"]["Authorization"] == f"Bearer {TOKEN}"
-        assert request.kwargs["json"] == {"title": "x"}
+        assert request.kwargs["allow_redirects"] is False
+        assert json.loads(request.kwargs["data"]) == {"title": "x"}
     assert (reply.ok, reply.status, reply.tracking_id) == (True, 200, "T-1")
 
 

@@ -7,15 +7,19 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import anyio
 import pytest
 import structlog
 from conftest import SANDBOX_TOKEN, VirtualClock
 
-from bulkpatch.client import MeetingsClient, Reply
+from bulkpatch.client import MeetingsClient, Reply, Request
 from bulkpatch.engine import (
+    Pacer,
+    Pipeline,
     Planned,
+    Refresher,
     RunCounts,
     RunSettings,
     Stopper,
@@ -23,14 +27,19 @@ from bulkpatch.engine import (
     plan_rows,
     run_rows,
 )
-from bulkpatch.journal import Journal, Outcome
+from bulkpatch.journal import JobBinding, Journal, Outcome, RowStatus
 from bulkpatch.limiter import AdaptiveLimiter
 from bulkpatch.model import ValidatedRow
-from bulkpatch.policy import Backoff, FailureLimit
+from bulkpatch.policy import Backoff, FailureLimit, Limits
 from bulkpatch.sandbox import RateLimits, RunningSandbox
 
+NO_BACKOFF = Backoff(0.0, 0.0)
 FAST = RunSettings(
-    concurrency=8, max_attempts=8, backoff=Backoff(0.0, 0.0), drain_timeout=5.0, random_seed=1
+    concurrency=8,
+    limits=Limits(max_attempts=8, backoff=NO_BACKOFF),
+    drain_timeout=5.0,
+    random_seed=1,
+    snapshot=False,
 )
 
 
@@ -51,10 +60,17 @@ def planned(items: list[tuple[str, dict[str, Any]]]) -> list[Planned]:
     ]
 
 
-def journal_with(tmp_path: Path, rows: list[Planned]) -> Journal:
-    journal = Journal.open(tmp_path / "run.journal", lock=True, create=True)
-    journal.add_rows([(r.line, r.meeting_id, "pending", r.body, None) for r in rows])
+def bound_journal(tmp_path: Path, rows: list[ValidatedRow]) -> Journal:
+    """A journal held for a run, bound to a job of these rows (all pending)."""
+    journal = Journal.open_for_run(tmp_path / "run.journal")
+    binding = JobBinding(str(tmp_path / "job.csv"), "sha-1", "csv", "sandbox", len(rows))
+    journal.bind(binding, force=False)
+    journal.sync_rows(rows, changed=False)
     return journal
+
+
+def journal_with(tmp_path: Path, rows: list[Planned]) -> Journal:
+    return bound_journal(tmp_path, [ValidatedRow(r.line, r.meeting_id, r.body) for r in rows])
 
 
 async def execute(
@@ -65,17 +81,24 @@ async def execute(
     settings: RunSettings = FAST,
     stopper: Stopper | None = None,
     limiter: AdaptiveLimiter | None = None,
+    refresher: Refresher | None = None,
 ) -> tuple[StopReason, RunCounts]:
-    return await run_rows(
-        rows,
-        sender=sender,
-        journal=journal,
-        limiter=limiter or AdaptiveLimiter(1000, clock, min_rate=500),
-        clock=clock,
-        log=structlog.get_logger("test"),
-        settings=settings,
-        stopper=stopper or Stopper(),
+    pacer = limiter or AdaptiveLimiter(1000, clock, min_rate=500)
+
+    def lanes(_: str) -> Pacer:
+        return pacer
+
+    pipeline = Pipeline(
+        sender,
+        lanes,
+        clock,
+        structlog.get_logger("test"),
+        settings.limits,
+        stopper or Stopper(),
+        refresher=refresher,
+        on_pause=journal.note_pause,
     )
+    return await run_rows(rows, pipeline=pipeline, journal=journal, settings=settings)
 
 
 async def test_every_row_succeeds_and_is_committed(
@@ -132,10 +155,13 @@ async def test_faults_are_retried_until_they_pass(
                 client,
                 virtual_clock,
                 RunSettings(
-                    concurrency=4, max_attempts=30, backoff=Backoff(0.0, 0.0), random_seed=3
+                    snapshot=False,
+                    concurrency=4,
+                    limits=Limits(max_attempts=30, backoff=NO_BACKOFF),
+                    random_seed=3,
                 ),
             )
-        assert journal.counts()["succeeded"] == 20
+        assert journal.counts()[RowStatus.SUCCEEDED] == 20
     assert counts.retries > 0
     statuses = sandbox.state.stats.requests
     assert statuses["PATCH 423"] > 0
@@ -158,10 +184,14 @@ async def test_429_storm_costs_no_retry_after_violation(
                 journal,
                 client,
                 virtual_clock,
-                RunSettings(concurrency=6, max_attempts=50, backoff=Backoff(0.0, 0.0)),
+                RunSettings(
+                    snapshot=False,
+                    concurrency=6,
+                    limits=Limits(max_attempts=50, backoff=NO_BACKOFF),
+                ),
                 limiter=limiter,
             )
-        assert journal.counts()["succeeded"] == 30
+        assert journal.counts()[RowStatus.SUCCEEDED] == 30
     stats = sandbox.state.stats
     assert stats.violations == []
     assert stats.throttled == counts.throttled > 0
@@ -177,7 +207,7 @@ async def test_401_stops_the_run_and_leaves_rows_pending(
     with journal_with(tmp_path, rows) as journal:
         async with MeetingsClient(sandbox.api_url, "wrong-token", concurrency=2) as client:
             reason, counts = await execute(rows, journal, client, virtual_clock)
-        assert journal.counts()["pending"] == 10
+        assert journal.counts()[RowStatus.PENDING] == 10
     assert reason is StopReason.AUTH
     assert counts.failed == 0
 
@@ -191,7 +221,8 @@ class ScriptedSender:
         self.in_flight: Counter[str] = Counter()
         self.max_in_flight: Counter[str] = Counter()
 
-    async def patch(self, meeting_id: str, body: dict[str, Any]) -> Reply:
+    async def send(self, request: Request) -> Reply:
+        meeting_id, body = unquote(request.path.removeprefix("meetings/")), request.body or {}
         self.calls.append((meeting_id, body))
         number = len(self.calls)
         self.in_flight[meeting_id] += 1
@@ -209,10 +240,12 @@ async def test_many_403s_in_a_row_stop_the_run(tmp_path: Path, virtual_clock: Vi
     """max_consecutive_403 forbidden answers in a row stop the run: a systemic fault."""
     sender = ScriptedSender(lambda *_: Reply(403, "T", "Forbidden"))
     rows = planned([(f"m{i}", {"title": "x"}) for i in range(100)])
-    settings = RunSettings(concurrency=1, max_consecutive_403=5, backoff=Backoff(0.0, 0.0))
+    settings = RunSettings(
+        snapshot=False, concurrency=1, limits=Limits(max_consecutive_403=5, backoff=NO_BACKOFF)
+    )
     with journal_with(tmp_path, rows) as journal:
         reason, counts = await execute(rows, journal, sender, virtual_clock, settings)
-        assert journal.counts()["pending"] == 95
+        assert journal.counts()[RowStatus.PENDING] == 95
     assert reason is StopReason.FORBIDDEN
     assert counts.failed == 5
 
@@ -228,7 +261,9 @@ async def test_rows_of_one_meeting_go_in_file_order_never_together(
     ]
     rows = planned(items)
     with journal_with(tmp_path, rows) as journal:
-        await execute(rows, journal, sender, virtual_clock, RunSettings(concurrency=8))
+        await execute(
+            rows, journal, sender, virtual_clock, RunSettings(snapshot=False, concurrency=8)
+        )
     titles = [body["title"] for meeting_id, body in sender.calls if meeting_id == "same"]
     assert titles == [f"v{i}" for i in range(0, 40, 2)]
     assert sender.max_in_flight["same"] == 1
@@ -252,13 +287,13 @@ async def test_stop_request_leaves_unsent_rows_pending(
             journal,
             ScriptedSender(answer),
             virtual_clock,
-            RunSettings(concurrency=2),
+            RunSettings(snapshot=False, concurrency=2),
             stopper,
         )
         totals = journal.counts()
     assert reason is StopReason.INTERRUPTED
-    assert totals["succeeded"] == counts.succeeded <= 6
-    assert totals["pending"] == 50 - counts.succeeded
+    assert totals[RowStatus.SUCCEEDED] == counts.succeeded <= 6
+    assert totals[RowStatus.PENDING] == 50 - counts.succeeded
 
 
 def checked(items: list[tuple[str, dict[str, Any] | None]]) -> Iterator[ValidatedRow]:
@@ -277,24 +312,25 @@ def test_plan_skips_what_the_journal_says_is_done(
         ("c", {"title": "3"}),
         ("d", {"title": "4"}),
     ]
-    with Journal.open(tmp_path / "j.journal", lock=True, create=True) as journal:
+    with bound_journal(tmp_path, list(checked(items))) as journal:
         assert [row.line for row in plan_rows(checked(items), journal, retry_failed=False)] == [
             2,
             3,
             4,
             5,
         ]
-        journal.record(Outcome(3, "succeeded", 1))
-        journal.record(Outcome(4, "failed", 1))
+        journal.record(Outcome(3, RowStatus.SUCCEEDED, 1))
+        journal.record(Outcome(4, RowStatus.FAILED, 1))
         journal.flush()
         changed = [
             *items[:3],
             ("d2", {"title": "4"}),
         ]  # line 5 now names another meeting: sent again
+        journal.sync_rows(checked(changed), changed=True)
         lines = [
             row.line for row in plan_rows(checked(changed), journal, retry_failed=retry_failed)
         ]
-        assert journal.known(5) == ("pending", "d2", '{"title": "4"}')
+        assert [(r.meeting_id, r.status) for r in journal.rows()][-1] == ("d2", "pending")
     assert lines == expected
 
 
@@ -306,8 +342,8 @@ async def test_abort_abandons_requests_in_flight(
     hanging = anyio.Event()
 
     class Hanging:
-        async def patch(self, meeting_id: str, body: dict[str, Any]) -> Reply:
-            if meeting_id == "m0":
+        async def send(self, request: Request) -> Reply:
+            if request.path == "meetings/m0":
                 return Reply(200, "T", "")
             stopper.request(StopReason.INTERRUPTED)
             stopper.abort()
@@ -322,12 +358,12 @@ async def test_abort_abandons_requests_in_flight(
                 journal,
                 Hanging(),
                 virtual_clock,
-                RunSettings(concurrency=1, drain_timeout=60),
+                RunSettings(snapshot=False, concurrency=1, drain_timeout=60),
                 stopper,
             )
         totals = journal.counts()
     assert reason is StopReason.INTERRUPTED
-    assert (totals["succeeded"], totals["pending"]) == (1, 9)
+    assert (totals[RowStatus.SUCCEEDED], totals[RowStatus.PENDING]) == (1, 9)
 
 
 async def test_failure_limit_stops_the_run(tmp_path: Path, virtual_clock: VirtualClock) -> None:
@@ -338,32 +374,33 @@ async def test_failure_limit_stops_the_run(tmp_path: Path, virtual_clock: Virtua
         )
     )
     rows = planned([(f"gone{i}" if i % 3 == 0 else f"m{i}", {"title": "x"}) for i in range(300)])
-    settings = RunSettings(concurrency=1, max_failures=FailureLimit(percent=10))
+    settings = RunSettings(snapshot=False, concurrency=1, max_failures=FailureLimit(percent=10))
     with journal_with(tmp_path, rows) as journal:
         reason, counts = await execute(rows, journal, sender, virtual_clock, settings)
         totals = journal.counts()
     assert reason is StopReason.FAILURES
     assert counts.done == 100
-    assert totals["pending"] == 200
+    assert totals[RowStatus.PENDING] == 200
 
 
 async def test_deadline_stops_taking_rows(tmp_path: Path, virtual_clock: VirtualClock) -> None:
     """At the deadline no new row starts; what was not sent stays pending."""
 
-    async def slow(meeting_id: str, body: dict[str, Any]) -> Reply:
+    def slow(*_: Any) -> Reply:
         virtual_clock.monotonic += 1.0  # every request takes a (virtual) second
         return Reply(200, "T", "")
 
-    sender = ScriptedSender(lambda *_: Reply(200, "T", ""))
-    sender.patch = slow  # type: ignore[method-assign]  # a slower answer, same shape
+    sender = ScriptedSender(slow)
     rows = planned([(f"m{i}", {"title": "x"}) for i in range(30)])
-    settings = RunSettings(concurrency=1, deadline=virtual_clock.wall() + timedelta(seconds=10.5))
+    settings = RunSettings(
+        snapshot=False, concurrency=1, deadline=virtual_clock.wall() + timedelta(seconds=10.5)
+    )
     with journal_with(tmp_path, rows) as journal:
         reason, counts = await execute(rows, journal, sender, virtual_clock, settings)
         totals = journal.counts()
     assert reason is StopReason.DEADLINE
-    assert counts.succeeded == totals["succeeded"] == 11
-    assert totals["pending"] == 19
+    assert counts.succeeded == totals[RowStatus.SUCCEEDED] == 11
+    assert totals[RowStatus.PENDING] == 19
 
 
 async def test_resumed_run_waits_out_an_earlier_runs_retry_after(
@@ -401,7 +438,11 @@ async def test_every_429_is_kept_in_the_journal(
                 journal,
                 client,
                 virtual_clock,
-                RunSettings(concurrency=3, max_attempts=20, backoff=Backoff(0.0, 0.0)),
+                RunSettings(
+                    snapshot=False,
+                    concurrency=3,
+                    limits=Limits(max_attempts=20, backoff=NO_BACKOFF),
+                ),
             )
         paused_until = journal.paused_until
     assert paused_until is not None
@@ -434,15 +475,11 @@ async def test_a_later_401_after_other_answers_refreshes_again(
     refresher = Refresher()
     rows = planned([("m1", {"title": "x"})])
     with journal_with(tmp_path, rows) as journal:
-        reason, counts = await run_rows(
+        reason, counts = await execute(
             rows,
-            sender=ScriptedSender(lambda *_: next(answers)),
-            journal=journal,
-            limiter=AdaptiveLimiter(1000, virtual_clock, min_rate=500),
-            clock=virtual_clock,
-            log=structlog.get_logger("test"),
-            settings=FAST,
-            stopper=Stopper(),
+            journal,
+            ScriptedSender(lambda *_: next(answers)),
+            virtual_clock,
             refresher=refresher,
         )
     assert reason is StopReason.FINISHED
@@ -463,17 +500,45 @@ async def test_401_right_after_a_refresh_stops_the_run(
 
     rows = planned([("m1", {"title": "x"}), ("m2", {"title": "y"})])
     with journal_with(tmp_path, rows) as journal:
-        reason, counts = await run_rows(
+        reason, counts = await execute(
             rows,
-            sender=ScriptedSender(lambda *_: Reply(401, "T", "refused")),
-            journal=journal,
-            limiter=AdaptiveLimiter(1000, virtual_clock, min_rate=500),
-            clock=virtual_clock,
-            log=structlog.get_logger("test"),
-            settings=RunSettings(concurrency=1),
-            stopper=Stopper(),
+            journal,
+            ScriptedSender(lambda *_: Reply(401, "T", "refused")),
+            virtual_clock,
+            RunSettings(snapshot=False, concurrency=1),
             refresher=Refresher(),
         )
-        assert journal.counts()["pending"] == 2
+        assert journal.counts()[RowStatus.PENDING] == 2
     assert reason is StopReason.AUTH
     assert counts.failed == 0
+
+
+async def test_progress_sees_429s_and_retries_as_they_happen(
+    sandbox: RunningSandbox, tmp_path: Path, virtual_clock: VirtualClock
+) -> None:
+    """The counts handed to the progress display carry 429s and retries while the run goes."""
+    sandbox.state.limits = RateLimits(5, 1, virtual_clock.now)
+    rows = planned([(m, {"title": "z"}) for m in patchable(sandbox, 8)])
+    seen: list[tuple[int, int, int]] = []
+    pacer = AdaptiveLimiter(1000, virtual_clock, min_rate=500)
+    with journal_with(tmp_path, rows) as journal:
+        async with MeetingsClient(sandbox.api_url, SANDBOX_TOKEN, concurrency=3) as client:
+            pipeline = Pipeline(
+                client,
+                lambda _: pacer,
+                virtual_clock,
+                structlog.get_logger("test"),
+                Limits(max_attempts=20, backoff=NO_BACKOFF),
+                Stopper(),
+            )
+            await run_rows(
+                rows,
+                pipeline=pipeline,
+                journal=journal,
+                settings=RunSettings(snapshot=False, concurrency=3),
+                on_progress=lambda counts: seen.append(
+                    (counts.done, counts.throttled, counts.retries)
+                ),
+            )
+    before_the_end = [entry for entry in seen if entry[0] < len(rows)]
+    assert any(throttled > 0 and retries > 0 for _, throttled, retries in before_the_end)

@@ -1,90 +1,262 @@
-"""The SQLite journal: permissions, the lock, the job binding, outcomes."""
+"""The SQLite journal: files and modes, the lock, binding to a job and a target, outcomes."""
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from bulkpatch.errors import JournalBusy, JournalError
-from bulkpatch.journal import Journal, Outcome, default_journal_path
+from bulkpatch.errors import JournalBusy, JournalError, JournalFailed
+from bulkpatch.journal import (
+    SCHEMA_VERSION,
+    JobBinding,
+    Journal,
+    Outcome,
+    RowStatus,
+    default_journal_path,
+)
+from bulkpatch.model import ValidatedRow
+
+
+def binding(
+    tmp_path: Path, sha: str = "sha-1", target: str = "sandbox", rows: int = 2
+) -> JobBinding:
+    return JobBinding(str(tmp_path / "job.csv"), sha, "csv", target, rows)
+
+
+def two_rows(title: str = "b", password: str | None = None) -> list[ValidatedRow]:
+    second = {"title": title} | ({"password": password} if password else {})
+    return [ValidatedRow(2, "m1", {"title": "a"}), ValidatedRow(3, "m2", second)]
+
+
+def held(tmp_path: Path, rows: list[ValidatedRow] | None = None) -> Journal:
+    journal = Journal.open_for_run(tmp_path / "j.journal")
+    journal.bind(binding(tmp_path), force=False)
+    journal.sync_rows(rows or two_rows(), changed=False)
+    return journal
 
 
 def test_journal_is_created_owner_only(tmp_path: Path) -> None:
     """The journal and its lock file are readable by their owner only."""
     path = tmp_path / "job.csv.journal"
-    with Journal.open(path, lock=True, create=True):
+    with Journal.open_for_run(path):
         pass
     for file in (path, Path(f"{path}.lock")):
         assert stat.S_IMODE(file.stat().st_mode) == 0o600
 
 
+def test_an_existing_journal_is_made_owner_only(tmp_path: Path) -> None:
+    """A journal file that was 0644 becomes 0600 when a run opens it, as a new one is."""
+    path = tmp_path / "j.journal"
+    with Journal.open_for_run(path):
+        pass
+    path.chmod(0o644)
+    with Journal.open_for_run(path):
+        pass
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
 def test_second_holder_is_refused_with_the_holders_name(tmp_path: Path) -> None:
     """While one run holds the journal, another gets JournalBusy naming pid and host."""
     path = tmp_path / "j.journal"
-    with Journal.open(path, lock=True, create=True):
+    with Journal.open_for_run(path) as journal:
         with pytest.raises(JournalBusy, match=f"pid {os.getpid()} on .* since"):
-            Journal.open(path, lock=True)
-        with Journal.open(path, lock=False) as reader:  # status and export read without the lock
-            assert reader.counts()["pending"] == 0
-    with Journal.open(path, lock=True):
+            Journal.open_for_run(path)
+        with Journal.open_read_only(path) as reader:  # status and export read without the lock
+            assert reader.counts()[RowStatus.PENDING] == 0
+            assert f"pid {os.getpid()}" in (reader.holder() or "")
+        del journal
+    with Journal.open_for_run(path) as again, Journal.open_read_only(path) as reader:
+        assert again.stale_holder is None
+        assert reader.holder() is not None
+    with Journal.open_read_only(path) as reader:
+        assert reader.holder() is None
+
+
+def test_a_symlink_to_the_journal_reaches_the_same_lock(tmp_path: Path) -> None:
+    """A journal reached through a symbolic link is held by the same lock as its real path."""
+    real = tmp_path / "real.journal"
+    link = tmp_path / "link.journal"
+    link.symlink_to(real)
+    with Journal.open_for_run(real), pytest.raises(JournalBusy):
+        Journal.open_for_run(link, explicit=True)
+
+
+def test_a_hard_linked_journal_is_refused(tmp_path: Path) -> None:
+    """A journal with a second hard link could be locked twice by name: it is refused."""
+    real = tmp_path / "real.journal"
+    with Journal.open_for_run(real):
         pass
+    os.link(real, tmp_path / "other.journal")
+    with pytest.raises(JournalError, match="hard links"):
+        Journal.open_for_run(tmp_path / "other.journal")
+
+
+def test_a_symlinked_lock_file_is_never_followed(tmp_path: Path) -> None:
+    """A lock file planted as a symlink is refused; the file it points at is untouched."""
+    precious = tmp_path / "precious.txt"
+    precious.write_text("keep me")
+    precious.chmod(0o644)
+    (tmp_path / "x.journal.lock").symlink_to(precious)
+    with pytest.raises(JournalError, match="symbolic link"):
+        Journal.open_for_run(tmp_path / "x.journal")
+    assert precious.read_text() == "keep me"
+    assert stat.S_IMODE(precious.stat().st_mode) == 0o644
+
+
+def test_a_default_journal_path_that_is_a_symlink_is_refused(tmp_path: Path) -> None:
+    """Where bulkpatch puts its default journal, a symlink it did not make is not followed."""
+    precious = tmp_path / "precious.db"
+    (tmp_path / "job.csv.journal").symlink_to(precious)
+    with pytest.raises(JournalError, match="symbolic link"):
+        Journal.open_for_run(tmp_path / "job.csv.journal", explicit=False)
+    assert not precious.exists()
 
 
 def test_lock_left_by_a_killed_run_is_taken_over(tmp_path: Path) -> None:
     """A holder note without a live lock (the run was killed) is reported, and the lock taken."""
     path = tmp_path / "j.journal"
-    Path(f"{path}.lock").write_text("pid 999999 on elsewhere since 2026-01-01T00:00:00Z")
-    with Journal.open(path, lock=True, create=True) as journal:
+    lock = Path(f"{path}.lock")
+    lock.write_text("pid 999999 on elsewhere since 2026-01-01T00:00:00Z")
+    lock.chmod(0o600)
+    with Journal.open_for_run(path) as journal:
         assert journal.stale_holder == "pid 999999 on elsewhere since 2026-01-01T00:00:00Z"
-    with Journal.open(path, lock=True) as journal:
+    with Journal.open_for_run(path) as journal:
         assert journal.stale_holder is None
 
 
 def test_changed_job_file_is_refused_unless_forced(tmp_path: Path) -> None:
     """A journal belongs to one version of a job file; --force is needed for another."""
-    path = tmp_path / "j.journal"
-    job = tmp_path / "job.csv"
-    with Journal.open(path, lock=True, create=True) as journal:
-        assert journal.bind_job(job, "hash-1", "csv", force=False) is False
-        assert journal.bind_job(job, "hash-1", "csv", force=False) is True
+    with Journal.open_for_run(tmp_path / "j.journal") as journal:
+        assert journal.bind(binding(tmp_path), force=False) is False
+        assert journal.bind(binding(tmp_path), force=False) is True
         with pytest.raises(JournalError, match="--force"):
-            journal.bind_job(job, "hash-2", "csv", force=False)
-        assert journal.bind_job(job, "hash-2", "csv", force=True) is True
-        assert journal.meta["job_hash"] == "hash-2"
+            journal.bind(binding(tmp_path, "sha-2"), force=False)
+        assert journal.bind(binding(tmp_path, "sha-2"), force=True) is True
+        assert journal.meta["job_hash"] == "sha-2"
+
+
+def test_another_target_is_refused_naming_both(tmp_path: Path) -> None:
+    """A journal of the sandbox is not the journal of a real site, and the other way round."""
+    with Journal.open_for_run(tmp_path / "j.journal") as journal:
+        journal.bind(binding(tmp_path, target="sandbox"), force=False)
+        with pytest.raises(JournalError, match=r"the sandbox .* not https://webexapis\.com/v1"):
+            journal.bind(binding(tmp_path, target="https://webexapis.com/v1"), force=True)
 
 
 def test_outcomes_count_once_flushed(tmp_path: Path) -> None:
     """Outcomes are buffered until flushed; attempts add up across runs."""
-    path = tmp_path / "j.journal"
-    with Journal.open(path, lock=True, create=True) as journal:
-        journal.add_rows(
-            [(2, "m1", "pending", {"title": "a"}, None), (3, "m2", "pending", {"title": "b"}, None)]
+    with held(tmp_path) as journal:
+        journal.record(
+            Outcome(2, RowStatus.FAILED, 2, 503, "T1", "unavailable", "2026-11-25T00:00:00Z")
         )
-        journal.record(Outcome(2, "failed", 2, 503, "T1", "unavailable", "2026-11-25T00:00:00Z"))
-        assert journal.counts()["failed"] == 0
+        assert journal.counts()[RowStatus.FAILED] == 0
         assert journal.flush() == 1
-        journal.record(Outcome(2, "succeeded", 1, 200, "T2", None, "2026-11-25T00:01:00Z"))
+        journal.record(Outcome(2, RowStatus.SUCCEEDED, 1, 200, "T2", None, "2026-11-25T00:01:00Z"))
         journal.flush()
         (row2, row3) = list(journal.rows())
     assert (row2.status, row2.attempts, row2.tracking_id, row2.error) == (
-        "succeeded",
+        RowStatus.SUCCEEDED,
         3,
         "T2",
         None,
     )
-    assert (row3.status, row3.attempts) == ("pending", 0)
+    assert (row3.status, row3.attempts) == (RowStatus.PENDING, 0)
 
 
-def test_secrets_are_stored_masked(tmp_path: Path) -> None:
-    """The patch kept per row has its passwords masked."""
-    path = tmp_path / "j.journal"
-    with Journal.open(path, lock=True, create=True) as journal:
-        journal.add_rows([(2, "m1", "pending", {"password": "Hunter2!", "title": "t"}, None)])
-        assert journal.known(2) == ("pending", "m1", '{"password": "********", "title": "t"}')
-    assert b"Hunter2" not in path.read_bytes()
+def test_secrets_are_stored_masked_but_a_changed_one_is_noticed(tmp_path: Path) -> None:
+    """Passwords are stored masked; a new password with --force still resends its row."""
+    with held(tmp_path, two_rows(password="Hunter2!")) as journal:
+        journal.record(Outcome(3, RowStatus.SUCCEEDED, 1))
+        journal.flush()
+        journal.bind(binding(tmp_path, "sha-2"), force=True)
+        journal.sync_rows(two_rows(password="Better3!"), changed=True)
+        assert [r.status for r in journal.rows()] == [RowStatus.PENDING, RowStatus.PENDING]
+    data = (tmp_path / "j.journal").read_bytes()
+    assert b"Hunter2" not in data
+    assert b"Better3" not in data
+
+
+def test_a_forced_job_keeps_each_rows_outcome_by_content_not_line(tmp_path: Path) -> None:
+    """A line inserted above done rows does not make them pending, nor theirs anyone else's."""
+    rows = [ValidatedRow(line, f"m{line}", {"title": "t"}) for line in range(2, 6)]
+    with held(tmp_path, rows) as journal:
+        for line in (2, 3):
+            journal.record(Outcome(line, RowStatus.SUCCEEDED, 1, 204))
+        journal.flush()
+        inserted = [ValidatedRow(2, "new", {"title": "t"})] + [
+            ValidatedRow(row.line + 1, row.meeting_id, row.body) for row in rows
+        ]
+        journal.bind(binding(tmp_path, "sha-2"), force=True)
+        journal.sync_rows(inserted, changed=True)
+        statuses = {r.line: (r.meeting_id, r.status, r.http_status) for r in journal.rows()}
+        assert statuses == {
+            2: ("new", RowStatus.PENDING, None),
+            3: ("m2", RowStatus.SUCCEEDED, 204),
+            4: ("m3", RowStatus.SUCCEEDED, 204),
+            5: ("m4", RowStatus.PENDING, None),
+            6: ("m5", RowStatus.PENDING, None),
+        }
+
+
+def test_done_rows_that_leave_a_forced_job_are_kept_for_undo_only(tmp_path: Path) -> None:
+    """Rows no longer in the file leave the counts; the ones that changed a meeting stay undoable."""
+    rows = [ValidatedRow(line, f"m{line}", {"title": "t"}) for line in range(2, 7)]
+    with held(tmp_path, rows) as journal:
+        journal.record(Outcome(5, RowStatus.SUCCEEDED, 1))
+        journal.flush()
+        journal.bind(binding(tmp_path, "sha-2"), force=True)
+        journal.sync_rows(rows[:2], changed=True)
+        assert {r.line: r.status for r in journal.rows()} == {
+            2: RowStatus.PENDING,
+            3: RowStatus.PENDING,
+        }
+        assert [(r.meeting_id, r.retired) for r in journal.undo_rows()] == [("m5", True)]
+        journal.sync_rows(rows, changed=True)  # the rows come back: to do again
+        assert journal.counts()[RowStatus.PENDING] == 5
+        journal.mark_reverted(["m5"])
+        assert journal.retired_count() == 0
+        assert list(journal.undo_rows()) == []
+
+
+def test_an_edited_row_is_sent_again(tmp_path: Path) -> None:
+    """Same line, same meeting, another patch: pending again; the old change stays undoable."""
+    with held(tmp_path) as journal:
+        journal.record(Outcome(3, RowStatus.SUCCEEDED, 1))
+        journal.flush()
+        journal.bind(binding(tmp_path, "sha-2"), force=True)
+        journal.sync_rows(two_rows(title="c"), changed=True)
+        assert journal.counts()[RowStatus.PENDING] == 2
+        assert [r.line for r in journal.undo_rows()] == [3]
+
+
+def test_every_row_is_in_the_journal_before_anything_is_sent(tmp_path: Path) -> None:
+    """The job's row count and every row are recorded when the run starts."""
+    rows = [ValidatedRow(line, f"m{line}", {"title": "t"}) for line in range(2, 2027)]
+    with held(tmp_path, rows) as journal:
+        assert journal.counts()[RowStatus.PENDING] == 2025
+        assert len(list(journal.rows())) == 2025
+
+
+def test_a_foreign_sqlite_file_is_refused_untouched(tmp_path: Path) -> None:
+    """status/export/run on another program's database say so and change not one byte."""
+    other = tmp_path / "other.db"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE notes (x)")
+    db.commit()
+    db.close()
+    before = other.read_bytes()
+    for opening in (Journal.open_read_only, Journal.open_for_run):
+        with pytest.raises(JournalError, match="not a bulkpatch journal"):
+            opening(other)
+    assert other.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == [
+        "other.db"
+    ]
 
 
 def test_not_a_journal_is_a_clear_error(tmp_path: Path) -> None:
@@ -92,11 +264,141 @@ def test_not_a_journal_is_a_clear_error(tmp_path: Path) -> None:
     other = tmp_path / "notes.txt"
     other.write_text("hello, this is not sqlite" * 100)
     with pytest.raises(JournalError, match="not a bulkpatch journal"):
-        Journal.open(other, lock=False)
+        Journal.open_read_only(other)
     with pytest.raises(JournalError, match="no journal"):
-        Journal.open(tmp_path / "absent.journal", lock=False)
+        Journal.open_read_only(tmp_path / "absent.journal")
+
+
+def test_a_journal_from_a_newer_bulkpatch_is_refused(tmp_path: Path) -> None:
+    """A schema version this bulkpatch does not know is refused, not misread."""
+    with held(tmp_path):
+        pass
+    db = sqlite3.connect(tmp_path / "j.journal")
+    db.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA_VERSION + 1),))
+    db.commit()
+    db.close()
+    for opening in (Journal.open_read_only, Journal.open_for_run):
+        with pytest.raises(JournalError, match="newer bulkpatch"):
+            opening(tmp_path / "j.journal")
+
+
+@pytest.mark.parametrize("cut", [100, 4096, 3 * 4096])
+def test_a_cut_journal_is_named_damaged(tmp_path: Path, cut: int) -> None:
+    """A journal missing its last bytes (or whole pages) is refused as damaged, never half
+    read, never called foreign."""
+    rows = [ValidatedRow(line, f"m{line}", {"title": "t" * 100}) for line in range(2, 400)]
+    with held(tmp_path, rows):
+        pass
+    path = tmp_path / "j.journal"
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    data = path.read_bytes()
+    path.write_bytes(data[:-cut])
+    with pytest.raises(JournalError, match="damaged"):
+        Journal.open_read_only(path)
+    with pytest.raises(JournalError, match="damaged"):
+        Journal.open_for_run(path)
+
+
+def test_version_1_journals_are_migrated(tmp_path: Path) -> None:
+    """A journal of the first schema gets its target from its runs and the new columns;
+    rows once "removed" go, and a before-value without its outcome counts as sent."""
+    path = tmp_path / "old.journal"
+    db = sqlite3.connect(path)
+    db.executescript(
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE rows (line INTEGER PRIMARY KEY, meeting_id TEXT NOT NULL, status TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0, http_status INTEGER, tracking_id TEXT, error TEXT,
+            finished_at TEXT, body TEXT, before TEXT);
+        CREATE TABLE runs (id INTEGER PRIMARY KEY, started_at TEXT NOT NULL, ended_at TEXT,
+            outcome TEXT, options TEXT NOT NULL, pid INTEGER NOT NULL, host TEXT NOT NULL,
+            throttled INTEGER NOT NULL DEFAULT 0);
+        INSERT INTO meta VALUES ('schema', '1'), ('job_hash', 'sha-1'), ('job_path', 'job.csv');
+        INSERT INTO rows (line, meeting_id, status) VALUES (2, 'm1', 'succeeded');
+        INSERT INTO rows (line, meeting_id, status) VALUES (3, 'm2', 'removed');
+        INSERT INTO rows (line, meeting_id, status, before) VALUES (4, 'm3', 'pending', '{}');
+        INSERT INTO runs (started_at, options, pid, host)
+            VALUES ('2026-11-01T00:00:00Z', '{"baseUrl": "https://WebexAPIs.com/v1/"}', 1, 'h');
+        """
+    )
+    db.close()
+    with Journal.open_for_run(path) as journal:
+        assert journal.meta["schema"] == str(SCHEMA_VERSION)
+        assert journal.meta["target"] == "https://webexapis.com/v1"
+        assert [r.status for r in journal.rows()] == [RowStatus.SUCCEEDED, RowStatus.PENDING]
+        assert [r.line for r in journal.undo_rows()] == [2, 4]
+        assert [s.sent for s in journal.states_from(0, 10)] == [False, True]
+
+
+def immutable(path: Path) -> bool:
+    """Make a file immutable (even for root) where the file system allows it."""
+    result = subprocess.run(["chattr", "+i", str(path)], capture_output=True, check=False)
+    return result.returncode == 0
+
+
+def test_a_journal_that_cannot_be_written_fails_with_its_path(tmp_path: Path) -> None:
+    """A write refused by the system becomes JournalFailed naming the journal; what was
+    committed before stays."""
+    with held(tmp_path) as journal:
+        journal.record(Outcome(2, RowStatus.SUCCEEDED, 1))
+        journal.flush()
+    path = tmp_path / "j.journal"
+    wal = tmp_path / "j.journal-wal"  # where a WAL-mode journal writes
+    with Journal.open_for_run(path) as journal:
+        if not immutable(wal):
+            pytest.skip("chattr +i is not available here")
+        try:
+            journal.record(Outcome(3, RowStatus.SUCCEEDED, 1))
+            with pytest.raises(JournalFailed, match=r"cannot write to the journal .*j\.journal"):
+                journal.flush()
+        finally:
+            subprocess.run(["chattr", "-i", str(wal)], check=True)
+    with Journal.open_read_only(path) as journal:
+        assert journal.counts()[RowStatus.SUCCEEDED] == 1
+
+
+def test_a_journal_on_read_only_media_can_still_be_read(tmp_path: Path) -> None:
+    """status and export read a journal whose folder cannot be written (no -shm can be made)."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    with held(folder):
+        pass
+    if not immutable(folder):
+        pytest.skip("chattr +i is not available here")
+    try:
+        with Journal.open_read_only(folder / "j.journal") as journal:
+            assert journal.counts()[RowStatus.PENDING] == 2
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
 
 
 def test_default_path_sits_beside_the_job() -> None:
-    """jobs/x.csv -> jobs/x.csv.journal."""
+    """jobs/x.csv -> jobs/x.csv.journal; the sandbox's own: jobs/x.csv.sandbox.journal."""
     assert default_journal_path(Path("jobs/x.csv")) == Path("jobs/x.csv.journal")
+    assert default_journal_path(Path("jobs/x.csv"), sandbox=True) == Path(
+        "jobs/x.csv.sandbox.journal"
+    )
+
+
+def test_opening_keeps_sqlites_own_locks(tmp_path: Path) -> None:
+    """Opening a journal for a run never closes a descriptor of SQLite's files (that would drop
+    SQLite's locks, and a `status` elsewhere would then take the live journal's shared memory
+    for its own): the run still holds its lock on the -shm file."""
+    locks = Path("/proc/locks")
+    if not locks.exists():
+        pytest.skip("no /proc/locks here")
+    with held(tmp_path):
+        pass  # the journal exists now, in WAL mode
+    path = tmp_path / "j.journal"
+    with Journal.open_for_run(path) as journal:
+        journal.record(Outcome(2, RowStatus.SUCCEEDED, 1))
+        journal.flush()
+        shm = Path(f"{path}-shm").stat().st_ino
+        held_by_us = [
+            line
+            for line in locks.read_text().splitlines()
+            if f" {os.getpid()} " in line and line.split()[5].endswith(f":{shm}")
+        ]
+    assert held_by_us, "SQLite's lock on the -shm file is gone"

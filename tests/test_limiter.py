@@ -1,12 +1,17 @@
-"""The shared limiter: Retry-After pauses everyone, AIMD pacing, never above the ceiling."""
+"""The limiter's parts on a hand-moved clock: the shared pause, the pacer, the rate finder."""
 
 from __future__ import annotations
+
+import itertools
 
 import anyio
 import pytest
 from conftest import VirtualClock
 
-from bulkpatch.limiter import AdaptiveLimiter
+from bulkpatch.limiter import AdaptiveLimiter, RateFinder
+from bulkpatch.limiter.finder import MARGIN, START_RATE
+from bulkpatch.limiter.pacer import Pacer
+from bulkpatch.limiter.window import WindowDetector
 
 
 async def test_pause_holds_every_worker_until_the_deadline(virtual_clock: VirtualClock) -> None:
@@ -28,86 +33,31 @@ async def test_pause_holds_every_worker_until_the_deadline(virtual_clock: Virtua
 
 
 async def test_in_flight_429s_are_one_episode(virtual_clock: VirtualClock) -> None:
-    """429s that arrive during the pause extend nothing and halve the rate only once."""
+    """429s that arrive during the pause extend nothing and lower the rate only once."""
     limiter = AdaptiveLimiter(40, virtual_clock)
     assert limiter.on_throttle(2.0) is True
+    rate = limiter.rate
     assert limiter.on_throttle(2.0) is False
     assert limiter.on_throttle(1.0) is False
-    assert (limiter.episodes, limiter.throttled, limiter.rate) == (1, 3, 20)
+    assert (limiter.episodes, limiter.throttled, limiter.rate) == (1, 3, rate)
     assert limiter.paused_for == pytest.approx(2.0)
 
 
 async def test_a_later_retry_after_extends_the_pause(virtual_clock: VirtualClock) -> None:
-    """A longer Retry-After inside an episode moves the deadline out."""
+    """A longer Retry-After inside an episode moves the deadline out; waited counts it once."""
     limiter = AdaptiveLimiter(40, virtual_clock)
     limiter.on_throttle(1.0)
     limiter.on_throttle(3.0)
     assert limiter.paused_for == pytest.approx(3.0)
+    assert limiter.waited == pytest.approx(3.0)
 
 
-async def test_rate_climbs_back_step_by_step_and_stops_at_the_ceiling(
-    virtual_clock: VirtualClock,
-) -> None:
-    """About a second of successes raises the rate one step; it never passes the ceiling."""
-    limiter = AdaptiveLimiter(10, virtual_clock)
-    limiter.on_throttle(1.0)
-    assert limiter.rate == 5
-    rates = []
-    for _ in range(200):
-        limiter.on_success()
-        rates.append(limiter.rate)
-    assert (
-        rates[4] == 6.25
-    )  # the first step after 5 successes (one second at 5/s): no measure yet, a quarter
-    assert rates == sorted(rates)
-    assert max(rates) == pytest.approx(9.7)  # 3 % under the pace that was refused
-
-
-def _send_for(limiter: AdaptiveLimiter, clock: VirtualClock, seconds: float) -> list[float]:
-    """Succeed at the limiter's own pace for ``seconds``; the rates it went through."""
-    rates = []
-    until = clock.monotonic + seconds
-    while clock.monotonic < until:
-        clock.monotonic += 1 / limiter.rate
-        limiter.on_success()
-        rates.append(limiter.rate)
-    return rates
-
-
-async def test_the_climb_stays_under_a_refused_pace(virtual_clock: VirtualClock) -> None:
-    """A pace a 429 came at is not courted again: the climb stops 3 % under it."""
-    limiter = AdaptiveLimiter(100, virtual_clock)
-    limiter.on_throttle(1.0)  # refused at the ceiling, nothing measured: half
-    virtual_clock.monotonic += 1.0
-    assert max(_send_for(limiter, virtual_clock, 10)) == pytest.approx(97)
-    limiter.on_throttle(1.0)  # refused at 97/s after seconds of sending: measured
-    assert limiter.refused_rate == pytest.approx(97)
-    assert limiter.rate == pytest.approx(0.95 * 97, rel=0.02)
-    virtual_clock.monotonic += 1.0
-    assert max(_send_for(limiter, virtual_clock, 60)) == pytest.approx(0.97 * 97)
-
-
-async def test_after_two_clean_minutes_the_top_rises(virtual_clock: VirtualClock) -> None:
-    """A limit that was low for a while is found again: the top rises 5 % per clean two minutes."""
-    limiter = AdaptiveLimiter(1000, virtual_clock)
-    limiter.on_throttle(1.0)
-    virtual_clock.monotonic += 1.0
-    _send_for(limiter, virtual_clock, 5)
-    limiter.on_throttle(1.0)
-    top = 0.97 * limiter.refused_rate  # type: ignore[operator]
-    virtual_clock.monotonic += 1.0
-    assert max(_send_for(limiter, virtual_clock, 110)) == pytest.approx(top)
-    assert max(_send_for(limiter, virtual_clock, 20)) == pytest.approx(1.05 * top)
-
-
-async def test_rate_never_drops_below_the_floor(virtual_clock: VirtualClock) -> None:
-    """Repeated episodes halve the rate down to a floor, not to zero."""
-    limiter = AdaptiveLimiter(1, virtual_clock, min_rate=0.2)
-    for _ in range(10):
-        virtual_clock.monotonic += 100
-        limiter.on_throttle(1.0)
-    assert limiter.rate == 0.2
-    assert limiter.episodes == 10
+async def test_hold_pauses_without_changing_the_rate(virtual_clock: VirtualClock) -> None:
+    """A Retry-After remembered from a killed run holds sending but teaches nothing."""
+    limiter = AdaptiveLimiter(None, virtual_clock)
+    rate = limiter.rate
+    limiter.hold(30.0)
+    assert (limiter.paused_for, limiter.rate, limiter.episodes) == (30.0, rate, 0)
 
 
 def test_ceiling_must_be_positive(virtual_clock: VirtualClock) -> None:
@@ -117,51 +67,169 @@ def test_ceiling_must_be_positive(virtual_clock: VirtualClock) -> None:
 
 
 async def test_repr_shows_live_state(virtual_clock: VirtualClock) -> None:
-    """The repr shows rate, ceiling, pause and 429 count."""
+    """The repr shows lane, rate, ceiling, pause and 429 count."""
     limiter = AdaptiveLimiter(8, virtual_clock)
     limiter.on_throttle(2.0)
-    assert repr(limiter) == "<AdaptiveLimiter rate=4.00/s ceiling=8/s paused=2.00s 429s=1>"
+    assert repr(limiter) == "<AdaptiveLimiter write rate=5.60/s ceiling=8/s paused=2.00s 429s=1>"
 
 
-async def test_measured_server_rate_sets_the_pace_and_the_slow_climb(
+def _send(finder: RateFinder, clock: VirtualClock, seconds: float, limit: float = 1e9) -> None:
+    """Succeed at the finder's pace (or ``limit``, if lower) for ``seconds``."""
+    until = clock.monotonic + seconds
+    while clock.monotonic < until:
+        clock.monotonic += 1 / min(finder.rate, limit)
+        finder.succeeded(clock.monotonic)
+
+
+@pytest.mark.parametrize("ceiling", [None, 25.0])
+def test_start_is_safe_and_doubles_up_to_the_ceiling(
+    virtual_clock: VirtualClock, ceiling: float | None
+) -> None:
+    """Without a learned rate the pace starts at START_RATE and grows fast, never past a ceiling."""
+    finder = RateFinder(virtual_clock.now(), ceiling=ceiling)
+    assert finder.rate == START_RATE
+    assert finder.discovering
+    _send(finder, virtual_clock, 2.0)
+    assert finder.rate == 25.0 if ceiling else finder.rate > 100 * START_RATE
+
+
+def test_growth_waits_for_the_pace_to_be_used(virtual_clock: VirtualClock) -> None:
+    """A run that cannot send at the pace (slow answers, few rows) does not raise it."""
+    finder = RateFinder(virtual_clock.now())
+    _send(finder, virtual_clock, 5.0, limit=3.0)
+    assert finder.rate == START_RATE
+
+
+def test_a_429_sets_the_pace_just_under_what_the_bucket_let_through(
     virtual_clock: VirtualClock,
 ) -> None:
-    """After a full second of sending, a 429 sets the pace just under what got through, and
-    the climb from there is one percent of it per second, so probes above the limit stay rare."""
-    limiter = AdaptiveLimiter(1000, virtual_clock)
+    """Over-sending at 80/s into a bucket of 10 at 50/s, refused after 1/3 s: the pace is ~50."""
+    finder = RateFinder(virtual_clock.now(), learned=80.0)
+    for _ in range(27):  # the bucket's 10, and 50/s for a third of a second
+        virtual_clock.monotonic += 1 / 80
+        finder.succeeded(virtual_clock.monotonic)
+    finder.throttled(virtual_clock.now(), 1.0, new_episode=True)
+    assert finder.rate == pytest.approx(MARGIN * 50, rel=0.08)
+    assert finder.refused == 80.0
+
+
+def test_a_limit_that_drops_is_followed_at_once(virtual_clock: VirtualClock) -> None:
+    """Held at 40/s, refused: the pace goes under 40; refused again after the bucket of a
+    20/s limit ran dry, the pace is just under 20. What held before the drop is forgotten."""
+    finder = RateFinder(virtual_clock.now(), learned=40.0)
+    _send(finder, virtual_clock, 8.0)
+    finder.throttled(virtual_clock.now(), 1.0, new_episode=True)
+    assert finder.rate < 40.0
+    assert finder.good is None
     virtual_clock.monotonic += 1.0
-    for _ in range(100):  # two seconds at 50 successes a second
-        virtual_clock.monotonic += 0.02
-        limiter.on_success()
-    limiter.on_throttle(1.0)
-    assert limiter.estimate == 50
-    assert limiter.rate == pytest.approx(47.5)
-    virtual_clock.monotonic += 1.0  # the pause
-    for _ in range(48):
-        virtual_clock.monotonic += 1 / 47.5
-        limiter.on_success()
-    assert limiter.rate == pytest.approx(48.0)
+    pace = finder.rate
+    for _ in range(int(10 / (1 - 20 / pace)) + 1):  # 10 in the bucket, 20/s coming in
+        virtual_clock.monotonic += 1 / pace
+        finder.succeeded(virtual_clock.monotonic)
+    finder.throttled(virtual_clock.now(), 1.0, new_episode=True)
+    assert 18.0 < finder.rate < 23.0  # within a request or so of 20
 
 
-async def test_a_burst_right_after_a_start_halves_instead(virtual_clock: VirtualClock) -> None:
-    """With less than a second of sending to measure, the pace is halved, not guessed."""
-    limiter = AdaptiveLimiter(1000, virtual_clock)
-    for _ in range(10):
-        limiter.on_success()
-    limiter.on_throttle(1.0)
-    assert (limiter.estimate, limiter.rate) == (None, 500)
+def test_in_flight_refusals_change_nothing(virtual_clock: VirtualClock) -> None:
+    """Only the first 429 of an episode moves the pace."""
+    finder = RateFinder(virtual_clock.now(), learned=40.0)
+    finder.throttled(virtual_clock.now(), 1.0, new_episode=False)
+    assert (finder.rate, finder.refused) == (40.0, None)
 
 
-async def test_changing_the_rate_keeps_the_bucket_full() -> None:
-    """A rate step does not hand out a fresh burst: what was sent still counts."""
-    from bulkpatch.limiter import _Pacer
+@pytest.mark.parametrize(("retry_after", "quiet"), [(1.0, 100.0), (60.0, 6000.0)])
+def test_probes_wait_longer_the_more_a_429_costs(
+    virtual_clock: VirtualClock, retry_after: float, quiet: float
+) -> None:
+    """After a precise measure, the next probe waits 2 x Retry-After / 2 %: 100 s or 100 minutes."""
+    finder = RateFinder(virtual_clock.now(), learned=20.0, learned_cost=retry_after)
+    assert finder.quiet_seconds == quiet
+    _send(finder, virtual_clock, quiet - 1)
+    assert finder.rate == 20.0
+    _send(finder, virtual_clock, 2)
+    assert finder.rate > 20.0
 
-    pacer = _Pacer(100)  # a bucket of 10
-    for _ in range(10):
+
+def test_a_probe_that_holds_doubles_its_step(virtual_clock: VirtualClock) -> None:
+    """A limit that rose is found in a few probes: each held step doubles the next."""
+    finder = RateFinder(virtual_clock.now(), learned=20.0)
+    _send(finder, virtual_clock, finder.quiet_seconds + 60)
+    assert finder.rate > 40.0
+
+
+def test_a_failed_probe_goes_back_under_the_refused_pace(virtual_clock: VirtualClock) -> None:
+    """A probe refused after a second at it: the pace goes under the probe's, and waits again."""
+    finder = RateFinder(virtual_clock.now(), learned=20.0)
+    _send(finder, virtual_clock, finder.quiet_seconds + 1)
+    probe = finder.rate
+    assert probe > 20.0
+    _send(finder, virtual_clock, 1.0)
+    finder.throttled(virtual_clock.now(), 1.0, new_episode=True)
+    assert finder.rate < probe
+    assert finder.last_refusal_at == virtual_clock.now()
+
+
+def test_a_window_is_named_by_three_aligned_refusals() -> None:
+    """Refusals resuming 60 s apart, 600 let through each time: a quota of 600 per 60 s."""
+    window = WindowDetector()
+    window.refused(60.0, 900)
+    assert window.quota_rate() is None
+    window.refused(120.0, 600)
+    window.refused(180.0, 598)
+    assert (window.period, window.quota) == (60.0, 598)
+    assert window.quota_rate() == pytest.approx(0.98 * 598 / 60)
+
+
+def test_a_token_bucket_is_no_window() -> None:
+    """Refusals at uneven moments, with uneven cycles, name no window."""
+    window = WindowDetector()
+    for resume, count in [(11.0, 300), (25.0, 410), (31.5, 120)]:
+        window.refused(resume, count)
+    assert window.quota is None
+
+
+def test_a_refusal_under_the_quota_pace_forgets_the_window() -> None:
+    """Refused while paced at the quota: the window moved (or was none); measure again."""
+    window = WindowDetector()
+    for resume in (60.0, 120.0, 180.0):
+        window.refused(resume, 600)
+    window.refused(200.0, 200)
+    assert window.quota is None
+
+
+async def test_pacer_spaces_slots_and_applies_a_new_rate_at_once(
+    virtual_clock: VirtualClock,
+) -> None:
+    """Slots come 1/rate apart, and a changed rate applies from the next slot: no burst."""
+    pacer = Pacer(10.0, virtual_clock)
+    moments = []
+    for _ in range(3):
         await pacer.acquire()
-    pacer.set_rate(101)
-    assert pacer.level == pytest.approx(10, abs=0.5)
-    assert not pacer.has_capacity(1)
-    pacer.set_rate(50)  # a smaller bucket: level capped to it, still no room
-    assert pacer.level <= 5
-    assert not pacer.has_capacity(1)
+        moments.append(virtual_clock.now())
+    pacer.rate = 100.0
+    await pacer.acquire()
+    await pacer.acquire()
+    moments.append(virtual_clock.now())
+    gaps = [round(b - a, 3) for a, b in itertools.pairwise(moments)]
+    assert gaps[:2] == [0.1, 0.1]
+    assert gaps[2] <= 0.1 + 0.01
+
+
+async def test_pacer_hands_slots_in_turn_and_survives_a_cancelled_waiter(
+    virtual_clock: VirtualClock,
+) -> None:
+    """Waiters go first come, first served; one cancelled in the queue does not stall the rest."""
+    pacer = Pacer(1.0, virtual_clock)
+    await pacer.acquire()
+    order: list[int] = []
+
+    async def waiter(number: int) -> None:
+        await pacer.acquire()
+        order.append(number)
+
+    async with anyio.create_task_group() as group:
+        for number in range(3):
+            group.start_soon(waiter, number)
+        with anyio.move_on_after(0):  # cancelled at once, while queued
+            await pacer.acquire()
+    assert order == [0, 1, 2]

@@ -8,32 +8,118 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from bulkpatch.policy import (
+    Action,
     Backoff,
     FailureLimit,
-    Verdict,
-    judge,
+    Limits,
+    StopReason,
+    Streaks,
+    decide,
     parse_deadline,
     parse_failure_limit,
     retry_after_wait,
 )
 
+LIMITS = Limits(max_attempts=5, backoff=Backoff(0.5, 4.0))
+
+
+def decided(
+    status: int | None,
+    attempt: int = 1,
+    retry_after: float | None = None,
+    streaks: Streaks | None = None,
+    limits: Limits = LIMITS,
+) -> tuple[Action, StopReason | None]:
+    streak = streaks if streaks is not None else Streaks().after(status)
+    decision = decide(status, retry_after, attempt, streak, limits, random.Random(1))
+    return decision.action, decision.stop
+
 
 @pytest.mark.parametrize(
-    ("status", "attempt", "verdict"),
+    ("status", "attempt", "action"),
     [
-        (200, 1, Verdict.SUCCEEDED),
-        (204, 1, Verdict.SUCCEEDED),
-        (401, 1, Verdict.STOP_AUTH),
-        *[(code, 1, Verdict.RETRY) for code in (429, 423, 500, 502, 503, 504)],
-        (None, 1, Verdict.RETRY),
-        (503, 5, Verdict.FAILED),
-        (None, 5, Verdict.FAILED),
-        *[(code, 1, Verdict.FAILED) for code in (400, 403, 404, 405, 409, 410, 415, 428, 501)],
+        (200, 1, Action.DONE),
+        (204, 1, Action.DONE),
+        (401, 1, Action.REFRESH),
+        *[(code, 1, Action.RETRY) for code in (429, 423, 500, 502, 503, 504)],
+        (None, 1, Action.RETRY),
+        (503, 5, Action.FAIL),
+        *[(code, 1, Action.FAIL) for code in (400, 403, 404, 405, 409, 410, 415, 428, 501)],
+        *[(code, 1, Action.STOP) for code in (301, 302, 303, 307, 308)],
     ],
 )
-def test_verdicts_follow_the_spec(status: int | None, attempt: int, verdict: Verdict) -> None:
-    """Retry exactly 429, 423, 500, 502, 503, 504 and no answer, up to max_attempts (5 here)."""
-    assert judge(status, attempt, 5) is verdict
+def test_decisions_follow_the_spec(status: int | None, attempt: int, action: Action) -> None:
+    """Retry exactly 429, 423, 500, 502, 503, 504 and no answer, up to max_attempts (5 here);
+    a redirect stops the run."""
+    assert decided(status, attempt)[0] is action
+
+
+def test_a_429_holds_everyone_a_423_only_its_row() -> None:
+    """A 429's Retry-After is for every request; a 423's only for the row it answered."""
+    rng = random.Random(1)
+    throttled = decide(429, 3.0, 1, Streaks(), LIMITS, rng)
+    locked = decide(423, 3.0, 1, Streaks(), LIMITS, rng)
+    assert (throttled.wait, throttled.for_everyone) == (3.0, True)
+    assert (locked.wait, locked.for_everyone) == (3.0, False)
+
+
+@pytest.mark.parametrize(
+    ("status", "wait", "action", "stop"),
+    [
+        (429, 86_400.0, Action.STOP, StopReason.RETRY_AFTER),
+        (429, 1e12, Action.STOP, StopReason.RETRY_AFTER),
+        (423, 86_400.0, Action.FAIL, None),
+        (429, 900.0, Action.RETRY, None),
+    ],
+)
+def test_a_retry_after_longer_than_the_limit_is_not_slept(
+    status: int, wait: float, action: Action, stop: StopReason | None
+) -> None:
+    """Past max_retry_after a 429 stops the run (resumable) and a 423 fails its row."""
+    limits = Limits(max_retry_after=900.0)
+    assert decided(status, retry_after=wait, limits=limits) == (action, stop)
+
+
+def test_no_answer_many_times_in_a_row_stops_the_run() -> None:
+    """Connection-level failures across rows stop the run once they reach the limit."""
+    limits = Limits(max_attempts=5, max_connection_failures=3)
+    streaks = Streaks()
+    for _ in range(2):
+        streaks = streaks.after(None)
+        assert decided(None, 1, streaks=streaks, limits=limits)[0] is Action.RETRY
+    streaks = streaks.after(None)
+    assert decided(None, 1, streaks=streaks, limits=limits) == (
+        Action.STOP,
+        StopReason.UNREACHABLE,
+    )
+
+
+def test_a_row_never_answered_stops_the_run_instead_of_failing() -> None:
+    """A row whose every attempt went unanswered, with nothing answered meanwhile: the host."""
+    limits = Limits(max_attempts=3, max_connection_failures=10)
+    streaks = Streaks(no_answer=3)
+    assert decided(None, 3, streaks=streaks, limits=limits) == (Action.STOP, StopReason.UNREACHABLE)
+    answered_meanwhile = Streaks(no_answer=1)
+    assert decided(None, 3, streaks=answered_meanwhile, limits=limits) == (Action.FAIL, None)
+
+
+def test_403s_in_a_row_fail_the_row_and_stop_the_run() -> None:
+    """The 20th 403 in a row (here 3rd) fails its row and stops the run."""
+    limits = Limits(max_consecutive_403=3)
+    streaks = Streaks().after(403).after(403)
+    assert decided(403, streaks=streaks, limits=limits) == (Action.FAIL, None)
+    streaks = streaks.after(403)
+    assert decided(403, streaks=streaks, limits=limits) == (Action.FAIL, StopReason.FORBIDDEN)
+    assert streaks.after(200).forbidden == 0
+
+
+def test_only_404s_from_the_start_stop_the_run() -> None:
+    """404s stop the run only while nothing else was answered since it began."""
+    limits = Limits(max_initial_404=3)
+    streaks = Streaks().after(404).after(503).after(404).after(404)
+    assert decided(404, streaks=streaks, limits=limits) == (Action.FAIL, StopReason.NOT_FOUND)
+    mixed = Streaks().after(404).after(200).after(404).after(404)
+    assert decided(404, streaks=mixed, limits=limits) == (Action.FAIL, None)
 
 
 def test_backoff_is_full_jitter_under_the_cap() -> None:
@@ -105,3 +191,9 @@ def test_bad_deadline() -> None:
     """A deadline that is neither a time nor a date-time is refused with the flag named."""
     with pytest.raises(ValueError, match="--deadline"):
         parse_deadline("tomorrow morning", datetime(2026, 11, 25, tzinfo=UTC))
+
+
+def test_a_deadline_already_past_is_refused() -> None:
+    """A full moment that has passed would stop the run before it starts: refused."""
+    with pytest.raises(ValueError, match="already passed"):
+        parse_deadline("2026-11-25T05:00:00+00:00", datetime(2026, 11, 25, 6, tzinfo=UTC))

@@ -20,6 +20,8 @@ E, W = Severity.ERROR, Severity.WARNING
 # (case id, meetingId, changes, severity, field, rule)
 CASES: list[tuple[str, str, dict[str, Any], Severity, str, str]] = [
     ("empty id", "", {"title": "x"}, E, "meetingId", "required"),
+    ("dot id", ".", {"title": "x"}, E, "meetingId", "meeting_id"),
+    ("dot dot id", "..", {"title": "x"}, E, "meetingId", "meeting_id"),
     ("no changes", SERIES, {}, E, "", "no_changes"),
     ("unknown field", SERIES, {"titel": "x"}, E, "titel", "unknown_field"),
     (

@@ -9,12 +9,14 @@ from typing import Any
 import aiohttp
 import pytest
 from conftest import SANDBOX_TOKEN, FakeClock
+from yarl import URL
 
 from bulkpatch.sandbox import (
     RunningSandbox,
     SandboxError,
     check_loopback,
     generate,
+    occurrence_id,
     running_sandbox,
     seed_from_ids,
 )
@@ -115,6 +117,81 @@ async def test_get_returns_the_meeting_with_response_properties(
         assert name in meeting
 
 
+#: Response properties the sandbox shows only once a meeting has them (the example sets them).
+_SET_ONLY = {"integrationTags", "trackingCodes", "visualWatermarkOpacity", "liveStream"}
+
+
+async def test_get_has_the_reference_response_shape(
+    sandbox: RunningSandbox, api: aiohttp.ClientSession, reference_example: Json
+) -> None:
+    """GET shows every property of the reference's example response, nested ones included:
+    telephony.links, links, simultaneousInterpretation, and registration on a webinar."""
+    example = reference_example["response"]
+    _, meeting = await get(api, occurrence(sandbox))
+    assert set(example) - _SET_ONLY - {"registration"} <= set(meeting)
+    assert set(example["telephony"]) == set(meeting["telephony"])
+    assert meeting["telephony"]["links"][0]["rel"] == "globalCallinNumbers"
+    assert meeting["id"] in meeting["telephony"]["links"][0]["href"]
+    assert meeting["links"][0]["rel"] == "breakoutSessions"
+    assert (
+        meeting["links"][0]["href"] == f"/v1/meetings/{meeting['meetingSeriesId']}/breakoutSessions"
+    )
+    assert set(meeting["simultaneousInterpretation"]) <= set(example["simultaneousInterpretation"])
+    _, webinar = await get(api, series(sandbox, "webinar"))
+    assert set(webinar["registration"]) == set(example["registration"])
+
+
+async def test_an_occurrence_shows_its_series_host_and_settings(
+    sandbox: RunningSandbox, api: aiohttp.ClientSession
+) -> None:
+    """An occurrence is drawn from its series: same host, number and settings, its own times."""
+    occurrence_id = occurrence(sandbox)
+    _, occ = await get(api, occurrence_id)
+    _, parent = await get(api, occ["meetingSeriesId"])
+    for name in ("hostEmail", "hostUserId", "meetingNumber", "title", "meetingOptions"):
+        assert occ[name] == parent[name], name
+    assert "recurrence" in parent
+    assert "recurrence" not in occ
+    assert occ["isModified"] is False
+
+
+@pytest.mark.parametrize("path", ["%2E", "%2E%2E", "..%2F..%2F_sandbox%2Fstats", "..%2Fpeople"])
+async def test_dot_ids_never_reach_another_path(
+    sandbox: RunningSandbox, api: aiohttp.ClientSession, path: str
+) -> None:
+    """An id of "." or ".." (or one that climbs) is one unknown meeting: 404 in the API's body."""
+    async with api.get(URL(f"{sandbox.url}/v1/meetings/{path}", encoded=True)) as response:
+        body = await response.json()
+    assert response.status == 404
+    assert body["message"] == "The requested resource could not be found."
+
+
+@pytest.mark.parametrize("meeting_id", [".", "..", ""])
+def test_the_store_never_holds_a_dot_id(meeting_id: str) -> None:
+    """Seeding leaves "." and ".." out; adding one directly is refused."""
+    assert meeting_id not in seed_from_ids([meeting_id, "abc"], datetime.now(UTC)).seeds
+    store = seed_from_ids([], datetime.now(UTC))
+    with pytest.raises(ValueError, match=r"meetingId|path step"):
+        store.add(meeting_id, store_seed())
+
+
+def store_seed() -> Seed:
+    return Seed("meetingSeries", "active", datetime.now(UTC) + timedelta(days=1), 30, "UTC")
+
+
+async def test_wrong_method_is_405_with_allow(
+    sandbox: RunningSandbox, api: aiohttp.ClientSession
+) -> None:
+    """A method the resource does not support: 405, an Allow header, the reference's words."""
+    async with api.delete(f"/v1/meetings/{series(sandbox)}") as response:
+        body = await response.json()
+        assert response.status == 405
+        assert {"GET", "PATCH"} <= set(response.headers["Allow"].split(","))
+    assert body["message"].startswith(
+        "The request was made to a resource using an HTTP request method"
+    )
+
+
 async def test_unknown_meeting_is_404(api: aiohttp.ClientSession) -> None:
     """GET and PATCH of an id that does not exist answer 404."""
     assert (await get(api, "0" * 32))[0] == 404
@@ -135,21 +212,6 @@ async def test_non_json_body_is_400_and_wrong_type_is_415(
     ) as response:
         assert response.status == 415
     assert (await patch(api, series(sandbox), ["title"]))[0] == 400
-
-
-async def test_list_occurrences_of_a_series(
-    sandbox: RunningSandbox, api: aiohttp.ClientSession
-) -> None:
-    """GET /v1/meetings?meetingSeriesId= lists the series' scheduled occurrences."""
-    series_id = sandbox.state.store.seeds[occurrence(sandbox)].series_id
-    assert series_id is not None
-    async with api.get("/v1/meetings", params={"meetingSeriesId": series_id}) as response:
-        items = (await response.json())["items"]
-    assert len(items) == 4
-    assert all(
-        item["id"].startswith(f"{series_id}_") and item["meetingType"] == "scheduledMeeting"
-        for item in items
-    )
 
 
 # --- PATCH semantics ---------------------------------------------------------------------------
@@ -252,7 +314,7 @@ async def test_local_times_are_read_in_the_meetings_zone(
         ({"visualWatermarkOpacity": 90}, "at most 80"),
         ({"joinBeforeHostMinutes": 30}, "for a meeting"),
         ({"meetingOptions": {"enabledPolling": True}}, "webinar"),
-        ({"webLink": "https://elsewhere"}, "cannot change"),
+        ({"webLink": "https://elsewhere"}, "cannot be changed"),
         ({"recurrence": "FREQ=SOMETIMES"}, "RRULE"),
         ({"titel": "x"}, "did you mean title"),
     ],
@@ -301,16 +363,21 @@ async def test_join_before_host_minutes_follow_the_meeting_type(
 @pytest.mark.parametrize(
     ("wanted", "reason"),
     [
-        (lambda s: s.state == "ended", "ended"),
-        (lambda s: s.state == "inProgress", "inProgress"),
-        (lambda s: s.adhoc, "ad-hoc"),
+        (lambda s: s.kind == "meeting" and s.state == "ended", "ended or in-progress meeting"),
+        (
+            lambda s: s.kind == "meeting" and s.state == "inProgress",
+            "in-progress meeting instances",
+        ),
+        (lambda s: s.adhoc, "Ad-hoc meetings"),
     ],
-    ids=["ended", "in progress", "ad hoc"],
+    ids=["ended instance", "in-progress instance", "ad hoc"],
 )
 async def test_meetings_that_cannot_change_are_refused(
     sandbox: RunningSandbox, api: aiohttp.ClientSession, wanted: Callable[[Seed], bool], reason: str
 ) -> None:
-    """Ended, in-progress and ad-hoc meetings answer 400 with the API's reason."""
+    """Ended and in-progress instances and ad-hoc meetings answer 400 with the API's reason:
+    "It doesn't apply to ended or in-progress meeting instances. Ad-hoc meetings ... cannot be
+    updated." """
     status, error = await patch(api, find(sandbox, wanted), {"title": "x"})
     assert status == 400
     assert reason in error["message"]
@@ -327,23 +394,24 @@ async def test_occurrence_refuses_integration_tags(
 async def test_series_reschedule_cancels_exceptional_occurrences(
     sandbox: RunningSandbox, api: aiohttp.ClientSession
 ) -> None:
-    """Changing a series' start cancels the occurrences edited one by one; the others stay."""
+    """Moving a series cancels the occurrence edited on its own; the others move with the series:
+    "any exceptional scheduled meeting in this series is cancelled when the meeting series is
+    updated", and an occurrence's id names its new slot."""
+    store = sandbox.state.store
     edited = occurrence(sandbox)
-    series_id = sandbox.state.store.seeds[edited].series_id
+    series_id = store.seeds[edited].series_id
     assert series_id is not None
-    others = [occ for occ in sandbox.state.store.occurrences_of(series_id) if occ != edited]
     assert (await patch(api, edited, {"title": "special"}))[0] == 200
     _, meeting = await get(api, series_id)
     start = datetime.fromisoformat(meeting["start"]) + timedelta(hours=1)
-    assert (
-        await patch(
-            api,
-            series_id,
-            {"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()},
-        )
-    )[0] == 200
+    body = {"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}
+    assert (await patch(api, series_id, body))[0] == 200
     assert (await get(api, edited))[0] == 404
-    assert [(await get(api, occ))[0] for occ in others] == [200] * len(others)
+    moved = list(store.occurrences_of(series_id))
+    assert moved == [occurrence_id(series_id, start + timedelta(weeks=n)) for n in range(4)]
+    for occ in moved:
+        status, shown = await get(api, occ)
+        assert (status, shown["title"], shown["isModified"]) == (200, meeting["title"], False)
     async with api.get("/_sandbox/stats") as response:
         assert (await response.json())["cancelledOccurrences"] == 1
 
@@ -352,18 +420,23 @@ async def test_reference_example_answers_like_the_reference(
     sandbox: RunningSandbox, api: aiohttp.ClientSession, reference_example: Json
 ) -> None:
     """The reference's example request, sent to an occurrence (dates moved to next month, tags left
-    out as the reference forbids them there), answers with the example response's values."""
+    out as the reference forbids them there, hostEmail the occurrence's real host as the reference
+    requires), answers with the example response's values; sendEmail is not stored."""
+    occurrence_id = occurrence(sandbox)
     request = dict(reference_example["request"])
     del request["integrationTags"]
     day = (datetime.now(UTC) + timedelta(days=30)).date()
     request["start"] = f"{day}T20:30:00+08:00"
     request["end"] = f"{day}T21:30:00+08:00"
-    status, meeting = await patch(api, occurrence(sandbox), request)
+    request["hostEmail"] = sandbox.state.store.host_of(occurrence_id).email
+    status, meeting = await patch(api, occurrence_id, request)
     assert status == 200, meeting
     expected = {**reference_example["response"], "start": request["start"], "end": request["end"]}
-    for name in set(request) - {"sendEmail"}:
+    for name in set(request) - {"sendEmail", "hostEmail"}:
         assert meeting[name] == expected[name], name
     assert meeting["isModified"] is True
+    assert "sendEmail" not in meeting
+    assert meeting["hostEmail"] == request["hostEmail"]
 
 
 # --- rate limit, faults, stats -----------------------------------------------------------------

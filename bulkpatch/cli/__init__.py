@@ -5,7 +5,7 @@ subclasses and leave as one line on stderr and the exit code SPEC.md gives them;
 is shown only with ``-v``. One module per command; ``common`` holds the group and what they share.
 """
 
-from bulkpatch.cli import results, run, sandbox, validate
+from bulkpatch.cli import plan, pull, results, run, sandbox, site, undo, validate
 from bulkpatch.cli.common import main
 
-__all__ = ["main", "results", "run", "sandbox", "validate"]
+__all__ = ["main", "plan", "pull", "results", "run", "sandbox", "site", "undo", "validate"]

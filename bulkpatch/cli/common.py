@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -14,9 +15,17 @@ import click
 
 from bulkpatch import __version__
 from bulkpatch.config import Settings, load_settings
-from bulkpatch.errors import BulkpatchError, ConfigError, JobFileError, JournalBusy, JournalError
+from bulkpatch.errors import (
+    BulkpatchError,
+    ConfigError,
+    JobFileError,
+    JournalBusy,
+    JournalError,
+    JournalFailed,
+    OutputError,
+)
 from bulkpatch.log import configure_logging
-from bulkpatch.sandbox import SandboxError
+from bulkpatch.redact import printable
 
 EXIT_OK = 0
 EXIT_ROWS_FAILED = 1
@@ -80,7 +89,7 @@ def settings_from(
 ) -> Settings:
     """Settings from flags (None = not given), environment and config file; logging set up."""
     settings = load_settings(config_path, os.environ, {"log_format": log_format, **flags})
-    configure_logging(settings.log_format, verbose, quiet=quiet)
+    configure_logging(settings.log_format, verbose, quiet=quiet, log_file=settings.log_file)
     return settings
 
 
@@ -92,35 +101,54 @@ def exits_cleanly(command: Callable[P, int]) -> Callable[P, NoReturn]:
         verbose = bool(kwargs.get("verbose"))
         try:
             code = command(*args, **kwargs)
-        except JournalBusy as exc:
-            _fail(exc, EXIT_NOT_FINISHED, verbose)
-        except (JobFileError, ConfigError, JournalError, SandboxError) as exc:
-            _fail(exc, EXIT_USAGE, verbose)
-        except BulkpatchError as exc:
-            _fail(exc, EXIT_NOT_FINISHED, verbose)
-        except OSError as exc:  # a file we were told to write or read: name it, no traceback
-            _fail(
-                f"{exc.strerror or exc}: {exc.filename}" if exc.filename else exc,
-                EXIT_USAGE,
-                verbose,
-                cause=exc,
-            )
-        except KeyboardInterrupt:
-            click.echo("bulkpatch: interrupted", err=True)
-            sys.exit(EXIT_NOT_FINISHED)
-        except (click.ClickException, click.exceptions.Exit, click.Abort):
-            raise  # click's own usage errors keep their exit code 2
-        except Exception as exc:
-            # Never exit 1 (which means "some rows failed") on a bug: say so, exit 3.
-            _fail(
-                f"unexpected internal error ({exc.__class__.__name__}); rerun with -v for the traceback",
-                EXIT_NOT_FINISHED,
-                verbose,
-                cause=exc,
-            )
+        except BaseException as raised:  # every way out gets its documented exit code
+            _exit_for(_unwrapped(raised), verbose)
         sys.exit(code)
 
     return wrapper
+
+
+def _unwrapped(error: BaseException) -> BaseException:
+    """The one error inside task-group exception groups (anyio wraps what a task raised)."""
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error
+
+
+def _exit_for(error: BaseException, verbose: bool) -> NoReturn:
+    if isinstance(error, (click.ClickException, click.exceptions.Exit, click.Abort)):
+        raise error  # click's own usage errors keep their exit code 2
+    if isinstance(error, SystemExit):
+        raise error
+    if isinstance(error, KeyboardInterrupt):
+        click.echo("bulkpatch: interrupted", err=True)
+        sys.exit(EXIT_NOT_FINISHED)
+    if isinstance(error, BrokenPipeError):
+        _quiet_broken_pipe()
+    if isinstance(error, (JournalBusy, JournalFailed)):
+        _fail(error, EXIT_NOT_FINISHED, verbose)
+    if isinstance(error, (JobFileError, ConfigError, JournalError, OutputError)):
+        _fail(error, EXIT_USAGE, verbose)
+    if isinstance(error, BulkpatchError):
+        _fail(error, EXIT_NOT_FINISHED, verbose)
+    if isinstance(error, OSError):  # a file we were told to write or read: name it, no traceback
+        where = f": {error.filename}" if error.filename else ""
+        _fail(f"{error.strerror or error}{where}", EXIT_USAGE, verbose, cause=error)
+    # Never exit 1 (which means "some rows failed") on a bug: say so, exit 3.
+    _fail(
+        f"unexpected internal error ({error.__class__.__name__}); rerun with -v for the traceback",
+        EXIT_NOT_FINISHED,
+        verbose,
+        cause=error,
+    )
+
+
+def _quiet_broken_pipe() -> NoReturn:
+    """The reader went away (``| head``): end quietly, as command-line tools do."""
+    # Python would complain when flushing stdout at exit: point it at /dev/null first.
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(EXIT_OK)
 
 
 def _fail(
@@ -129,5 +157,20 @@ def _fail(
     shown = cause or error
     if verbose and isinstance(shown, BaseException):
         traceback.print_exception(shown, file=sys.stderr)
-    click.echo(f"bulkpatch: error: {error}", err=True)
+    with contextlib.suppress(OSError):  # stderr may be gone too
+        click.echo(f"bulkpatch: error: {printable(str(error))}", err=True)
     sys.exit(code)
+
+
+def say(message: str = "", *, err: bool = False) -> None:
+    """Print a line a run's outcome does not depend on: a closed pipe must not change the exit code."""
+    with contextlib.suppress(OSError):
+        click.echo(message, err=err)
+
+
+def shown_path(path: Path) -> str:
+    """A path as people read it: relative to the current folder when it lies inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

@@ -1,4 +1,4 @@
-"""`bulkpatch status` and `bulkpatch export`: read a journal, send nothing."""
+"""`bulkpatch status` and `bulkpatch export`: read a journal, send nothing, change nothing."""
 
 from __future__ import annotations
 
@@ -19,11 +19,32 @@ from bulkpatch.cli.common import (
     settings_from,
     text_or_json,
 )
-from bulkpatch.errors import ConfigError
-from bulkpatch.export import write_as_job, write_results
-from bulkpatch.journal import STATUSES, Journal, RunRecord
+from bulkpatch.errors import ConfigError, JournalError
+from bulkpatch.export import atomic_output, protected_paths, write_as_job, write_results
+from bulkpatch.journal import RARE, STATUSES, Journal, RowStatus, RunRecord, default_journal_path
+from bulkpatch.journal.files import looks_like_sqlite
+from bulkpatch.redact import printable
 
 journal_argument = click.argument("journal", type=click.Path(path_type=Path, dir_okay=False))
+_JOB_SUFFIXES = (".csv", ".jsonl", ".ndjson")
+
+
+def open_journal(path: Path) -> Journal:
+    """A journal, read-only, given its own path or its job file's path."""
+    return Journal.open_read_only(_journal_path(path))
+
+
+def _journal_path(path: Path) -> Path:
+    """JOURNAL as given, or the journal of a job file (the real run's, else the sandbox's)."""
+    if path.suffix.lower() not in _JOB_SUFFIXES or (path.is_file() and looks_like_sqlite(path)):
+        return path
+    for candidate in (default_journal_path(path), default_journal_path(path, sandbox=True)):
+        if candidate.is_file():
+            return candidate
+    raise JournalError(
+        f"{path} is a job file, and neither {default_journal_path(path)} nor "
+        f"{default_journal_path(path, sandbox=True)} exists: has it been run yet?"
+    )
 
 
 @main.command()
@@ -40,35 +61,50 @@ def status(
 ) -> int:
     """Show a journal: rows by outcome, rate, last errors, and whether the run finished.
 
-    Reads the journal only; works while a run holds it.
+    JOURNAL is the journal, or the job file it was made for. Reads only, changes nothing;
+    works while a run holds the journal.
 
     \b
     Example:
-      bulkpatch status jobs/site-migration-lobby.csv.journal
-      bulkpatch status nightly.journal --format json
+      bulkpatch status jobs/site-migration-lobby.csv
+      bulkpatch status jobs/site-migration-lobby.csv.sandbox.journal --format json
     """
     settings_from(config_path, log_format, verbose)
-    with Journal.open(journal, lock=False) as opened:
+    with open_journal(journal) as opened:
         report = _status_report(opened)
     if output_format == "json":
         click.echo(json.dumps(report, indent=2))
         return EXIT_OK
     counts = report["counts"]
-    click.echo(f"{journal}: job {report['job']}")
-    click.echo(f"  rows      {report['rows']}: " + ", ".join(f"{counts[s]} {s}" for s in STATUSES))
+    click.echo(f"{report['journal']}: job {report['job']}")
+    click.echo(f"  target    {report['target'] or 'not bound yet'}")
+    shown = [s for s in STATUSES if s not in RARE or counts[s]]
+    click.echo(f"  rows      {report['rows']}: " + ", ".join(f"{counts[s]} {s}" for s in shown))
+    if report["retired"]:
+        click.echo(
+            f"  retired   {report['retired']} done rows no longer in the job (kept for undo)"
+        )
     last = report["lastRun"]
     if last:
-        click.echo(
-            f"  last run  #{last['id']} {last['startedAt']} -> {last['endedAt'] or 'still running or killed'}, {last['outcome'] or 'no outcome'}, {last['throttled']} answered 429"
+        ended = last["endedAt"] or (
+            "still running" if report["heldBy"] else "killed before it could end"
         )
-    if report["rowsPerSecond"] is not None:
-        click.echo(f"  rate      {report['rowsPerSecond']} rows/s over the runs")
-    click.echo(
-        f"  finished  {'yes' if report['finished'] else 'no: run the same command again to continue'}"
-    )
-    for error in report["lastErrors"]:
         click.echo(
-            f"  line {error['row']}: {error['meetingId']} {error['status']} HTTP {error['httpStatus']}: {error['error']}"
+            f"  last run  #{last['id']} {last['startedAt']} -> {ended}, "
+            f"{last['outcome'] or 'no outcome'}, {last['throttled']} answered 429"
+        )
+    if report["heldBy"]:
+        click.echo(f"  held by   {report['heldBy']}")
+    if report["rowsPerSecond"] is not None:
+        click.echo(f"  rate      {report['rowsPerSecond']} rows/s while runs were sending")
+    finished = report["finished"]
+    click.echo(f"  finished  {'yes' if finished else 'no: run the same command again to continue'}")
+    for error in report["lastErrors"]:
+        http = f"HTTP {error['httpStatus']}: " if error["httpStatus"] is not None else ""
+        click.echo(
+            printable(
+                f"  line {error['row']}: {error['meetingId']} {error['status']} {http}{error['error']}"
+            )
         )
     return EXIT_OK
 
@@ -77,20 +113,25 @@ def _status_report(journal: Journal) -> dict[str, Any]:
     counts = journal.counts()
     runs = journal.runs()
     last = runs[-1] if runs else None
+    meta = journal.meta
+    job_rows = int(meta.get("job_rows", 0)) or sum(counts.values())
     return {
         "journal": str(journal.path),
-        "job": journal.meta.get("job_path"),
-        "rows": sum(counts.values()),
-        "counts": counts,
-        "finished": bool(last and last.outcome == "finished" and counts["pending"] == 0),
-        "rowsPerSecond": _rate(runs, counts),
+        "job": meta.get("job_path"),
+        "target": meta.get("target"),
+        "rows": job_rows,
+        "counts": {str(status): count for status, count in counts.items()},
+        "retired": journal.retired_count(),
+        "finished": bool(last and last.outcome == "finished" and counts[RowStatus.PENDING] == 0),
+        "rowsPerSecond": _rate(journal, runs),
+        "heldBy": journal.holder(),
         "lastRun": _run_json(last) if last else None,
         "runs": len(runs),
         "lastErrors": [
             {
                 "row": r.line,
                 "meetingId": r.meeting_id,
-                "status": r.status,
+                "status": str(r.status),
                 "httpStatus": r.http_status,
                 "error": r.error,
             }
@@ -110,16 +151,22 @@ def _run_json(run: RunRecord) -> dict[str, Any]:
     }
 
 
-def _rate(runs: list[RunRecord], counts: dict[str, int]) -> float | None:
-    seconds = sum(
-        (
-            datetime.fromisoformat(run.ended_at) - datetime.fromisoformat(run.started_at)
-        ).total_seconds()
-        for run in runs
-        if run.ended_at
-    )
-    done = counts["succeeded"] + counts["failed"]
-    return round(done / seconds, 2) if seconds > 0 and done else None
+def _rate(journal: Journal, runs: list[RunRecord]) -> float | None:
+    """Rows per second while sending, from the rows' own times: a killed run counts as long as
+    its rows show it went on, not zero seconds (which inflated the rate)."""
+    rows, seconds = 0, 0.0
+    for run in runs:
+        count, last = journal.finished_between(run.started_at, run.ended_at)
+        end = run.ended_at or last
+        if not count or end is None:
+            continue
+        rows += count
+        seconds += (_moment(end) - _moment(run.started_at)).total_seconds()
+    return round(rows / seconds, 2) if seconds > 0 else None
+
+
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 @main.command()
@@ -136,10 +183,13 @@ def _rate(runs: list[RunRecord], counts: dict[str, int]) -> float | None:
     "-o",
     "--output",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Write here instead of stdout.",
+    help="Write here (atomically) instead of stdout; never onto the job or the journal.",
 )
 @click.option(
-    "--only", type=click.Choice(STATUSES), default=None, help="Only rows with this outcome."
+    "--only",
+    type=click.Choice([s.value for s in STATUSES]),
+    default=None,
+    help="Only rows with this outcome.",
 )
 @click.option(
     "--as-job",
@@ -158,33 +208,33 @@ def export(
     log_format: str | None,
     verbose: int,
 ) -> int:
-    """Write per-row outcomes of a journal, in job-file order.
+    """Write per-row outcomes of a journal, in job-file order, every row of the job included.
 
     Columns: row, meetingId, status, httpStatus, attempts, trackingId, error, finishedAt.
     Cells a spreadsheet would run as a formula are neutralised. --only failed --as-job writes
-    the failed rows back as a job file, ready to fix and run again.
+    the failed rows back as a job file, ready to fix and run again. JOURNAL may also be the job
+    file it was made for.
 
     \b
     Example:
       bulkpatch export jobs/site-migration-lobby.csv.journal -o results.csv
-      bulkpatch export nightly.journal --only failed --as-job -o fix.csv
+      bulkpatch export nightly.journal --only failed --as-job -o nightly.failed.csv
     """
     settings_from(config_path, log_format, verbose)
     if as_job and only is None:
         raise ConfigError("--as-job needs --only STATUS (for example --only failed)")
-    with Journal.open(journal, lock=False) as opened, ExitStack() as stack:
-        out: TextIO = (
-            stack.enter_context(output.open("w", encoding="utf-8", newline=""))
-            if output
-            else sys.stdout
-        )
-        if only is not None and as_job:
-            count, fmt = write_as_job(opened, only, out)
-            click.echo(
-                f"{count} {only} rows written as a {fmt.upper()} job{f' to {output}' if output else ''}",
-                err=True,
-            )
+    status_wanted = RowStatus(only) if only is not None else None
+    with open_journal(journal) as opened, ExitStack() as stack:
+        out: TextIO = sys.stdout
+        if output is not None:
+            protected = protected_paths(opened)
+            out = stack.enter_context(atomic_output(output, protected, private=as_job))
+        if status_wanted is not None and as_job:
+            count, fmt = write_as_job(opened, status_wanted, out)
+            done = f"{count} {only} rows written as a {fmt.upper()} job"
         else:
-            count = write_results(opened.rows(only=only), out, output_format)
-            click.echo(f"{count} rows exported{f' to {output}' if output else ''}", err=True)
+            count = write_results(opened.rows(only=status_wanted), out, output_format)
+            done = f"{count} rows exported"
+    # Said only now: the file is in place once the block above has ended without an error.
+    click.echo(f"{done}{f' to {output}' if output else ''}", err=True)
     return EXIT_OK

@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import secrets
-import signal
-import sys
-import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,42 +14,34 @@ import click
 import structlog
 from structlog.typing import FilteringBoundLogger
 
-from bulkpatch.auth import TokenRefresher
 from bulkpatch.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     common_options,
     exits_cleanly,
     main,
-    settings_from,
 )
-from bulkpatch.cli.progress import progress_view
+from bulkpatch.cli.remote import (
+    Display,
+    RemoteFlags,
+    read_token,
+    remote_options,
+    remote_settings,
+    run_with_progress,
+)
 from bulkpatch.cli.summary import summarise
 from bulkpatch.cli.validate import delimiter_option, render_text
-from bulkpatch.client import MeetingsClient, Timeouts, check_base_url, meeting_url
-from bulkpatch.config import Settings
-from bulkpatch.engine import RunCounts, RunSettings, Stopper, StopReason, plan_rows, run_rows
+from bulkpatch.client import meeting_path
+from bulkpatch.config import Settings, check_base_url
 from bulkpatch.jobfile import DELIMITERS
-from bulkpatch.journal import Journal, default_journal_path, file_hash
-from bulkpatch.limiter import AdaptiveLimiter, SystemClock
 from bulkpatch.log import uses_json
 from bulkpatch.model import mask_secrets
-from bulkpatch.policy import Backoff, FailureLimit, parse_deadline, parse_failure_limit
-from bulkpatch.sandbox import new_state, running_sandbox, seed_from_ids
-from bulkpatch.tokens import Credentials, read_credentials
-from bulkpatch.validation import FindingStore, JobSummary, validate_job
+from bulkpatch.policy import parse_deadline, parse_failure_limit
+from bulkpatch.redact import printable
+from bulkpatch.tokens import Credentials
+from bulkpatch.workflows import PreparedJob, RunOptions, RunReport, Target, prepare_job
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class _Job:
-    path: Path
-    now: datetime
-    summary: JobSummary
-    store: FindingStore
-    settings: Settings
-    options: _RunOptions
 
 
 @main.command()
@@ -64,20 +50,7 @@ class _Job:
     "--journal",
     "journal_path",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Journal file (default: JOB.journal beside the job).",
-)
-@click.option("--base-url", default=None, help="API base URL [default: https://webexapis.com/v1].")
-@click.option(
-    "--concurrency",
-    type=click.IntRange(1, 512),
-    default=None,
-    help="Requests in flight at once [default: 8].",
-)
-@click.option(
-    "--max-rate",
-    type=click.FloatRange(min=0, min_open=True),
-    default=None,
-    help="Requests per second, never exceeded [default: 10].",
+    help="Journal file (default: JOB.journal beside the job; JOB.sandbox.journal with --sandbox).",
 )
 @click.option("--dry-run", is_flag=True, help="Validate and show what would be sent; send nothing.")
 @click.option(
@@ -92,47 +65,47 @@ class _Job:
     help="Resume even though the job file changed since the journal was made.",
 )
 @click.option(
+    "--no-snapshot",
+    is_flag=True,
+    help="Do not read each meeting before its PATCH (faster; undo cannot revert those rows).",
+)
+@click.option(
+    "--no-skip-unchanged",
+    is_flag=True,
+    help="Send rows whose meeting already holds their values, too.",
+)
+@click.option(
     "--sandbox",
     "use_sandbox",
     is_flag=True,
     help="Run against the emulator, started in-process with the job's meetings.",
 )
-@click.option("--no-progress", is_flag=True, help="No progress bar, even on a terminal.")
 @click.option(
     "--max-failures",
     "max_failures",
-    callback=lambda _c, _p, value: _parsed(parse_failure_limit, value),
     help="Stop (exit 3, resumable) past N failed rows, or P% of the rows done (after 100).",
 )
 @click.option(
     "--deadline",
     help="Stop taking rows at this local time (06:00) or ISO 8601 moment; exit 3, resumable.",
 )
-@click.option("-q", "--quiet", is_flag=True, help="Log only warnings, errors and the summary.")
-@click.option(
-    "--token-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    help="Read the access token from this file instead of the environment.",
-)
+@remote_options
 @delimiter_option
 @common_options
 @exits_cleanly
 def run(
     job: Path,
     journal_path: Path | None,
-    base_url: str | None,
-    concurrency: int | None,
-    max_rate: float | None,
     dry_run: bool,
     skip_invalid: bool,
     retry_failed: bool,
     force: bool,
+    no_snapshot: bool,
+    no_skip_unchanged: bool,
     use_sandbox: bool,
-    no_progress: bool,
-    max_failures: FailureLimit | None,
+    max_failures: str | None,
     deadline: str | None,
-    quiet: bool,
-    token_file: Path | None,
+    remote: RemoteFlags,
     delimiter: str,
     config_path: Path | None,
     log_format: str | None,
@@ -140,10 +113,12 @@ def run(
 ) -> int:
     """Validate JOB, then PATCH every row; running it again continues where it stopped.
 
-    Every outcome goes to the journal (JOB.journal unless --journal). Exit 0 when every row
-    succeeded, 1 when some failed, 2 when the job is invalid (nothing sent), 3 when the run did
-    not finish (the same command continues it). The token comes from $WEBEX_ACCESS_TOKEN or
-    --token-file, never from the command line.
+    Each meeting is read before its PATCH: its values before go to the journal (what `undo`
+    restores), and a meeting already in the target state is skipped. Every outcome goes to the
+    journal (JOB.journal unless --journal). Exit 0 when every row succeeded or was skipped, 1
+    when some failed, 2 when the job is invalid (nothing sent), 3 when the run did not finish
+    (the same command continues it). The token comes from $WEBEX_ACCESS_TOKEN or --token-file,
+    never from the command line.
 
     \b
     Example:
@@ -151,34 +126,33 @@ def run(
       bulkpatch run jobs/site-migration-lobby.csv --max-rate 5
       bulkpatch run jobs/site-migration-lobby.csv --sandbox      # try it on the emulator first
     """
-    settings = settings_from(
+    if use_sandbox and remote.base_url is not None:
+        raise click.UsageError("--sandbox runs against the emulator: leave out --base-url")
+    settings, display = remote_settings(
         config_path,
         log_format,
         verbose,
-        quiet=quiet,
-        base_url=base_url,
-        concurrency=concurrency,
-        max_rate=max_rate,
+        remote,
+        max_failures=max_failures,
+        deadline=deadline,
     )
     log: FilteringBoundLogger = structlog.get_logger("bulkpatch")
     check_base_url(settings.base_url)
     now = datetime.now(UTC)
-    stop_at = _parsed(parse_deadline, deadline, now.astimezone()) if deadline else None
-    options = _RunOptions(
-        journal_path,
-        retry_failed,
-        skip_invalid,
-        force,
-        use_sandbox,
-        no_progress,
-        max_failures,
-        stop_at,
+    options = RunOptions(
+        journal=journal_path,
+        retry_failed=retry_failed,
+        force=force,
+        skip_invalid=skip_invalid,
+        max_failures=_parsed(parse_failure_limit, settings.max_failures, "--max-failures"),
+        deadline=_parsed(parse_deadline, settings.deadline, "--deadline", now.astimezone()),
+        snapshot=not no_snapshot,
+        skip_unchanged=not no_skip_unchanged,
     )
-    # The store keeps every validated row, so the run sends what was checked without a second pass.
-    with FindingStore(keep_rows=True) as store:
-        summary = validate_job(job, now, store, delimiter=DELIMITERS[delimiter], workers=None)
+    with prepare_job(job, now, delimiter=DELIMITERS[delimiter], workers=None) as prepared:
+        summary = prepared.summary
         if not summary.ok and not skip_invalid:
-            render_text(summary, store.findings())
+            render_text(summary, prepared.store.findings())
             click.echo("Nothing was sent.", err=True)
             return EXIT_USAGE
         if summary.warnings:
@@ -186,175 +160,62 @@ def run(
                 "job.warnings", count=summary.warnings, hint=f"bulkpatch validate {job} lists them"
             )
         if dry_run:
-            return _dry_run(store, settings)
-        credentials = _credentials(token_file, settings, use_sandbox, log)
-        return _send(_Job(job, now, summary, store, settings, options), credentials, log)
+            return _dry_run(prepared, settings)
+        credentials = read_token(settings, log, sandbox=use_sandbox)
+        report = anyio.run(
+            _execute, prepared, options, settings, credentials, use_sandbox, display, log
+        )
+    return summarise(report, log if uses_json(settings.log_format) else None)
 
 
-@dataclass(frozen=True)
-class _RunOptions:
-    journal_path: Path | None
-    retry_failed: bool
-    skip_invalid: bool
-    force: bool
-    use_sandbox: bool
-    no_progress: bool
-    max_failures: FailureLimit | None
-    deadline: datetime | None
-
-
-def _parsed(parse: Callable[..., T], value: str | None, *args: Any) -> T | None:
-    """A flag's value through its parser; a bad one is a usage error (exit 2)."""
+def _parsed(parse: Callable[..., T], value: str | None, flag: str, *args: Any) -> T | None:
+    """A flag's (or config key's) value through its parser; a bad one is a usage error (exit 2)."""
     if value is None:
         return None
     try:
         return parse(value, *args)
     except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
-def _send(job: _Job, credentials: Credentials, log: FilteringBoundLogger) -> int:
-    """Open the journal, send what is left, and summarise."""
-    options, settings = job.options, job.settings
-    path = options.journal_path or default_journal_path(job.path)
-    with Journal.open(path, lock=True, create=True) as journal:
-        if journal.stale_holder:
-            log.warning(
-                "journal.stale_lock",
-                holder=journal.stale_holder,
-                hint="that run ended without releasing the journal; continuing",
-            )
-        resuming = journal.bind_job(
-            job.path, file_hash(job.path), job.summary.format.value, force=options.force
-        )
-        click.echo(f"{'Resuming' if resuming else 'Starting'} {job.path}: journal {path}", err=True)
-        run_id = journal.start_run(
-            {
-                "concurrency": settings.concurrency,
-                "maxRate": settings.max_rate,
-                "baseUrl": "sandbox" if options.use_sandbox else settings.base_url,
-                "retryFailed": options.retry_failed,
-                "skipInvalid": options.skip_invalid,
-                "force": options.force,
-            }
-        )
-        started = time.monotonic()
-        reason, counts = anyio.run(_execute, job, journal, credentials, log)
-        journal.finish_run(run_id, reason.value, counts.throttled)
-        totals = journal.counts()
-    elapsed = time.monotonic() - started
-    return summarise(
-        reason, counts, totals, elapsed, path, log if uses_json(settings.log_format) else None
-    )
-
-
-def _credentials(
-    token_file: Path | None, settings: Settings, use_sandbox: bool, log: FilteringBoundLogger
-) -> Credentials:
-    if use_sandbox:  # a real token has no business in the emulator, even on loopback
-        return Credentials(f"sandbox-{secrets.token_hex(8)}", "generated for the sandbox")
-    credentials = read_credentials(token_file, os.environ, settings.token_env)
-    if credentials.loosely_protected:
-        log.warning(
-            "token_file.permissions",
-            path=str(token_file),
-            hint="make it readable by you only: chmod 600",
-        )
-    return credentials
+        raise click.BadParameter(str(exc), param_hint=flag) from None
 
 
 async def _execute(
-    job: _Job, journal: Journal, credentials: Credentials, log: FilteringBoundLogger
-) -> tuple[StopReason, RunCounts]:
-    settings = job.settings
-    clock = SystemClock()
-    stopper = Stopper()
+    job: PreparedJob,
+    options: RunOptions,
+    settings: Settings,
+    credentials: Credentials,
+    use_sandbox: bool,
+    display: Display,
+    log: FilteringBoundLogger,
+) -> RunReport:
     async with AsyncExitStack() as stack:
-        base_url = settings.base_url
-        if job.options.use_sandbox:
-            state = new_state(
-                seed_from_ids((row.meeting_id for row in job.store.kept_rows()), job.now),
-                token=credentials.access_token,
-            )
-            sandbox = await stack.enter_async_context(running_sandbox(state))
-            base_url = sandbox.api_url
-            log.info("sandbox.started", url=base_url)
-        timeouts = Timeouts(connect=settings.connect_timeout, total=settings.request_timeout)
-        client = await stack.enter_async_context(
-            MeetingsClient(
-                base_url,
-                credentials.access_token,
-                concurrency=settings.concurrency,
-                timeouts=timeouts,
-            )
+        if use_sandbox:
+            target = await stack.enter_async_context(_sandbox(job, credentials))
+            log.info("sandbox.started", url=target.base_url)
+        else:
+            target = Target.api(settings.base_url)
+        return await run_with_progress(
+            job, options, settings, credentials, target, display, log, label=str(job.path)
         )
-        done_before = _done_before(journal.counts(), job.options.retry_failed)
-        view = stack.enter_context(
-            progress_view(
-                max(0, job.summary.valid - done_before),
-                not job.options.no_progress and sys.stderr.isatty(),
-                log,
-                clock,
-            )
-        )
-        run_settings = RunSettings(
-            concurrency=settings.concurrency,
-            max_attempts=settings.max_attempts,
-            backoff=Backoff(settings.backoff_base, settings.backoff_cap),
-            max_consecutive_403=settings.max_consecutive_403,
-            drain_timeout=settings.drain_timeout,
-            max_failures=job.options.max_failures,
-            deadline=job.options.deadline,
-        )
-        refresher = TokenRefresher(client, credentials, log) if credentials.can_refresh else None
-        async with anyio.create_task_group() as group:
-            group.start_soon(_handle_signals, stopper, log)
-            group.start_soon(view.tick)
-            result = await run_rows(
-                plan_rows(job.store.kept_rows(), journal, retry_failed=job.options.retry_failed),
-                sender=client,
-                journal=journal,
-                limiter=AdaptiveLimiter(settings.max_rate, clock),
-                clock=clock,
-                log=log,
-                settings=run_settings,
-                stopper=stopper,
-                on_progress=view.update,
-                refresher=refresher,
-            )
-            group.cancel_scope.cancel()
-        return result
 
 
-def _done_before(counts: dict[str, int], retry_failed: bool) -> int:
-    return counts["succeeded"] + counts["skipped"] + (0 if retry_failed else counts["failed"])
+def _sandbox(job: PreparedJob, credentials: Credentials) -> Any:
+    """The emulator, in-process on a free loopback port, seeded with the job's meetings."""
+    # Imported here: only --sandbox needs the emulator, and importing it costs start-up time.
+    from bulkpatch.cli.sandboxing import running_for_job
+
+    return running_for_job(job, credentials.access_token)
 
 
-async def _handle_signals(stopper: Stopper, log: FilteringBoundLogger) -> None:
-    """First Ctrl-C or SIGTERM: finish in-flight requests and stop. Second: stop now."""
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for received in signals:
-            if stopper.requested.is_set():
-                log.warning("run.abort", signal=received.name)
-                stopper.abort()
-                return
-            log.warning(
-                "run.interrupted",
-                signal=received.name,
-                hint="finishing requests in flight; press Ctrl-C again to stop at once",
-            )
-            stopper.request(StopReason.INTERRUPTED)
-
-
-def _dry_run(store: FindingStore, settings: Settings) -> int:
+def _dry_run(job: PreparedJob, settings: Settings) -> int:
     count = 0
-    for row in store.kept_rows():
+    base_url = check_base_url(settings.base_url)
+    for row in job.store.kept_rows():
         if row.body is None:
             click.echo(f"line {row.line}: skipped (invalid)")
             continue
-        url = meeting_url(settings.base_url, row.meeting_id)
+        body = json.dumps(mask_secrets(row.body), ensure_ascii=False)
         click.echo(
-            f"line {row.line}: PATCH {url} {json.dumps(mask_secrets(row.body), ensure_ascii=False)}"
+            printable(f"line {row.line}: PATCH {base_url}/{meeting_path(row.meeting_id)} {body}")
         )
         count += 1
     click.echo(f"Dry run: {count} PATCH requests would be sent; nothing was sent.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import signal
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,21 +14,47 @@ import click
 import structlog
 
 from bulkpatch.cli.common import EXIT_OK, common_options, exits_cleanly, main, settings_from
+from bulkpatch.cli.validate import site_option
+from bulkpatch.errors import ConfigError
 from bulkpatch.jobfile import meeting_ids
+from bulkpatch.model.site import SiteProfile
 from bulkpatch.sandbox import (
     Faults,
+    MeetingStore,
+    SandboxError,
     SandboxState,
+    SnapshotError,
     generate,
+    is_snapshot,
     new_state,
     parse_latency,
+    parse_user_token,
+    read_snapshot,
     running_sandbox,
     seed_from_ids,
 )
+from bulkpatch.sandbox.limits import RateLimits, parse_schedule
+
+
+def _schedule(
+    _: click.Context, __: click.Parameter, value: str | None
+) -> tuple[tuple[float, float], ...]:
+    try:
+        return parse_schedule(value) if value else ()
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def _latency(_: click.Context, __: click.Parameter, value: str) -> tuple[float, float]:
     try:
         return parse_latency(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _user_tokens(_: click.Context, __: click.Parameter, value: tuple[str, ...]) -> dict[str, str]:
+    try:
+        return dict(parse_user_token(text) for text in value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
 
@@ -47,13 +74,19 @@ def _latency(_: click.Context, __: click.Parameter, value: str) -> tuple[float, 
     "--seed",
     "seed_job",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Create every meeting this job file names.",
+    help="Create every meeting this job file names, or load a pull snapshot (JSONL of meetings).",
 )
 @click.option(
     "--meetings",
     type=click.IntRange(0),
     default=None,
     help="Generate N meeting series (default 100 without --seed).",
+)
+@click.option(
+    "--hosts",
+    type=click.IntRange(1, 100_000),
+    default=None,
+    help="Spread generated meetings over N hosts [default: 4].",
 )
 @click.option(
     "--random-seed",
@@ -76,6 +109,41 @@ def _latency(_: click.Context, __: click.Parameter, value: str) -> tuple[float, 
     help="Requests a token may send at once.",
 )
 @click.option(
+    "--retry-after-min",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    help="No 429 asks for less than this many seconds of Retry-After.",
+)
+@click.option(
+    "--window",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Fixed-window quota: the window in seconds (with --quota).",
+)
+@click.option(
+    "--quota",
+    type=click.IntRange(1),
+    default=None,
+    help="Requests per token in each --window; beyond it, 429 until the window ends.",
+)
+@click.option(
+    "--rate-schedule",
+    callback=_schedule,
+    help="The rate changes over time: SECONDS:RATE,... from the first request (0:50,60:25,180:50).",
+)
+@click.option(
+    "--read-rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="GETs get a token bucket of their own at this rate (PATCHes keep --rate).",
+)
+@click.option(
+    "--read-burst",
+    type=click.IntRange(1),
+    default=None,
+    help="Burst of the GET bucket [default: --burst].",
+)
+@click.option(
     "--latency-ms", default="0", callback=_latency, help="Delay per request: MS or MIN-MAX."
 )
 @click.option(
@@ -90,7 +158,17 @@ def _latency(_: click.Context, __: click.Parameter, value: str) -> tuple[float, 
     default=0.0,
     help="Share of requests answered 423 Locked with Retry-After.",
 )
-@click.option("--token", default=None, help="Accept only this access token (default: any).")
+@click.option(
+    "--token", default=None, help="Accept only this access token, a site admin's (default: any)."
+)
+@click.option(
+    "--user-token",
+    "user_tokens",
+    multiple=True,
+    callback=_user_tokens,
+    metavar="TOKEN=EMAIL",
+    help="Also accept TOKEN as a user (not an admin) who hosts EMAIL's meetings. Repeatable.",
+)
 @click.option(
     "--token-ttl",
     type=click.FloatRange(min=0, min_open=True),
@@ -98,10 +176,17 @@ def _latency(_: click.Context, __: click.Parameter, value: str) -> tuple[float, 
     help="Tokens expire this many seconds after they are issued (needs --token).",
 )
 @click.option(
+    "--token-uses",
+    type=click.IntRange(1),
+    default=None,
+    help="Tokens expire after this many accepted requests (needs --token): refresh, deterministic.",
+)
+@click.option(
     "--refresh-token",
     default=None,
     help="Refresh token POST /v1/access_token accepts [default with --token-ttl: sandbox-refresh].",
 )
+@site_option
 @click.option("--quiet", is_flag=True, help="Do not log every request.")
 @common_options
 @exits_cleanly
@@ -110,15 +195,25 @@ def sandbox(
     port: int,
     seed_job: Path | None,
     meetings: int | None,
+    hosts: int | None,
     random_seed: int,
     rate: float | None,
     burst: int,
+    retry_after_min: float,
+    window: float | None,
+    quota: int | None,
+    rate_schedule: tuple[tuple[float, float], ...],
+    read_rate: float | None,
+    read_burst: int | None,
     latency_ms: tuple[float, float],
     fault_rate: float,
     locked_rate: float,
     token: str | None,
+    user_tokens: dict[str, str],
     token_ttl: float | None,
+    token_uses: int | None,
     refresh_token: str | None,
+    site: SiteProfile | None,
     quiet: bool,
     config_path: Path | None,
     log_format: str | None,
@@ -126,45 +221,82 @@ def sandbox(
 ) -> int:
     """Serve a local Webex Meetings emulator on loopback until Ctrl-C.
 
-    It answers GET/PATCH /v1/meetings/{meetingId} as the real API does: the reference's rules,
-    Webex error bodies, a trackingid on every response, a rate limit per token, and faults on
-    demand. GET /_sandbox/stats shows what it saw.
+    It answers GET/PATCH /v1/meetings/{meetingId}, List Meetings (GET /v1/meetings) and List
+    People (GET /v1/people) as the real API does: the reference's rules, Webex error bodies, a
+    trackingid on every response, pages with a Link header, a rate limit per token, and faults
+    on demand. Every accepted token is a site admin, except --user-token ones. --site applies a
+    site profile's rules and serves its tracking codes and session types. GET /_sandbox/stats
+    shows what it saw.
 
     \b
     Example:
       bulkpatch sandbox --seed jobs/site-migration-lobby.csv --rate 50 --burst 10
       bulkpatch sandbox --meetings 1000 --fault-rate 0.1 --latency-ms 50-250 --port 0
+      bulkpatch sandbox --seed snapshot.jsonl --token admin-t --user-token ana-t=ana@example.com
+      bulkpatch sandbox --site site.toml --meetings 500
+      bulkpatch sandbox --window 60 --quota 600 --retry-after-min 5
+      bulkpatch sandbox --rate-schedule 0:50,60:25,180:50 --read-rate 100
     """
     settings_from(config_path, log_format, verbose)
-    now = datetime.now(UTC)
-    if seed_job is not None:
-        store = seed_from_ids(meeting_ids(seed_job), now)
-    else:
-        store = generate(100 if meetings is None else meetings, random_seed, now)
+    store = _store(seed_job, meetings, hosts, random_seed, datetime.now(UTC))
     faults = Faults(
         latency_ms=latency_ms,
         fault_rate=fault_rate,
         locked_rate=locked_rate,
         rng=random.Random(random_seed),
     )
-    if token_ttl is not None and refresh_token is None:
+    if (window is None) != (quota is None):
+        raise click.UsageError("--window and --quota go together")
+    if (token_ttl is not None or token_uses is not None) and refresh_token is None:
         refresh_token = "sandbox-refresh"
-    state = new_state(
-        store,
-        rate=rate,
-        burst=burst,
-        token=token,
-        faults=faults,
-        token_ttl=token_ttl,
-        refresh_token=refresh_token,
-    )
-    if not quiet:
-        log = structlog.get_logger("bulkpatch.sandbox")
-        state.on_request = lambda method, path, status, tracking: log.info(
-            "sandbox.request", method=method, path=path, status=status, trackingId=tracking
+    try:
+        state = new_state(
+            store,
+            rate=rate,
+            burst=burst,
+            token=token,
+            faults=faults,
+            token_ttl=token_ttl,
+            refresh_token=refresh_token,
+            token_uses=token_uses,
+            users=user_tokens,
+            site=site,
         )
-    anyio.run(_serve, state, host, port, token)
+        state.limits = RateLimits(
+            rate_schedule[0][1] if rate_schedule and rate is None else rate,
+            burst,
+            time.monotonic,
+            retry_after_min=retry_after_min,
+            window=window,
+            quota=quota,
+            schedule=rate_schedule,
+            read_rate=read_rate,
+            read_burst=read_burst,
+        )
+        if not quiet:
+            log = structlog.get_logger("bulkpatch.sandbox")
+            state.on_request = lambda method, path, status, tracking: log.info(
+                "sandbox.request", method=method, path=path, status=status, trackingId=tracking
+            )
+        anyio.run(_serve, state, host, port, token)
+    except SandboxError as exc:  # a port in use, a host off loopback: the user's to fix
+        raise ConfigError(str(exc)) from None
     return EXIT_OK
+
+
+def _store(
+    seed: Path | None, meetings: int | None, hosts: int | None, random_seed: int, now: datetime
+) -> MeetingStore:
+    """The meetings to serve: a snapshot's, a job's ids, or generated ones (with rare kinds)."""
+    if seed is None:
+        count = 100 if meetings is None else meetings
+        return generate(count, random_seed, now, hosts=hosts, extras=count > 0)
+    if is_snapshot(seed):
+        try:
+            return read_snapshot(seed)
+        except SnapshotError as exc:
+            raise click.BadParameter(str(exc), param_hint="--seed") from None
+    return seed_from_ids(meeting_ids(seed), now)
 
 
 async def _serve(state: SandboxState, host: str, port: int, token: str | None) -> None:
@@ -173,6 +305,8 @@ async def _serve(state: SandboxState, host: str, port: int, token: str | None) -
         example = next(iter(state.store.seeds), "<meetingId>")
         click.echo(f"bulkpatch sandbox: {len(state.store)} meetings at {running.api_url}")
         click.echo(f"export WEBEX_ACCESS_TOKEN={token or 'sandbox-token'}")
+        for user_token, email in state.users.items():
+            click.echo(f"user token for {email}: {user_token}")
         if state.tokens is not None:
             refresh = state.tokens.refresh_token
             click.echo(

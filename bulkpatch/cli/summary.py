@@ -2,72 +2,89 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import click
 from structlog.typing import FilteringBoundLogger
 
-from bulkpatch.cli.common import EXIT_NOT_FINISHED, EXIT_OK, EXIT_ROWS_FAILED
-from bulkpatch.engine import RunCounts, StopReason
+from bulkpatch.cli.common import EXIT_NOT_FINISHED, EXIT_OK, EXIT_ROWS_FAILED, say, shown_path
+from bulkpatch.engine import StopReason
+from bulkpatch.journal import NOT_DONE, RARE, STATUSES, RowStatus
+from bulkpatch.redact import printable
+from bulkpatch.workflows import RunReport
+
+_HEADLINES = {
+    StopReason.FINISHED: "finished",
+    StopReason.INTERRUPTED: "stopped: interrupted",
+    StopReason.AUTH: "stopped: the access token was refused (401) and could not be refreshed",
+    StopReason.FORBIDDEN: "stopped: too many 403 answers in a row",
+    StopReason.FAILURES: "stopped: too many failures",
+    StopReason.DEADLINE: "stopped: the deadline was reached",
+    StopReason.UNREACHABLE: "stopped: the API host does not answer",
+    StopReason.REDIRECT: "stopped: the API answered with a redirect (is the base URL right?)",
+    StopReason.NOT_FOUND: "stopped: the first rows all answered 404",
+    StopReason.RETRY_AFTER: "stopped: the API asked to wait longer than max_retry_after",
+}
 
 
-def summarise(
-    reason: StopReason,
-    counts: RunCounts,
-    totals: dict[str, int],
-    elapsed: float,
-    journal: Path,
-    log: FilteringBoundLogger | None,
-) -> int:
+def exit_code(report: RunReport) -> int:
+    """0 every row done, 1 finished with rows failed or invalid, 3 not finished."""
+    if not report.finished:
+        return EXIT_NOT_FINISHED
+    return EXIT_ROWS_FAILED if any(report.totals[s] for s in NOT_DONE) else EXIT_OK
+
+
+def summarise(report: RunReport, log: FilteringBoundLogger | None) -> int:
     """Print the summary; also log it as one ``run.summary`` event when logs are for machines."""
-    finished = reason is StopReason.FINISHED
-    unfinished = totals["failed"] + totals["invalid"] + totals["pending"]
-    code = (EXIT_ROWS_FAILED if unfinished else EXIT_OK) if finished else EXIT_NOT_FINISHED
+    code = exit_code(report)
+    counts, totals, elapsed = report.counts, report.totals, report.elapsed
     rate = counts.done / elapsed if elapsed > 0 else 0.0
     if log is not None:
         log.info(
             "run.summary",
-            outcome=reason.value,
+            outcome=report.reason.value,
             exitCode=code,
             elapsedSeconds=round(elapsed, 3),
             rowsPerSecond=round(rate, 2),
             requests=counts.requests,
             retries=counts.retries,
             throttled=counts.throttled,
-            journal=str(journal),
-            **totals,
+            waitedSeconds=round(counts.waited, 3),
+            journal=str(report.journal),
+            **{status.value: totals[status] for status in STATUSES},
+            **report.pacing,
         )
-    headline = {
-        StopReason.FINISHED: "finished",
-        StopReason.INTERRUPTED: "stopped: interrupted",
-        StopReason.AUTH: "stopped: the access token was refused (401) and could not be refreshed",
-        StopReason.FORBIDDEN: "stopped: too many 403 answers in a row",
-        StopReason.FAILURES: f"stopped: too many failures ({counts.failed} of {counts.done} rows done this run)",
-        StopReason.DEADLINE: "stopped: the deadline was reached",
-    }[reason]
+    headline = _HEADLINES[report.reason]
+    if report.reason is StopReason.FAILURES:
+        headline += f" ({counts.failed} of {counts.done} rows done this run)"
+    say(f"\nbulkpatch run {headline}")
+    if report.detail:
+        say(f"  why       {printable(report.detail)}")
+    shown = [s for s in STATUSES if s not in RARE or totals[s]]
     rows = sum(totals.values())
-    click.echo(f"\nbulkpatch run {headline}")
-    click.echo(
-        f"  rows      {rows}: "
-        + ", ".join(
-            f"{totals[s]} {s}" for s in ("succeeded", "failed", "invalid", "pending", "skipped")
-        )
+    say(f"  rows      {rows}: " + ", ".join(f"{totals[s]} {s}" for s in shown))
+    say(
+        f"  this run  {counts.done} rows in {elapsed:.1f} s ({rate:.1f} rows/s), "
+        f"{counts.requests} requests, {counts.retries} retries, {counts.throttled} answered 429"
     )
-    click.echo(
-        f"  this run  {counts.done} rows in {elapsed:.1f} s ({rate:.1f} rows/s), {counts.requests} requests, {counts.retries} retries, {counts.throttled} answered 429"
-    )
-    click.echo(f"  journal   {journal}")
-    if not finished:
-        click.echo("  next      run the same command again to continue")
-    elif totals["failed"] or totals["invalid"]:
-        click.echo(
-            f"  next      bulkpatch export {journal} --only failed --as-job -o fix.{_suffix(journal)}   (fix, then run it)"
-        )
-    else:
-        click.echo(f"  next      bulkpatch export {journal} -o results.csv")
+    found = report.pacing.get("rateFound")
+    if found:
+        held = report.pacing.get("heldSeconds", 0)
+        say(f"  pace      {found:g}/s found for the token, {held:g} s held by Retry-After")
+    say(f"  journal   {shown_path(report.journal)}")
+    say(f"  next      {_next_step(report)}")
     return code
 
 
-def _suffix(journal: Path) -> str:
-    stem = journal.name.removesuffix(".journal")
-    return Path(stem).suffix.lstrip(".") or "csv"
+def _next_step(report: RunReport) -> str:
+    """What to run next; never a command that would write onto the job file."""
+    journal, totals, job = shown_path(report.journal), report.totals, report.job
+    if not report.finished:
+        if report.reason in (StopReason.FORBIDDEN, StopReason.NOT_FOUND):
+            return "fix the token or site, then run the same command again with --retry-failed"
+        return "run the same command again to continue"
+    for status in (RowStatus.FAILED, RowStatus.INVALID):
+        if totals[status]:
+            fix = shown_path(job.with_name(f"{job.stem}.{status.value}{job.suffix}"))
+            return (
+                f"bulkpatch export {journal} --only {status.value} --as-job -o {fix}   "
+                "(fix those rows, then run that file)"
+            )
+    return f"bulkpatch export {journal} -o {shown_path(job.with_name(f'{job.stem}.results.csv'))}"

@@ -6,7 +6,7 @@ from collections import deque
 
 import anyio
 
-from bulkpatch.journal import Journal, Outcome
+from bulkpatch.journal import Journal, Outcome, Snapshot
 
 
 class MeetingTurns:
@@ -48,31 +48,33 @@ class MeetingTurns:
 
 
 class Committer:
-    """Group commit: outcomes that finish together are committed in one transaction.
+    """Group commit: outcomes (and snapshots) that finish together go in one transaction.
 
-    A worker takes its next row only once its outcome is committed, so at any moment the rows
-    that a crash would send again are at most the ones in flight: never more than
-    ``concurrency``. Commits run on the event loop, like every other use of the journal.
+    A worker takes its next step only once what it recorded is committed: its next row after
+    an outcome, its PATCH after the row's before-values. So at any moment the rows that a crash
+    would send again are at most the ones in flight (never more than ``concurrency``), and no
+    PATCH is ever sent without its before-values on disk. Commits run on the event loop, like
+    every other use of the journal.
     """
 
     __slots__ = ("_batch", "_done", "_journal", "_wake")
 
     def __init__(self, journal: Journal) -> None:
         self._journal = journal
-        self._batch: list[Outcome] = []
+        self._batch: list[Outcome | Snapshot] = []
         self._done = anyio.Event()
         self._wake = anyio.Event()
 
-    async def commit(self, outcome: Outcome) -> None:
-        self._batch.append(outcome)
+    async def commit(self, record: Outcome | Snapshot) -> None:
+        """Record an outcome or a snapshot and wait until it is committed."""
+        self._batch.append(record)
         done = self._done
         self._wake.set()
         await done.wait()
 
     def drain(self) -> None:
         """Commit what a cancelled run left waiting (its workers no longer wait for it)."""
-        for outcome in self._batch:
-            self._journal.record(outcome)
+        self._hand_over(self._batch)
         self._batch = []
         self._journal.flush()
 
@@ -84,7 +86,13 @@ class Committer:
                 await anyio.sleep(0)
             batch, done = self._batch, self._done
             self._batch, self._done, self._wake = [], anyio.Event(), anyio.Event()
-            for outcome in batch:
-                self._journal.record(outcome)
+            self._hand_over(batch)
             self._journal.flush()
             done.set()
+
+    def _hand_over(self, batch: list[Outcome | Snapshot]) -> None:
+        for record in batch:
+            if isinstance(record, Snapshot):
+                self._journal.record_snapshot(record)
+            else:
+                self._journal.record(record)

@@ -1,44 +1,75 @@
-"""Which rows to send: the validated rows minus what the journal says is done."""
+"""Which rows to send: the validated rows whose journal status says they are still to do."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 from bulkpatch.engine.values import Planned
-from bulkpatch.journal import Journal, stored_body
+from bulkpatch.journal import Journal, RowState, RowStatus
 from bulkpatch.model import ValidatedRow
+from bulkpatch.model.diff import decode_values
 
-_PLAN_BATCH = 500
+_BATCH = 2_000
+#: A row a run committed before-values for, yet without an outcome: its PATCH may have landed.
+_MAYBE_SENT = frozenset({RowStatus.PENDING, RowStatus.FAILED})
 
 
 def plan_rows(
-    rows: Iterable[ValidatedRow], journal: Journal, *, retry_failed: bool
+    rows: Iterable[ValidatedRow],
+    journal: Journal,
+    *,
+    retry_failed: bool,
+    fresh_since: datetime | None = None,
+    expect: Mapping[str, dict[str, Any]] | None = None,
+    retry_conflicts: bool = False,
 ) -> Iterator[Planned]:
-    """The rows still to send, each committed to the journal before it is handed out.
+    """The rows still to send, in file order, with their real patches.
 
-    New rows are added as ``pending`` (``invalid`` when they have errors, which only happens
-    with --skip-invalid). A row whose meeting or changes differ from what the journal holds
-    (a changed job file run with --force) is reset to ``pending``.
+    ``rows`` are the job's validated rows (the journal keeps only masked patches), and the
+    journal already holds every one of them (see :meth:`Journal.sync_rows`): ``pending`` ones
+    are sent, ``reverted`` ones (undone since) too, ``failed`` ones with ``retry_failed``
+    (``conflict`` ones with ``retry_conflicts``). Before-values read after ``fresh_since`` (by a plan) come along, so
+    the run need not read those meetings again; resolved times always do. ``expect`` gives, by
+    meeting id, what each meeting must still hold (undo's drift guard).
     """
-    batch: list[tuple[int, str, str, dict[str, Any] | None, str | None]] = []
-    ready: list[Planned] = []
-    resuming = journal.has_rows()
+    wanted = {RowStatus.PENDING, RowStatus.REVERTED}
+    wanted |= {RowStatus.FAILED} if retry_failed else set()
+    wanted |= {RowStatus.CONFLICT} if retry_conflicts else set()
+    states = _states(journal)
+    state = next(states, None)
     for row in rows:
-        known = journal.known(row.line) if resuming else None
-        if known is not None and known[1] == row.meeting_id and known[2] == stored_body(row.body):
-            status = known[0]
-            if status == "pending" or (status == "failed" and retry_failed):
-                ready.append(Planned(row.line, row.meeting_id, row.body or {}))
-        elif row.body is None:
-            batch.append((row.line, row.meeting_id, "invalid", None, row.error))
-        else:
-            batch.append((row.line, row.meeting_id, "pending", row.body, None))
-            ready.append(Planned(row.line, row.meeting_id, row.body))
-        if len(ready) >= _PLAN_BATCH or len(batch) >= _PLAN_BATCH:
-            journal.add_rows(batch)
-            batch.clear()
-            yield from ready
-            ready.clear()
-    journal.add_rows(batch)
-    yield from ready
+        while state is not None and state.line < row.line:
+            state = next(states, None)
+        if state is None or state.line != row.line:
+            continue
+        if state.status in wanted and row.body is not None:
+            kept = state.before if state.sent and state.status in _MAYBE_SENT else None
+            yield Planned(
+                row.line,
+                row.meeting_id,
+                row.body,
+                decode_values(kept) if kept else _fresh_before(state, fresh_since),
+                json.loads(state.resolved) if state.resolved else None,
+                (expect or {}).get(row.meeting_id),
+                sent=kept is not None,
+            )
+
+
+def _fresh_before(state: RowState, fresh_since: datetime | None) -> dict[str, Any] | None:
+    """A plan's before-values, when recent enough to spare the run a read."""
+    if state.sent or state.before is None or state.taken_at is None or fresh_since is None:
+        return None
+    if datetime.fromisoformat(state.taken_at.replace("Z", "+00:00")) < fresh_since:
+        return None
+    return decode_values(state.before)
+
+
+def _states(journal: Journal) -> Iterator[RowState]:
+    """Every row's state in line order, read a batch at a time (the run writes meanwhile)."""
+    after = 0
+    while batch := journal.states_from(after, _BATCH):
+        yield from batch
+        after = batch[-1].line

@@ -18,6 +18,7 @@ from bulkpatch.model.rules import (
     CheckedRow,
     check_row,
     is_occurrence_id,
+    meeting_id_problem,
     suggest_field,
     unknown_field_message,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "is_occurrence_id",
     "is_secret",
     "mask_secrets",
+    "meeting_id_problem",
     "show_value",
     "suggest_field",
     "unknown_field_message",

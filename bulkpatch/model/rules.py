@@ -51,11 +51,26 @@ def is_occurrence_id(meeting_id: str) -> bool:
     return OCCURRENCE_ID.match(meeting_id) is not None
 
 
+def meeting_id_problem(meeting_id: str) -> str | None:
+    """Why an id can never name a meeting (empty, ``.`` or ``..``), or None when it can.
+
+    ``.`` and ``..`` are path steps, not ids: sent as a path segment they would name another
+    endpoint, so they are refused before anything is sent.
+    """
+    if not meeting_id:
+        return "every row needs a meetingId"
+    if meeting_id in {".", ".."}:
+        return f"{meeting_id!r} is a path step, not a meeting id"
+    return None
+
+
 def check_row(row: JobRow, now: datetime) -> CheckedRow:
     """Validate one row against every offline rule; ``now`` is an aware datetime."""
     report = _Report(row)
-    if not row.meeting_id:
-        report.error("meetingId", "required", "every row needs a meetingId")
+    problem = meeting_id_problem(row.meeting_id)
+    if problem is not None:
+        rule_id = "required" if not row.meeting_id else "meeting_id"
+        report.error("meetingId", rule_id, problem, row.meeting_id or None)
     changes = _check_field_names(row.changes, report)
     if not changes and not report.findings:
         report.error("", "no_changes", "the row changes nothing; give at least one field")

@@ -6,21 +6,19 @@ or over 23 h 59 min, and a start 10 years or more ahead; recurrence is an RFC 24
 
 from __future__ import annotations
 
-import re
-import warnings
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.relativedelta import relativedelta
-from dateutil.rrule import rrulestr
+
+from bulkpatch.model.recurrence import SERIES_YEARS_CAP, bend, expand, rule_parts
 
 MIN_DURATION = timedelta(minutes=10)
 MAX_DURATION = timedelta(hours=23, minutes=59)
 MAX_YEARS_AHEAD = 10
-SERIES_YEARS_CAP = 5
 SOON = timedelta(minutes=10)
 
 
@@ -75,7 +73,12 @@ def check_times(body: dict[str, Any], now: datetime, report: Reporter) -> None:
     if start is not None:
         _check_start(start, limits, body, report)
     if start is not None and end is not None:
-        _check_duration(_as_sent(start, limits), _as_sent(end, limits), body, report)
+        _check_duration(
+            _as_sent(start, limits, is_start=True),
+            _as_sent(end, limits, is_start=False),
+            body,
+            report,
+        )
     elif ("start" in body) != ("end" in body):
         given, other = ("start", "end") if "start" in body else ("end", "start")
         report.warning(
@@ -85,7 +88,7 @@ def check_times(body: dict[str, Any], now: datetime, report: Reporter) -> None:
         )
     recurrence = body.get("recurrence")
     if isinstance(recurrence, str):
-        check_rrule(recurrence, now, report)
+        check_rrule(recurrence, now, report, start)
 
 
 def _read_zone(name: Any, report: Reporter) -> tzinfo | None:
@@ -158,14 +161,18 @@ def parse_iso8601(text: str) -> datetime | None:
         return None
 
 
-def _as_sent(moment: datetime, limits: _Limits) -> datetime:
-    """The time the server keeps: seconds dropped, and a start in this minute moved to the next."""
+def _as_sent(moment: datetime, limits: _Limits, *, is_start: bool) -> datetime:
+    """The time the server keeps: seconds dropped, and a start in this minute moved to the next.
+
+    The reference: "if start is within the same minute as the current time, start will be
+    adjusted to the upcoming minute" - seconds before now within that minute too.
+    """
     truncated = (
         moment
         if not moment.second and not moment.microsecond
         else moment.replace(second=0, microsecond=0)
     )
-    if truncated == limits.floor_now and moment > limits.now:
+    if is_start and truncated == limits.floor_now:
         return truncated + timedelta(minutes=1)
     return truncated
 
@@ -206,16 +213,14 @@ def _hours_minutes(span: timedelta) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
-_RRULE_PARTS = re.compile(
-    r"^(?:RRULE:)?(?P<rule>[A-Z]+=[^;=\s]+(?:;[A-Z]+=[^;=\s]+)*);?$", re.IGNORECASE
-)
+def check_rrule(text: str, now: datetime, report: Reporter, start: datetime | None = None) -> None:
+    """Check that ``text`` is one well-formed RFC 2445 RRULE, and warn where the API bends it.
 
-
-def check_rrule(text: str, now: datetime, report: Reporter) -> None:
-    """Check that ``text`` is one well-formed RFC 2445 RRULE, and warn where the API bends it."""
-    match = _RRULE_PARTS.match(text.strip())
-    parts = dict(part.split("=", 1) for part in match["rule"].upper().split(";")) if match else {}
-    if not match or "FREQ" not in parts:
+    ``start`` (the row's new start, if any) is where occurrences are counted from; without it,
+    from now.
+    """
+    parts = rule_parts(text)
+    if parts is None or "FREQ" not in parts:
         report.error(
             "recurrence",
             "rrule",
@@ -226,33 +231,40 @@ def check_rrule(text: str, now: datetime, report: Reporter) -> None:
     if "COUNT" in parts and "UNTIL" in parts:
         report.error("recurrence", "rrule", "an RRULE takes COUNT or UNTIL, not both", text)
         return
-    aware = parts.get("UNTIL", "").endswith("Z")
-    start = now if aware else now.replace(tzinfo=None)
+    for name in ("INTERVAL", "COUNT"):
+        # RFC 2445: "interval = 1*DIGIT" and "count = 1*DIGIT", a positive integer.
+        if name in parts and not (parts[name].isdigit() and int(parts[name]) > 0):
+            report.error(
+                "recurrence", "rrule", f"{name} must be a positive whole number (RFC 2445)", text
+            )
+            return
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            rrulestr(match["rule"], dtstart=start)
+        expand(text, start or now)
     except (ValueError, TypeError, KeyError, OverflowError) as exc:
         report.error("recurrence", "rrule", f"recurrence is not a valid RRULE: {exc}", text)
         return
-    freq = parts["FREQ"]
-    for key in ("BYMONTHDAY", "BYDAY", "BYMONTH"):
-        if freq in {"MONTHLY", "YEARLY"} and "," in parts.get(key, ""):
-            report.warning(
-                "recurrence",
-                "first_only",
-                f"the API takes only the first of several {key} values in a {freq.lower()} rule",
-                text,
-            )
-    until = parts.get("UNTIL", "")  # rrulestr accepted it, so it starts with YYYYMMDD
-    if until and _until_date(until) > (now + relativedelta(years=SERIES_YEARS_CAP)).date():
+    bent = bend(text, now, start or now)
+    for name in bent.first_only:
+        report.warning(
+            "recurrence",
+            "first_only",
+            f"the API takes only the first of several {name} values in a "
+            f"{parts['FREQ'].lower()} rule: it keeps {bent.text}",
+            text,
+        )
+    if bent.until_capped:
         report.warning(
             "recurrence",
             "capped",
-            f"the API ends a series at most {SERIES_YEARS_CAP} years from now, before this UNTIL",
+            f"the API ends a series at most {SERIES_YEARS_CAP} years from now, before this UNTIL: "
+            f"it keeps {bent.text}",
             text,
         )
-
-
-def _until_date(until: str) -> date:
-    return date(int(until[:4]), int(until[4:6]), int(until[6:8]))
+    if bent.count_capped is not None:
+        report.warning(
+            "recurrence",
+            "capped",
+            f"a {parts['FREQ'].lower()} series with an end keeps at most {bent.count_capped} "
+            f"occurrences: it keeps {bent.text}",
+            text,
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -89,15 +90,15 @@ def show_value(path: str, value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
-def mask_secrets(body: Any) -> Any:
-    """A copy of a patch body (or any JSON value) with every secret field masked."""
+def mask_secrets(body: Any, names: Collection[str] = SECRET_FIELDS) -> Any:
+    """A copy of a patch body (or any JSON value) with every field named in ``names`` masked."""
     if isinstance(body, dict):
         return {
-            key: MASK if key in SECRET_FIELDS and value is not None else mask_secrets(value)
+            key: MASK if key in names and value is not None else mask_secrets(value, names)
             for key, value in body.items()
         }
     if isinstance(body, list):
-        return [mask_secrets(item) for item in body]
+        return [mask_secrets(item, names) for item in body]
     return body
 
 

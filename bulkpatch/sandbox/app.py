@@ -10,11 +10,25 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from bulkpatch.sandbox.patching import PatchRefused, apply_patch
+from bulkpatch.model.site import SiteProfile
+from bulkpatch.sandbox import sitedata
+from bulkpatch.sandbox.accounts import ADMIN, Identity, identify
+from bulkpatch.sandbox.listing import (
+    Page,
+    current_of,
+    in_zone,
+    list_meetings,
+    list_people,
+    page_of,
+)
+from bulkpatch.sandbox.patching import apply_patch
+from bulkpatch.sandbox.refusal import STATUS_WORDS, Refusal, not_found
+from bulkpatch.sandbox.registrants import register
 from bulkpatch.sandbox.store import MeetingStore
 from bulkpatch.sandbox.traffic import Faults, RateLimits, Stats, TokenIssuer, fingerprint
 
@@ -37,6 +51,15 @@ class SandboxState:
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     tokens: TokenIssuer | None = None
     on_request: Callable[[str, str, int, str], None] | None = None
+    users: dict[str, str] = field(default_factory=dict)
+    site: SiteProfile | None = None
+
+    def identity(self, token: str | None) -> Identity:
+        """Who a token is: a user bound to one host (``users``), else the site admin."""
+        if (token or "") not in self.users:
+            return Identity(ADMIN, admin=True)
+        admins = self.site.admins if self.site is not None else ()
+        return identify(token, self.users, admins, self.store.people())
 
 
 STATE = web.AppKey("state", SandboxState)
@@ -73,10 +96,12 @@ async def _gate(request: web.Request, handler: Handler) -> web.StreamResponse:
     state.stats.enter()
     try:
         response = await _admit(request, state, tracking_id) or await handler(request)
-    except PatchRefused as refused:
+    except Refusal as refused:
         response = error_response(refused.status, refused.message, tracking_id, refused.reasons)
-    except web.HTTPException as exc:  # the router's own 404 and 405
-        response = error_response(exc.status, exc.reason, tracking_id)
+    except web.HTTPException as exc:  # the router's own 404 and 405 (with its Allow header)
+        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        message = STATUS_WORDS.get(exc.status, exc.reason)
+        response = error_response(exc.status, message, tracking_id, headers=allow)
     finally:
         state.stats.leave()
     response.headers["trackingid"] = tracking_id
@@ -101,9 +126,10 @@ async def _admit(
             "The request requires a valid access token set in the Authorization request header.",
             tracking_id,
         )
-    throttle = state.limits.admit(token, id(request.transport))
+    throttle = state.limits.admit(token, id(request.transport), request.method)
     if throttle is not None:
         state.stats.throttled += 1
+        state.stats.throttled_by_limit[throttle.limit] += 1
         if throttle.violation:
             state.stats.violation(token, throttle)
         headers = {"Retry-After": str(throttle.retry_after)}
@@ -136,8 +162,13 @@ async def _admit(
 
 
 def _accepted(state: SandboxState, token: str) -> bool:
+    if token in state.users:
+        return True
     if state.tokens is not None:
-        return state.tokens.valid(token)
+        valid = state.tokens.valid(token)
+        if valid:
+            state.tokens.spend(token)
+        return valid
     return state.token is None or token == state.token
 
 
@@ -146,56 +177,114 @@ async def _access_token(request: web.Request) -> web.Response:
     state = request.app[STATE]
     form = await request.post()
     if state.tokens is None or form.get("grant_type") != "refresh_token":
-        raise PatchRefused(400, "Only grant_type=refresh_token is supported here.")
+        raise Refusal(400, "Only grant_type=refresh_token is supported here.")
     grant = state.tokens.refresh(str(form.get("refresh_token", "")))
     if grant is None:
-        raise PatchRefused(400, "The refresh token is not valid.")
+        raise Refusal(400, "The refresh token is not valid.")
     state.stats.refreshes += 1
     return web.json_response(grant)
 
 
+def _viewer(request: web.Request) -> Identity:
+    return request.app[STATE].identity(_bearer(request))
+
+
 async def _get_meeting(request: web.Request) -> web.Response:
+    """GET /v1/meetings/{meetingId}: ``hostEmail`` (admins) and ``current`` as the API has them."""
     state = request.app[STATE]
-    meeting = state.store.get(request.match_info["meetingId"])
-    if meeting is None:
-        raise PatchRefused(404, "The requested resource could not be found.")
-    return web.json_response(meeting)
+    meeting_id = request.match_info["meetingId"]
+    meeting = state.store.get(meeting_id)
+    viewer = _viewer(request)
+    host = state.store.host_of(meeting_id).email if meeting is not None else ""
+    on_behalf = request.query.get("hostEmail")
+    if meeting is None or not viewer.may_see(host):
+        raise not_found()
+    if viewer.admin and on_behalf and on_behalf.lower() != host.lower():
+        raise not_found()  # the admin asked as that host, whose meeting this is not
+    if request.query.get("current", "false").lower() == "true":
+        meeting = current_of(state.store, meeting_id, meeting, state.now())
+    return web.json_response(_in_asked_zone(request, meeting))
+
+
+def _in_asked_zone(request: web.Request, meeting: dict[str, Any]) -> dict[str, Any]:
+    """start and end in the zone of the ``timezone`` request header, when one is given."""
+    asked = request.headers.get("timezone")
+    return in_zone(meeting, asked) if asked else meeting
 
 
 async def _patch_meeting(request: web.Request) -> web.Response:
     state = request.app[STATE]
     meeting_id = request.match_info["meetingId"]
     if request.content_type != "application/json":
-        raise PatchRefused(415, "The request must have Content-Type application/json.")
+        raise Refusal(415)
     try:
         body = await request.json()
     except ValueError:
-        raise PatchRefused(400, "The request body is not valid JSON.") from None
-    cancelled_before = len(state.store.cancelled)
-    updated = apply_patch(state.store, meeting_id, body, state.now())
+        raise Refusal(400, "The request body is not valid JSON.") from None
+    outcome = apply_patch(state.store, meeting_id, body, state.now(), _viewer(request), state.site)
     state.stats.patches_applied[meeting_id] += 1
-    state.stats.cancelled_occurrences += len(state.store.cancelled) - cancelled_before
-    return web.json_response(updated)
+    state.stats.cancelled_occurrences += outcome.cancelled
+    return web.json_response(outcome.meeting)
+
+
+async def _register(request: web.Request) -> web.Response:
+    """POST /v1/meetings/{meetingId}/registrants: someone registers (so registrant rules apply)."""
+    state = request.app[STATE]
+    try:
+        body = await request.json()
+    except ValueError:
+        raise Refusal(400, "The request body is not valid JSON.") from None
+    registrant = register(
+        state.store, request.match_info["meetingId"], body, _viewer(request), state.now()
+    )
+    return web.json_response(registrant)
 
 
 async def _list_meetings(request: web.Request) -> web.Response:
+    """GET /v1/meetings: List Meetings with its filters and pages (see listing)."""
     state = request.app[STATE]
-    series_id = request.query.get("meetingSeriesId")
-    try:
-        limit = max(1, min(int(request.query.get("max", "100")), 100))
-    except ValueError:
-        raise PatchRefused(400, "max must be a whole number.") from None
-    if series_id is not None:
-        if series_id not in state.store:
-            raise PatchRefused(404, "The requested resource could not be found.")
-        ids = list(state.store.occurrences_of(series_id))[:limit]
-    else:
-        ids = [
-            mid
-            for mid, seed in state.store.seeds.items()
-            if seed.kind == "meetingSeries" and mid in state.store
-        ][:limit]
-    return web.json_response({"items": [state.store.get(mid) for mid in ids]})
+    page = list_meetings(state.store, request.query, _viewer(request), state.now())
+    return _paged(request, Page([_in_asked_zone(request, m) for m in page.items], page.next_cursor))
+
+
+async def _list_people(request: web.Request) -> web.Response:
+    """GET /v1/people: the site's hosts and the sandbox's own accounts, paged."""
+    state = request.app[STATE]
+    accounts = [ADMIN, *(state.identity(token).person for token in state.users)]
+    return _paged(request, list_people(state.store, request.query, _viewer(request), accounts))
+
+
+def _site_list(
+    lister: Callable[[SiteProfile, Any, Identity], list[dict[str, Any]]],
+) -> Handler:
+    """A handler for one of the site's Control Hub lists, from the profile (or the default one)."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        state = request.app[STATE]
+        items = lister(state.site or sitedata.DEFAULT_SITE, request.query, _viewer(request))
+        return _paged(request, page_of(items, request.query))
+
+    return handler
+
+
+async def _user_session_types(request: web.Request) -> web.Response:
+    """GET /v1/admin/meeting/userconfig/sessionTypes: each user's session types (admin)."""
+    state = request.app[STATE]
+    items = sitedata.user_session_types(
+        state.site or sitedata.DEFAULT_SITE,
+        request.query,
+        request.headers.get("email"),
+        _viewer(request),
+        state.store.people(),
+    )
+    return _paged(request, page_of(items, request.query))
+
+
+def _paged(request: web.Request, page: Page) -> web.Response:
+    headers = {}
+    if page.next_cursor is not None:
+        headers["Link"] = f'<{request.url.update_query(cursor=page.next_cursor)}>; rel="next"'
+    return web.json_response({"items": page.items}, headers=headers)
 
 
 async def _inspect_meeting(request: web.Request) -> web.Response:
@@ -219,8 +308,18 @@ def build_app(state: SandboxState) -> web.Application:
     app = web.Application(middlewares=[_gate])
     app[STATE] = state
     app.router.add_get(f"{API_PREFIX}/meetings", _list_meetings)
+    for path, lister in (
+        ("/meetings/trackingCodes", sitedata.meeting_tracking_codes),
+        ("/meetings/sessionTypes", sitedata.meeting_session_types),
+        ("/admin/meeting/config/trackingCodes", sitedata.site_tracking_codes),
+        ("/admin/meeting/config/sessionTypes", sitedata.site_session_types),
+    ):  # before /meetings/{meetingId}, which would take them for meeting ids
+        app.router.add_get(f"{API_PREFIX}{path}", _site_list(lister))
+    app.router.add_get(f"{API_PREFIX}/admin/meeting/userconfig/sessionTypes", _user_session_types)
+    app.router.add_get(f"{API_PREFIX}/people", _list_people)
     app.router.add_get(f"{API_PREFIX}/meetings/{{meetingId}}", _get_meeting)
     app.router.add_patch(f"{API_PREFIX}/meetings/{{meetingId}}", _patch_meeting)
+    app.router.add_post(f"{API_PREFIX}/meetings/{{meetingId}}/registrants", _register)
     app.router.add_post(f"{API_PREFIX}/access_token", _access_token)
     app.router.add_get("/_sandbox/stats", _stats)
     app.router.add_get("/_sandbox/meetings/{meetingId}", _inspect_meeting)
@@ -283,19 +382,25 @@ def new_state(
     faults: Faults | None = None,
     token_ttl: float | None = None,
     refresh_token: str | None = None,
+    token_uses: int | None = None,
+    users: dict[str, str] | None = None,
+    site: SiteProfile | None = None,
 ) -> SandboxState:
     """A sandbox state with a real monotonic clock for its rate limits and token lifetimes."""
     tokens = None
     if refresh_token is not None:
         if token is None:
             raise SandboxError(
-                "expiring tokens need a first token: give --token with --token-ttl/--refresh-token"
+                "expiring tokens need a first token: give --token with --token-ttl, "
+                "--token-uses or --refresh-token"
             )
-        tokens = TokenIssuer(token, refresh_token, token_ttl, time.monotonic)
+        tokens = TokenIssuer(token, refresh_token, token_ttl, time.monotonic, token_uses)
     return SandboxState(
         store=store,
         limits=RateLimits(rate, burst, time.monotonic),
         faults=faults or Faults(),
         token=token,
         tokens=tokens,
+        users=dict(users or {}),
+        site=site,
     )

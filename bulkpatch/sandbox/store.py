@@ -1,42 +1,35 @@
-"""The sandbox's meetings: generated or seeded, kept small enough for a million of them.
+"""The sandbox's meetings: generated, seeded from a job, or loaded from a pull snapshot.
 
-Each meeting is a :class:`Seed` (a few fields, enough to draw the whole meeting again the same
-way) plus an overlay of what PATCHes changed. The full response object is built on demand, so
-the store holds a million meetings in well under a gigabyte.
+A generated meeting is a :class:`Seed` (a few fields, enough to draw the whole meeting again the
+same way) plus an overlay of what PATCHes changed; the full response object is built on demand,
+so the store holds a million meetings in well under a gigabyte. A meeting loaded from a snapshot
+keeps the object it was given (one dict each) under the same overlay.
+
+A scheduled occurrence is drawn from its series: what the series changes, its unedited
+occurrences show too, while an occurrence's own changes win over the series'.
 """
 
 from __future__ import annotations
 
-import hashlib
-import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from bulkpatch.model import is_occurrence_id
+from bulkpatch.model import meeting_id_problem
+from bulkpatch.sandbox.drawing import HOSTS, SITE, Person, draw_meeting, host_index, telephony_links
 
 MeetingKind = Literal["meetingSeries", "scheduledMeeting", "meeting"]
-ZONES = (
-    "Europe/Berlin",
-    "America/New_York",
-    "Asia/Shanghai",
-    "Australia/Sydney",
-    "UTC",
-    "America/Sao_Paulo",
-)
-HOSTS = (
-    ("Ana Silva", "ana.silva"),
-    ("Ben Okafor", "ben.okafor"),
-    ("Chen Wei", "chen.wei"),
-    ("Dara Murphy", "dara.murphy"),
-)
-SITE = "sandbox-example.webex.com"
-OCCURRENCES_PER_SERIES = 4
+ScheduledType = Literal["meeting", "webinar", "personalRoomMeeting"]
 
 #: Marks a field a PATCH removed (set to null), so it disappears from the response.
 DELETED: Any = object()
+
+#: What an occurrence has of its own and never takes from its series.
+_OWN = frozenset(
+    {"id", "meetingSeriesId", "meetingType", "state", "isModified", "start", "end", "recurrence"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +41,7 @@ class Seed:
     start: datetime
     minutes: int
     timezone: str
-    scheduled_type: Literal["meeting", "webinar"] = "meeting"
+    scheduled_type: ScheduledType = "meeting"
     series_id: str | None = None
     recurrence: str | None = None
     adhoc: bool = False
@@ -62,6 +55,15 @@ class MeetingStore:
     overlays: dict[str, dict[str, Any]] = field(default_factory=dict)
     occurrences: dict[str, list[str]] = field(default_factory=dict)
     cancelled: set[str] = field(default_factory=set)
+    snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)
+    registrants: dict[str, int] = field(default_factory=dict)
+    hosts: tuple[Person, ...] = HOSTS
+    site: str = SITE
+    order: list[str] = field(default_factory=list)
+    #: False when the hosts were invented (seeded from bare ids): a hostEmail cannot be judged.
+    hosts_known: bool = True
+    _by_host: dict[str, list[str]] | None = field(default=None, repr=False)
+    _people: dict[str, Person] | None = field(default=None, repr=False)
 
     def __contains__(self, meeting_id: str) -> bool:
         return meeting_id in self.seeds and meeting_id not in self.cancelled
@@ -73,237 +75,181 @@ class MeetingStore:
         """The meeting as the API returns it, or None if it does not exist."""
         if meeting_id not in self:
             return None
-        meeting = draw_meeting(meeting_id, self.seeds[meeting_id])
-        for name, value in self.overlays.get(meeting_id, {}).items():
-            if value is DELETED:
-                meeting.pop(name, None)
-            else:
-                meeting[name] = value
+        meeting = self._base(meeting_id, self.seeds[meeting_id])
+        _apply(meeting, self.overlays.get(meeting_id, {}))
         return meeting
 
     def seed(self, meeting_id: str) -> Seed:
         """The seed of an existing meeting."""
         return self.seeds[meeting_id]
 
-    def update(self, meeting_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        """Record changed top-level fields (``DELETED`` for removed ones); return the meeting."""
+    def update(
+        self, meeting_id: str, changes: dict[str, Any], current: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Record changed top-level fields (``DELETED`` for removed ones); return the meeting.
+
+        ``current`` (the meeting as ``get`` just gave it) spares drawing it a second time.
+        """
         self.overlays.setdefault(meeting_id, {}).update(changes)
-        meeting = self.get(meeting_id)
+        meeting = self.get(meeting_id) if current is None else current
         if meeting is None:
             raise KeyError(meeting_id)
+        if current is not None:
+            _apply(meeting, changes)
         return meeting
 
+    def add(self, meeting_id: str, seed: Seed, snapshot: dict[str, Any] | None = None) -> None:
+        """Add one meeting (an occurrence is filed under its series), drawn or as given."""
+        problem = meeting_id_problem(meeting_id)
+        if problem is not None:  # no id may ever name another path of the emulator
+            raise ValueError(problem)
+        new = meeting_id not in self.seeds
+        self.seeds[meeting_id] = seed
+        self.cancelled.discard(meeting_id)
+        if snapshot is not None:
+            self.snapshots[meeting_id] = snapshot
+        if not new:
+            return  # a meeting added again (an occurrence back in its old slot) keeps its place
+        self.order.append(meeting_id)
+        if seed.series_id is not None:
+            self.occurrences.setdefault(seed.series_id, []).append(meeting_id)
+        if self._by_host is not None:
+            self._by_host.setdefault(self.host_of(meeting_id).email.lower(), []).append(meeting_id)
+        if self._people is not None and snapshot is not None:
+            self._remember(self.host_of(meeting_id))
+
+    # --- series and occurrences ----------------------------------------------------------------
+
     def occurrences_of(self, series_id: str) -> Iterator[str]:
-        """The ids of a series' scheduled occurrences that still exist."""
+        """The ids of a series' occurrences and instances that still exist."""
         return (occ for occ in self.occurrences.get(series_id, ()) if occ not in self.cancelled)
+
+    def is_exception(self, occurrence_id: str) -> bool:
+        """Whether an occurrence was changed on its own (the API's ``isModified``)."""
+        if occurrence_id in self.overlays:
+            return True
+        return bool(self.snapshots.get(occurrence_id, {}).get("isModified"))
 
     def cancel_exceptions(self, series_id: str) -> int:
         """Cancel the occurrences of a series that were changed one by one; return how many."""
-        exceptional = [occ for occ in self.occurrences_of(series_id) if occ in self.overlays]
+        exceptional = [
+            occ
+            for occ in self.occurrences_of(series_id)
+            if self.seeds[occ].kind == "scheduledMeeting" and self.is_exception(occ)
+        ]
         self.cancelled.update(exceptional)
         return len(exceptional)
 
-    def add(self, meeting_id: str, seed: Seed) -> None:
-        """Add one meeting (an occurrence is filed under its series)."""
-        self.seeds[meeting_id] = seed
-        if seed.series_id is not None:
-            self.occurrences.setdefault(seed.series_id, []).append(meeting_id)
+    def replace_occurrences(self, series_id: str, fresh: list[tuple[str, Seed]]) -> None:
+        """Retire a series' scheduled occurrences and add ``fresh`` ones (after a reschedule)."""
+        self.cancelled.update(
+            occ
+            for occ in self.occurrences_of(series_id)
+            if self.seeds[occ].kind == "scheduledMeeting"
+        )
+        for occurrence_id, seed in fresh:
+            self.overlays.pop(occurrence_id, None)
+            self.snapshots.pop(occurrence_id, None)
+            self.add(occurrence_id, seed)
+
+    # --- hosts -----------------------------------------------------------------------------------
+
+    def host_of(self, meeting_id: str) -> Person:
+        """The meeting's host (an occurrence's is its series' host)."""
+        snapshot = self.snapshots.get(meeting_id)
+        if snapshot is not None:
+            email = str(snapshot.get("hostEmail", ""))
+            name = str(snapshot.get("hostDisplayName", email))
+            return Person(email, name, str(snapshot.get("hostUserId", "")))
+        series_id = self.seeds[meeting_id].series_id
+        if series_id is not None and series_id in self.seeds:
+            return self.host_of(series_id)
+        return self.hosts[host_index(meeting_id, len(self.hosts))]
+
+    def meetings_of(self, email: str) -> list[str]:
+        """Every meeting id hosted by ``email``, in the store's order (built once, then kept)."""
+        if self._by_host is None:
+            by_host: dict[str, list[str]] = {}
+            for meeting_id in self.order:
+                by_host.setdefault(self.host_of(meeting_id).email.lower(), []).append(meeting_id)
+            self._by_host = by_host
+        return self._by_host.get(email.lower(), [])
+
+    def people(self) -> dict[str, Person]:
+        """Every host of the store by lower-case email: the generated ones and the snapshot's."""
+        if self._people is None:
+            self._people = {person.email.lower(): person for person in self.hosts}
+            for meeting_id in self.snapshots:
+                self._remember(self.host_of(meeting_id))
+        return self._people
+
+    def _remember(self, person: Person) -> None:
+        if person.email and self._people is not None:
+            self._people.setdefault(person.email.lower(), person)
+
+    # --- drawing ---------------------------------------------------------------------------------
+
+    def _base(self, meeting_id: str, seed: Seed) -> dict[str, Any]:
+        """The meeting before its own overlay: as given, drawn, or drawn from its series."""
+        series_id = seed.series_id
+        has_series = series_id is not None and series_id in self
+        snapshot = self.snapshots.get(meeting_id)
+        if snapshot is not None:
+            meeting: dict[str, Any] = _json_copy(snapshot)
+            if has_series and seed.kind == "scheduledMeeting" and not snapshot.get("isModified"):
+                self._inherit(meeting, series_id)  # type: ignore[arg-type]  # has_series checked it
+            return meeting
+        if has_series:
+            series = self.get(series_id)  # type: ignore[arg-type]  # has_series checked it
+            if series is not None:
+                return _occurrence_of(series, meeting_id, seed)
+        return draw_meeting(meeting_id, seed, self.host_of(meeting_id), self.site)
+
+    def _inherit(self, meeting: dict[str, Any], series_id: str) -> None:
+        """What PATCHes changed on the series, shown on a snapshot occurrence."""
+        changed = self.overlays.get(series_id, {})
+        _apply(meeting, {name: value for name, value in changed.items() if name not in _OWN})
+        zone = changed.get("timezone")
+        if isinstance(zone, str):
+            for name in ("start", "end"):
+                if isinstance(meeting.get(name), str):
+                    moment = datetime.fromisoformat(meeting[name])
+                    meeting[name] = moment.astimezone(ZoneInfo(zone)).isoformat()
 
 
-def occurrence_id(series_id: str, start: datetime) -> str:
-    """``<seriesId>_<YYYYMMDDTHHMMSSZ>`` for an occurrence starting at ``start``."""
-    return f"{series_id}_{start.astimezone(UTC):%Y%m%dT%H%M%SZ}"
-
-
-def _stable(meeting_id: str) -> random.Random:
-    digest = hashlib.sha256(meeting_id.encode()).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
-
-
-def seed_from_ids(meeting_ids: Iterable[str], now: datetime) -> MeetingStore:
-    """A store in which every id exists and can be patched: series, or occurrences of one."""
-    store = MeetingStore()
-    for meeting_id in meeting_ids:
-        if meeting_id in store.seeds or not meeting_id:
-            continue
-        rng = _stable(meeting_id)
-        zone = rng.choice(ZONES)
-        if is_occurrence_id(meeting_id):
-            series_id, stamp = meeting_id.rsplit("_", 1)
-            start = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-            if start <= now:
-                start = _future_slot(rng, now)
-            if series_id not in store.seeds:
-                store.add(series_id, _weekly_series(start, zone, "meeting"))
-            store.add(
-                meeting_id,
-                Seed("scheduledMeeting", "scheduled", start, 60, zone, series_id=series_id),
-            )
-        else:
-            store.add(
-                meeting_id,
-                Seed(
-                    "meetingSeries",
-                    "active",
-                    _future_slot(rng, now),
-                    rng.choice((30, 45, 60)),
-                    zone,
-                ),
-            )
-    return store
-
-
-def generate(count: int, random_seed: int, now: datetime) -> MeetingStore:
-    """``count`` meeting series, drawn deterministically, with their scheduled occurrences.
-
-    Most can be patched; every 20th is an ended meeting, one in progress, one ad hoc, so that
-    refusals can be tried too. Every 5th is a webinar, every 3rd recurs weekly.
-    """
-    rng = random.Random(random_seed)
-    store = MeetingStore()
-    for index in range(count):
-        series_id = f"{rng.getrandbits(128):032x}"
-        start = _future_slot(rng, now)
-        zone = ZONES[index % len(ZONES)]
-        kind_of_type: Literal["meeting", "webinar"] = "webinar" if index % 5 == 4 else "meeting"
-        special = index % 20
-        if special == 17:
-            store.add(
-                series_id, Seed("meeting", "ended", now - timedelta(days=1), 60, zone, kind_of_type)
-            )
-        elif special == 18:
-            store.add(
-                series_id,
-                Seed(
-                    "meetingSeries",
-                    "inProgress",
-                    now - timedelta(minutes=20),
-                    60,
-                    zone,
-                    kind_of_type,
-                ),
-            )
-        elif special == 19:
-            store.add(series_id, Seed("meetingSeries", "active", start, 60, zone, adhoc=True))
-        elif index % 3 == 0:
-            store.add(series_id, _weekly_series(start, zone, kind_of_type))
-            for week in range(OCCURRENCES_PER_SERIES):
-                when = start + timedelta(weeks=week)
-                store.add(
-                    occurrence_id(series_id, when),
-                    Seed("scheduledMeeting", "scheduled", when, 60, zone, kind_of_type, series_id),
-                )
-        else:
-            store.add(series_id, Seed("meetingSeries", "active", start, 30, zone, kind_of_type))
-    return store
-
-
-def _weekly_series(
-    start: datetime, zone: str, scheduled_type: Literal["meeting", "webinar"]
-) -> Seed:
-    return Seed(
-        "meetingSeries",
-        "active",
-        start,
-        60,
-        zone,
-        scheduled_type,
-        recurrence="FREQ=WEEKLY;INTERVAL=1",
-    )
-
-
-def _future_slot(rng: random.Random, now: datetime) -> datetime:
-    day = now.replace(minute=0, second=0, microsecond=0) + timedelta(days=rng.randint(2, 60))
-    return day.replace(hour=rng.randint(7, 17))
-
-
-def draw_meeting(meeting_id: str, seed: Seed) -> dict[str, Any]:
-    """The meeting's response object as it was before any PATCH, with realistic values."""
-    rng = _stable(meeting_id)
-    number = f"{rng.randint(100_000_000, 2_999_999_999)}"
-    host_name, host_user = HOSTS[rng.randrange(len(HOSTS))]
-    zone = ZoneInfo(seed.timezone)
+def _occurrence_of(series: dict[str, Any], meeting_id: str, seed: Seed) -> dict[str, Any]:
+    """An occurrence or instance of ``series``: the series' fields, its own id, state and times."""
+    meeting: dict[str, Any] = {"id": meeting_id, "meetingSeriesId": series["id"]}
+    zone = ZoneInfo(series["timezone"])
     start = seed.start.astimezone(zone)
-    meeting: dict[str, Any] = {"id": meeting_id}
-    if seed.series_id is not None:
-        meeting["meetingSeriesId"] = seed.series_id
-    meeting |= {
-        "meetingNumber": number,
-        "title": f"{'Webinar' if seed.scheduled_type == 'webinar' else 'Team sync'} {number[-4:]}",
-        "agenda": "Status, risks, next steps",
-        "password": f"Sbx{rng.randint(10_000, 99_999)}!",
-        "phoneAndVideoSystemPassword": f"{rng.randint(10_000_000, 99_999_999)}",
-        "meetingType": seed.kind,
-        "state": seed.state,
-        "timezone": seed.timezone,
-        "start": start.isoformat(),
-        "end": (start + timedelta(minutes=seed.minutes)).isoformat(),
-        "hostUserId": hashlib.sha256(host_user.encode()).hexdigest()[:40],
-        "hostDisplayName": host_name,
-        "hostEmail": f"{host_user}@example.com",
-        "hostKey": f"{rng.randint(100_000, 999_999)}",
-        "siteUrl": SITE,
-        "webLink": f"https://{SITE}/{SITE.split('.')[0]}/j.php?MTID=m{rng.getrandbits(128):032x}",
-        "sipAddress": f"{number}@{SITE}",
-        "dialInIpAddress": "192.0.2.10",
-        "enabledAutoRecordMeeting": False,
-        "allowAnyUserToBeCoHost": False,
-        "enabledJoinBeforeHost": False,
-        "enableConnectAudioBeforeHost": False,
-        "joinBeforeHostMinutes": 0,
-        "excludePassword": False,
-        "publicMeeting": False,
-        "reminderTime": 10,
-        "unlockedMeetingJoinSecurity": "allowJoin",
-        "sessionTypeId": 9 if seed.scheduled_type == "webinar" else 3,
-        "scheduledType": seed.scheduled_type,
-        "enabledWebcastView": False,
-        "enableAutomaticLock": False,
-        "automaticLockMinutes": 0,
-        "allowFirstUserToBeCoHost": False,
-        "allowAuthenticatedDevices": True,
-        "enabledBreakoutSessions": False,
-        "enabledAudioWatermark": False,
-        "enabledVisualWatermark": False,
-        "meetingOptions": {
-            "enabledChat": True,
-            "enabledVideo": True,
-            "enabledPolling": seed.scheduled_type == "webinar",
-            "enabledNote": True,
-            "noteType": "allowAll",
-            "enabledFileTransfer": True,
-            "enabledUCFRichMedia": True,
-        },
-        "audioConnectionOptions": {
-            "audioConnectionType": "webexAudio",
-            "enabledTollFreeCallIn": False,
-            "enabledGlobalCallIn": True,
-            "enabledAudienceCallBack": False,
-            "entryAndExitTone": "beep",
-            "allowHostToUnmuteParticipants": False,
-            "allowAttendeeToUnmuteSelf": True,
-            "muteAttendeeUponEntry": True,
-        },
-        "telephony": {
-            "accessCode": number,
-            "callInNumbers": [
-                {"label": "US Toll", "callInNumber": "+1-555-0100", "tollType": "toll"}
-            ],
-        },
-    }
-    if seed.scheduled_type == "meeting":
-        meeting["attendeePrivileges"] = {
-            "enabledShareContent": True,
-            "enabledViewParticipantList": True,
-            "enabledChatHost": True,
-            "enabledChatPresenter": True,
-            "enabledChatOtherParticipants": True,
-        }
-    if seed.recurrence is not None:
-        meeting["recurrence"] = seed.recurrence
-    if seed.kind == "scheduledMeeting":
-        meeting["isModified"] = False
-    if seed.adhoc:
-        meeting["adhoc"] = True
-        meeting["roomId"] = f"Y2lzY29zcGFyazovL3VzL1JPT00v{rng.getrandbits(64):016x}"
+    for name, value in series.items():
+        if name in {"id", "recurrence"}:
+            continue
+        meeting[name] = value
+        if name == "state":
+            meeting["state"] = seed.state
+            if seed.kind == "scheduledMeeting":
+                meeting["isModified"] = False
+    meeting["meetingType"] = seed.kind
+    meeting["start"] = start.isoformat()
+    meeting["end"] = (start + timedelta(minutes=seed.minutes)).isoformat()
+    if isinstance(series.get("telephony"), dict):
+        meeting["telephony"] = {**series["telephony"], "links": telephony_links(meeting_id)}
     return meeting
+
+
+def _apply(meeting: dict[str, Any], changes: dict[str, Any]) -> None:
+    for name, value in changes.items():
+        if value is DELETED:
+            meeting.pop(name, None)
+        else:
+            meeting[name] = value
+
+
+def _json_copy(value: Any) -> Any:
+    """A deep copy of a JSON value (dicts and lists only): faster than copy.deepcopy."""
+    if isinstance(value, dict):
+        return {key: _json_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_copy(item) for item in value]
+    return value

@@ -1,4 +1,4 @@
-"""What the sandbox does to traffic: per-token rate limits, faults on demand, and the stats.
+"""What the sandbox does to traffic: rate limits (limits.py), faults on demand, and the stats.
 
 Clocks are injected (a ``() -> float`` of monotonic seconds) so tests drive time by hand.
 """
@@ -11,82 +11,27 @@ import random
 import secrets
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-Clock = Callable[[], float]
+from bulkpatch.sandbox.limits import Clock, RateLimits, Throttle, parse_schedule
+
+__all__ = [
+    "FAULT_STATUSES",
+    "Clock",
+    "Fault",
+    "Faults",
+    "RateLimits",
+    "Stats",
+    "Throttle",
+    "TokenIssuer",
+    "fingerprint",
+    "parse_latency",
+    "parse_schedule",
+]
+
 FAULT_STATUSES = (500, 502, 503, 504)
-
-
-@dataclass(frozen=True, slots=True)
-class Throttle:
-    """Answer 429 with this Retry-After; ``violation`` if the client had already been told to wait."""
-
-    retry_after: int
-    violation: bool
-    early_by: float = 0.0
-
-
-@dataclass(slots=True)
-class _Bucket:
-    tokens: float
-    updated: float
-    deadline: float = 0.0
-    told_at: float = 0.0
-
-
-class RateLimits:
-    """A token bucket per access token; beyond it, 429 with a deadline the token must respect.
-
-    A request before a token's deadline is a Retry-After violation when it arrives more than
-    ``grace`` seconds after the 429 that set the deadline (requests already in flight then could
-    not have known), or on a connection that itself received that 429.
-    """
-
-    __slots__ = ("_buckets", "_clock", "_connections", "burst", "grace", "rate")
-
-    def __init__(self, rate: float | None, burst: int, clock: Clock, grace: float = 0.1) -> None:
-        self.rate = rate
-        self.burst = burst
-        self.grace = grace
-        self._clock = clock
-        self._buckets: dict[str, _Bucket] = {}
-        self._connections: dict[int, float] = {}
-
-    def __repr__(self) -> str:
-        return f"<RateLimits rate={self.rate} burst={self.burst} tokens={len(self._buckets)}>"
-
-    def admit(self, token: str, connection: int) -> Throttle | None:
-        """None to let the request through, or how to refuse it."""
-        if self.rate is None:
-            return None
-        now = self._clock()
-        bucket = self._buckets.get(token)
-        if bucket is None:
-            bucket = self._buckets[token] = _Bucket(float(self.burst), now)
-        if now < bucket.deadline:
-            same_connection = self._connections.get(connection, 0.0) > now
-            violation = same_connection or now > bucket.told_at + self.grace
-            self._remember(connection, bucket.deadline, now)
-            return Throttle(
-                max(1, math.ceil(bucket.deadline - now)), violation, bucket.deadline - now
-            )
-        bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.updated) * self.rate)
-        bucket.updated = now
-        if bucket.tokens >= 1.0:
-            bucket.tokens -= 1.0
-            return None
-        retry_after = max(1, math.ceil((1.0 - bucket.tokens) / self.rate))
-        bucket.deadline, bucket.told_at = now + retry_after, now
-        self._remember(connection, bucket.deadline, now)
-        return Throttle(retry_after, violation=False)
-
-    def _remember(self, connection: int, deadline: float, now: float) -> None:
-        if len(self._connections) > 10_000:
-            self._connections = {key: end for key, end in self._connections.items() if end > now}
-        self._connections[connection] = deadline
 
 
 FaultKind = Literal["status", "drop", "locked"]
@@ -155,6 +100,8 @@ class Stats:
     max_in_flight: int = 0
     throttled: int = 0
     violations: list[dict[str, Any]] = field(default_factory=list)
+    violations_by_limit: Counter[str] = field(default_factory=Counter)
+    throttled_by_limit: Counter[str] = field(default_factory=Counter)
     cancelled_occurrences: int = 0
     refreshes: int = 0
     expired_tokens: set[str] = field(default_factory=set)
@@ -190,11 +137,13 @@ class Stats:
         return round(self.last_answer_at - self.first_request_at, 3)
 
     def violation(self, token: str, throttle: Throttle) -> None:
+        self.violations_by_limit[throttle.limit] += 1
         self.violations.append(
             {
                 "at": datetime.now(UTC).isoformat(),
                 "token": fingerprint(token),
                 "earlyBySeconds": round(throttle.early_by, 3),
+                "limit": throttle.limit,
             }
         )
 
@@ -211,12 +160,18 @@ class Stats:
             "maxConcurrentRequests": self.max_in_flight,
             "throttled": self.throttled,
             "retryAfterViolations": len(self.violations),
+            "retryAfterViolationsByLimit": dict(sorted(self.violations_by_limit.items())),
+            "throttledByLimit": dict(sorted(self.throttled_by_limit.items())),
             "violations": self.violations[-100:],
             "cancelledOccurrences": self.cancelled_occurrences,
             "tokenRefreshes": self.refreshes,
             "expiredTokensSeen": len(self.expired_tokens),
             "busySeconds": self.busy_seconds,
         }
+        if self.first_request_at is not None:
+            # Where the timeline's seconds stand against windows and schedules (which count
+            # from the first request).
+            snapshot["firstRequestSecond"] = round(self.first_request_at - self.started, 3)
         if include_meetings:
             snapshot["patchesPerMeeting"] = dict(counts)
         if include_timeline:
@@ -227,32 +182,48 @@ class Stats:
 
 
 class TokenIssuer:
-    """Access tokens that expire ``ttl`` seconds after they are issued, and their refresh.
+    """Access tokens that expire, and their refresh.
 
-    The first token is the one given at start; each refresh with the right refresh token
-    issues a new one (the old ones keep working until they expire, as with the real API).
+    A token expires ``ttl`` seconds after it is issued, or once it has been accepted for
+    ``uses`` requests (a lifetime counted in requests: tests of refresh never depend on how
+    fast a machine is). The first token is the one given at start; each refresh with the right
+    refresh token issues a new one (the old ones keep working until they expire, as with the
+    real API).
     """
 
-    __slots__ = ("_clock", "_expiry", "refresh_token", "ttl")
+    __slots__ = ("_clock", "_expiry", "_used", "refresh_token", "ttl", "uses")
 
     def __init__(
-        self, first_token: str, refresh_token: str, ttl: float | None, clock: Clock
+        self,
+        first_token: str,
+        refresh_token: str,
+        ttl: float | None,
+        clock: Clock,
+        uses: int | None = None,
     ) -> None:
         self.refresh_token = refresh_token
         self.ttl = ttl
+        self.uses = uses
         self._clock = clock
         self._expiry: dict[str, float] = {}
+        self._used: Counter[str] = Counter()
         self._issue(first_token)
 
     def __repr__(self) -> str:
-        return f"<TokenIssuer ttl={self.ttl} issued={len(self._expiry)}>"
+        return f"<TokenIssuer ttl={self.ttl} uses={self.uses} issued={len(self._expiry)}>"
 
     def _issue(self, token: str) -> None:
         self._expiry[token] = math.inf if self.ttl is None else self._clock() + self.ttl
 
     def valid(self, token: str) -> bool:
         """Issued and not expired."""
+        if self.uses is not None and self._used[token] >= self.uses:
+            return False
         return self._clock() < self._expiry.get(token, -math.inf)
+
+    def spend(self, token: str) -> None:
+        """The token was accepted for one more request."""
+        self._used[token] += 1
 
     def expired(self, token: str) -> bool:
         """Issued once, and past its lifetime."""

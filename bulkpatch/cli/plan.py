@@ -1,0 +1,220 @@
+"""`bulkpatch plan`: what a run would change, field by field, before anything is changed."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import click
+import structlog
+from structlog.typing import FilteringBoundLogger
+
+from bulkpatch.cli.common import (
+    EXIT_NOT_FINISHED,
+    EXIT_OK,
+    EXIT_USAGE,
+    common_options,
+    exits_cleanly,
+    main,
+    say,
+    text_or_json,
+)
+from bulkpatch.cli.remote import (
+    RemoteFlags,
+    handle_signals,
+    read_token,
+    remote_options,
+    remote_settings,
+)
+from bulkpatch.cli.validate import render_text
+from bulkpatch.config import Settings
+from bulkpatch.engine import Stopper, StopReason
+from bulkpatch.model import MASK, is_secret, show_value
+from bulkpatch.model.diff import ABSENT, FieldChange
+from bulkpatch.redact import printable
+from bulkpatch.tokens import Credentials
+from bulkpatch.workflows import PreparedJob, RunOptions, Target, prepare_job
+from bulkpatch.workflows.plan import CLASSES, PlanReport, RowPlan, plan_job
+
+
+@main.command("plan")
+@click.argument("job", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--journal",
+    "journal_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Journal the before-values go to (default: the one `run` uses, JOB.journal).",
+)
+@click.option("--retry-failed", is_flag=True, help="Plan the rows that failed too.")
+@click.option("--force", is_flag=True, help="Plan although the job file changed since its journal.")
+@click.option("--all", "show_all", is_flag=True, help="List unchanged rows too.")
+@text_or_json
+@remote_options
+@common_options
+@exits_cleanly
+def plan_command(
+    job: Path,
+    journal_path: Path | None,
+    retry_failed: bool,
+    force: bool,
+    show_all: bool,
+    output_format: str,
+    remote: RemoteFlags,
+    config_path: Path | None,
+    log_format: str | None,
+    verbose: int,
+) -> int:
+    """Read each row's meeting and show what a run would change: current -> new, per field.
+
+    Rows are classed change, unchanged (a run reads them again, then skips them), gone (404) or
+    refused (the API would refuse: an instance, an ended or ad-hoc meeting, a value its type
+    does not take). Nothing is changed; the before-values go into the job's journal, so a run
+    right after sends the changes without reading those meetings again. Exit 0 when planned,
+    2 when the job is invalid, 3 when stopped.
+
+    \b
+    Example:
+      bulkpatch plan lobby.csv
+      bulkpatch plan lobby.csv --format json > plan.json
+    """
+    settings, _ = remote_settings(
+        config_path,
+        log_format,
+        verbose,
+        remote,
+    )
+    log: FilteringBoundLogger = structlog.get_logger("bulkpatch")
+    options = RunOptions(journal=journal_path, retry_failed=retry_failed, force=force)
+    with prepare_job(job, datetime.now(UTC)) as prepared:
+        if not prepared.summary.ok:
+            render_text(prepared.summary, prepared.store.findings())
+            click.echo("Nothing was read: fix the job first.", err=True)
+            return EXIT_USAGE
+        credentials = read_token(settings, log)
+        render = _Json() if output_format == "json" else _Text(show_all)
+        report = anyio.run(_execute, prepared, options, settings, credentials, render, log)
+    render.close(report)
+    return EXIT_OK if report.reason is StopReason.FINISHED else EXIT_NOT_FINISHED
+
+
+async def _execute(
+    job: PreparedJob,
+    options: RunOptions,
+    settings: Settings,
+    credentials: Credentials,
+    render: _Text | _Json,
+    log: FilteringBoundLogger,
+) -> PlanReport:
+    stopper = Stopper()
+    async with anyio.create_task_group() as group:
+        group.start_soon(handle_signals, stopper, log)
+        report = await plan_job(
+            job,
+            options,
+            settings,
+            credentials,
+            Target.api(settings.base_url),
+            log=log,
+            stopper=stopper,
+            on_row=render.row,
+        )
+        group.cancel_scope.cancel()
+    return report
+
+
+def _value(path: str, value: Any) -> str:
+    if value is ABSENT:
+        return "(absent)"
+    if value is None:
+        return "(removed)"
+    return show_value(path, value)
+
+
+def _change_text(change: FieldChange) -> str:
+    return (
+        f"{change.path}: {_value(change.path, change.current)} -> {_value(change.path, change.new)}"
+    )
+
+
+class _Text:
+    """The plan for people: one line per row that does something, then the totals."""
+
+    def __init__(self, show_all: bool) -> None:
+        self._show_all = show_all
+
+    def row(self, plan: RowPlan) -> None:
+        if plan.klass == "unchanged" and not self._show_all:
+            return
+        what = "; ".join(_change_text(change) for change in plan.changes)
+        detail = " | ".join(part for part in (what, plan.reason) if part)
+        say(printable(f"line {plan.line:<6} {plan.meeting_id:<34} {plan.klass:<9} {detail}"))
+
+    def close(self, report: PlanReport) -> None:
+        classes = ", ".join(f"{report.classes[k]} {k}" for k in CLASSES if report.classes[k])
+        say(f"\n{report.job}: {classes or 'no row to plan'}")
+        if report.already_done:
+            say(f"  done      {report.already_done} rows the journal already holds as done")
+        if report.fields:
+            fields = ", ".join(f"{name} {count}" for name, count in report.fields.most_common())
+            say(f"  fields    {fields}")
+        pace = f", about {report.seconds:,.0f} s at {report.rate:g}/s" if report.seconds else ""
+        say(
+            f"  a run     would send {report.patches} PATCH requests and {report.reads} GETs "
+            f"(rows found already set are read again before they are skipped; the other "
+            f"before-values are in {report.journal}){pace}"
+        )
+        if report.reason is not StopReason.FINISHED:
+            say(f"  stopped   {report.reason.value}: {printable(report.detail)}")
+        elif report.patches:
+            say(f"  next      bulkpatch run {report.job}")
+
+
+class _Json:
+    """The plan for scripts: one JSON document, rows streamed as they come."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        say('{"rows": [', err=False)
+
+    def row(self, plan: RowPlan) -> None:
+        record = {
+            "line": plan.line,
+            "meetingId": plan.meeting_id,
+            "class": plan.klass,
+            "reason": plan.reason or None,
+            "changes": [
+                {
+                    "field": change.path,
+                    "current": _json_value(change.path, change.current),
+                    "new": _json_value(change.path, change.new),
+                }
+                for change in plan.changes
+            ],
+        }
+        say(("," if self._count else "") + "\n  " + json.dumps(record, ensure_ascii=False))
+        self._count += 1
+
+    def close(self, report: PlanReport) -> None:
+        tail = {
+            "job": str(report.job),
+            "journal": str(report.journal),
+            "outcome": report.reason.value,
+            "classes": {klass: report.classes[klass] for klass in CLASSES},
+            "fields": dict(report.fields.most_common()),
+            "alreadyDone": report.already_done,
+            "patches": report.patches,
+            "reads": report.reads,
+            "rate": report.rate,
+            "seconds": report.seconds,
+            "requests": report.counts.requests,
+        }
+        say("\n]," + json.dumps(tail, ensure_ascii=False)[1:])
+
+
+def _json_value(path: str, value: Any) -> Any:
+    if value is ABSENT:
+        return {"absent": True}
+    return MASK if is_secret(path) else value

@@ -1,0 +1,141 @@
+"""One row's way through a run: read the meeting, decide, keep the before-values, patch, record.
+
+1. Read the meeting (a GET on the read lane), unless a fresh plan found a change to make,
+   snapshots are off, or a run already committed this row's before-values (killed before the
+   answer: the PATCH is sent again as it was, the original before-values kept).
+2. A meeting that already holds the row's values is ``skipped``: no PATCH. (A plan's word
+   that it did is checked by this read: the meeting may have changed since.)
+3. With an expectation (undo's drift guard): a meeting that no longer holds what bulkpatch set
+   is a ``conflict``, left alone.
+4. The before-values are committed to the journal; only then is the PATCH sent.
+5. The outcome is committed with the values the API then held (what undo checks against).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bulkpatch.client import Reply, Request, meeting_path
+from bulkpatch.engine.attempts import Final, Pipeline
+from bulkpatch.engine.values import Planned, RunSettings
+from bulkpatch.journal import RowStatus, Snapshot
+from bulkpatch.model.diff import (
+    ABSENT,
+    before_values,
+    encode_values,
+    same,
+    unchanged,
+    value_of,
+)
+from bulkpatch.redact import printable
+
+#: Records an outcome and waits until it is committed.
+Finish = Callable[[Planned, RowStatus, int, Reply | None, str | None, str | None], Awaitable[None]]
+
+
+def read_request(meeting_id: str, body: dict[str, Any]) -> Request:
+    """GET the meeting; on behalf of its host when the row names one (an admin's job)."""
+    host = body.get("hostEmail")
+    query = (("hostEmail", host),) if isinstance(host, str) else ()
+    return Request("GET", meeting_path(meeting_id), query)
+
+
+async def take_row(
+    row: Planned,
+    pipeline: Pipeline,
+    settings: RunSettings,
+    commit_snapshot: Callable[[Snapshot], Awaitable[None]],
+    finish: Finish,
+    now: Callable[[], str],
+) -> None:
+    """Take one row through the steps above; a stop leaves it pending."""
+    context = {"row": row.line, "meetingId": row.meeting_id}
+    body = row.body
+    before = row.before
+    if settings.snapshot and not row.sent and _must_read(row, settings):
+        read = await pipeline.send(read_request(row.meeting_id, body), **context)
+        if read is None:
+            return  # the run stopped: the row stays pending
+        pipeline.counts.reads += 1
+        meeting = read.reply.payload if read.ok and read.reply is not None else None
+        problem = _unread(read, row.meeting_id, meeting)
+        if problem or not isinstance(meeting, dict):
+            await finish(row, RowStatus.FAILED, read.attempts, read.reply, problem, None)
+            return
+        before = before_values(meeting, body)
+        if settings.skip_unchanged and unchanged(before, body):
+            await finish(row, RowStatus.SKIPPED, 0, None, None, None)
+            return
+        drift = _drift(meeting, row.expect) if not settings.ignore_drift else ""
+        if drift:
+            await finish(row, RowStatus.CONFLICT, 0, read.reply, drift, None)
+            return
+        await commit_snapshot(Snapshot(row.line, encode_values(before), now()))
+    elif before is not None and settings.skip_unchanged and unchanged(before, body):
+        await finish(row, RowStatus.SKIPPED, 0, None, None, None)  # a run's own earlier read
+        return
+    final = await pipeline.send(
+        Request("PATCH", meeting_path(row.meeting_id), body=body), **context
+    )
+    if final is None:
+        return
+    status = RowStatus.SUCCEEDED if final.ok else RowStatus.FAILED
+    await finish(row, status, final.attempts, final.reply, final.error, _after(final, body))
+
+
+def _must_read(row: Planned, settings: RunSettings) -> bool:
+    """Whether the meeting must be read now, whatever a plan read before."""
+    if row.before is None or row.expect is not None:  # the drift guard needs it as it is now
+        return True
+    return settings.skip_unchanged and unchanged(row.before, row.body)
+
+
+def _unread(read: Final, meeting_id: str, meeting: Any) -> str:
+    """Why the meeting could not be read (empty: it was)."""
+    reply = read.reply
+    if isinstance(meeting, dict):
+        return another_meeting(meeting_id, meeting)
+    if reply is not None and reply.status == 404:
+        return reply.message or "The requested resource could not be found."
+    reason = (
+        read.error or (reply.message if reply is not None else "") or "no meeting in the answer"
+    )
+    return f"could not read the meeting before changing it: {reason}"
+
+
+def another_meeting(meeting_id: str, meeting: dict[str, Any]) -> str:
+    """A read that answered with some other meeting must not pass for this one's values."""
+    found = meeting.get("id")
+    if found == meeting_id:
+        return ""
+    return (
+        f"the API answered the read of {meeting_id} with another meeting "
+        f"({printable(str(found))[:80]}); not changed"
+    )
+
+
+def _drift(meeting: dict[str, Any], expect: dict[str, Any] | None) -> str:
+    """How the meeting differs from what bulkpatch set (empty: it still holds it)."""
+    if not expect:
+        return ""
+    differing = [
+        f"{path}: now {_shown(value_of(meeting, path))}, bulkpatch set {_shown(value)}"
+        for path, value in expect.items()
+        if not same(path, value_of(meeting, path), None if value is ABSENT else value)
+    ]
+    if not differing:
+        return ""
+    return "changed since bulkpatch set it, left alone (--force reverts it anyway): " + "; ".join(
+        differing
+    )
+
+
+def _shown(value: Any) -> str:
+    return "(absent)" if value is ABSENT else repr(value)
+
+
+def _after(final: Final, body: dict[str, Any]) -> str | None:
+    """What the API held after the PATCH, at the paths the row set (from its answer)."""
+    payload = final.reply.payload if final.ok and final.reply is not None else None
+    return encode_values(before_values(payload, body)) if isinstance(payload, dict) else None

@@ -1,0 +1,574 @@
+"""The journal itself: one row per job row, every outcome, the runs, bound to a job and a target.
+
+A row is ``succeeded`` only once that outcome is committed here. The engine commits the
+outcomes that finish together in one transaction (group commit) before their workers move on;
+whatever had not been committed when a run died is simply sent again on resume, which PATCH's
+idempotence makes safe. WAL mode with ``synchronous=NORMAL``: a committed outcome survives the
+process being killed at any moment.
+
+The journal never holds the token; secret fields of a patch are stored masked, and a change to
+one is noticed through a keyed digest of the real patch, never the value itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import socket
+import sqlite3
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Self
+
+from bulkpatch.errors import JournalError, JournalFailed
+from bulkpatch.journal import files, pairing
+from bulkpatch.journal.schema import SCHEMA_VERSION, upgrade, version_of
+from bulkpatch.journal.values import (
+    STATUSES,
+    JobBinding,
+    Outcome,
+    RowRecord,
+    RowState,
+    RowStatus,
+    RunRecord,
+    Snapshot,
+    UndoRow,
+)
+from bulkpatch.model import ValidatedRow, mask_secrets
+
+_ROW_COLUMNS = "line, meeting_id, status, attempts, http_status, tracking_id, error, finished_at"
+_BATCH = 5_000
+#: ``retired``'s columns in ``rows``' order.
+_RETIRED_AS_ROWS = (
+    "line, meeting_id, status, attempts, http_status, tracking_id, error, finished_at, body, "
+    "before, digest, before_at, after, resolved, before_by"
+)
+
+
+def default_journal_path(job: Path, *, sandbox: bool = False) -> Path:
+    """``jobs/x.csv`` -> ``jobs/x.csv.journal`` (``jobs/x.csv.sandbox.journal`` for the emulator)."""
+    return job.with_name(f"{job.name}{'.sandbox' if sandbox else ''}.journal")
+
+
+def file_hash(path: Path) -> str:
+    """sha256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class Journal:
+    """An open journal: held exclusively by this process for a run, or read-only for a report."""
+
+    def __init__(
+        self, path: Path, db: sqlite3.Connection, lock: files.JournalLock | None = None
+    ) -> None:
+        self.path = path
+        self._db = db
+        self._lock = lock
+        self._pending: list[Outcome] = []
+        self._snapshots: list[Snapshot] = []
+
+    def __repr__(self) -> str:
+        mode = "held" if self._lock is not None else "read-only"
+        return f"<Journal {self.path} {mode} buffered={len(self._pending)}>"
+
+    # --- opening -------------------------------------------------------------------------------
+
+    @classmethod
+    def open_for_run(cls, path: Path, *, explicit: bool = True) -> Self:
+        """Hold the journal for a run: lock it, create it (0600) or check and migrate it.
+
+        ``explicit``: the user named this path (a symbolic link there is theirs to follow).
+        """
+        real = files.resolve(path, explicit=explicit)
+        lock = files.JournalLock.take(real)
+        try:
+            if real.exists() and real.stat().st_size:
+                _check_is_journal(real, path)
+            os.close(files.open_owner_only(real))
+            db = _connect(real, path, read_only=False)
+            try:
+                version = version_of(db)
+                if version is None or version > SCHEMA_VERSION:
+                    raise JournalError(_foreign(path, version))
+                if version < SCHEMA_VERSION:
+                    upgrade(db, version)
+                _check_integrity(db, path)
+                for suffix in ("-wal", "-shm"):
+                    files.make_owner_only(Path(f"{real}{suffix}"))
+            except BaseException:
+                db.close()
+                raise
+        except sqlite3.Error as exc:
+            lock.release()
+            raise JournalFailed(_sqlite_reason(path, "open", exc)) from None
+        except BaseException:
+            lock.release()
+            raise
+        return cls(path, db, lock)
+
+    @classmethod
+    def open_read_only(cls, path: Path) -> Self:
+        """Open a journal to read it: no lock, no change to the file, any known version."""
+        if not path.is_file():
+            raise JournalError(f"no journal at {path}")
+        _check_is_journal(path, path)
+        db = _connect(path, path, read_only=True)
+        try:
+            _check_integrity(db, path)
+        except BaseException:
+            db.close()
+            raise
+        return cls(path, db)
+
+    @property
+    def stale_holder(self) -> str | None:
+        """Who held the lock last without releasing it (a run that was killed), if anyone."""
+        return self._lock.stale_holder if self._lock is not None else None
+
+    def holder(self) -> str | None:
+        """The run holding this journal right now, if any (for status)."""
+        return files.holder(Path(os.path.realpath(self.path)))
+
+    def close(self) -> None:
+        """Commit what is buffered, then release the file and the lock."""
+        try:
+            self.flush()
+        finally:
+            self._db.close()
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- the job and the target ----------------------------------------------------------------
+
+    @property
+    def meta(self) -> dict[str, str]:
+        """What the journal belongs to: job path, hash, format, target, row count, schema."""
+        return dict(self._read("SELECT key, value FROM meta"))
+
+    def bind(self, job: JobBinding, *, force: bool) -> bool:
+        """Tie the journal to this job file and target; return True when resuming.
+
+        A journal of another target is refused: a row succeeded on one site says nothing of
+        another. A changed job file needs ``force``.
+        """
+        meta = self.meta
+        known_target = meta.get("target")
+        if known_target is not None and known_target != job.target:
+            raise JournalError(
+                f"the journal {self.path} records a run against {_shown(known_target)}, not "
+                f"{_shown(job.target)}; its outcomes hold only there. Use another --journal "
+                "for this target (a --sandbox run has its own by default)"
+            )
+        changed = "job_hash" in meta and meta["job_hash"] != job.sha256
+        if changed and not force:
+            raise JournalError(
+                f"the journal {self.path} belongs to a different version of the job file "
+                f"(it was made for {meta.get('job_path')}); the file has changed since. "
+                "Pass --force to continue with the changed file (rows whose meeting or "
+                "changes differ are sent again), or use a new --journal"
+            )
+        self._set_meta(
+            job_path=job.path,
+            job_hash=job.sha256,
+            job_format=job.format,
+            target=job.target,
+            job_rows=str(job.rows),
+            row_key=meta.get("row_key") or secrets.token_hex(16),
+        )
+        return "job_hash" in meta
+
+    @property
+    def paused_until(self) -> datetime | None:
+        """The latest Retry-After moment any run was given: a resumed run waits for it too."""
+        value = self.meta.get("paused_until")
+        return datetime.fromisoformat(value) if value else None
+
+    def note_pause(self, until: datetime) -> None:
+        """Remember a Retry-After moment (kept only if later than the one known)."""
+        known = self.paused_until
+        if known is None or until > known:
+            self._set_meta(paused_until=until.isoformat())
+
+    def _set_meta(self, **values: str) -> None:
+        self._write_many("INSERT OR REPLACE INTO meta VALUES (?, ?)", list(values.items()))
+
+    # --- rows ----------------------------------------------------------------------------------
+
+    def sync_rows(self, rows: Iterable[ValidatedRow], *, changed: bool) -> None:
+        """Make the journal hold every row of the job, before anything is sent.
+
+        New rows come in ``pending`` (``invalid`` with their errors). With a ``changed`` job
+        file, rows are matched to the recorded ones by meeting and patch, not by line (see
+        :mod:`bulkpatch.journal.pairing`): a moved row keeps its outcome, an edited one is
+        sent again, and a done row that left the file stays known to undo.
+        """
+        key = bytes.fromhex(self.meta["row_key"])
+        if not self._read("SELECT 1 FROM rows LIMIT 1"):
+            self._insert(_row_values(rows, key), "rows")
+            return
+        if not changed:
+            return
+        self._write("DROP TABLE IF EXISTS temp.job")
+        self._write(
+            "CREATE TEMP TABLE job (line INTEGER PRIMARY KEY, meeting_id TEXT, status TEXT, "
+            "body TEXT, error TEXT, digest TEXT)"
+        )
+        self._insert(_row_values(rows, key), "temp.job")
+        self._write_script(pairing.statements(files.utcnow()))
+
+    def states_from(self, after_line: int, limit: int) -> list[RowState]:
+        """Up to ``limit`` rows after ``after_line``, in line order, as a run needs them."""
+        query = (
+            "SELECT line, status, before, before_at, resolved, before_by FROM rows "
+            "WHERE line > ? ORDER BY line LIMIT ?"
+        )
+        return [
+            RowState(line, RowStatus(status), before, taken_at, resolved, by == "run")
+            for line, status, before, taken_at, resolved, by in self._read(
+                query, (after_line, limit)
+            )
+        ]
+
+    def record(self, outcome: Outcome) -> None:
+        """Buffer an outcome; it counts once :meth:`flush` has committed it."""
+        self._pending.append(outcome)
+
+    def record_snapshot(self, snapshot: Snapshot) -> None:
+        """Buffer a row's before-values; the row's PATCH waits until :meth:`flush` commits them."""
+        self._snapshots.append(snapshot)
+
+    def flush(self) -> int:
+        """Commit every buffered snapshot and outcome in one transaction; return how many."""
+        if not self._pending and not self._snapshots:
+            return 0
+        outcomes, self._pending = self._pending, []
+        snapshots, self._snapshots = self._snapshots, []
+
+        def write() -> None:
+            # A plan never replaces what a run committed before its PATCH: that is the original.
+            self._db.executemany(
+                "UPDATE rows SET before = ?, before_at = ?, resolved = ?, before_by = ? "
+                "WHERE line = ? AND (? = 'run' OR before_by IS NOT 'run')",
+                [(s.before, s.taken_at, s.resolved, _by(s), s.line, _by(s)) for s in snapshots],
+            )
+            self._db.executemany(
+                "UPDATE rows SET status = ?, attempts = attempts + ?, http_status = ?, "
+                "tracking_id = ?, error = ?, finished_at = ?, after = COALESCE(?, after) "
+                "WHERE line = ?",
+                [
+                    (
+                        o.status.value,
+                        o.attempts,
+                        o.http_status,
+                        o.tracking_id,
+                        o.error,
+                        o.finished_at,
+                        o.after,
+                        o.line,
+                    )
+                    for o in outcomes
+                ],
+            )
+
+        self._in_transaction(write)
+        return len(outcomes) + len(snapshots)
+
+    def undo_rows(self) -> Iterator[UndoRow]:
+        """Rows that changed (or may have changed) a meeting and are not reverted, for undo.
+
+        Succeeded rows, and rows whose PATCH was sent without a recorded answer (a run killed
+        mid-flight); retired rows too. Oldest change first, so that the first before-value of a
+        meeting is the one it had before bulkpatch touched it.
+        """
+        query = (
+            "SELECT meeting_id, line, status, body, before, after, retired, "
+            "COALESCE(before_at, finished_at) AS moment FROM ("
+            f"SELECT *, 0 AS retired FROM rows WHERE {pairing.MAY_HAVE_CHANGED} UNION ALL "
+            f"SELECT {_RETIRED_AS_ROWS}, 1 FROM retired WHERE {pairing.MAY_HAVE_CHANGED}) "
+            "ORDER BY moment IS NULL, moment, retired DESC, line"
+        )
+        for row in self._read(query):
+            yield UndoRow(row[0], row[1], RowStatus(row[2]), row[3], row[4], row[5], bool(row[6]))
+
+    def mark_reverted(self, meeting_ids: Iterable[str]) -> None:
+        """Note that undo gave these meetings their values back: their rows are ``reverted``."""
+        self._write("CREATE TEMP TABLE IF NOT EXISTS reverted (meeting_id TEXT PRIMARY KEY)")
+        self._write_many(
+            "INSERT OR IGNORE INTO temp.reverted VALUES (?)", [(i,) for i in meeting_ids]
+        )
+        self._write_script(
+            [
+                (
+                    f"UPDATE {table} SET status = 'reverted' WHERE ({pairing.MAY_HAVE_CHANGED}) "
+                    "AND meeting_id IN (SELECT meeting_id FROM temp.reverted)",
+                    (),
+                )
+                for table in ("rows", "retired")
+            ]
+            + [("DELETE FROM temp.reverted", ())]
+        )
+
+    def retired_count(self) -> int:
+        """Done rows kept for undo after they left the job file."""
+        if not self._read("SELECT 1 FROM sqlite_master WHERE name = 'retired'"):
+            return 0  # a version-3 journal opened read-only (not migrated)
+        return int(self._read("SELECT COUNT(*) FROM retired WHERE status != 'reverted'")[0][0])
+
+    def counts(self) -> dict[RowStatus, int]:
+        """Rows by status, every status present (zero when none)."""
+        found = dict(self._read("SELECT status, COUNT(*) FROM rows GROUP BY status"))
+        return {status: found.get(status.value, 0) for status in STATUSES}
+
+    def rows(self, only: RowStatus | None = None) -> Iterator[RowRecord]:
+        """Rows in job-file order, optionally of one status (read in batches)."""
+        after = 0
+        # A version-3 journal opened read-only may hold rows that left the file as "removed".
+        condition, extra = (
+            ("AND status != 'removed'", ()) if only is None else ("AND status = ?", (only.value,))
+        )
+        while True:
+            batch = self._read(
+                f"SELECT {_ROW_COLUMNS} FROM rows WHERE line > ? {condition} ORDER BY line LIMIT ?",
+                (after, *extra, _BATCH),
+            )
+            for row in batch:
+                yield _row_record(row)
+            if len(batch) < _BATCH:
+                return
+            after = batch[-1][0]
+
+    def last_errors(self, limit: int = 5) -> list[RowRecord]:
+        """The most recent failures."""
+        query = (
+            f"SELECT {_ROW_COLUMNS} FROM rows WHERE status IN ('failed', 'invalid') "
+            "ORDER BY finished_at DESC, line DESC LIMIT ?"
+        )
+        return [_row_record(row) for row in self._read(query, (limit,))]
+
+    def finished_between(self, start: str, end: str | None) -> tuple[int, str | None]:
+        """How many rows got an outcome from ``start`` on (up to ``end``), and the last moment."""
+        query = "SELECT COUNT(*), MAX(finished_at) FROM rows WHERE finished_at >= ?"
+        params: tuple[str, ...] = (start,)
+        if end is not None:
+            query += " AND finished_at <= ?"
+            params = (start, end)
+        count, last = self._read(query, params)[0]
+        return int(count), last
+
+    # --- runs ----------------------------------------------------------------------------------
+
+    def start_run(self, options: dict[str, Any]) -> int:
+        """Note the start of a run with its options (never the token)."""
+        values = (
+            files.utcnow(),
+            json.dumps(options, sort_keys=True),
+            os.getpid(),
+            socket.gethostname(),
+        )
+        return self._write(
+            "INSERT INTO runs (started_at, options, pid, host) VALUES (?, ?, ?, ?)", values
+        )
+
+    def finish_run(self, run_id: int, outcome: str, throttled: int) -> None:
+        """Note how a run ended."""
+        self.flush()
+        self._write(
+            "UPDATE runs SET ended_at = ?, outcome = ?, throttled = ? WHERE id = ?",
+            (files.utcnow(), outcome, throttled, run_id),
+        )
+
+    def runs(self) -> list[RunRecord]:
+        """Every run, oldest first."""
+        query = "SELECT id, started_at, ended_at, outcome, options, throttled FROM runs ORDER BY id"
+        return [
+            RunRecord(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in self._read(query)
+        ]
+
+    # --- every statement goes through these: sqlite3 errors never leave the journal ------------
+
+    def _read(self, query: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        try:
+            return self._db.execute(query, params).fetchall()
+        except sqlite3.Error as exc:
+            raise JournalFailed(_sqlite_reason(self.path, "read", exc)) from None
+
+    def _write(self, query: str, params: tuple[Any, ...] = ()) -> int:
+        return self._write_script([(query, params)])
+
+    def _write_many(self, query: str, rows: list[tuple[Any, ...]]) -> None:
+        self._in_transaction(lambda: self._db.executemany(query, rows))
+
+    def _write_script(self, statements: list[tuple[str, tuple[Any, ...]]]) -> int:
+        last = 0
+
+        def run() -> None:
+            nonlocal last
+            for query, params in statements:
+                last = self._db.execute(query, params).lastrowid or 0
+
+        self._in_transaction(run)
+        return last
+
+    def _insert(self, values: Iterator[tuple[Any, ...]], table: str) -> None:
+        query = f"INSERT INTO {table} (line, meeting_id, status, body, error, digest) VALUES (?, ?, ?, ?, ?, ?)"
+
+        def run() -> None:
+            while batch := [row for _, row in zip(range(_BATCH), values, strict=False)]:
+                self._db.executemany(query, batch)
+
+        self._in_transaction(run)
+
+    def _in_transaction(self, work: Any) -> None:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                work()
+            except BaseException:
+                if self._db.in_transaction:  # SQLite may have rolled back already (disk full)
+                    self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise JournalFailed(_sqlite_reason(self.path, "write to", exc)) from None
+
+
+def stored_body(body: dict[str, Any] | None) -> str | None:
+    """The patch as the journal keeps it: JSON, secrets masked."""
+    if body is None:
+        return None
+    return json.dumps(mask_secrets(body), sort_keys=True, ensure_ascii=False)
+
+
+def row_digest(key: bytes, meeting_id: str, body: dict[str, Any] | None) -> str:
+    """A keyed digest of the real patch: tells a changed password apart without storing it."""
+    text = json.dumps([meeting_id, body], sort_keys=True, ensure_ascii=False)
+    return hmac.new(key, text.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:32]
+
+
+def _row_values(rows: Iterable[ValidatedRow], key: bytes) -> Iterator[tuple[Any, ...]]:
+    for row in rows:
+        status = RowStatus.INVALID if row.body is None else RowStatus.PENDING
+        yield (
+            row.line,
+            row.meeting_id,
+            status.value,
+            stored_body(row.body),
+            row.error,
+            row_digest(key, row.meeting_id, row.body),
+        )
+
+
+def _by(snapshot: Snapshot) -> str:
+    return "run" if snapshot.by_run else "plan"
+
+
+def _row_record(row: tuple[Any, ...]) -> RowRecord:
+    return RowRecord(row[0], row[1], RowStatus(row[2]), *row[3:])
+
+
+def _connect(real: Path, shown: Path, *, read_only: bool) -> sqlite3.Connection:
+    try:
+        if read_only:
+            return _connect_read_only(real)
+        db = sqlite3.connect(real, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        return db
+    except sqlite3.Error as exc:
+        raise JournalFailed(_sqlite_reason(shown, "open", exc)) from None
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """Read-only, changing nothing beside the journal either.
+
+    With no write-ahead log data, ``immutable``: SQLite makes no -wal or -shm file, and reads
+    from read-only media. With some, it must read it: ``mode=ro`` (which needs the -shm); on
+    read-only media where that cannot be, the journal is refused rather than read stale.
+    """
+    uri = Path(os.path.realpath(path)).as_uri()
+    if not files.wal_holds_data(path):
+        return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None)
+    db = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None)
+    try:
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+    except sqlite3.OperationalError as exc:
+        db.close()
+        raise JournalError(
+            f"cannot read the journal {path}: its latest outcomes are in {path}-wal, which "
+            f"SQLite cannot open here ({exc}); copy the journal with its -wal and -shm files "
+            "to a folder you can write, and read that copy"
+        ) from None
+    return db
+
+
+def _check_is_journal(real: Path, shown: Path) -> None:
+    """Refuse a file that is not a bulkpatch journal, without changing a byte of it."""
+    try:
+        if not files.looks_like_sqlite(real):
+            raise JournalError(_foreign(shown, None))
+        db = _connect_read_only(real)
+        try:
+            version = version_of(db)
+        finally:
+            db.close()
+    except sqlite3.DatabaseError as exc:
+        # The header said SQLite: a file it cannot read past that is a damaged one.
+        raise JournalError(_damaged(shown, str(exc))) from None
+    except OSError as exc:
+        raise JournalError(f"cannot read the journal {shown}: {exc.strerror}") from None
+    if version is None or version == 0 or version > SCHEMA_VERSION:
+        raise JournalError(_foreign(shown, version))
+    problem = files.cut_short(real)
+    if problem:
+        raise JournalError(_damaged(shown, problem))
+
+
+def _check_integrity(db: sqlite3.Connection, shown: Path) -> None:
+    """SQLite's own check: a cut or damaged file is named as such, never half read."""
+    try:
+        problems = [row[0] for row in db.execute("PRAGMA quick_check(5)")]
+    except sqlite3.DatabaseError as exc:
+        problems = [str(exc)]
+    if problems != ["ok"]:
+        raise JournalError(_damaged(shown, "; ".join(problems)[:300]))
+
+
+def _damaged(shown: Path, problem: str) -> str:
+    return (
+        f"the journal {shown} is damaged ({problem}); restore it from a backup, or start again "
+        "with a new --journal (rows it recorded as succeeded are then sent again)"
+    )
+
+
+def _foreign(path: Path, version: int | None, exc: Exception | None = None) -> str:
+    if version is not None and version > SCHEMA_VERSION:
+        return (
+            f"the journal {path} was made by a newer bulkpatch (schema {version}, this one "
+            f"knows up to {SCHEMA_VERSION}); upgrade bulkpatch to use it"
+        )
+    detail = f" ({exc})" if exc is not None else ""
+    return f"{path} is not a bulkpatch journal{detail}; bulkpatch left it untouched"
+
+
+def _sqlite_reason(path: Path, doing: str, exc: sqlite3.Error) -> str:
+    code = getattr(exc, "sqlite_errorname", None)
+    return f"cannot {doing} the journal {path}: {exc}{f' ({code})' if code else ''}"
+
+
+def _shown(target: str) -> str:
+    return "the sandbox (bulkpatch's emulator)" if target == "sandbox" else target

@@ -1,0 +1,63 @@
+"""Even pacing at a rate that may change at any moment, on the injected clock."""
+
+from __future__ import annotations
+
+from collections import deque
+
+import anyio
+
+from bulkpatch.clock import Clock
+
+#: How far behind the even pace the next slot may be, in seconds: a timer that fires late is
+#: made up by the next requests instead of being lost, yet no burst exceeds a few requests,
+#: well inside any server's own burst (the sandbox's default is 10).
+_TOLERANCE_SECONDS = 0.02
+
+
+class Pacer:
+    """Hands out send slots ``1 / rate`` apart, to waiters in turn (first come, first served).
+
+    Only the waiter at the head of the queue sleeps, until the next slot; the rest wait for
+    their turn. Nothing is booked ahead, so a new rate applies to the very next slot and a
+    change never hands out a fresh burst.
+    """
+
+    __slots__ = ("_clock", "_next", "_queue", "rate")
+
+    def __init__(self, rate: float, clock: Clock) -> None:
+        self.rate = rate
+        self._clock = clock
+        self._next = clock.now()
+        self._queue: deque[anyio.Event] = deque()
+
+    def __repr__(self) -> str:
+        return f"<Pacer rate={self.rate:.2f}/s waiters={len(self._queue)}>"
+
+    def restart(self, at: float) -> None:
+        """No slot before ``at`` (the end of a pause)."""
+        self._next = max(self._next, at)
+
+    def _take(self) -> float:
+        """Take the next slot if it has come (0.0), else the seconds until it comes."""
+        now = self._clock.now()
+        slot = max(self._next, now - min(_TOLERANCE_SECONDS, 1.0 / self.rate))
+        if slot > now:
+            return slot - now
+        self._next = slot + 1.0 / self.rate
+        return 0.0
+
+    async def acquire(self) -> None:
+        """Wait for this caller's slot."""
+        if not self._queue and not self._take():
+            return
+        turn = anyio.Event()
+        self._queue.append(turn)
+        try:
+            if self._queue[0] is not turn:
+                await turn.wait()
+            while wait := self._take():
+                await self._clock.sleep(wait)
+        finally:
+            self._queue.remove(turn)
+            if self._queue:
+                self._queue[0].set()  # the next waiter's turn (even if this one was cancelled)

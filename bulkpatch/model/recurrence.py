@@ -1,0 +1,173 @@
+"""Recurrence rules as the API keeps them: parsed, bent to its limits, expanded into occurrences.
+
+The reference: "Multiple days or dates for monthly or yearly recurrence rule are not supported,
+only the first day or date specified is taken"; "the actual furthest date accepted for the
+recurring meeting is five years from now. Specifically, if it has an ending date, there can be up
+to 5 occurrences for a yearly meeting, 60 occurrences for a monthly meeting, 261 occurrences for
+a weekly meeting, or 1826 occurrences for a daily meeting." `validate` warns with these, the
+sandbox applies them. Pure: ``now`` is passed in.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+
+from dateutil.relativedelta import relativedelta
+from dateutil.rrule import rrule, rrulestr
+
+SERIES_YEARS_CAP = 5
+#: The most occurrences a series with an end keeps, by frequency.
+OCCURRENCE_LIMITS = {"YEARLY": 5, "MONTHLY": 60, "WEEKLY": 261, "DAILY": 1826}
+_FIRST_ONLY = ("BYMONTHDAY", "BYDAY")
+_PARTS = re.compile(r"^(?:RRULE:)?(?P<rule>[A-Z]+=[^;=\s]+(?:;[A-Z]+=[^;=\s]+)*);?$", re.IGNORECASE)
+
+
+def rule_parts(text: str) -> dict[str, str] | None:
+    """``FREQ=WEEKLY;COUNT=3`` as ``{"FREQ": "WEEKLY", "COUNT": "3"}`` (upper case), or None."""
+    match = _PARTS.match(text.strip())
+    if match is None:
+        return None
+    return dict(part.split("=", 1) for part in match["rule"].upper().split(";"))
+
+
+def join_parts(parts: dict[str, str]) -> str:
+    """The rule text again, parts in the order given."""
+    return ";".join(f"{name}={value}" for name, value in parts.items())
+
+
+@dataclass(frozen=True, slots=True)
+class Bent:
+    """A rule after the API's limits: the text it keeps, and what it changed (empty if nothing)."""
+
+    text: str
+    first_only: tuple[str, ...] = ()
+    until_capped: bool = False
+    count_capped: int | None = None
+
+    @property
+    def changed(self) -> bool:
+        """Whether the API keeps something other than what was sent."""
+        return bool(self.first_only) or self.until_capped or self.count_capped is not None
+
+
+def bend(text: str, now: datetime, start: datetime | None = None) -> Bent:
+    """The rule the API keeps for ``text``: first day/date only, UNTIL and COUNT capped.
+
+    With the series' ``start``, a rule that ends by UNTIL is also cut at its last allowed
+    occurrence (a weekly rule on five days a week reaches 261 occurrences long before 5 years).
+    """
+    parts = rule_parts(text)
+    if parts is None:
+        return Bent(text)
+    freq = parts.get("FREQ", "")
+    first_only = []
+    if freq in {"MONTHLY", "YEARLY"}:
+        for name in _FIRST_ONLY:
+            if "," in parts.get(name, ""):
+                parts[name] = parts[name].split(",", 1)[0]
+                first_only.append(name)
+    until_capped = False
+    cap = now + relativedelta(years=SERIES_YEARS_CAP)
+    until = parts.get("UNTIL")
+    if until is not None and _until_moment(until) > cap:
+        parts["UNTIL"] = f"{cap.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+        until_capped = True
+    count_capped = None
+    limit = OCCURRENCE_LIMITS.get(freq)
+    count = parts.get("COUNT", "")
+    if limit is not None and count.isdigit() and int(count) > limit:
+        parts["COUNT"] = str(limit)
+        count_capped = limit
+    elif limit is not None and "UNTIL" in parts and start is not None and _may_exceed(parts, start):
+        last = _nth(join_parts(parts), start, limit)
+        if last is not None:
+            parts["UNTIL"] = f"{last.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+            count_capped = limit
+    if not (first_only or until_capped or count_capped):
+        return Bent(text)
+    return Bent(join_parts(parts), tuple(first_only), until_capped, count_capped)
+
+
+def expand(text: str, start: datetime) -> rrule:
+    """The rule's occurrences from ``start`` (aware, in the meeting's zone: wall-clock kept).
+
+    Raises ValueError for a rule dateutil cannot read.
+    """
+    parts = rule_parts(text)
+    if parts is None:
+        raise ValueError(f"not an RRULE: {text!r}")
+    until = parts.get("UNTIL")
+    if until is not None and not until.endswith("Z"):
+        # An aware start needs an aware UNTIL; a floating one is read as UTC.
+        parts["UNTIL"] = f"{_until_moment(until):%Y%m%dT%H%M%SZ}"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rule = rrulestr(join_parts(parts), dtstart=start)
+    if not isinstance(rule, rrule):
+        raise ValueError(f"not one RRULE: {text!r}")
+    return rule
+
+
+def upcoming(text: str | None, start: datetime, duration: timedelta, now: datetime) -> datetime:
+    """The start of the occurrence in progress or next (the series' own start without a rule)."""
+    if not text:
+        return start
+    try:
+        found = expand(text, start).after(now - duration)
+    except (ValueError, TypeError, OverflowError):
+        return start
+    return found if found is not None else start
+
+
+def overlaps(
+    text: str | None, start: datetime, duration: timedelta, low: datetime, high: datetime
+) -> bool:
+    """Whether any occurrence of the series (or the meeting itself) overlaps ``[low, high)``."""
+    if not text:
+        return start < high and start + duration > low
+    try:
+        found = expand(text, start).after(low - duration)
+    except (ValueError, TypeError, OverflowError):
+        return start < high and start + duration > low
+    return found is not None and found < high
+
+
+def _may_exceed(parts: dict[str, str], start: datetime) -> bool:
+    """Whether the rule could pass its occurrence limit before UNTIL (False only when surely not).
+
+    Counting a daily or weekly rule's occurrences one by one costs milliseconds; for the plain
+    rules most jobs carry a bound from the span is enough, so a million-row job stays fast.
+    Yearly and monthly limits (5, 60) are cheap to count.
+    """
+    freq = parts["FREQ"]
+    rest = set(parts) - {"FREQ", "INTERVAL", "UNTIL", "WKST"}
+    if freq == "DAILY" and not rest:
+        per_period, days = 1, 1
+    elif freq == "WEEKLY" and rest <= {"BYDAY"}:
+        per_period, days = len(parts.get("BYDAY", "MO").split(",")), 7
+    else:
+        return True
+    interval = int(parts["INTERVAL"]) if parts.get("INTERVAL", "").isdigit() else 1
+    periods = (_until_moment(parts["UNTIL"]) - start).days // (days * max(interval, 1)) + 1
+    return periods * per_period > OCCURRENCE_LIMITS[freq]
+
+
+def _nth(text: str, start: datetime, limit: int) -> datetime | None:
+    """The ``limit``-th occurrence when the rule has more than ``limit`` of them, else None."""
+    try:
+        found = list(islice(expand(text, start), limit + 1))
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return found[limit - 1] if len(found) > limit else None
+
+
+def _until_moment(until: str) -> datetime:
+    """An RRULE UNTIL (``YYYYMMDD`` or ``YYYYMMDDTHHMMSS[Z]``) as an aware UTC moment."""
+    stamp = until.rstrip("Zz")
+    if "T" in stamp.upper():
+        return datetime.strptime(stamp.upper(), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+    return datetime.strptime(stamp, "%Y%m%d").replace(tzinfo=UTC) + timedelta(days=1, seconds=-1)

@@ -1,0 +1,100 @@
+"""Relative reschedules: ``start``/``end`` offsets (``+1h``, ``-30m``, ``+1d``, ``+1w``) and ``shift``.
+
+An offset is resolved against the meeting's current start and end, which only the server
+knows: minutes and hours move the moment, days and weeks move the wall-clock time in the
+meeting's own time zone (a 09:00 meeting stays at 09:00 across a DST change). ``shift`` moves
+start and end together, keeping the duration. Pure: the meeting comes in as ``GET`` gives it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bulkpatch.model.timing import parse_iso8601
+
+#: A shift column: moves start and end together.
+SHIFT = "shift"
+_OFFSET = re.compile(r"^\s*([+-])\s*(\d{1,6})\s*([mhdw])\s*$", re.IGNORECASE)
+_UNIT_MINUTES = {"m": 1, "h": 60, "d": 24 * 60, "w": 7 * 24 * 60}
+#: The API refuses a start 10 years or more ahead: no offset reaches further.
+MAX_MINUTES = 10 * 366 * 24 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class Offset:
+    """A signed amount of one unit: ``m``inutes, ``h``ours, ``d``ays or ``w``eeks."""
+
+    amount: int
+    unit: str
+
+    def __str__(self) -> str:
+        return f"{'+' if self.amount >= 0 else '-'}{abs(self.amount)}{self.unit}"
+
+    @property
+    def minutes(self) -> int:
+        """The offset in minutes (days and weeks as 24-hour days, for range checks)."""
+        return self.amount * _UNIT_MINUTES[self.unit]
+
+    def apply(self, moment: datetime, zone: ZoneInfo) -> datetime:
+        """``moment`` moved by the offset; days and weeks keep its wall-clock time in ``zone``."""
+        if self.unit in "mh":
+            return moment + timedelta(minutes=self.minutes)
+        local = moment.astimezone(zone).replace(tzinfo=None)
+        moved = local + timedelta(minutes=self.minutes)
+        # A wall-clock time the clocks skip (a DST gap) comes out one gap later, as the zone says.
+        return moved.replace(tzinfo=zone).astimezone(zone)
+
+
+def parse_offset(text: Any) -> Offset | None:
+    """``+1h`` -> Offset(1, "h"); None when ``text`` is not an offset (an absolute time, say)."""
+    if not isinstance(text, str):
+        return None
+    match = _OFFSET.match(text)
+    if match is None:
+        return None
+    sign, amount, unit = match.groups()
+    return Offset(int(amount) * (-1 if sign == "-" else 1), unit.lower())
+
+
+def offset_problem(offset: Offset) -> str:
+    """Why an offset cannot be used (empty: it can)."""
+    if abs(offset.minutes) > MAX_MINUTES:
+        return f"{offset} reaches more than 10 years: the API refuses a start that far ahead"
+    return ""
+
+
+def relative_parts(changes: dict[str, Any]) -> dict[str, Offset]:
+    """The offsets of a row's changes: ``start``, ``end`` and ``shift`` that are offsets."""
+    found = {}
+    for field in ("start", "end", SHIFT):
+        offset = parse_offset(changes.get(field))
+        if offset is not None:
+            found[field] = offset
+    return found
+
+
+def resolve(relative: dict[str, str], meeting: dict[str, Any]) -> dict[str, str]:
+    """The absolute ``start``/``end`` the offsets come to on ``meeting`` (ISO 8601, its zone).
+
+    ValueError when the meeting has no start, end or time zone to move from.
+    """
+    try:
+        zone = ZoneInfo(str(meeting.get("timezone") or "UTC"))
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    current = {field: parse_iso8601(str(meeting.get(field, ""))) for field in ("start", "end")}
+    resolved: dict[str, str] = {}
+    for field in ("start", "end"):
+        spec = relative.get(field) or relative.get(SHIFT)
+        offset = parse_offset(spec)
+        if offset is None:
+            continue
+        moment = current[field]
+        if moment is None or moment.tzinfo is None:
+            raise ValueError(f"the meeting has no {field} to move by {offset}")
+        resolved[field] = offset.apply(moment, zone).isoformat()
+    return resolved

@@ -1,0 +1,194 @@
+"""``plan_job``: read each row's meeting and say what a run would change, before it does.
+
+Every row still to send is read (a GET on the read lane, through the one pipeline) and classed:
+``change`` (with each field's current and new value, after the API's own normalisation),
+``unchanged`` (the meeting already holds the row's values: a run skips it), ``gone`` (404),
+``refused`` (the API would refuse: an instance, an ended or ad-hoc meeting, a value the
+meeting's type does not take...). The before-values go into the job's journal, so a run right
+after does not read the meetings again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import anyio
+from structlog.typing import FilteringBoundLogger
+
+from bulkpatch.config import Settings
+from bulkpatch.engine import Pipeline, Planned, RunCounts, Stopper, StopReason, plan_rows
+from bulkpatch.engine.steps import another_meeting, read_request
+from bulkpatch.journal import Journal, Snapshot
+from bulkpatch.model.diff import FieldChange, before_values, changes, encode_values
+from bulkpatch.model.server import refusal
+from bulkpatch.tokens import Credentials
+from bulkpatch.workflows.run import PreparedJob, RunOptions, held_journal, journal_path_for
+from bulkpatch.workflows.session import Target, open_session
+
+CLASSES = ("change", "unchanged", "gone", "refused", "unread")
+_FLUSH_EVERY = 500
+
+
+@dataclass(frozen=True, slots=True)
+class RowPlan:
+    """What a run would do with one row."""
+
+    line: int
+    meeting_id: str
+    klass: str
+    changes: tuple[FieldChange, ...] = ()
+    reason: str = ""
+    #: An earlier row changes the same meeting (a run reads it again for this row).
+    follows: bool = False
+
+
+@dataclass
+class PlanReport:
+    """What a run of the job would do, in numbers."""
+
+    reason: StopReason
+    detail: str
+    job: Path
+    journal: Path
+    classes: Counter[str] = field(default_factory=Counter)
+    fields: Counter[str] = field(default_factory=Counter)
+    already_done: int = 0
+    #: Rows of a meeting an earlier row also changes: a run reads their meeting again.
+    followers: int = 0
+    counts: RunCounts = field(default_factory=RunCounts)
+    elapsed: float = 0.0
+    #: Requests per second a run would go at (the ceiling, when there is one).
+    rate: float | None = None
+
+    @property
+    def patches(self) -> int:
+        """PATCH requests a run would send (a row whose meeting could not be read still goes)."""
+        return self.classes["change"] + self.classes["unread"]
+
+    @property
+    def reads(self) -> int:
+        """GETs a run would send: a row found already set is read again before it is skipped
+        (the meeting may change meanwhile), and so is a meeting an earlier row changes."""
+        return self.classes["unchanged"] + self.classes["unread"] + self.followers
+
+    @property
+    def seconds(self) -> float | None:
+        """How long a run's requests would take at ``rate``."""
+        return (self.patches + self.reads) / self.rate if self.rate else None
+
+
+async def plan_job(
+    job: PreparedJob,
+    options: RunOptions,
+    settings: Settings,
+    credentials: Credentials,
+    target: Target,
+    *,
+    log: FilteringBoundLogger,
+    stopper: Stopper | None = None,
+    on_row: Callable[[RowPlan], None] = lambda row: None,
+) -> PlanReport:
+    """Read and class every row still to send; ``on_row`` gets them in file order."""
+    stopper = stopper or Stopper()
+    started = time.monotonic()
+    path = journal_path_for(job.path, options, target)
+    report = PlanReport(StopReason.FINISHED, "", job.path, path, rate=settings.max_rate)
+    with held_journal(job, options, target, path, log) as (journal, _):
+        counts = journal.counts()
+        rows = plan_rows(job.store.kept_rows(), journal, retry_failed=options.retry_failed)
+        async with open_session(settings, credentials, target, log=log, stopper=stopper) as session:
+            reader = _Reader(session.pipeline, journal, report, on_row)
+            await reader.read_all(_first_of_each(rows), settings.concurrency)
+        journal.flush()
+        report.counts = session.pipeline.counts
+    report.already_done = sum(counts.values()) - sum(report.classes.values())
+    report.reason = stopper.reason if stopper.requested.is_set() else StopReason.FINISHED
+    report.detail = stopper.detail
+    report.elapsed = time.monotonic() - started
+    return report
+
+
+def _first_of_each(rows: Iterable[Planned]) -> Iterator[tuple[Planned, int | None]]:
+    """Each row, and the line of an earlier row of the same meeting (None for the first)."""
+    seen: dict[str, int] = {}
+    for row in rows:
+        yield row, seen.get(row.meeting_id)
+        seen.setdefault(row.meeting_id, row.line)
+
+
+@dataclass
+class _Reader:
+    pipeline: Pipeline
+    journal: Journal
+    report: PlanReport
+    on_row: Callable[[RowPlan], None]
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    _waiting: dict[int, RowPlan] = field(default_factory=dict)
+    _next: int = 0
+    _recorded: int = 0
+
+    async def read_all(self, rows: Iterator[tuple[Planned, int | None]], concurrency: int) -> None:
+        """Read rows side by side; hand them on in file order."""
+        numbered = enumerate(rows)
+        stopper = self.pipeline.stopper
+
+        async def worker() -> None:
+            for index, (row, earlier) in numbered:
+                if stopper.requested.is_set():
+                    return
+                self._done(index, await self._plan(row, earlier))
+
+        async with anyio.create_task_group() as group:
+            for _ in range(concurrency):
+                group.start_soon(worker)
+
+    async def _plan(self, row: Planned, earlier: int | None) -> RowPlan | None:
+        final = await self.pipeline.send(
+            read_request(row.meeting_id, row.body), row=row.line, meetingId=row.meeting_id
+        )
+        if final is None:
+            return None
+        meeting = final.reply.payload if final.ok and final.reply is not None else None
+        if isinstance(meeting, dict) and (mixed_up := another_meeting(row.meeting_id, meeting)):
+            return RowPlan(row.line, row.meeting_id, "unread", reason=mixed_up)
+        if not isinstance(meeting, dict):
+            if final.reply is not None and final.reply.status == 404:
+                return RowPlan(row.line, row.meeting_id, "gone", reason=final.reply.message)
+            return RowPlan(row.line, row.meeting_id, "unread", reason=final.error or "")
+        found = tuple(changes(meeting, row.body))
+        refused = refusal(meeting, row.body, self.now) if found else None
+        if earlier is None:  # a later row of the same meeting is read again when it runs
+            before = encode_values(before_values(meeting, row.body))
+            self.journal.record_snapshot(
+                Snapshot(row.line, before, _stamp(datetime.now(UTC)), by_run=False)
+            )
+            self._recorded += 1
+            if self._recorded % _FLUSH_EVERY == 0:
+                self.journal.flush()
+        note = f"after line {earlier}, which changes the same meeting" if earlier else ""
+        if refused:
+            return RowPlan(row.line, row.meeting_id, "refused", found, refused)
+        klass = "change" if found else "unchanged"
+        return RowPlan(row.line, row.meeting_id, klass, found, note, bool(found and earlier))
+
+    def _done(self, index: int, plan: RowPlan | None) -> None:
+        """Count a row's plan and pass on every one that is now next in file order."""
+        if plan is None:
+            return  # stopped: the run ends here
+        self.report.classes[plan.klass] += 1
+        self.report.followers += plan.follows
+        if plan.klass == "change":
+            self.report.fields.update(change.path for change in plan.changes)
+        self._waiting[index] = plan
+        while self._next in self._waiting:
+            self.on_row(self._waiting.pop(self._next))
+            self._next += 1
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,221 @@
+"""``undo``: the inverse of a run, from the before-values its journal kept.
+
+Every row that succeeded gives its meeting's fields back the values they had before (the
+earliest, when several rows changed one meeting). A field that had no value before is removed
+where the API allows null (``agenda``, ``recurrence``, ``trackingCodes``, ``integrationTags``);
+otherwise it cannot be reverted, nor can a secret (never kept) or a start now in the past: each
+is listed. Run with the drift guard, a meeting that no longer holds what bulkpatch set is a
+``conflict`` and is left alone (unless forced). Undo of an undo restores the change.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+from bulkpatch.errors import JournalBusy, JournalError, OutputError
+from bulkpatch.export import atomic_output
+from bulkpatch.jobfile import JobFormat
+from bulkpatch.jobwriter import OutRow, nest, write_rows
+from bulkpatch.journal import Journal, RowStatus, UndoRow, default_journal_path, file_hash
+from bulkpatch.model import MASK, NULLABLE_FIELDS, is_secret
+from bulkpatch.model.diff import ABSENT, decode_values, leaves
+from bulkpatch.model.timing import parse_iso8601
+
+
+@dataclass(frozen=True, slots=True)
+class NotRevertible:
+    """A field of a meeting undo cannot give back, and why."""
+
+    meeting_id: str
+    path: str
+    reason: str
+
+
+@dataclass
+class Inverse:
+    """The undo of a journal: rows to write, what each meeting must still hold, and the rest."""
+
+    job: Path
+    format: JobFormat
+    rows: list[OutRow] = field(default_factory=list)
+    expect: dict[str, dict[str, Any]] = field(default_factory=dict)
+    not_revertible: list[NotRevertible] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+
+
+def default_undo_path(job: Path, generation: int = 1) -> Path:
+    """``jobs/x.csv`` -> ``jobs/x.undo.csv`` (then ``x.undo-2.csv``...): never the job itself."""
+    suffix = "" if generation == 1 else f"-{generation}"
+    return job.with_name(f"{job.stem}.undo{suffix}{job.suffix}")
+
+
+def inverse_of(journal: Journal, now: datetime) -> Inverse:
+    """The inverse job of everything the journal's runs changed."""
+    meta = journal.meta
+    if "job_path" not in meta:
+        raise JournalError(f"the journal {journal.path} has no run to undo")
+    job = Path(meta["job_path"])
+    inverse = Inverse(job, JobFormat(meta.get("job_format", "csv")))
+    by_meeting: dict[str, _Meeting] = {}
+    for changed in journal.undo_rows():
+        meeting = by_meeting.setdefault(changed.meeting_id, _Meeting(changed.meeting_id))
+        meeting.add(changed, inverse.not_revertible)
+    columns: dict[str, None] = {}
+    for meeting in by_meeting.values():
+        row, expect = meeting.inverse(now, inverse.not_revertible)
+        if row is None:
+            continue
+        inverse.rows.append(row)
+        inverse.expect[row.meeting_id] = expect
+        columns.update(dict.fromkeys(_paths(row.changes)))
+    inverse.columns = list(columns)
+    return inverse
+
+
+def inverse_text(inverse: Inverse) -> str:
+    """The inverse job as it is written."""
+    text = io.StringIO(newline="")
+    write_rows(inverse.rows, text, inverse.format, inverse.columns, ("revert",))
+    return text.getvalue()
+
+
+def choose_output(content: str, job: Path, requested: Path | None) -> tuple[Path, bool]:
+    """Where the inverse job goes, and whether it is already there (to resume).
+
+    An undo file whose journal says it was run to the end, as it stands, is used up: the next
+    undo goes to a new file (``x.undo-2.csv``) with a journal of its own, and the old pair
+    stays as the record of what it did. A file holding anything else (edited by hand, or an
+    unfinished undo of other rows) is never replaced.
+    """
+    candidates = [requested] if requested else (default_undo_path(job, n) for n in count(1))
+    for output in candidates:
+        if not output.exists():
+            return output, False
+        if _used_up(output):
+            if requested:
+                raise OutputError(
+                    f"{output} has been run to the end already (see "
+                    f"{default_journal_path(output)}); give another -o for this undo"
+                )
+            continue
+        if output.read_text(encoding="utf-8") == content:
+            return output, True
+        raise OutputError(
+            f"{output} exists and is not this journal's inverse job (edited since, or an "
+            f"unfinished undo: finish it with `bulkpatch run {output}`); remove it, or give "
+            "another -o"
+        )
+    raise AssertionError("unreachable: the candidates never end")
+
+
+def write_inverse(content: str, output: Path, protected: Iterable[Path]) -> None:
+    """Write the inverse job atomically, owner-only (it may name hosts and values of a site)."""
+    with atomic_output(output, protected, private=True) as out:
+        out.write(content)
+
+
+def reverted_meetings(undo_journal: Journal) -> list[str] | None:
+    """Meetings an undo run gave their values back (None while the undo is unfinished)."""
+    if undo_journal.counts()[RowStatus.PENDING]:
+        return None
+    done = (RowStatus.SUCCEEDED, RowStatus.SKIPPED)
+    return [row.meeting_id for status in done for row in undo_journal.rows(status)]
+
+
+def _used_up(output: Path) -> bool:
+    """Whether ``output`` was run to the end, as it stands now, by its own journal."""
+    journal_path = default_journal_path(output)
+    if not journal_path.is_file():
+        return False
+    with Journal.open_read_only(journal_path) as journal:
+        holder = journal.holder()
+        if holder:
+            raise JournalBusy(f"{journal_path} is held by a run right now ({holder})")
+        finished = not journal.counts()[RowStatus.PENDING] and bool(journal.runs())
+        return finished and journal.meta.get("job_hash") == file_hash(output)
+
+
+@dataclass
+class _Meeting:
+    """What bulkpatch's rows did to one meeting: the first before and last after of each field."""
+
+    meeting_id: str
+    before: dict[str, Any] = field(default_factory=dict)
+    after: dict[str, Any] = field(default_factory=dict)
+    host: str | None = None
+    lines: list[str] = field(default_factory=list)
+
+    def add(self, row: UndoRow, skipped: list[NotRevertible]) -> None:
+        patch: dict[str, Any] = json.loads(row.body) if row.body else {}
+        if isinstance(patch.get("hostEmail"), str):
+            self.host = patch["hostEmail"]
+        line = f"line {row.line}{' (since removed from the job)' if row.retired else ''}"
+        self.lines.append(line)
+        if row.before is None:
+            skipped.append(
+                NotRevertible(
+                    self.meeting_id,
+                    "*",
+                    f"{line} was sent without reading the meeting first "
+                    "(--no-snapshot): its values before are unknown",
+                )
+            )
+            return
+        for path, value in decode_values(row.before).items():
+            self.before.setdefault(path, value)  # the earliest row's value is the original
+        # A row killed in flight has no answer: what it sent is what the meeting may hold.
+        self.after.update(decode_values(row.after) if row.after else _sent(patch))
+
+    def inverse(
+        self, now: datetime, skipped: list[NotRevertible]
+    ) -> tuple[OutRow | None, dict[str, Any]]:
+        flat: dict[str, Any] = {}
+        for path, value in self.before.items():
+            reason = _why_not(path, value, now)
+            if reason:
+                skipped.append(NotRevertible(self.meeting_id, path, reason))
+            else:
+                flat[path] = None if value is ABSENT else value
+        if ("start" in flat) != ("end" in flat):  # a reschedule goes back whole or not at all
+            for path in ("start", "end"):
+                if flat.pop(path, None) is not None:
+                    skipped.append(
+                        NotRevertible(self.meeting_id, path, "its other end cannot be restored")
+                    )
+        if not flat:
+            return None, {}
+        if self.host is not None:
+            flat["hostEmail"] = self.host
+        expect = {path: self.after.get(path, ABSENT) for path in flat if path != "hostEmail"}
+        notes = {"revert": f"{', '.join(self.lines)} of the run"}
+        return OutRow(self.meeting_id, nest(flat), notes), expect
+
+
+def _why_not(path: str, value: Any, now: datetime) -> str:
+    """Why a before-value cannot be put back (empty: it can)."""
+    if is_secret(path) or value == MASK:
+        return "secrets are not kept, so a changed password cannot be put back"
+    if value is ABSENT and path not in NULLABLE_FIELDS:
+        return "it had no value before, and the API cannot remove it (it takes no null)"
+    if path == "start":
+        moment = parse_iso8601(str(value))
+        if moment is not None and moment.tzinfo is not None and moment < now:
+            return f"the old start {value} is now in the past"
+    return ""
+
+
+def _sent(patch: dict[str, Any]) -> dict[str, Any]:
+    """What a row set, from its own patch (when the API's answer was not kept)."""
+    return dict(leaves(patch))
+
+
+def _paths(changes: dict[str, Any]) -> list[str]:
+    paths = [path for path, _ in leaves(changes)]
+    return [*paths, "hostEmail"] if "hostEmail" in changes else paths

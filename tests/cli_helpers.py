@@ -1,0 +1,68 @@
+"""What the CLI tests share: the seeded meetings, job writers, and the CLI invoked in-process."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from click.testing import CliRunner
+from conftest import CLI_TOKEN, SERIES
+
+from bulkpatch.cli import main
+from bulkpatch.sandbox.process import SandboxProcess
+
+
+def write_job(path: Path, rows: list[dict[str, str]]) -> Path:
+    """A CSV job with these rows (columns: meetingId, then the others sorted)."""
+    columns = sorted({key for row in rows for key in row} - {"meetingId"})
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, ["meetingId", *columns], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def half_invalid_job(folder: Path) -> Path:
+    """Two rows: the first fine, the second with a title over 128 characters."""
+    rows = [{"meetingId": SERIES[0], "title": "ok"}, {"meetingId": SERIES[1], "title": "t" * 200}]
+    return write_job(folder / "job.csv", rows)
+
+
+def titles_job(path: Path, count: int, offset: int = 0) -> Path:
+    """``count`` rows, each renaming one of SERIES."""
+    return write_job(
+        path, [{"meetingId": SERIES[offset + i], "title": f"Weekly sync {i}"} for i in range(count)]
+    )
+
+
+def invoke(*args: str, token: str = CLI_TOKEN) -> tuple[int, str, str]:
+    """Run the CLI in-process with this token; (exit code, stdout, stderr)."""
+    result = CliRunner(env={"WEBEX_ACCESS_TOKEN": token}).invoke(main, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def run_args(sandbox: SandboxProcess, job: Path, *extra: str) -> list[str]:
+    """`run JOB` against a sandbox process, fast."""
+    return [
+        "run",
+        str(job),
+        "--base-url",
+        sandbox.api_url,
+        "--max-rate",
+        "500",
+        "--concurrency",
+        "8",
+        *extra,
+    ]
+
+
+TOKEN = CLI_TOKEN
+__all__ = [
+    "SERIES",
+    "TOKEN",
+    "half_invalid_job",
+    "invoke",
+    "run_args",
+    "titles_job",
+    "write_job",
+]

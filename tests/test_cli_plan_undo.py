@@ -1,0 +1,384 @@
+"""`plan`, the run's before-values and skips, and `undo`: the real CLI against a sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cli_helpers import invoke, write_job
+
+from bulkpatch.journal import Journal, RowStatus
+from bulkpatch.model.diff import decode_values
+from bulkpatch.sandbox.process import SandboxProcess, read_until
+
+TOKEN = "plan-admin-token"
+NOW = datetime.now(UTC)
+
+
+def meeting(meeting_id: str, **fields: Any) -> dict[str, Any]:
+    start = (NOW + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+    return {
+        "id": meeting_id,
+        "title": f"Sync {meeting_id[:4]}",
+        "agenda": "Status",
+        "meetingType": "meetingSeries",
+        "state": "active",
+        "timezone": "UTC",
+        "start": start.isoformat(),
+        "end": (start + timedelta(minutes=30)).isoformat(),
+        "scheduledType": "meeting",
+        "hostEmail": "ana@example.com",
+        "hostDisplayName": "Ana",
+        "unlockedMeetingJoinSecurity": "allowJoin",
+        "meetingOptions": {"enabledChat": True},
+    } | fields
+
+
+MEETINGS = [meeting(f"{index:04d}".ljust(32, "a")) for index in range(30)] + [
+    meeting("ended".ljust(32, "b"), state="ended", meetingType="meeting"),
+    meeting("adhoc".ljust(32, "c"), adhoc=True),
+]
+IDS = [m["id"] for m in MEETINGS]
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[SandboxProcess]:
+    """A sandbox process holding MEETINGS (30 patchable, an ended instance, an ad-hoc one)."""
+    snapshot = tmp_path / "site.snapshot.jsonl"
+    snapshot.write_text("".join(json.dumps(m) + "\n" for m in MEETINGS))
+    process = SandboxProcess.start("--quiet", "--token", TOKEN, "--seed", str(snapshot))
+    yield process
+    process.stop()
+
+
+def cli(sandbox: SandboxProcess, *args: str) -> tuple[int, str, str]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BULKPATCH_BASE_URL", sandbox.api_url)
+        patch.setenv("BULKPATCH_MAX_RATE", "1000")
+        return invoke(*args, token=TOKEN)
+
+
+def stored(sandbox: SandboxProcess, meeting_id: str) -> dict[str, Any]:
+    url = f"{sandbox.api_url.removesuffix('/v1')}/_sandbox/meetings/{meeting_id}"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        found: dict[str, Any] = json.load(response)
+    return found
+
+
+def patch_directly(sandbox: SandboxProcess, meeting_id: str, body: dict[str, Any]) -> None:
+    request = urllib.request.Request(
+        f"{sandbox.api_url}/meetings/{meeting_id}",
+        data=json.dumps(body).encode(),
+        method="PATCH",
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30):
+        pass
+
+
+def lobby_job(path: Path, count: int = 10) -> Path:
+    """Lobby on for the first ``count`` meetings; rows 0-2 already have it (unchanged)."""
+    rows = [
+        {"meetingId": IDS[i], "unlockedMeetingJoinSecurity": "allowJoinWithLobby", "title": f"T{i}"}
+        for i in range(count)
+    ]
+    return write_job(path, rows)
+
+
+def test_plan_classes_rows_and_a_run_after_it_reads_nothing(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """plan: change / unchanged / gone / refused with counts and per-field current -> new; the
+    run right after sends only the changes and reads no meeting again."""
+    for index in range(3):
+        patch_directly(
+            site,
+            IDS[index],
+            {"title": f"T{index}", "unlockedMeetingJoinSecurity": "allowJoinWithLobby"},
+        )
+    rows = [
+        {"meetingId": IDS[i], "unlockedMeetingJoinSecurity": "allowJoinWithLobby", "title": f"T{i}"}
+        for i in range(10)
+    ]
+    rows += [
+        {"meetingId": "f" * 32, "unlockedMeetingJoinSecurity": "allowJoinWithLobby", "title": "x"},
+        {"meetingId": IDS[30], "unlockedMeetingJoinSecurity": "allowJoinWithLobby", "title": "x"},
+        {"meetingId": IDS[31], "unlockedMeetingJoinSecurity": "allowJoinWithLobby", "title": "x"},
+    ]
+    job = write_job(tmp_path / "job.csv", rows)
+    code, out, _ = cli(site, "plan", str(job), "--format", "json")
+    assert code == 0, out
+    report = json.loads(out)
+    assert report["classes"] == {
+        "change": 7,
+        "unchanged": 3,
+        "gone": 1,
+        "refused": 2,
+        "unread": 0,
+    }
+    assert report["fields"] == {"unlockedMeetingJoinSecurity": 7, "title": 7}
+    first = next(row for row in report["rows"] if row["line"] == 5)
+    assert first["changes"] == [
+        {"field": "title", "current": "Sync 0003", "new": "T3"},
+        {
+            "field": "unlockedMeetingJoinSecurity",
+            "current": "allowJoin",
+            "new": "allowJoinWithLobby",
+        },
+    ]
+    before_run = site.stats()["requests"]
+    code, out, _ = cli(site, "run", str(job))
+    assert code == 1, out  # the gone and refused rows fail
+    assert "7 succeeded, 3 failed, 0 invalid, 3 skipped" in out
+    requests = site.stats()["requests"]
+    # The plan's before-values were used; only its "unchanged" rows are read again to be sure.
+    assert requests["GET 200"] == before_run["GET 200"] + 3
+    assert requests["PATCH 200"] == before_run["PATCH 200"] + 7
+
+
+def test_a_run_skips_what_is_already_done_and_keeps_what_it_changed(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """Without a plan, each meeting is read first: unchanged rows are skipped, the others'
+    before-values are in the journal before their PATCH."""
+    patch_directly(
+        site, IDS[0], {"title": "T0", "unlockedMeetingJoinSecurity": "allowJoinWithLobby"}
+    )
+    job = lobby_job(tmp_path / "job.csv", 5)
+    code, out, _ = cli(site, "run", str(job))
+    assert code == 0, out
+    assert "4 succeeded, 0 failed, 0 invalid, 1 skipped" in out
+    with Journal.open_read_only(tmp_path / "job.csv.journal") as journal:
+        changed = list(journal.undo_rows())
+    assert len(changed) == 4
+    before, after = changed[0].before, changed[0].after
+    assert decode_values(before or "") == {
+        "title": "Sync 0001",
+        "unlockedMeetingJoinSecurity": "allowJoin",
+    }
+    assert decode_values(after or "") == {
+        "title": "T1",
+        "unlockedMeetingJoinSecurity": "allowJoinWithLobby",
+    }
+    code, out, _ = cli(
+        site, "run", str(job), "--journal", str(tmp_path / "again.journal"), "--no-skip-unchanged"
+    )
+    assert "5 succeeded" in out
+
+
+def test_run_then_undo_puts_every_field_back(site: SandboxProcess, tmp_path: Path) -> None:
+    """run, then undo --run: the sandbox holds, field for field, what it held before the run;
+    an undo of the undo restores the change."""
+    before = {mid: stored(site, mid) for mid in IDS[:10]}
+    job = write_job(
+        tmp_path / "job.csv",
+        [
+            {
+                "meetingId": IDS[i],
+                "title": f"New {i}",
+                "agenda": "null" if i % 2 else "Fresh",
+                "meetingOptions.enabledChat": "false",
+            }
+            for i in range(10)
+        ],
+    )
+    assert cli(site, "run", str(job))[0] == 0
+    changed = {mid: stored(site, mid) for mid in IDS[:10]}
+    assert all(changed[mid]["title"].startswith("New") for mid in IDS[:10])
+    code, out, _ = cli(site, "undo", str(tmp_path / "job.csv.journal"), "--run")
+    assert code == 0, out
+    assert {mid: stored(site, mid) for mid in IDS[:10]} == before
+    code, out, _ = cli(site, "undo", str(tmp_path / "job.undo.csv.journal"), "--run")
+    assert code == 0, out
+    again = {mid: stored(site, mid) for mid in IDS[:10]}
+    assert {mid: (m["title"], m.get("agenda")) for mid, m in again.items()} == {
+        mid: (m["title"], m.get("agenda")) for mid, m in changed.items()
+    }
+
+
+def test_a_meeting_edited_since_is_left_alone(site: SandboxProcess, tmp_path: Path) -> None:
+    """A meeting changed after bulkpatch set it is a conflict (exit 1); --force reverts it."""
+    job = lobby_job(tmp_path / "job.csv", 4)
+    assert cli(site, "run", str(job))[0] == 0
+    patch_directly(site, IDS[2], {"title": "Edited by hand"})
+    code, out, _ = cli(site, "undo", str(job), "--run")
+    assert code == 1
+    assert "1 conflict" in out
+    assert stored(site, IDS[2])["title"] == "Edited by hand"
+    assert stored(site, IDS[1])["title"] == "Sync 0001"
+    exported = json.loads(
+        next(
+            line
+            for line in invoke("export", str(tmp_path / "job.undo.csv"), "--format", "jsonl")[
+                1
+            ].splitlines()
+            if IDS[2] in line
+        )
+    )
+    assert exported["status"] == "conflict"
+    assert "title: now 'Edited by hand', bulkpatch set 'T2'" in exported["error"]
+    code, out, _ = cli(site, "undo", str(job), "--run", "--force")
+    assert code == 0, out
+    assert stored(site, IDS[2])["unlockedMeetingJoinSecurity"] == "allowJoin"
+
+
+def test_no_snapshot_rows_are_listed_as_not_revertible(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """--no-snapshot sends without reading: undo cannot revert those rows, and says so."""
+    job = lobby_job(tmp_path / "job.csv", 3)
+    code, out, _ = cli(site, "run", str(job), "--no-snapshot")
+    assert code == 0
+    assert "GET 200" not in site.stats()["requests"]
+    code, out, _ = cli(site, "undo", str(job))
+    assert code == 0
+    assert "Nothing to undo" in out
+    assert out.count("--no-snapshot") == 3
+
+
+def test_kill_during_a_run_keeps_before_values_for_every_patch(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """kill -9 mid-run: every meeting the sandbox patched has its before-values in the journal,
+    so the resumed run's undo restores all of them."""
+    before = {mid: stored(site, mid) for mid in IDS[:30]}
+    job = lobby_job(tmp_path / "job.csv", 30)
+    env = {**os.environ, "WEBEX_ACCESS_TOKEN": TOKEN}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bulkpatch",
+            "run",
+            str(job),
+            "--base-url",
+            site.api_url,
+            "--max-rate",
+            "40",
+            "-v",
+            "--log-format",
+            "json",
+        ],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        env=env,
+        bufsize=0,
+    )
+    read_until(process.stderr, b'"row": 12,', 60)
+    process.kill()
+    process.communicate(timeout=60)
+    patched = set(site.stats()["patchesPerMeeting"])
+    with Journal.open_read_only(tmp_path / "job.csv.journal") as journal:
+        known = {r.meeting_id for r in journal.undo_rows() if r.before}
+        pending = {r.meeting_id for r in journal.rows(RowStatus.PENDING)}
+    assert patched <= known | pending
+    assert cli(site, "run", str(job))[0] == 0
+    assert cli(site, "undo", str(job), "--run")[0] == 0
+    assert {mid: stored(site, mid) for mid in IDS[:30]} == before
+
+
+def test_undo_never_overwrites_an_edited_inverse_job(site: SandboxProcess, tmp_path: Path) -> None:
+    """An undo file edited by hand is not replaced: run it yourself, or remove it."""
+    job = lobby_job(tmp_path / "job.csv", 2)
+    assert cli(site, "run", str(job))[0] == 0
+    assert cli(site, "undo", str(job))[0] == 0
+    undo_file = tmp_path / "job.undo.csv"
+    undo_file.write_text(undo_file.read_text() + "\n")
+    code, _, err = cli(site, "undo", str(job))
+    assert code == 2
+    assert "exists and is not this journal's inverse job" in err
+
+
+def test_a_plans_unchanged_is_checked_again_before_a_skip(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """A meeting a plan found already set, edited before the run, is changed, not skipped."""
+    patch_directly(site, IDS[0], {"title": "Wanted"})
+    job = write_job(tmp_path / "job.csv", [{"meetingId": IDS[0], "title": "Wanted"}])
+    code, out, _ = cli(site, "plan", str(job), "--format", "json")
+    assert json.loads(out)["classes"]["unchanged"] == 1
+    patch_directly(site, IDS[0], {"title": "Edited after the plan"})
+    code, out, _ = cli(site, "run", str(job))
+    assert code == 0, out
+    assert "1 succeeded, 0 failed, 0 invalid, 0 skipped" in out
+    assert stored(site, IDS[0])["title"] == "Wanted"
+
+
+def test_a_row_killed_after_its_patch_keeps_its_first_before_values(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """Killed between the PATCH and its outcome: the resume sends it again, unread, and undo
+    still knows what the meeting held before the first run."""
+    job = lobby_job(tmp_path / "job.csv", 2)
+    assert cli(site, "run", str(job))[0] == 0
+    journal = tmp_path / "job.csv.journal"
+    with sqlite3.connect(journal) as db:  # the outcome of line 2 never made it to disk
+        db.execute(
+            "UPDATE rows SET status = 'pending', after = NULL, http_status = NULL, "
+            "finished_at = NULL WHERE line = 2"
+        )
+    db.close()
+    code, out, _ = cli(site, "run", str(job))
+    assert code == 0, out
+    assert "this run  1 rows" in out
+    assert site.stats()["patchesPerMeeting"][IDS[0]] == 2
+    assert cli(site, "undo", str(job), "--run")[0] == 0
+    assert stored(site, IDS[0])["title"] == "Sync 0000"
+
+
+def test_undo_marks_rows_reverted_and_a_run_after_it_changes_them_again(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """A meeting already back is skipped (not a conflict); reverted rows are sent by the next
+    run of the job, and the undo after that goes to a file of its own."""
+    original = {mid: stored(site, mid) for mid in IDS[:3]}
+    job = lobby_job(tmp_path / "job.csv", 3)
+    assert cli(site, "run", str(job))[0] == 0
+    patch_directly(site, IDS[1], {"title": "Sync 0001", "unlockedMeetingJoinSecurity": "allowJoin"})
+    code, out, _ = cli(site, "undo", str(job), "--run")
+    assert code == 0, out
+    assert "2 succeeded, 0 failed, 0 invalid, 1 skipped" in out
+    status = json.loads(invoke("status", str(job), "--format", "json")[1])
+    assert status["counts"]["reverted"] == 3
+    code, out, _ = cli(site, "run", str(job))
+    assert code == 0, out
+    assert "3 succeeded" in out
+    code, out, _ = cli(site, "undo", str(job), "--run")
+    assert code == 0, out
+    assert "job.undo-2.csv" in out
+    assert {mid: stored(site, mid) for mid in IDS[:3]} == original
+
+
+def test_undo_run_waits_for_no_run_of_the_job(site: SandboxProcess, tmp_path: Path) -> None:
+    """A run holding the job's journal keeps undo --run out (exit 3), nothing written."""
+    job = lobby_job(tmp_path / "job.csv", 2)
+    assert cli(site, "run", str(job))[0] == 0
+    with Journal.open_for_run(tmp_path / "job.csv.journal"):
+        code, _, err = cli(site, "undo", str(job), "--run")
+    assert code == 3, err
+    assert not (tmp_path / "job.undo.csv").exists()
+
+
+def test_undo_reverts_rows_since_removed_from_a_forced_job(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """Rows moved or deleted in a changed job keep their outcome; undo still reverts them."""
+    original = {mid: stored(site, mid) for mid in IDS[:4]}
+    rows = [{"meetingId": IDS[i], "title": f"T{i}"} for i in range(3)]
+    job = write_job(tmp_path / "job.csv", rows)
+    assert cli(site, "run", str(job))[0] == 0
+    write_job(job, [{"meetingId": IDS[3], "title": "T3"}, rows[0], rows[2]])
+    code, out, _ = cli(site, "run", str(job), "--force")
+    assert code == 0, out
+    assert "this run  1 rows" in out
+    assert cli(site, "undo", str(job), "--run")[0] == 0
+    assert {mid: stored(site, mid) for mid in IDS[:4]} == original

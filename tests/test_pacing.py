@@ -1,0 +1,328 @@
+"""Finding, learning and sharing the limit: minutes of virtual time against the sandbox's limits.
+
+Each test drives the real limiter with :func:`simulation.simulate` (the engine's calls) against
+the sandbox's own :class:`RateLimits`, on a virtual-time loop: no sleeping, no wall time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import stat
+from pathlib import Path
+
+import pytest
+from simulation import LoopClock, Outcome, run_virtual, simulate, simulate_rows
+
+from bulkpatch.limiter import AdaptiveLimiter, default_state_dir, open_pacing, token_identity
+from bulkpatch.limiter.state import StateFile, state_path
+from bulkpatch.sandbox.limits import RateLimits
+
+
+def _alone(limits: RateLimits, rows: int, ceiling: float | None = None) -> Outcome:
+    async def main() -> Outcome:
+        return await simulate(AdaptiveLimiter(ceiling, LoopClock()), limits, rows)
+
+    return run_virtual(main)
+
+
+def _limits(
+    rate: float | None,
+    *,
+    retry_after_min: float = 0.0,
+    window: float | None = None,
+    quota: int | None = None,
+    schedule: tuple[tuple[float, float], ...] = (),
+) -> RateLimits:
+    """The sandbox's limits (burst 10) on the running virtual loop's clock."""
+    return RateLimits(
+        rate,
+        10,
+        lambda: asyncio.get_running_loop().time(),
+        retry_after_min=retry_after_min,
+        window=window,
+        quota=quota,
+        schedule=schedule,
+    )
+
+
+@pytest.mark.parametrize("limit", [5, 50, 300])
+def test_an_unknown_limit_is_found_without_a_violation(limit: int) -> None:
+    """Told nothing, a minute's job runs at 90 % or more of the limit, with no violation."""
+    outcome = _alone(_limits(limit), limit * 60)
+    assert outcome.share(limit) >= 0.9
+    assert outcome.violations == 0
+    assert outcome.throttled <= 5
+
+
+def test_a_ceiling_is_never_passed() -> None:
+    """With --max-rate under the server's limit, no 429 and the ceiling's pace."""
+    outcome = _alone(_limits(100), 600, ceiling=30)
+    assert outcome.throttled == 0
+    assert max(outcome.per_second.values()) <= 31
+    assert outcome.share(30) >= 0.9
+
+
+def test_a_minute_long_retry_after_costs_one_pause(tmp_path: Path) -> None:
+    """With Retry-After 60, the limit is found with one 429 and no probe in ten minutes."""
+    outcome = _alone(_limits(50, retry_after_min=60), 50 * 600)
+    assert outcome.throttled == 1
+    assert outcome.share(50) >= 0.85  # the one pause alone is 60 s of the 600
+
+
+def test_a_fixed_window_quota_is_paced_evenly() -> None:
+    """600 per 60 s: after three windows with a burst, each window gets 96 % of the quota or
+    more, and no window sees more than one throttle episode."""
+    bursts: list[float] = []
+
+    class Recording(AdaptiveLimiter):
+        __slots__ = ()
+
+        def on_throttle(self, pause: float) -> bool:
+            began = super().on_throttle(pause)
+            if began:
+                bursts.append(asyncio.get_running_loop().time())
+            return began
+
+    limits: list[RateLimits] = []
+
+    async def main() -> Outcome:
+        lane = Recording(None, LoopClock())
+        limits.append(_limits(None, window=60, quota=600))
+        return await simulate(lane, limits[0], 600 * 7)
+
+    outcome = run_virtual(main)
+    start = limits[0].started
+    assert start is not None
+    windows = [int((moment - start) // 60) for moment in bursts]
+    assert len(windows) == len(set(windows)) == 3
+    per_window = [
+        sum(outcome.per_second.get(s, 0) for s in range(w * 60, w * 60 + 60)) for w in range(3, 6)
+    ]
+    assert min(per_window) >= 0.96 * 600
+
+
+def test_a_limit_that_drops_and_rises_is_followed() -> None:
+    """50/s, 25/s from second 60, 50/s again from 180: within 30 s of the drop the pace is at
+    90 % of 25 or more, and within 2 minutes of the rise at 90 % of 50 or more."""
+    schedule = ((0.0, 50.0), (60.0, 25.0), (180.0, 50.0))
+    outcome = _alone(_limits(50, schedule=schedule), 50 * 60 + 25 * 120 + 50 * 180)
+    per_second = outcome.per_second
+    assert sum(per_second[s] for s in range(90, 180)) / 90 >= 0.9 * 25
+    assert max(per_second[s] for s in range(60, 180)) <= 30
+    found = next(s for s in range(180, 400) if per_second.get(s, 0) >= 0.9 * 50)
+    assert found - 180 <= 120
+    assert outcome.violations == 0
+
+
+def test_the_next_run_starts_at_the_learned_rate(tmp_path: Path) -> None:
+    """A second run on the same target and token starts at what the first found: 97 % or
+    more of the limit from its first second, and no 429."""
+
+    async def main() -> list[Outcome]:
+        limits = _limits(50)
+        outcomes = []
+        for _ in range(2):
+            with open_pacing(
+                clock=LoopClock(), target="https://x.test/v1", identity="id", state_dir=tmp_path
+            ) as pacing:
+                outcomes.append(await simulate(pacing.lane("write"), limits, 50 * 20))
+            await asyncio.sleep(5)  # the server's bucket refills between the runs
+        return outcomes
+
+    first, second = run_virtual(main)
+    assert first.throttled >= 1
+    assert second.throttled == 0
+    assert second.share(50) >= 0.97
+    assert min(second.per_second[s] for s in range(19)) >= 0.97 * 50 - 1
+
+
+def test_a_killed_run_still_teaches(tmp_path: Path) -> None:
+    """The learned rate is written while the run goes on, not only when it ends."""
+
+    async def main() -> None:
+        with open_pacing(
+            clock=LoopClock(), target="sandbox", identity="id", state_dir=tmp_path
+        ) as pacing:
+            await simulate(pacing.lane("write"), _limits(50), 50 * 10)
+            saved = StateFile(state_path(tmp_path, "sandbox", "id")).read()
+            assert 45 <= saved["lanes"]["write"]["rate"] <= 52
+            assert pacing.participant in saved["participants"]
+
+    run_virtual(main)
+
+
+def test_two_runs_on_one_token_share_the_limit(tmp_path: Path) -> None:
+    """Two runs sharing a token, both starting fresh half a second apart: together at 85 % of
+    the limit or more (each counts its own successes for both, which is rough while they
+    start), each at 35 % or more, under 5 % of requests refused, no violation."""
+
+    async def one(limits: RateLimits, delay: float) -> Outcome:
+        await asyncio.sleep(delay)
+        with open_pacing(
+            clock=LoopClock(), target="t", identity="id", state_dir=tmp_path
+        ) as pacing:
+            return await simulate(pacing.lane("write"), limits, 50 * 30)
+
+    async def main() -> tuple[Outcome, Outcome]:
+        limits = _limits(50)
+        first, second = await asyncio.gather(one(limits, 0.0), one(limits, 0.5))
+        return first, second
+
+    first, second = run_virtual(main)
+    together = (first.rows + second.rows) / max(first.seconds, second.seconds + 0.5)
+    assert together >= 0.85 * 50
+    assert min(first.share(50), second.share(50)) >= 0.35
+    assert (first.throttled + second.throttled) < 0.05 * (first.requests + second.requests)
+    assert first.violations + second.violations == 0
+
+
+def test_a_429_on_one_lane_holds_every_lane(tmp_path: Path) -> None:
+    """A Retry-After a GET was given holds the PATCHes too; the lanes pace their portions of
+    one rate found for the token."""
+
+    async def main() -> None:
+        clock = LoopClock()
+        with open_pacing(clock=clock, ceiling=100.0) as pacing:
+            read, write = pacing.lane("read"), pacing.lane("write")
+            token_rate = read.finder.rate
+            read.on_throttle(3.0)
+            assert write.paused_for == pytest.approx(3.0)
+            before = clock.now()
+            await write.acquire()
+            assert clock.now() - before >= 3.0
+            assert read.finder is write.finder
+            assert read.finder.rate < token_rate
+            assert read.rate + write.rate == pytest.approx(read.finder.rate)
+            assert (pacing.throttled, pacing.episodes) == (1, 1)
+            assert pacing.report()["heldSeconds"] == 3.0
+
+    run_virtual(main)
+
+
+def test_a_run_joining_a_run_that_found_the_limit_takes_half(tmp_path: Path) -> None:
+    """A one-off run joining a nightly job that already paces at the limit takes the rate it
+    found: together they stay at the limit, each at about half of it, with hardly a 429."""
+
+    async def main() -> tuple[Outcome, Outcome]:
+        limits = _limits(50)
+        clock = LoopClock()
+        with open_pacing(clock=clock, target="t", identity="i", state_dir=tmp_path) as nightly:
+            lane = nightly.lane("write")
+            await simulate(lane, limits, 50 * 20)  # found the limit by now
+            first = asyncio.ensure_future(simulate(lane, limits, 50 * 30))
+            await asyncio.sleep(2)
+            with open_pacing(clock=clock, target="t", identity="i", state_dir=tmp_path) as adhoc:
+                second = await simulate(adhoc.lane("write"), limits, 50 * 10)
+            return await first, second
+
+    first, second = run_virtual(main)
+    assert second.share(50) >= 0.4
+    assert second.throttled + first.throttled <= 2
+    assert first.violations + second.violations == 0
+
+
+def test_a_pause_one_run_was_given_holds_the_other(tmp_path: Path) -> None:
+    """A Retry-After reaches every run on the token through the state file, at once."""
+
+    async def main() -> None:
+        clock = LoopClock()
+        with (
+            open_pacing(clock=clock, target="t", identity="i", state_dir=tmp_path) as first,
+            open_pacing(clock=clock, target="t", identity="i", state_dir=tmp_path) as second,
+        ):
+            first.lane("write").on_throttle(7.0)
+            lane = second.lane("write")
+            await lane.acquire()
+            assert lane.paused_for == 0
+            assert second.waited == pytest.approx(7.0, abs=0.01)
+
+    run_virtual(main)
+
+
+def test_state_file_is_private_and_holds_no_token(tmp_path: Path) -> None:
+    """The state file is 0600 in a 0700 folder, and names the token only by a digest."""
+    token = "secret-token-value"
+    identity = token_identity(token)
+
+    async def main() -> None:
+        with open_pacing(
+            clock=LoopClock(), target="https://x.test/v1", identity=identity, state_dir=tmp_path
+        ) as pacing:
+            await simulate(pacing.lane("write"), _limits(50), 200)
+
+    run_virtual(main)
+    path = state_path(tmp_path, "https://x.test/v1", identity)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert token not in path.read_text()
+    data = json.loads(path.read_text())
+    assert data["participants"] == {}
+    assert set(data["lanes"]["write"]) == {"rate", "retryAfter", "learnedAt"}
+
+
+def test_identity_is_stable_across_a_refresh() -> None:
+    """With a refresh token, the identity follows the grant, not the access token of the hour."""
+    grant = {"client_id": "c", "refresh_token": "r"}
+    assert token_identity("a1", **grant) == token_identity("a2", **grant)
+    assert token_identity("a1") != token_identity("a2")
+    assert len(token_identity("a1")) == 12
+
+
+def test_state_dir_follows_the_environment(tmp_path: Path) -> None:
+    """BULKPATCH_STATE_DIR first, then XDG_STATE_HOME/bulkpatch, then ~/.local/state/bulkpatch."""
+    assert default_state_dir({"BULKPATCH_STATE_DIR": "/a"}) == Path("/a")
+    assert default_state_dir({"XDG_STATE_HOME": "/x"}) == Path("/x/bulkpatch")
+    assert default_state_dir({}) == Path.home() / ".local" / "state" / "bulkpatch"
+
+
+def test_an_unusable_state_dir_is_a_warning_not_a_failure(tmp_path: Path) -> None:
+    """A state folder that cannot be made leaves a warning; pacing goes on without it."""
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+
+    async def main() -> None:
+        with open_pacing(clock=LoopClock(), target="t", identity="i", state_dir=blocker) as pacing:
+            assert pacing.warning is not None
+            assert "going on without it" in pacing.warning
+            await simulate(pacing.lane("write"), _limits(50), 100)
+
+    run_virtual(main)
+
+
+@pytest.mark.parametrize(
+    ("rate", "read_rate", "floor"),
+    [(20, None, 0.9), (100, None, 0.9), (50, 20, 0.85), (20, 50, 0.8)],
+)
+def test_a_run_reading_before_each_patch_finds_the_limit(
+    rate: int, read_rate: int | None, floor: float
+) -> None:
+    """Each row a GET then a PATCH: a limit on both together is found near its full use (every
+    row costs two requests), and limits set apart at the tighter one; no violation."""
+
+    async def main() -> Outcome:
+        limits = RateLimits(
+            rate, 10, lambda: asyncio.get_running_loop().time(), read_rate=read_rate
+        )
+        with open_pacing(clock=LoopClock()) as pacing:
+            return await simulate_rows(pacing.lane, limits, 30 * rate)
+
+    outcome = run_virtual(main)
+    bound = rate / 2 if read_rate is None else min(rate, read_rate)
+    assert outcome.share(bound) >= floor
+    assert outcome.violations == 0
+
+
+def test_the_ceiling_holds_even_when_the_finder_is_wrong() -> None:
+    """The ceiling is aiolimiter's leaky bucket under every lane: a finder that decides ten
+    times too fast still sends no more than the ceiling a second, and no burst."""
+
+    async def main() -> Outcome:
+        lane = AdaptiveLimiter(20.0, LoopClock())
+        lane.finder.ceiling = 1e9  # as if the finder had gone wrong
+        lane.finder.rate = 200.0
+        return await simulate(lane, _limits(None), 200)
+
+    outcome = run_virtual(main)
+    assert outcome.rows / outcome.seconds <= 20.0 * 1.01
+    assert max(outcome.per_second.values()) <= 21
