@@ -236,8 +236,9 @@ def test_no_snapshot_rows_are_listed_as_not_revertible(
 ) -> None:
     """--no-snapshot sends without reading: undo cannot revert those rows, and says so."""
     job = lobby_job(tmp_path / "job.csv", 3)
-    code, out, _ = cli(site, "run", str(job), "--no-snapshot")
+    code, out, err = cli(site, "run", str(job), "--no-snapshot")
     assert code == 0
+    assert "undo cannot revert these rows" in err
     assert "GET 200" not in site.stats()["requests"]
     code, out, _ = cli(site, "undo", str(job))
     assert code == 0

@@ -159,6 +159,11 @@ def run(
             log.warning(
                 "job.warnings", count=summary.warnings, hint=f"bulkpatch validate {job} lists them"
             )
+        if no_snapshot and not dry_run:
+            log.warning(
+                "run.no_snapshot",
+                hint="meetings are not read before their PATCH: undo cannot revert these rows",
+            )
         if dry_run:
             return _dry_run(prepared, settings)
         credentials = read_token(settings, log, sandbox=use_sandbox)

@@ -197,7 +197,8 @@ def held_journal(
 
 
 def _rows_to_send(counts: dict[RowStatus, int], retry_failed: bool) -> int:
-    return counts[RowStatus.PENDING] + (counts[RowStatus.FAILED] if retry_failed else 0)
+    to_send = counts[RowStatus.PENDING] + counts[RowStatus.REVERTED]
+    return to_send + (counts[RowStatus.FAILED] if retry_failed else 0)
 
 
 def _run_settings(settings: Settings, options: RunOptions, session: Session) -> RunSettings:
