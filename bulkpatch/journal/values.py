@@ -131,3 +131,5 @@ class JobBinding:
     format: str
     target: str
     rows: int
+    #: How CSV cells were separated (export --as-job writes the file back the same way).
+    delimiter: str = ","
