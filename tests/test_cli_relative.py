@@ -142,9 +142,7 @@ def test_a_day_keeps_the_wall_clock_time_across_dst(site: SandboxProcess, tmp_pa
     assert end - start == timedelta(minutes=45)
 
 
-def test_an_offset_into_the_past_fails_its_row_unsent(
-    site: SandboxProcess, tmp_path: Path
-) -> None:
+def test_an_offset_into_the_past_fails_its_row_unsent(site: SandboxProcess, tmp_path: Path) -> None:
     """-1w from a meeting three days ahead is in the past: the row fails, nothing is sent."""
     job = write_job(tmp_path / "job.csv", [{"meetingId": UTC_IDS[0], "shift": "-1w"}])
     code, out, _ = cli(site, "run", str(job))
