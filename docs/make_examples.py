@@ -269,7 +269,7 @@ def offline(shell: Session) -> dict[str, str]:
         "validate-lobby": console(shell.run("bulkpatch validate jobs/site-migration-lobby.csv")),
         "validate-broken": console(broken.edited(fold_summary)),
         "validate-json": console(
-            shell.run("bulkpatch validate jobs/tracking-codes.jsonl --format json | head -c 200")
+            shell.run("bulkpatch validate jobs/tracking-codes.jsonl --format json")
         ),
         "validate-site": console(
             shell.run(
