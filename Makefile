@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test install lint clean bench bench-peers
+.PHONY: demo test install lint clean bench bench-peers examples
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,12 +19,17 @@ demo: $(STAMP)
 	$(BIN)/python demo/walkthrough.py
 
 lint: $(STAMP)
-	$(BIN)/ruff format --check bulkpatch tests bench demo
-	$(BIN)/ruff check bulkpatch tests bench demo
+	$(BIN)/ruff format --check bulkpatch tests bench demo docs
+	$(BIN)/ruff check bulkpatch tests bench demo docs
 	$(BIN)/mypy
 
 test: lint
 	$(BIN)/pytest
+
+# By hand (about 40 seconds): run every command the README shows, against sandboxes on
+# 127.0.0.1, and write their real output between the README's docs/make_examples.py markers.
+examples: $(STAMP)
+	$(BIN)/python docs/make_examples.py
 
 # Bench only, by hand (about 80 minutes): the limit found without --max-rate, every scenario
 # three times; writes docs/benchmarks.md and the README's Performance figures.

@@ -1,6 +1,6 @@
 """Write docs/rules.md from the code's own field and rule tables (a test checks it is current).
 
-    .venv/bin/python docs/make_rules.py
+.venv/bin/python docs/make_rules.py
 """
 
 from pathlib import Path
