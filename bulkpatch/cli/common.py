@@ -162,10 +162,10 @@ def _fail(
     sys.exit(code)
 
 
-def say(message: str = "", *, err: bool = False) -> None:
+def say(message: str = "", *, err: bool = False, nl: bool = True) -> None:
     """Print a line a run's outcome does not depend on: a closed pipe must not change the exit code."""
     with contextlib.suppress(OSError):
-        click.echo(message, err=err)
+        click.echo(message, err=err, nl=nl)
 
 
 def shown_path(path: Path) -> str:

@@ -180,7 +180,7 @@ class _Json:
 
     def __init__(self) -> None:
         self._count = 0
-        say('{"rows": [', err=False)
+        say('{"rows": [', nl=False)
 
     def row(self, plan: RowPlan) -> None:
         record = {
@@ -197,7 +197,8 @@ class _Json:
                 for change in plan.changes
             ],
         }
-        say(("," if self._count else "") + "\n  " + json.dumps(record, ensure_ascii=False))
+        line = json.dumps(record, ensure_ascii=False)
+        say(("," if self._count else "") + "\n  " + line, nl=False)
         self._count += 1
 
     def close(self, report: PlanReport) -> None:
@@ -214,7 +215,7 @@ class _Json:
             "seconds": report.seconds,
             "requests": report.counts.requests,
         }
-        say("\n]," + json.dumps(tail, ensure_ascii=False)[1:])
+        say("\n]," + json.dumps(tail, ensure_ascii=False)[1:])  # the document's one line end
 
 
 def _json_value(path: str, value: Any) -> Any:

@@ -67,7 +67,13 @@ def summarise(report: RunReport, log: FilteringBoundLogger | None) -> int:
     found = report.pacing.get("rateFound")
     if found:
         held = report.pacing.get("heldSeconds", 0)
-        say(f"  pace      {found:g}/s found for the token, {held:g} s held by Retry-After")
+        # Without a 429 there is no limit to speak of, only the pace the climb reached.
+        what = (
+            "found for the token"
+            if report.pacing.get("throttleEpisodes")
+            else "reached, no limit met"
+        )
+        say(f"  pace      {found:g}/s {what}, {held:g} s held by Retry-After")
     say(f"  journal   {shown_path(report.journal)}")
     say(f"  next      {_next_step(report)}")
     return code
