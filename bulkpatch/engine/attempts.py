@@ -218,6 +218,8 @@ class Pipeline:
 
     def _stop_after_row(self, stop: StopReason | None, log: FilteringBoundLogger) -> None:
         """A row that fails and also stops the run: many 403s in a row, or a run of 404s at first."""
+        if stop is None or self.stopper.requested.is_set():
+            return  # rows still in flight when the run stopped: said once is enough
         if stop is StopReason.FORBIDDEN:
             log.error("run.forbidden", consecutive=self.streaks.forbidden)
             self.stopper.request(stop, f"{self.streaks.forbidden} answers in a row were 403")
