@@ -107,6 +107,13 @@ def test_field_counts_spell_out_members(write_job: WriteJob) -> None:
     }
 
 
+def test_the_host_a_row_acts_for_is_not_counted_as_a_change(write_job: WriteJob) -> None:
+    """hostEmail says whose meeting it is (an admin's job): no "rows changing" hostEmail."""
+    path = write_job("host.csv", "meetingId,title,hostEmail\nm1,T,ana@example.com\n")
+    with FindingStore() as store:
+        assert validate_job(path, NOW, store).fields == {"title": 1}
+
+
 WORKER_SCRIPT = """
 import sys
 from datetime import UTC, datetime
