@@ -197,20 +197,24 @@ class _HostPuller:
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     async def host(self, index: int, host: str | None) -> None:
-        """Every meeting of one host (the token's own when ``host`` is None)."""
+        """Every meeting of one host (the token's own when ``host`` is None), each once."""
+        kept: set[str] = (
+            set()
+        )  # a meeting listed twice (pages that shifted, or overlap) is kept once
         try:
-            series: list[str] = []  # listed first in any case: occurrences are listed by series
+            series: dict[str, None] = {}  # listed first in any case: occurrences are by series
             async for items in pages(self.pipeline, self._listing(host), host=host):
                 for meeting in items:
-                    series.append(str(meeting.get("id")))
+                    if isinstance(meeting, dict) and isinstance(meeting.get("id"), str):
+                        series[meeting["id"]] = None
                     if self.options.kinds != "occurrences":
-                        self._keep(index, host, meeting)
+                        self._keep(index, host, meeting, kept)
             if self.options.kinds in ("occurrences", "both"):
                 for series_id in series:
                     listing = self._listing(host, series_id)
                     async for items in pages(self.pipeline, listing, host=host, series=series_id):
                         for meeting in items:
-                            self._keep(index, host, meeting)
+                            self._keep(index, host, meeting, kept)
         except ListingFailed as exc:
             if not exc.stopped:
                 self.failed.append((host or "(your own meetings)", str(exc)))
@@ -236,9 +240,12 @@ class _HostPuller:
             query.append(("hostEmail", host))
         return Listing("meetings", tuple(query))
 
-    def _keep(self, index: int, host: str | None, meeting: Any) -> None:
+    def _keep(self, index: int, host: str | None, meeting: Any, kept: set[str]) -> None:
         if not isinstance(meeting, dict) or not isinstance(meeting.get("id"), str):
             return
+        if meeting["id"] in kept:
+            return
+        kept.add(meeting["id"])
         row = pulled_row(meeting, self.options.fields, host, self.now)
         self.collected.add(index, row, snapshot_line(meeting, self.options.include_secrets))
         self.progress.meetings += 1
