@@ -49,11 +49,14 @@ def result_record(row: RowRecord) -> dict[str, Any]:
     }
 
 
+def runs_as_formula(value: Any) -> bool:
+    """Whether a spreadsheet opening this CSV cell would run it as a formula."""
+    return isinstance(value, str) and value.startswith(_FORMULA_STARTS)
+
+
 def neutralise(value: Any) -> Any:
     """A CSV cell a spreadsheet will show as text, never run as a formula."""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return f"'{value}"
-    return value
+    return f"'{value}" if runs_as_formula(value) else value
 
 
 def write_results(rows: Iterable[RowRecord], out: TextIO, fmt: str) -> int:

