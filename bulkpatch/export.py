@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from bulkpatch.errors import JournalError, OutputError
 from bulkpatch.jobfile import JobFormat, job_format, open_job
 from bulkpatch.journal import Journal, RowRecord, RowStatus, file_hash
+from bulkpatch.redact import printable
 
 COLUMNS = (
     "row",
@@ -59,21 +60,37 @@ def neutralise(value: Any) -> Any:
     return f"'{value}" if runs_as_formula(value) else value
 
 
-def write_results(rows: Iterable[RowRecord], out: TextIO, fmt: str) -> int:
-    """Write per-row results as ``csv`` or ``jsonl``; return how many rows."""
+def write_results(
+    rows: Iterable[RowRecord], out: TextIO, fmt: str, *, terminal: bool = False
+) -> int:
+    """Write per-row results as ``csv`` or ``jsonl``; return how many rows.
+
+    For a ``terminal``, text cells go through :func:`bulkpatch.redact.printable`: a server's
+    message cannot drive the screen. A file or a pipe gets the data as it is.
+    """
+    shown = _printable if terminal else _as_is
     count = 0
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(COLUMNS)
         for row in rows:
             record = result_record(row)
-            writer.writerow([neutralise(record[column]) for column in COLUMNS])
+            writer.writerow([neutralise(shown(record[column])) for column in COLUMNS])
             count += 1
     else:
         for row in rows:
-            out.write(json.dumps(result_record(row), ensure_ascii=False) + "\n")
+            record = {key: shown(value) for key, value in result_record(row).items()}
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
     return count
+
+
+def _printable(value: Any) -> Any:
+    return printable(value) if isinstance(value, str) else value
+
+
+def _as_is(value: Any) -> Any:
+    return value
 
 
 def write_as_job(journal: Journal, status: RowStatus, out: TextIO) -> tuple[int, JobFormat]:
