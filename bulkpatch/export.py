@@ -10,6 +10,7 @@ import contextlib
 import csv
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ from typing import Any, TextIO
 from bulkpatch.errors import JournalError, OutputError
 from bulkpatch.jobfile import JobFormat, job_format, open_job
 from bulkpatch.journal import Journal, RowRecord, RowStatus, file_hash
+from bulkpatch.journal.files import looks_like_sqlite
 from bulkpatch.redact import printable
 
 COLUMNS = (
@@ -167,8 +169,9 @@ def protected_paths(journal: Journal) -> list[Path]:
 def atomic_output(path: Path, protected: Iterable[Path], *, private: bool) -> Iterator[TextIO]:
     """Write ``path`` through a temporary file renamed into place: a failure leaves no half file.
 
-    Refuses a path that is (or links to) one of ``protected``. ``private`` files (they may hold
-    the job's passwords) are owner-only; others get the usual permissions.
+    Refuses a path that is (or links to) one of ``protected``, and one :func:`check_output`
+    refuses. ``private`` files (they may hold the job's passwords) are owner-only; others get
+    the usual permissions.
     """
     for other in protected:
         if _same_file(path, other):
@@ -177,6 +180,7 @@ def atomic_output(path: Path, protected: Iterable[Path], *, private: bool) -> It
                 f"{'journal' if 'journal' in other.name else 'job file'} itself; choose another "
                 "file name"
             )
+    check_output(path)
     folder = path.parent if str(path.parent) else Path()
     try:
         descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
@@ -196,6 +200,46 @@ def atomic_output(path: Path, protected: Iterable[Path], *, private: bool) -> It
         with contextlib.suppress(OSError):
             Path(temporary).unlink()
         raise
+
+
+def check_output(path: Path) -> None:
+    """Refuse an output path that is not a new or a regular file, or that holds a database.
+
+    The file is renamed over, so whatever is there goes: a device (``-o /dev/null`` as root
+    replaced /dev/null), a named pipe, a symbolic link (replaced by a plain file, its target
+    left stale), or another job's journal. Nothing is opened but a regular file's first bytes.
+    """
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror}") from None
+    what = _not_a_plain_file(mode)
+    if what is None:
+        try:
+            is_database = looks_like_sqlite(path)
+        except OSError as exc:
+            raise OutputError(f"cannot write {path}: {exc.strerror}") from None
+        what = "an SQLite database (a journal?), which would be destroyed" if is_database else None
+    if what is not None:
+        raise OutputError(f"refusing to write onto {path}: it is {what}; choose another file name")
+
+
+def _not_a_plain_file(mode: int) -> str | None:
+    """What a file that is not a regular one is, in words (None for a regular file)."""
+    kinds = (
+        (stat.S_ISLNK, "a symbolic link (give the real path if you mean its target)"),
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    for test, words in kinds:
+        if test(mode):
+            return words
+    return None if stat.S_ISREG(mode) else "not a regular file"
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
+import stat
 import subprocess
 import sys
 from collections.abc import Callable
@@ -13,6 +15,8 @@ import pytest
 from cli_helpers import SERIES, invoke, run_args, write_job
 from hostile import HostileServer, always, webex_error
 
+from bulkpatch.errors import OutputError
+from bulkpatch.export import check_output
 from bulkpatch.sandbox.process import SandboxProcess
 
 #: A server message that would clear the screen and retitle the terminal, shown raw.
@@ -105,3 +109,82 @@ def test_export_to_a_terminal_shows_escapes_made_visible(escapes_journal: Path, 
     else:
         (error,) = [json.loads(line)["error"] for line in piped.splitlines()]
         assert error.endswith(ESCAPES)
+
+
+def _target(tmp_path: Path, kind: str, journal: Path) -> tuple[Path, str]:
+    """An existing output target of this kind, and the word the refusal names it with."""
+    path = tmp_path / f"target-{kind}.csv"
+    if kind == "fifo":
+        os.mkfifo(path)
+        return path, "a named pipe (FIFO)"
+    if kind == "symlink":
+        real = tmp_path / "real.csv"
+        real.write_text("kept\n")
+        path.symlink_to(real)
+        return path, "a symbolic link"
+    if kind == "journal":
+        path.write_bytes(journal.read_bytes())
+        return path, "an SQLite database"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE precious (x)")
+    db.close()
+    return path, "an SQLite database"
+
+
+def _fingerprint(path: Path) -> tuple[int, bytes]:
+    """What a target is and holds, without opening a pipe."""
+    mode = path.lstat().st_mode
+    if stat.S_ISFIFO(mode):
+        return mode, b""
+    if stat.S_ISLNK(mode):
+        return mode, str(path.readlink()).encode() + path.read_bytes()
+    return mode, path.read_bytes()
+
+
+KINDS = ["fifo", "symlink", "journal", "sqlite"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_export_refuses_an_output_that_is_not_a_plain_file(
+    escapes_journal: Path, tmp_path: Path, kind: str
+) -> None:
+    """-o onto a pipe, a link, or any SQLite file (another job's journal): exit 2, naming the
+    path and what it is, and the target is left as it was."""
+    target, what = _target(tmp_path, kind, escapes_journal)
+    before = _fingerprint(target)
+    code, _, err = invoke("export", str(escapes_journal), "-o", str(target))
+    assert code == 2
+    assert f"refusing to write onto {target}: it is {what}" in err
+    assert _fingerprint(target) == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("option", ["-o", "--snapshot"])
+def test_pull_refuses_an_output_that_is_not_a_plain_file_before_reading(
+    escapes_journal: Path, tmp_path: Path, kind: str, option: str
+) -> None:
+    """pull checks both its outputs before the first request: nothing is read or written."""
+    target, what = _target(tmp_path, kind, escapes_journal)
+    before = _fingerprint(target)
+    server = HostileServer(always(200, {"items": []})).start()
+    try:
+        outputs = {"-o": str(tmp_path / "new.csv"), "--snapshot": str(tmp_path / "new.jsonl")}
+        outputs[option] = str(target)
+        args = [flag for pair in outputs.items() for flag in pair]
+        code, _, err = invoke("pull", *args, "--base-url", server.api_url)
+    finally:
+        server.stop()
+    assert code == 2
+    assert f"refusing to write onto {target}: it is {what}" in err
+    assert server.received == []
+    assert _fingerprint(target) == before
+    assert not (tmp_path / "new.csv").exists()
+    assert not (tmp_path / "new.jsonl").exists()
+
+
+def test_a_device_is_never_written_over() -> None:
+    """`-o /dev/null` as root once replaced /dev/null with a plain file: it is refused, unopened."""
+    with pytest.raises(OutputError, match="refusing to write onto /dev/null: it is a character"):
+        check_output(Path("/dev/null"))
+    assert stat.S_ISCHR(Path("/dev/null").stat().st_mode)

@@ -27,7 +27,7 @@ from structlog.typing import FilteringBoundLogger
 from bulkpatch.config import Settings
 from bulkpatch.engine import Pipeline, RunCounts, Stopper, StopReason
 from bulkpatch.errors import ConfigError
-from bulkpatch.export import atomic_output, neutralise, runs_as_formula
+from bulkpatch.export import atomic_output, check_output, neutralise, runs_as_formula
 from bulkpatch.jobfile import JobFormat
 from bulkpatch.jobwriter import OutRow, flatten, from_line, nest, value_at, write_rows
 from bulkpatch.model import FIELDS, SECRET_FIELDS, JobRow, Severity, check_row, mask_secrets
@@ -132,6 +132,8 @@ async def pull(
     check_fields(options.fields, options.include_secrets)
     if options.start >= options.end:
         raise ConfigError("--from must be before --to")
+    for path in (options.output, options.snapshot_path):
+        check_output(path)  # before the first request: a listing is not read in vain
     stopper = stopper or Stopper()
     started = time.monotonic()
     progress = PullProgress()
