@@ -3,6 +3,7 @@
 Dates are derived from the moment the script runs, so a generated job never rots.
 
     python bench/make_jobs.py --rows 1000000 --kind migration bench/out/migration-1m.csv
+    python bench/make_jobs.py --rows 1000000 --kind heavy bench/out/heavy-1m.csv
     python bench/make_jobs.py --demo jobs/generated
 """
 
@@ -32,6 +33,16 @@ MIGRATION_HEADER = [
     "#host",
 ]
 RESCHEDULE_HEADER = ["meetingId", "start", "end", "timezone", "#why"]
+HEAVY_HEADER = [
+    "meetingId",
+    "title",
+    "agenda",
+    "start",
+    "end",
+    "timezone",
+    "meetingOptions.enabledChat",
+    "#owner",
+]
 
 
 def series_id(index: int) -> str:
@@ -65,6 +76,38 @@ def reschedule_rows(count: int, now: datetime) -> Iterator[list[str]]:
         yield [occurrence, start, end, zone, "moved to the new team slot"]
 
 
+def heavy_rows(count: int, now: datetime) -> Iterator[list[str]]:
+    """Every cell filled: quoted text with commas and quotes, local times in a zone, a note.
+
+    Rows come in threes that share one series id: the series itself, moved (which draws the
+    "cancels its exceptional occurrences" warning, so a third of the rows have a warning), then
+    two of its scheduled occurrences, each moved on its own day.
+    """
+    first_day = (now + timedelta(days=7)).date()
+    for index in range(count):
+        group, step = divmod(index, 3)
+        zone, hour = ZONES[group % len(ZONES)]
+        day = first_day + timedelta(days=group % 5 + 7 * step)
+        meeting = series_id(group)
+        if step:
+            meeting = f"{meeting}_{day:%Y%m%d}T080000Z"
+        title = f'Weekly sync, team {group % 50} "{zone.split("/")[-1]}", part {step + 1}'
+        agenda = (
+            f'Review of "Q{group % 4 + 1}" figures, open actions, risks; '
+            f'bring the "{zone}" numbers, and the plan for next week, row {index}'
+        )
+        start = f"{day}T{hour:02d}:30:00"
+        end = f"{day}T{hour:02d}:{30 + 15 + group % 15}:00"
+        chat = "true" if group % 2 else "false"
+        yield [meeting, title, agenda, start, end, zone, chat, f"host{group % 97}@example.com"]
+
+
+def shared_id_rows(count: int) -> Iterator[list[str]]:
+    """Every row names the same meeting (a long series of edits): the worst case of duplicates."""
+    for index in range(count):
+        yield [series_id(0), f"title {index}"]
+
+
 def write_csv(path: Path, header: list[str], rows: Iterator[list[str]]) -> None:
     """Write a CSV job file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -92,7 +135,9 @@ def main() -> None:
     )
     parser.add_argument("output", type=Path, help="file to write, or folder with --demo")
     parser.add_argument("--rows", type=int, default=1000)
-    parser.add_argument("--kind", choices=["migration", "reschedule"], default="migration")
+    parser.add_argument(
+        "--kind", choices=["migration", "reschedule", "heavy", "shared-id"], default="migration"
+    )
     parser.add_argument(
         "--demo", action="store_true", help="write the demo's dated jobs into OUTPUT"
     )
@@ -107,10 +152,12 @@ def main() -> None:
         )
         print(f"wrote demo jobs dated from {now:%Y-%m-%d} into {args.output}")
         return
-    header = MIGRATION_HEADER if args.kind == "migration" else RESCHEDULE_HEADER
-    rows = (
-        migration_rows(args.rows) if args.kind == "migration" else reschedule_rows(args.rows, now)
-    )
+    header, rows = {
+        "migration": (MIGRATION_HEADER, migration_rows(args.rows)),
+        "reschedule": (RESCHEDULE_HEADER, reschedule_rows(args.rows, now)),
+        "heavy": (HEAVY_HEADER, heavy_rows(args.rows, now)),
+        "shared-id": (["meetingId", "title"], shared_id_rows(args.rows)),
+    }[args.kind]
     writer = write_jsonl if args.output.suffix in {".jsonl", ".ndjson"} else write_csv
     writer(args.output, header, rows)
     print(f"wrote {args.rows} {args.kind} rows to {args.output}")

@@ -20,6 +20,7 @@ import csv
 import io
 import json
 import os
+import platform
 import random
 import subprocess
 import sys
@@ -29,6 +30,10 @@ import urllib.request
 from pathlib import Path
 
 from bulkpatch.sandbox.process import SandboxProcess
+
+ROOT = Path(__file__).parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+from markers import splice  # noqa: E402  # a sibling script
 
 TOKEN = "soak-token"
 REFRESH = "soak-refresh"
@@ -67,6 +72,7 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=30)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--budget", type=float, default=900.0, help="seconds before giving up")
+    parser.add_argument("--dry", action="store_true", help="print, write nothing to the docs")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     started = time.monotonic()
@@ -139,16 +145,36 @@ def main() -> None:
         and applied <= bound
         and stats["retryAfterViolations"] == 0
     )
-    print(
+    verdict = (
         f"{'PASS' if ok else 'FAIL'}: {args.rows} rows, {kills} kills, final exit {final.returncode}, "
         f"{len(wrong)} meetings not as intended, export statuses {sorted(statuses)}, "
         f"{applied} PATCHes applied (bound {bound}), {stats['throttled']} 429s, "
         f"{stats['retryAfterViolations']} Retry-After violations, {stats['tokenRefreshes']} token refreshes, "
         f"{time.monotonic() - started:.0f} s"
     )
+    print(verdict)
+    if not args.dry:
+        _publish(verdict, args.rows, kills, ok)
     if not ok:
         print("last lines of the final run's log:", *final.stderr.splitlines()[-15:], sep="\n  ")
     sys.exit(0 if ok else 1)
+
+
+def _publish(verdict: str, rows: int, kills: int, ok: bool) -> None:
+    """The verdict into docs/benchmarks.md, and the README's line, between this script's markers."""
+    measured = f"Measured {time.strftime('%Y-%m-%d')}, CPython {platform.python_version()}, {os.cpu_count()} cores:"
+    splice(ROOT / "docs" / "benchmarks.md", "bench/soak.py", f"{measured}\n\n```\n{verdict}\n```")
+    outcome = (
+        "passes: every meeting as intended, every row succeeded, no Retry-After violation"
+        if ok
+        else "**fails** (see docs/benchmarks.md)"
+    )
+    splice(
+        ROOT / "README.md",
+        "bench/soak.py",
+        f"- The reliability soak ({rows:,} rows, {kills} kill -9s, faults, 429 storms, expiring "
+        f"tokens) {outcome}.",
+    )
 
 
 def _title(sandbox: SandboxProcess, meeting_id: str) -> str | None:

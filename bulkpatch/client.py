@@ -29,6 +29,7 @@ from bulkpatch.redact import Redactor, capped
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "LONGEST_WAIT",
     "MESSAGE_CAP",
     "REPLY_CAP",
     "MeetingsClient",
@@ -46,7 +47,7 @@ REPLY_CAP = 1 << 20
 #: What is kept of a server's message (in the journal, the logs, exports).
 MESSAGE_CAP = 2_000
 #: The longest wait a Retry-After can express that is still a number of seconds we can add up.
-_LONGEST_WAIT = 10.0 * 365 * 24 * 3600
+LONGEST_WAIT = 10.0 * 365 * 24 * 3600
 
 Method = Literal["GET", "PATCH"]
 
@@ -138,14 +139,14 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     else:
         if not 0 <= seconds < float("inf"):  # NaN, negative, infinite: not a number of seconds
             return None
-        return min(seconds, _LONGEST_WAIT)
+        return min(seconds, LONGEST_WAIT)
     try:
         moment = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return min(_LONGEST_WAIT, max(0.0, (moment - (now or datetime.now(UTC))).total_seconds()))
+    return min(LONGEST_WAIT, max(0.0, (moment - (now or datetime.now(UTC))).total_seconds()))
 
 
 def api_message(body: Any) -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from bulkpatch.errors import JournalError, OutputError
-from bulkpatch.jobfile import JobFormat, job_format, open_job
+from bulkpatch.jobfile import JobFormat, csv_reader, job_format, open_job
 from bulkpatch.journal import Journal, RowRecord, RowStatus, file_hash
 from bulkpatch.journal.files import looks_like_sqlite
 from bulkpatch.redact import printable
@@ -99,7 +99,8 @@ def write_as_job(journal: Journal, status: RowStatus, out: TextIO) -> tuple[int,
     """Write the rows with ``status`` back as a job file in the input's own format.
 
     The rows come from the job file itself (secrets included, as the user wrote them), so the
-    file must be unchanged since the journal was made.
+    file must be unchanged since the journal was made. A CSV job is re-read with the cell
+    separator it was run with, which the journal keeps as ``job_delimiter`` (``,`` if absent).
     """
     meta = journal.meta
     job = Path(meta.get("job_path", ""))
@@ -111,25 +112,38 @@ def write_as_job(journal: Journal, status: RowStatus, out: TextIO) -> tuple[int,
         )
     wanted = {row.line for row in journal.rows(only=status)}
     fmt = job_format(job)
+    delimiter = meta.get("job_delimiter") or ","
     count = 0
     with open_job(job) as lines:
-        if fmt is JobFormat.CSV:
-            header, rows = _csv_records(lines, wanted)
-            out.write(header)
-        else:
-            rows = _jsonl_lines(lines, wanted)
-        for text in rows:
-            out.write(text)
-            count += 1
+        try:
+            if fmt is JobFormat.CSV:
+                header, rows = _csv_records(lines, wanted, delimiter)
+                out.write(header)
+            else:
+                rows = _jsonl_lines(lines, wanted)
+            for text in rows:
+                out.write(text)
+                count += 1
+        except csv.Error as exc:
+            raise JournalError(
+                f"the job file {job} does not read as CSV with cells separated by {delimiter!r} "
+                f"({exc}); --as-job cannot rebuild its rows"
+            ) from None
     return count, fmt
 
 
-def _csv_records(lines: TextIO, wanted: set[int]) -> tuple[str, Iterator[str]]:
-    """The header line, and each wanted record exactly as written (multi-line cells included)."""
+def _csv_records(
+    lines: Iterable[str], wanted: set[int], delimiter: str = ","
+) -> tuple[str, Iterator[str]]:
+    """The header line, and each wanted record exactly as written (multi-line cells included).
+
+    Records are split as the job reader split them (same separator, same quoting rules), so
+    the line numbers the journal holds point at the same records.
+    """
     record: list[str] = []
     # The csv reader pulls lines only as far as the record it returns, so ``record`` holds
     # exactly the raw lines of the record just read.
-    reader = csv.reader(_recording(lines, record), strict=False)
+    reader = csv_reader(_recording(lines, record), delimiter)
     next(reader, None)
     header = "".join(record)
     record.clear()
@@ -146,13 +160,13 @@ def _csv_records(lines: TextIO, wanted: set[int]) -> tuple[str, Iterator[str]]:
     return header, records()
 
 
-def _recording(lines: TextIO, record: list[str]) -> Iterator[str]:
+def _recording(lines: Iterable[str], record: list[str]) -> Iterator[str]:
     for line in lines:
         record.append(line)
         yield line
 
 
-def _jsonl_lines(lines: TextIO, wanted: set[int]) -> Iterator[str]:
+def _jsonl_lines(lines: Iterable[str], wanted: set[int]) -> Iterator[str]:
     for number, text in enumerate(lines, start=1):
         if number in wanted:
             yield text if text.endswith("\n") else text + "\n"

@@ -2,24 +2,42 @@
 
 Memory stays flat however long the file is: findings and the meeting ids seen (for the
 "same meetingId twice" warning) go to a private temporary SQLite database, not to lists.
+
+The rules cost tens of microseconds a row, so a large job is checked by worker processes, one
+machine core each: this process reads the file into batches of records, the workers turn each
+batch into rows, check them and send back a :class:`_Tally` of plain values, and the tallies
+are taken in file order, so the result is the same as checking in this process.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
 import sqlite3
-from collections import Counter
+import threading
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import islice
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from bulkpatch.errors import JobFileError
-from bulkpatch.jobfile import JobFormat, job_format, open_job, read_rows
+from bulkpatch.jobfile import JobFormat, RowMaker, job_format, open_job, read_records
 from bulkpatch.model import CheckedRow, Finding, JobRow, Severity, ValidatedRow, check_row
 
-_BATCH = 5_000
+#: A job file at least this large is checked by worker processes; below it, starting them
+#: (about half a second: each imports the rules) costs more than they save.
+PARALLEL_BYTES = 8 * 1024 * 1024
+_MAX_WORKERS = 8  # past this, reading the file in this process is what limits the pace
+_CHUNK = 1_000  # records per batch: large enough to pay for the trip to a worker and back
+
+_Shape = tuple[tuple[str, ...], tuple[tuple[str, ...] | None, ...]]
 
 
 @dataclass(slots=True)
@@ -41,6 +59,57 @@ class JobSummary:
         return self.invalid == 0
 
 
+@dataclass(slots=True)
+class _Tally:
+    """What a batch of checked rows adds to the summary and the store, as plain values.
+
+    Rows of a job mostly change the same fields, so each row adds its shape (field names, and
+    member names of objects) to a counter; the dotted paths are spelled out once, at the end.
+    """
+
+    keep_rows: bool
+    rows: int = 0
+    invalid: int = 0
+    warnings: int = 0
+    shapes: Counter[_Shape] = field(default_factory=Counter)
+    rules: Counter[str] = field(default_factory=Counter)
+    findings: list[tuple[Any, ...]] = field(default_factory=list)
+    seen: list[tuple[str, int]] = field(default_factory=list)
+    kept: list[tuple[int, str, str | None, str | None]] = field(default_factory=list)
+
+    def add(self, checked: CheckedRow) -> None:
+        """Count one checked row, and note what the store keeps of it."""
+        row = checked.row
+        changes = row.changes
+        self.rows += 1
+        members = tuple([tuple(v) if type(v) is dict else None for v in changes.values()])
+        self.shapes[tuple(changes), members] += 1
+        if row.meeting_id:
+            self.seen.append((row.meeting_id, row.line))
+        if checked.body is None:
+            self.invalid += 1
+        if self.keep_rows:
+            body = None if checked.body is None else json.dumps(checked.body, ensure_ascii=False)
+            error = None if body is not None else error_text(checked.findings)
+            self.kept.append((row.line, row.meeting_id, body, error))
+        for finding in checked.findings:
+            self.rules[f"{finding.severity}:{finding.rule}"] += 1
+            self.warnings += finding.severity is Severity.WARNING
+            self.findings.append(_stored(finding))
+
+
+def _stored(finding: Finding) -> tuple[Any, ...]:
+    return (
+        finding.line,
+        finding.severity.value,
+        finding.field,
+        finding.rule,
+        finding.message,
+        finding.value,
+        finding.meeting_id,
+    )
+
+
 class FindingStore:
     """Findings and meeting ids of one validation, kept on disk in a throwaway SQLite file.
 
@@ -49,6 +118,7 @@ class FindingStore:
     """
 
     def __init__(self, *, keep_rows: bool = False) -> None:
+        self.keep_rows = keep_rows
         # "" asks SQLite for a private temporary file, deleted on close: bounded memory.
         self._db = sqlite3.connect("")
         self._db.executescript(
@@ -59,9 +129,6 @@ class FindingStore:
             CREATE TABLE kept (line INTEGER PRIMARY KEY, meeting_id TEXT, body TEXT, error TEXT);
             """
         )
-        self._findings: list[tuple[object, ...]] = []
-        self._seen: list[tuple[str, int]] = []
-        self._kept: list[tuple[int, str, str | None, str | None]] | None = [] if keep_rows else None
 
     def __enter__(self) -> Self:
         return self
@@ -71,59 +138,39 @@ class FindingStore:
 
     def add(self, finding: Finding) -> None:
         """Keep one finding."""
-        self._findings.append(
-            (
-                finding.line,
-                finding.severity.value,
-                finding.field,
-                finding.rule,
-                finding.message,
-                finding.value,
-                finding.meeting_id,
-            )
-        )
-        if len(self._findings) >= _BATCH:
-            self._flush()
+        self._add_findings([_stored(finding)])
 
-    def see(self, meeting_id: str, line: int) -> None:
-        """Note that a row names this meeting."""
-        self._seen.append((meeting_id, line))
-        if len(self._seen) >= _BATCH:
-            self._flush()
-
-    def keep(self, checked: CheckedRow) -> None:
-        """Keep a row's validated body (or its errors) for :meth:`kept_rows`."""
-        if self._kept is None:
-            return
-        row = checked.row
-        body = None if checked.body is None else json.dumps(checked.body, ensure_ascii=False)
-        self._kept.append(
-            (
-                row.line,
-                row.meeting_id,
-                body,
-                None if body is not None else error_text(checked.findings),
-            )
+    def _add_findings(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        self._db.executemany(
+            "INSERT INTO finding (line, severity, field, rule, message, value, meeting_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
         )
-        if len(self._kept) >= _BATCH:
-            self._flush()
+
+    def _absorb(self, tally: _Tally) -> None:
+        """Keep what a batch of rows gave: findings, meeting ids, and bodies if asked."""
+        self._add_findings(tally.findings)
+        self._db.executemany("INSERT INTO seen VALUES (?, ?)", tally.seen)
+        if self.keep_rows:
+            self._db.executemany("INSERT INTO kept VALUES (?, ?, ?, ?)", tally.kept)
 
     def kept_rows(self) -> Iterator[ValidatedRow]:
         """Every kept row in file order."""
-        self._flush()
         for line, meeting_id, body, error in self._db.execute(
             "SELECT line, meeting_id, body, error FROM kept ORDER BY line"
         ):
             yield ValidatedRow(line, meeting_id, None if body is None else json.loads(body), error)
 
     def duplicate_findings(self) -> Iterator[Finding]:
-        """A warning for every row whose meetingId an earlier row already named."""
-        self._flush()
-        self._db.execute("CREATE INDEX seen_id ON seen (meeting_id, line)")
+        """A warning for every row whose meetingId an earlier row already named.
+
+        One sort of the ids (a window over each id's rows): 30,000 rows of one meeting cost what
+        30,000 different meetings do, and only the duplicates come back to Python.
+        """
         query = """
-            SELECT later.meeting_id, later.line, MIN(earlier.line) FROM seen AS later
-            JOIN seen AS earlier ON earlier.meeting_id = later.meeting_id AND earlier.line < later.line
-            GROUP BY later.meeting_id, later.line ORDER BY later.line
+            SELECT meeting_id, line, first FROM (
+                SELECT meeting_id, line, MIN(line) OVER (PARTITION BY meeting_id) AS first
+                FROM seen
+            ) WHERE line > first ORDER BY line
         """
         for meeting_id, line, first in self._db.execute(query):
             yield Finding(
@@ -138,64 +185,122 @@ class FindingStore:
 
     def findings(self) -> Iterator[Finding]:
         """Every finding, in file order."""
-        self._flush()
         query = "SELECT line, severity, field, rule, message, value, meeting_id FROM finding ORDER BY line, seq"
         for line, severity, field_, rule, message, value, meeting_id in self._db.execute(query):
             yield Finding(Severity(severity), line, field_, rule, message, value, meeting_id)
 
-    def _flush(self) -> None:
-        self._db.executemany(
-            "INSERT INTO finding (line, severity, field, rule, message, value, meeting_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            self._findings,
-        )
-        self._db.executemany("INSERT INTO seen VALUES (?, ?)", self._seen)
-        self._findings.clear()
-        self._seen.clear()
-        if self._kept:
-            self._db.executemany("INSERT INTO kept VALUES (?, ?, ?, ?)", self._kept)
-            self._kept.clear()
 
+def validate_job(
+    path: Path,
+    now: datetime,
+    store: FindingStore,
+    *,
+    delimiter: str = ",",
+    workers: int | None = 0,
+) -> JobSummary:
+    """Read and check every row of a job file; findings go to ``store``.
 
-def _field_paths(row: JobRow) -> Iterator[str]:
-    for name, value in row.changes.items():
-        if isinstance(value, dict):
-            yield from (f"{name}.{member}" for member in value)
-        else:
-            yield name
-
-
-def checked_rows(path: Path, now: datetime) -> Iterator[CheckedRow]:
-    """Every row of a job file through the offline rules, in file order, one at a time."""
-    fmt = job_format(path)
-    with open_job(path) as lines:
-        for item in read_rows(lines, fmt, str(path)):
-            if isinstance(item, JobRow):
-                yield check_row(item, now)
-            else:
-                yield CheckedRow(JobRow(item.line, item.meeting_id or "", {}), item.findings, None)
-
-
-def validate_job(path: Path, now: datetime, store: FindingStore) -> JobSummary:
-    """Read and check every row of a job file; findings go to ``store``."""
+    ``delimiter`` separates a CSV job's cells (``,``, ``;`` or a tab). ``workers`` is how many
+    processes check rows: 0 (the default) checks in this one; None picks one per core for a
+    job of :data:`PARALLEL_BYTES` or more. Workers are spawned, so a script that starts them
+    must keep its own work under ``if __name__ == "__main__":``, as multiprocessing requires.
+    """
     summary = JobSummary(str(path), job_format(path))
-    for checked in checked_rows(path, now):
-        row = checked.row
-        summary.rows += 1
-        summary.fields.update(_field_paths(row))
-        if row.meeting_id:
-            store.see(row.meeting_id, row.line)
-        store.keep(checked)
-        summary.valid += checked.is_valid
-        summary.invalid += not checked.is_valid
-        for finding in checked.findings:
-            _count(summary, finding)
-            store.add(finding)
+    shapes: Counter[_Shape] = Counter()
+    with open_job(path) as lines:
+        make_row, records = read_records(lines, summary.format, str(path), delimiter=delimiter)
+        count = _default_workers(path) if workers is None else workers
+        batches = iter(lambda: list(islice(records, _CHUNK)), [])
+        tallies = (
+            _in_workers(count, make_row, now, store.keep_rows, batches)
+            if count > 1
+            else (_check_batch(make_row, now, store.keep_rows, batch) for batch in batches)
+        )
+        for tally in tallies:
+            store._absorb(tally)
+            summary.rows += tally.rows
+            summary.invalid += tally.invalid
+            summary.warnings += tally.warnings
+            summary.rules.update(tally.rules)
+            shapes.update(tally.shapes)
     if summary.rows == 0:
         raise JobFileError(str(path), "the job file has no rows", rule="empty")
+    summary.valid = summary.rows - summary.invalid
+    for (names, members), rows in shapes.items():
+        for name, of_object in zip(names, members, strict=True):
+            for path_ in [name] if of_object is None else [f"{name}.{m}" for m in of_object]:
+                summary.fields[path_] += rows
     for finding in store.duplicate_findings():
-        _count(summary, finding)
+        summary.rules[f"{finding.severity}:{finding.rule}"] += 1
+        summary.warnings += 1
         store.add(finding)
     return summary
+
+
+def _check_batch(
+    make_row: RowMaker, now: datetime, keep_rows: bool, records: list[tuple[int, Any]]
+) -> _Tally:
+    """Make and check the rows of a batch of records (in a worker, or in this process)."""
+    tally = _Tally(keep_rows)
+    for line, record in records:
+        item = make_row(line, record)
+        if isinstance(item, JobRow):
+            tally.add(check_row(item, now))
+        else:
+            tally.add(CheckedRow(JobRow(item.line, item.meeting_id or "", {}), item.findings, None))
+    return tally
+
+
+def _default_workers(path: Path) -> int:
+    if path.stat().st_size < PARALLEL_BYTES:
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(cores or 1, _MAX_WORKERS)
+
+
+def _in_workers(
+    count: int,
+    make_row: RowMaker,
+    now: datetime,
+    keep_rows: bool,
+    batches: Iterator[list[tuple[int, Any]]],
+) -> Iterator[_Tally]:
+    """Tallies of the batches, in order, checked by ``count`` worker processes.
+
+    At most two batches per worker are in flight, so memory stays flat however far the reading
+    runs ahead. Workers are spawned, not forked: a fork copies whatever threads and locks this
+    process holds at that moment.
+    """
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(count, mp_context=context, initializer=_start_worker) as pool:
+        pending: deque[Future[_Tally]] = deque()
+        try:
+            for batch in batches:
+                pending.append(pool.submit(_check_batch, make_row, now, keep_rows, batch))
+                if len(pending) >= 2 * count:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+def _start_worker() -> None:
+    """Leave Ctrl-C to the main process (no traceback from each worker); end when it ends.
+
+    A main process stopped by SIGTERM or kill -9 cannot shut its workers down, and a worker
+    blocked on sending a result would wait for it forever: a thread watches for its end.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_end_with, args=(parent.sentinel,), daemon=True).start()
+
+
+def _end_with(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])
+    os._exit(1)
 
 
 def error_text(findings: Iterable[Finding]) -> str:
@@ -205,9 +310,3 @@ def error_text(findings: Iterable[Finding]) -> str:
         for f in findings
         if f.severity is Severity.ERROR
     )
-
-
-def _count(summary: JobSummary, finding: Finding) -> None:
-    summary.rules[f"{finding.severity}:{finding.rule}"] += 1
-    if finding.severity is Severity.WARNING:
-        summary.warnings += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import urllib.request
@@ -139,7 +140,8 @@ def test_plan_classes_rows_and_a_run_after_it_reads_nothing(
     assert code == 1, out  # the gone and refused rows fail
     assert "7 succeeded, 3 failed, 0 invalid, 3 skipped" in out
     requests = site.stats()["requests"]
-    assert requests["GET 200"] == before_run["GET 200"]  # the plan's before-values were used
+    # The plan's before-values were used; only its "unchanged" rows are read again to be sure.
+    assert requests["GET 200"] == before_run["GET 200"] + 3
     assert requests["PATCH 200"] == before_run["PATCH 200"] + 7
 
 
@@ -156,9 +158,9 @@ def test_a_run_skips_what_is_already_done_and_keeps_what_it_changed(
     assert code == 0, out
     assert "4 succeeded, 0 failed, 0 invalid, 1 skipped" in out
     with Journal.open_read_only(tmp_path / "job.csv.journal") as journal:
-        changed = list(journal.changed_rows())
+        changed = list(journal.undo_rows())
     assert len(changed) == 4
-    _record, _, before, after = changed[0]
+    before, after = changed[0].before, changed[0].after
     assert decode_values(before or "") == {
         "title": "Sync 0001",
         "unlockedMeetingJoinSecurity": "allowJoin",
@@ -234,8 +236,9 @@ def test_no_snapshot_rows_are_listed_as_not_revertible(
 ) -> None:
     """--no-snapshot sends without reading: undo cannot revert those rows, and says so."""
     job = lobby_job(tmp_path / "job.csv", 3)
-    code, out, _ = cli(site, "run", str(job), "--no-snapshot")
+    code, out, err = cli(site, "run", str(job), "--no-snapshot")
     assert code == 0
+    assert "undo cannot revert these rows" in err
     assert "GET 200" not in site.stats()["requests"]
     code, out, _ = cli(site, "undo", str(job))
     assert code == 0
@@ -276,7 +279,7 @@ def test_kill_during_a_run_keeps_before_values_for_every_patch(
     process.communicate(timeout=60)
     patched = set(site.stats()["patchesPerMeeting"])
     with Journal.open_read_only(tmp_path / "job.csv.journal") as journal:
-        known = {r.meeting_id for r, _, before_text, _ in journal.changed_rows() if before_text}
+        known = {r.meeting_id for r in journal.undo_rows() if r.before}
         pending = {r.meeting_id for r in journal.rows(RowStatus.PENDING)}
     assert patched <= known | pending
     assert cli(site, "run", str(job))[0] == 0
@@ -294,3 +297,89 @@ def test_undo_never_overwrites_an_edited_inverse_job(site: SandboxProcess, tmp_p
     code, _, err = cli(site, "undo", str(job))
     assert code == 2
     assert "exists and is not this journal's inverse job" in err
+
+
+def test_a_plans_unchanged_is_checked_again_before_a_skip(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """A meeting a plan found already set, edited before the run, is changed, not skipped."""
+    patch_directly(site, IDS[0], {"title": "Wanted"})
+    job = write_job(tmp_path / "job.csv", [{"meetingId": IDS[0], "title": "Wanted"}])
+    code, out, _ = cli(site, "plan", str(job), "--format", "json")
+    assert json.loads(out)["classes"]["unchanged"] == 1
+    patch_directly(site, IDS[0], {"title": "Edited after the plan"})
+    code, out, _ = cli(site, "run", str(job))
+    assert code == 0, out
+    assert "1 succeeded, 0 failed, 0 invalid, 0 skipped" in out
+    assert stored(site, IDS[0])["title"] == "Wanted"
+
+
+def test_a_row_killed_after_its_patch_keeps_its_first_before_values(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """Killed between the PATCH and its outcome: the resume sends it again, unread, and undo
+    still knows what the meeting held before the first run."""
+    job = lobby_job(tmp_path / "job.csv", 2)
+    assert cli(site, "run", str(job))[0] == 0
+    journal = tmp_path / "job.csv.journal"
+    with sqlite3.connect(journal) as db:  # the outcome of line 2 never made it to disk
+        db.execute(
+            "UPDATE rows SET status = 'pending', after = NULL, http_status = NULL, "
+            "finished_at = NULL WHERE line = 2"
+        )
+    db.close()
+    code, out, _ = cli(site, "run", str(job))
+    assert code == 0, out
+    assert "this run  1 rows" in out
+    assert site.stats()["patchesPerMeeting"][IDS[0]] == 2
+    assert cli(site, "undo", str(job), "--run")[0] == 0
+    assert stored(site, IDS[0])["title"] == "Sync 0000"
+
+
+def test_undo_marks_rows_reverted_and_a_run_after_it_changes_them_again(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """A meeting already back is skipped (not a conflict); reverted rows are sent by the next
+    run of the job, and the undo after that goes to a file of its own."""
+    original = {mid: stored(site, mid) for mid in IDS[:3]}
+    job = lobby_job(tmp_path / "job.csv", 3)
+    assert cli(site, "run", str(job))[0] == 0
+    patch_directly(site, IDS[1], {"title": "Sync 0001", "unlockedMeetingJoinSecurity": "allowJoin"})
+    code, out, _ = cli(site, "undo", str(job), "--run")
+    assert code == 0, out
+    assert "2 succeeded, 0 failed, 0 invalid, 1 skipped" in out
+    status = json.loads(invoke("status", str(job), "--format", "json")[1])
+    assert status["counts"]["reverted"] == 3
+    code, out, _ = cli(site, "run", str(job))
+    assert code == 0, out
+    assert "3 succeeded" in out
+    code, out, _ = cli(site, "undo", str(job), "--run")
+    assert code == 0, out
+    assert "job.undo-2.csv" in out
+    assert {mid: stored(site, mid) for mid in IDS[:3]} == original
+
+
+def test_undo_run_waits_for_no_run_of_the_job(site: SandboxProcess, tmp_path: Path) -> None:
+    """A run holding the job's journal keeps undo --run out (exit 3), nothing written."""
+    job = lobby_job(tmp_path / "job.csv", 2)
+    assert cli(site, "run", str(job))[0] == 0
+    with Journal.open_for_run(tmp_path / "job.csv.journal"):
+        code, _, err = cli(site, "undo", str(job), "--run")
+    assert code == 3, err
+    assert not (tmp_path / "job.undo.csv").exists()
+
+
+def test_undo_reverts_rows_since_removed_from_a_forced_job(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """Rows moved or deleted in a changed job keep their outcome; undo still reverts them."""
+    original = {mid: stored(site, mid) for mid in IDS[:4]}
+    rows = [{"meetingId": IDS[i], "title": f"T{i}"} for i in range(3)]
+    job = write_job(tmp_path / "job.csv", rows)
+    assert cli(site, "run", str(job))[0] == 0
+    write_job(job, [{"meetingId": IDS[3], "title": "T3"}, rows[0], rows[2]])
+    code, out, _ = cli(site, "run", str(job), "--force")
+    assert code == 0, out
+    assert "this run  1 rows" in out
+    assert cli(site, "undo", str(job), "--run")[0] == 0
+    assert {mid: stored(site, mid) for mid in IDS[:4]} == original

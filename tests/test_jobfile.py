@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bulkpatch.errors import JobFileError
-from bulkpatch.jobfile import JobFormat, job_format, open_job, parse_cell, read_rows
+from bulkpatch.jobfile import (
+    MAX_DEPTH,
+    ROW_CAP,
+    JobFormat,
+    job_format,
+    open_job,
+    parse_cell,
+    read_rows,
+)
+from bulkpatch.jobfile._csvfile import _careful_row, _read_header, csv_row
 from bulkpatch.model import FIELDS, FieldKind, JobRow, RowProblem, check_row
 
 
@@ -110,15 +121,13 @@ def test_csv_blank_lines_are_skipped_and_counted() -> None:
     assert [r.line for r in rows] == [3, 5]
 
 
-def test_csv_broken_row_does_not_stop_the_reader() -> None:
-    """A row with a bad quote or a bad cell is reported and reading goes on."""
-    rows = read('meetingId,title,sendEmail\nm1,"a"b,true\nm2,ok,maybe\nm3,fine,true\n')
-    assert isinstance(rows[0], RowProblem)
-    assert rows[0].line == 2
+def test_csv_bad_cell_does_not_stop_the_reader() -> None:
+    """A row with a cell that does not read as its field's kind is reported and reading goes on."""
+    rows = read("meetingId,title,sendEmail\nm1,ok,maybe\nm2,fine,true\n")
+    assert isinstance(rows[0], JobRow)
+    assert rows[0].problems[0].rule == "type"
     assert isinstance(rows[1], JobRow)
-    assert rows[1].problems[0].rule == "type"
-    assert isinstance(rows[2], JobRow)
-    assert not rows[2].problems
+    assert not rows[1].problems
 
 
 def test_invalid_utf8_is_a_problem_on_its_line(tmp_path: Path) -> None:
@@ -305,3 +314,195 @@ def test_example_jobs_in_both_formats_agree(write_job: Callable[[str, str], Path
         assert [(r.meeting_id, r.changes) for r in rows_a] == [
             (r.meeting_id, r.changes) for r in rows_b
         ], csv_path
+
+
+# --- input that must not smuggle rows in (issue 11, part C) ----------------------------------
+
+SMUGGLED = "victim42,smuggled title"
+
+
+@pytest.mark.parametrize("size", [131_073, 500_000])
+def test_quoted_cell_over_the_old_field_limit_stays_one_cell(size: int) -> None:
+    """A quoted cell longer than the csv module's default limit is one cell, never rows."""
+    agenda = "x" * size + "\n" + SMUGGLED + "\n" + "end"
+    rows = read(f'meetingId,title\nm1,"{agenda}"\nm2,after\n')
+    assert [(r.line, r.meeting_id) for r in rows] == [(2, "m1"), (5, "m2")]
+    assert isinstance(rows[0], JobRow)
+    assert rows[0].changes == {"title": agenda}
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ('meetingId,title\nm1,"a"b\nm2,ok\n', 2, "broken CSV quoting on line 2"),
+        (
+            f'meetingId,title\nm1,"bring "notes"\n{SMUGGLED}\n"\n',
+            2,
+            "broken CSV quoting on line 2",
+        ),
+        (
+            f'meetingId,title\nm1,"line one\nsays "hi" to all\n{SMUGGLED}\n"\n',
+            3,
+            "line 3 (in the row from line 2)",
+        ),
+        (f'meetingId,title\nm1,"never closed\n{SMUGGLED}\n', 3, "opens in the row on line 2"),
+        ('meetingId,"title\n', 1, "never closed"),
+    ],
+)
+def test_broken_quoting_refuses_the_file(text: str, line: int, message: str) -> None:
+    """Every CSV parse error stops the read: the lines after it may be the inside of a cell."""
+    with pytest.raises(JobFileError, match=re.escape(message)) as caught:
+        read(text)
+    assert (caught.value.rule, caught.value.line, caught.value.path) == ("csv", line, "job")
+
+
+@pytest.mark.parametrize(
+    ("text", "fmt", "line"),
+    [
+        ('meetingId,title\nm1,"' + "x\n" * (ROW_CAP // 2 + 1) + '"\n', JobFormat.CSV, 2),
+        ("meetingId,title\nm1," + "x" * ROW_CAP + "\n", JobFormat.CSV, 2),
+        ('{"meetingId": "m1", "title": "' + "x" * ROW_CAP + '"}\n', JobFormat.JSONL, 1),
+    ],
+    ids=["csv-multi-line", "csv-one-line", "jsonl"],
+)
+def test_a_row_over_the_cap_refuses_the_file(text: str, fmt: JobFormat, line: int) -> None:
+    """A row longer than ROW_CAP characters is a file error naming its line, not a row."""
+    with pytest.raises(JobFileError, match=f"longer than {ROW_CAP:,} characters") as caught:
+        read(text, fmt)
+    assert (caught.value.rule, caught.value.line) == ("too_long", line)
+
+
+def test_a_file_with_no_line_end_is_read_in_bounded_pieces(tmp_path: Path) -> None:
+    """open_job hands out no line longer than the cap, so a file without line ends stops early."""
+    path = tmp_path / "job.jsonl"
+    path.write_text("x" * (3 * ROW_CAP))
+    with open_job(path) as lines:
+        assert len(next(lines)) == ROW_CAP + 1
+        with pytest.raises(JobFileError, match="line 1 is longer"):
+            list(read_rows(lines, JobFormat.JSONL, str(path)))
+
+
+def make_fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def link_dev_zero(path: Path) -> None:
+    path.symlink_to("/dev/zero")
+
+
+def make_folder(path: Path) -> None:
+    path.mkdir()
+
+
+@pytest.mark.parametrize("make", [make_fifo, link_dev_zero, make_folder])
+def test_only_regular_files_are_opened(tmp_path: Path, make: Callable[[Path], None]) -> None:
+    """A FIFO, a device (/dev/zero) or a folder named like a job is refused, without blocking."""
+    path = tmp_path / "job.csv"
+    make(path)
+    with pytest.raises(JobFileError, match="not a regular file") as caught, open_job(path):
+        pass
+    assert caught.value.path == str(path)
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_csv_cells_separated_by_semicolons_or_tabs(delimiter: str) -> None:
+    """With its delimiter, a semicolon or tab CSV reads like a comma one, quoting included."""
+    text = f'meetingId{delimiter}title{delimiter}sendEmail\nm1{delimiter}"a{delimiter}b, c"{delimiter}true\n'
+    (row,) = read_rows(io.StringIO(text, newline=""), JobFormat.CSV, "job", delimiter=delimiter)
+    assert isinstance(row, JobRow)
+    assert row.changes == {"title": f"a{delimiter}b, c", "sendEmail": True}
+
+
+@pytest.mark.parametrize(
+    ("header", "delimiter", "hint"),
+    [
+        ("meetingId;title", ",", "--delimiter ';'"),
+        ("meetingId\ttitle", ",", "--delimiter tab"),
+        ("meetingId,title", ";", "--delimiter ','"),
+    ],
+)
+def test_header_in_one_cell_names_the_delimiter(header: str, delimiter: str, hint: str) -> None:
+    """A header that holds meetingId inside one cell says which separator the file uses."""
+    with pytest.raises(JobFileError, match=re.escape(hint)) as caught:
+        list(read_rows(io.StringIO(f"{header}\nm1\n"), JobFormat.CSV, "job", delimiter=delimiter))
+    assert (caught.value.rule, caught.value.line) == ("delimiter", 1)
+
+
+def test_an_unknown_delimiter_is_refused() -> None:
+    """Only comma, semicolon and tab separate cells."""
+    with pytest.raises(ValueError, match=re.escape("not '|'")):
+        list(read_rows(io.StringIO("meetingId\n"), JobFormat.CSV, "job", delimiter="|"))
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+@pytest.mark.parametrize("depth", [MAX_DEPTH + 1, 495, 980, 5_000])
+def test_deeply_nested_json_is_a_row_problem(depth: int) -> None:
+    """Arrays nested past MAX_DEPTH are a problem of their row, in a CSV cell and in JSONL."""
+    (cell,) = read(f"meetingId,integrationTags\nm1,{nested(depth)}\n")
+    assert isinstance(cell, JobRow)
+    assert [(p.field, p.rule) for p in cell.problems] == [("integrationTags", "type")]
+    (line,) = read(f'{{"meetingId": "m1", "title": {nested(depth)}}}\n', JobFormat.JSONL)
+    assert isinstance(line, RowProblem)
+    assert line.findings[0].rule == "json"
+
+
+def test_nesting_up_to_the_limit_is_read() -> None:
+    """MAX_DEPTH levels are still a value (the rules then say what is wrong with it)."""
+    assert parse_cell(nested(MAX_DEPTH), FieldKind.JSON) is not None
+
+
+@pytest.mark.parametrize("escape", ["\\u0000", "\\ud800", "\\udfff", "\\udce9"])
+def test_escaped_nul_or_lone_surrogate_makes_the_row_invalid(escape: str) -> None:
+    """NULs and lone surrogates written as JSON escapes are caught like raw ones."""
+    (line,) = read(f'{{"meetingId": "m1", "title": "a{escape}b"}}\n', JobFormat.JSONL)
+    assert isinstance(line, RowProblem)
+    assert line.findings[0].rule == "encoding"
+    (key,) = read(f'{{"meetingId": "m{escape}", "title": "t"}}\n', JobFormat.JSONL)
+    assert isinstance(key, RowProblem)
+    assert key.meeting_id is None
+    (cell,) = read(f'meetingId,integrationTags\nm1,"[""a{escape}""]"\n')
+    assert isinstance(cell, JobRow)
+    assert [(p.field, p.rule) for p in cell.problems] == [("integrationTags", "encoding")]
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [(b"caf\xe9", "caf\\xe9"), (b"m\x001", "m\\x001"), (b"\xff\xfe", "\\xff\\xfe")],
+)
+def test_an_unreadable_meeting_id_is_kept_as_escapes(
+    tmp_path: Path, raw: bytes, shown: str
+) -> None:
+    """A meetingId with bytes that are not UTF-8 (or a NUL) is invalid and shown as escapes."""
+    path = tmp_path / "job.csv"
+    path.write_bytes(b"meetingId,title\n" + raw + b",t\n")
+    with open_job(path) as lines:
+        (row,) = read_rows(lines, JobFormat.CSV, str(path))
+    assert isinstance(row, JobRow)
+    assert row.meeting_id == shown
+    assert [(p.field, p.rule, p.meeting_id) for p in row.problems] == [
+        ("meetingId", "encoding", shown)
+    ]
+    row.meeting_id.encode("utf-8")  # storable and printable
+
+
+plain_columns = st.lists(
+    st.sampled_from(sorted(FIELDS)) | st.sampled_from(["#note", "#owner"]), unique=True, max_size=6
+)
+row_cells = st.lists(
+    cell_text | st.sampled_from(["null", " null ", "true", "maybe", "7", "x7", "[1]", "[", "{}"]),
+    max_size=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(columns=plain_columns, cells=row_cells, meeting_id=cell_text)
+def test_the_short_path_reads_rows_as_the_careful_one(
+    columns: list[str], cells: list[str], meeting_id: str
+) -> None:
+    """Rows with nothing special take a short path; it gives exactly what the careful one does."""
+    layout = _read_header(["meetingId", *columns], "job", ",")
+    record = [meeting_id, *cells]
+    assert csv_row(2, record, layout) == _careful_row(2, record, layout)

@@ -181,24 +181,57 @@ def test_secrets_are_stored_masked_but_a_changed_one_is_noticed(tmp_path: Path) 
     assert b"Better3" not in data
 
 
-def test_rows_gone_from_a_forced_job_are_removed_not_pending(tmp_path: Path) -> None:
-    """With --force and fewer rows, the rows no longer in the file are removed, done ones kept."""
+def test_a_forced_job_keeps_each_rows_outcome_by_content_not_line(tmp_path: Path) -> None:
+    """A line inserted above done rows does not make them pending, nor theirs anyone else's."""
+    rows = [ValidatedRow(line, f"m{line}", {"title": "t"}) for line in range(2, 6)]
+    with held(tmp_path, rows) as journal:
+        for line in (2, 3):
+            journal.record(Outcome(line, RowStatus.SUCCEEDED, 1, 204))
+        journal.flush()
+        inserted = [ValidatedRow(2, "new", {"title": "t"})] + [
+            ValidatedRow(row.line + 1, row.meeting_id, row.body) for row in rows
+        ]
+        journal.bind(binding(tmp_path, "sha-2"), force=True)
+        journal.sync_rows(inserted, changed=True)
+        statuses = {r.line: (r.meeting_id, r.status, r.http_status) for r in journal.rows()}
+        assert statuses == {
+            2: ("new", RowStatus.PENDING, None),
+            3: ("m2", RowStatus.SUCCEEDED, 204),
+            4: ("m3", RowStatus.SUCCEEDED, 204),
+            5: ("m4", RowStatus.PENDING, None),
+            6: ("m5", RowStatus.PENDING, None),
+        }
+
+
+def test_done_rows_that_leave_a_forced_job_are_kept_for_undo_only(tmp_path: Path) -> None:
+    """Rows no longer in the file leave the counts; the ones that changed a meeting stay undoable."""
     rows = [ValidatedRow(line, f"m{line}", {"title": "t"}) for line in range(2, 7)]
     with held(tmp_path, rows) as journal:
         journal.record(Outcome(5, RowStatus.SUCCEEDED, 1))
         journal.flush()
         journal.bind(binding(tmp_path, "sha-2"), force=True)
         journal.sync_rows(rows[:2], changed=True)
-        statuses = {r.line: r.status for r in journal.rows()}
-        assert statuses == {
+        assert {r.line: r.status for r in journal.rows()} == {
             2: RowStatus.PENDING,
             3: RowStatus.PENDING,
-            4: RowStatus.REMOVED,
-            5: RowStatus.SUCCEEDED,
-            6: RowStatus.REMOVED,
         }
+        assert [(r.meeting_id, r.retired) for r in journal.undo_rows()] == [("m5", True)]
         journal.sync_rows(rows, changed=True)  # the rows come back: to do again
-        assert journal.counts()[RowStatus.REMOVED] == 0
+        assert journal.counts()[RowStatus.PENDING] == 5
+        journal.mark_reverted(["m5"])
+        assert journal.retired_count() == 0
+        assert list(journal.undo_rows()) == []
+
+
+def test_an_edited_row_is_sent_again(tmp_path: Path) -> None:
+    """Same line, same meeting, another patch: pending again; the old change stays undoable."""
+    with held(tmp_path) as journal:
+        journal.record(Outcome(3, RowStatus.SUCCEEDED, 1))
+        journal.flush()
+        journal.bind(binding(tmp_path, "sha-2"), force=True)
+        journal.sync_rows(two_rows(title="c"), changed=True)
+        assert journal.counts()[RowStatus.PENDING] == 2
+        assert [r.line for r in journal.undo_rows()] == [3]
 
 
 def test_every_row_is_in_the_journal_before_anything_is_sent(tmp_path: Path) -> None:
@@ -249,8 +282,10 @@ def test_a_journal_from_a_newer_bulkpatch_is_refused(tmp_path: Path) -> None:
             opening(tmp_path / "j.journal")
 
 
-def test_a_cut_journal_is_named_damaged(tmp_path: Path) -> None:
-    """A journal missing its last bytes is refused by SQLite's own check, never half read."""
+@pytest.mark.parametrize("cut", [100, 4096, 3 * 4096])
+def test_a_cut_journal_is_named_damaged(tmp_path: Path, cut: int) -> None:
+    """A journal missing its last bytes (or whole pages) is refused as damaged, never half
+    read, never called foreign."""
     rows = [ValidatedRow(line, f"m{line}", {"title": "t" * 100}) for line in range(2, 400)]
     with held(tmp_path, rows):
         pass
@@ -259,13 +294,16 @@ def test_a_cut_journal_is_named_damaged(tmp_path: Path) -> None:
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
     data = path.read_bytes()
-    path.write_bytes(data[:-100])
+    path.write_bytes(data[:-cut])
     with pytest.raises(JournalError, match="damaged"):
         Journal.open_read_only(path)
+    with pytest.raises(JournalError, match="damaged"):
+        Journal.open_for_run(path)
 
 
 def test_version_1_journals_are_migrated(tmp_path: Path) -> None:
-    """A journal of the first schema gets its target from its runs and the new columns."""
+    """A journal of the first schema gets its target from its runs and the new columns;
+    rows once "removed" go, and a before-value without its outcome counts as sent."""
     path = tmp_path / "old.journal"
     db = sqlite3.connect(path)
     db.executescript(
@@ -279,6 +317,8 @@ def test_version_1_journals_are_migrated(tmp_path: Path) -> None:
             throttled INTEGER NOT NULL DEFAULT 0);
         INSERT INTO meta VALUES ('schema', '1'), ('job_hash', 'sha-1'), ('job_path', 'job.csv');
         INSERT INTO rows (line, meeting_id, status) VALUES (2, 'm1', 'succeeded');
+        INSERT INTO rows (line, meeting_id, status) VALUES (3, 'm2', 'removed');
+        INSERT INTO rows (line, meeting_id, status, before) VALUES (4, 'm3', 'pending', '{}');
         INSERT INTO runs (started_at, options, pid, host)
             VALUES ('2026-11-01T00:00:00Z', '{"baseUrl": "https://WebexAPIs.com/v1/"}', 1, 'h');
         """
@@ -287,7 +327,9 @@ def test_version_1_journals_are_migrated(tmp_path: Path) -> None:
     with Journal.open_for_run(path) as journal:
         assert journal.meta["schema"] == str(SCHEMA_VERSION)
         assert journal.meta["target"] == "https://webexapis.com/v1"
-        assert [r.status for r in journal.rows()] == [RowStatus.SUCCEEDED]
+        assert [r.status for r in journal.rows()] == [RowStatus.SUCCEEDED, RowStatus.PENDING]
+        assert [r.line for r in journal.undo_rows()] == [2, 4]
+        assert [s.sent for s in journal.states_from(0, 10)] == [False, True]
 
 
 def immutable(path: Path) -> bool:
@@ -338,3 +380,25 @@ def test_default_path_sits_beside_the_job() -> None:
     assert default_journal_path(Path("jobs/x.csv"), sandbox=True) == Path(
         "jobs/x.csv.sandbox.journal"
     )
+
+
+def test_opening_keeps_sqlites_own_locks(tmp_path: Path) -> None:
+    """Opening a journal for a run never closes a descriptor of SQLite's files (that would drop
+    SQLite's locks, and a `status` elsewhere would then take the live journal's shared memory
+    for its own): the run still holds its lock on the -shm file."""
+    locks = Path("/proc/locks")
+    if not locks.exists():
+        pytest.skip("no /proc/locks here")
+    with held(tmp_path):
+        pass  # the journal exists now, in WAL mode
+    path = tmp_path / "j.journal"
+    with Journal.open_for_run(path) as journal:
+        journal.record(Outcome(2, RowStatus.SUCCEEDED, 1))
+        journal.flush()
+        shm = Path(f"{path}-shm").stat().st_ino
+        held_by_us = [
+            line
+            for line in locks.read_text().splitlines()
+            if f" {os.getpid()} " in line and line.split()[5].endswith(f":{shm}")
+        ]
+    assert held_by_us, "SQLite's lock on the -shm file is gone"

@@ -79,7 +79,7 @@ def test_ctrl_c_while_starting_ends_quietly(
 ) -> None:
     """A Ctrl-C before the run has begun (here during validation) is exit 3, no traceback."""
 
-    def interrupted(*_: object) -> None:
+    def interrupted(*_: object, **__: object) -> None:
         raise KeyboardInterrupt
 
     monkeypatch.setattr("bulkpatch.workflows.run.validate_job", interrupted)

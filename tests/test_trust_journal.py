@@ -242,7 +242,7 @@ def test_a_journal_that_fails_mid_run_exits_3_naming_it(
 def test_rows_deleted_from_a_forced_job_do_not_stay_pending(
     start_sandbox: Callable[..., SandboxProcess], tmp_path: Path
 ) -> None:
-    """--force after deleting rows: they are removed, not pending, and the run exits 0."""
+    """--force after deleting rows: they leave the counts (none pending), and the run exits 0."""
     site = start_sandbox()
     job = titles_job(tmp_path / "job.csv", 10)
     env_run = run_args(site, job, "--max-failures", "0")

@@ -139,11 +139,14 @@ def test_a_retry_after_past_the_limit_stops_the_run_without_sleeping(
     code, out, _ = run_against(server.api_url, job, "--concurrency", "1")
     assert code == 3
     assert "more than max_retry_after (900 s)" in out
+    assert f"(Retry-After: {retry_after})" in out
     sent = len(server.received)
     assert sent == 1
     code, out, _ = run_against(server.api_url, job)
     assert code == 3
     assert "an earlier run was told to wait until" in out
+    capped = retry_after != "86400"  # a wait of years is capped: no made-up date is shown
+    assert ("more than ten years from now" in out) is capped
     assert len(server.received) == sent
     assert statuses(tmp_path / "job.csv.journal")[RowStatus.PENDING] == 4
 
@@ -294,3 +297,16 @@ def test_escape_sequences_from_a_server_are_shown_neutralised(
     for text in (err, status):
         assert "\x1b" not in text
     assert "bad \\x1b]0;pwned\\x07\\x1b[2J title" in status
+
+
+def test_a_read_answered_with_another_meeting_changes_nothing(
+    hostile: Callable[[Answer], HostileServer], tmp_path: Path
+) -> None:
+    """A GET that returns some other meeting must not pass for this one: the row fails unsent."""
+    server = hostile(always(200, {"id": "someone-else", "title": "x"}))
+    job = write_job(tmp_path / "job.csv", [{"meetingId": "m1", "title": "new"}])
+    code, _out, _ = run_against(server.api_url, job)
+    assert code == 1
+    assert [r.method for r in server.received] == ["GET"]
+    status = invoke("status", str(job))[1]
+    assert "answered the read of m1 with another meeting (someone-else)" in status

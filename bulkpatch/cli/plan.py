@@ -69,10 +69,11 @@ def plan_command(
 ) -> int:
     """Read each row's meeting and show what a run would change: current -> new, per field.
 
-    Rows are classed change, unchanged (a run skips them), gone (404) or refused (the API would
-    refuse: an instance, an ended or ad-hoc meeting, a value its type does not take). Nothing
-    is changed; the before-values go into the job's journal, so a run right after reads no
-    meeting again. Exit 0 when planned, 2 when the job is invalid, 3 when stopped.
+    Rows are classed change, unchanged (a run reads them again, then skips them), gone (404) or
+    refused (the API would refuse: an instance, an ended or ad-hoc meeting, a value its type
+    does not take). Nothing is changed; the before-values go into the job's journal, so a run
+    right after sends the changes without reading those meetings again. Exit 0 when planned,
+    2 when the job is invalid, 3 when stopped.
 
     \b
     Example:
@@ -161,8 +162,9 @@ class _Text:
             say(f"  fields    {fields}")
         pace = f", about {report.seconds:,.0f} s at {report.rate:g}/s" if report.seconds else ""
         say(
-            f"  a run     would send {report.patches} PATCH requests and read no meeting again "
-            f"(the before-values are in {report.journal}){pace}"
+            f"  a run     would send {report.patches} PATCH requests and {report.reads} GETs "
+            f"(rows found already set are read again before they are skipped; the other "
+            f"before-values are in {report.journal}){pace}"
         )
         if report.reason is not StopReason.FINISHED:
             say(f"  stopped   {report.reason.value}: {printable(report.detail)}")
@@ -204,6 +206,7 @@ class _Json:
             "fields": dict(report.fields.most_common()),
             "alreadyDone": report.already_done,
             "patches": report.patches,
+            "reads": report.reads,
             "rate": report.rate,
             "seconds": report.seconds,
             "requests": report.counts.requests,

@@ -66,8 +66,8 @@ def status(
 
     \b
     Example:
-      bulkpatch status jobs/site-migration-lobby.csv.journal
-      bulkpatch status jobs/site-migration-lobby.csv --format json
+      bulkpatch status jobs/site-migration-lobby.csv
+      bulkpatch status jobs/site-migration-lobby.csv.sandbox.journal --format json
     """
     settings_from(config_path, log_format, verbose)
     with open_journal(journal) as opened:
@@ -80,6 +80,10 @@ def status(
     click.echo(f"  target    {report['target'] or 'not bound yet'}")
     shown = [s for s in STATUSES if s not in RARE or counts[s]]
     click.echo(f"  rows      {report['rows']}: " + ", ".join(f"{counts[s]} {s}" for s in shown))
+    if report["retired"]:
+        click.echo(
+            f"  retired   {report['retired']} done rows no longer in the job (kept for undo)"
+        )
     last = report["lastRun"]
     if last:
         ended = last["endedAt"] or (
@@ -110,13 +114,14 @@ def _status_report(journal: Journal) -> dict[str, Any]:
     runs = journal.runs()
     last = runs[-1] if runs else None
     meta = journal.meta
-    job_rows = int(meta.get("job_rows", 0)) or sum(counts.values()) - counts[RowStatus.REMOVED]
+    job_rows = int(meta.get("job_rows", 0)) or sum(counts.values())
     return {
         "journal": str(journal.path),
         "job": meta.get("job_path"),
         "target": meta.get("target"),
         "rows": job_rows,
         "counts": {str(status): count for status, count in counts.items()},
+        "retired": journal.retired_count(),
         "finished": bool(last and last.outcome == "finished" and counts[RowStatus.PENDING] == 0),
         "rowsPerSecond": _rate(journal, runs),
         "heldBy": journal.holder(),

@@ -30,9 +30,10 @@ from bulkpatch.cli.remote import (
     run_with_progress,
 )
 from bulkpatch.cli.summary import summarise
-from bulkpatch.cli.validate import render_text
+from bulkpatch.cli.validate import delimiter_option, render_text
 from bulkpatch.client import meeting_path
 from bulkpatch.config import Settings, check_base_url
+from bulkpatch.jobfile import DELIMITERS
 from bulkpatch.log import uses_json
 from bulkpatch.model import mask_secrets
 from bulkpatch.policy import parse_deadline, parse_failure_limit
@@ -89,6 +90,7 @@ T = TypeVar("T")
     help="Stop taking rows at this local time (06:00) or ISO 8601 moment; exit 3, resumable.",
 )
 @remote_options
+@delimiter_option
 @common_options
 @exits_cleanly
 def run(
@@ -104,6 +106,7 @@ def run(
     max_failures: str | None,
     deadline: str | None,
     remote: RemoteFlags,
+    delimiter: str,
     config_path: Path | None,
     log_format: str | None,
     verbose: int,
@@ -146,7 +149,7 @@ def run(
         snapshot=not no_snapshot,
         skip_unchanged=not no_skip_unchanged,
     )
-    with prepare_job(job, now) as prepared:
+    with prepare_job(job, now, delimiter=DELIMITERS[delimiter], workers=None) as prepared:
         summary = prepared.summary
         if not summary.ok and not skip_invalid:
             render_text(summary, prepared.store.findings())
@@ -155,6 +158,11 @@ def run(
         if summary.warnings:
             log.warning(
                 "job.warnings", count=summary.warnings, hint=f"bulkpatch validate {job} lists them"
+            )
+        if no_snapshot and not dry_run:
+            log.warning(
+                "run.no_snapshot",
+                hint="meetings are not read before their PATCH: undo cannot revert these rows",
             )
         if dry_run:
             return _dry_run(prepared, settings)

@@ -58,7 +58,7 @@ def summarise(report: RunReport, log: FilteringBoundLogger | None) -> int:
     if report.detail:
         say(f"  why       {printable(report.detail)}")
     shown = [s for s in STATUSES if s not in RARE or totals[s]]
-    rows = sum(totals[s] for s in STATUSES if s is not RowStatus.REMOVED)
+    rows = sum(totals.values())
     say(f"  rows      {rows}: " + ", ".join(f"{totals[s]} {s}" for s in shown))
     say(
         f"  this run  {counts.done} rows in {elapsed:.1f} s ({rate:.1f} rows/s), "

@@ -20,6 +20,7 @@ from bulkpatch.cli.common import (
     shown_path,
 )
 from bulkpatch.cli.remote import (
+    Display,
     RemoteFlags,
     read_token,
     remote_options,
@@ -28,13 +29,21 @@ from bulkpatch.cli.remote import (
 )
 from bulkpatch.cli.results import open_journal
 from bulkpatch.cli.summary import summarise
-from bulkpatch.config import SANDBOX_TARGET
+from bulkpatch.config import SANDBOX_TARGET, Settings
 from bulkpatch.errors import ConfigError
 from bulkpatch.export import protected_paths
+from bulkpatch.journal import Journal
 from bulkpatch.log import uses_json
 from bulkpatch.redact import printable
-from bulkpatch.workflows import RunOptions, Target, prepare_job
-from bulkpatch.workflows.undo import Inverse, default_undo_path, inverse_of, write_inverse
+from bulkpatch.workflows import RunOptions, RunReport, Target, prepare_job
+from bulkpatch.workflows.undo import (
+    Inverse,
+    choose_output,
+    inverse_of,
+    inverse_text,
+    reverted_meetings,
+    write_inverse,
+)
 
 
 @main.command("undo")
@@ -87,21 +96,43 @@ def undo_command(
     )
     log: FilteringBoundLogger = structlog.get_logger("bulkpatch")
     with open_journal(journal) as opened:
-        inverse = inverse_of(opened, datetime.now(UTC))
-        target = opened.meta.get("target", "")
-        protected = protected_paths(opened)
-    output = output or default_undo_path(inverse.job)
-    written = write_inverse(inverse, output, protected) if inverse.rows else False
-    _describe(inverse, output, written)
-    if not run_it or not inverse.rows:
-        if inverse.rows:
-            say(f"  next      bulkpatch undo {journal} --run   (with the drift guard)")
-        return EXIT_OK
-    if target == SANDBOX_TARGET:
-        raise ConfigError(
-            "that run went to an in-process sandbox, which is gone; run the inverse job on a "
-            f"sandbox of your own: bulkpatch run {output} --base-url URL"
-        )
+        source = opened.path
+    # --run holds the run's journal throughout: no run of the job can interleave with its undo.
+    with Journal.open_for_run(source) if run_it else Journal.open_read_only(source) as original:
+        inverse = inverse_of(original, datetime.now(UTC))
+        content = inverse_text(inverse)
+        output, ready = choose_output(content, inverse.job, output)
+        if inverse.rows and not ready:
+            write_inverse(content, output, protected_paths(original))
+        _describe(inverse, output, ready)
+        if not run_it or not inverse.rows:
+            if inverse.rows:
+                say(f"  next      bulkpatch undo {journal} --run   (with the drift guard)")
+            return EXIT_OK
+        if original.meta.get("target") == SANDBOX_TARGET:
+            raise ConfigError(
+                "that run went to an in-process sandbox, which is gone; run the inverse job on "
+                f"a sandbox of your own: bulkpatch run {output} --base-url URL"
+            )
+        target = Target.api(original.meta["target"])
+        report = _run_inverse(inverse, output, target, force, settings, display, log)
+        with Journal.open_read_only(report.journal) as undone:
+            reverted = reverted_meetings(undone)
+        if reverted is not None:
+            original.mark_reverted(reverted)
+    return summarise(report, log if uses_json(settings.log_format) else None)
+
+
+def _run_inverse(
+    inverse: Inverse,
+    output: Path,
+    target: Target,
+    force: bool,
+    settings: Settings,
+    display: Display,
+    log: FilteringBoundLogger,
+) -> RunReport:
+    """Run the inverse job with the drift guard (a resumable run of its own, own journal)."""
     credentials = read_token(settings, log)
     options = RunOptions(expect=inverse.expect, ignore_drift=force, retry_failed=force)
     with prepare_job(output, datetime.now(UTC)) as prepared:
@@ -109,24 +140,26 @@ def undo_command(
             raise ConfigError(
                 f"the inverse job {output} does not validate: bulkpatch validate {output}"
             )
-        report = anyio.run(
+        return anyio.run(
             partial(run_with_progress, label="undo"),
             prepared,
             options,
             settings,
             credentials,
-            Target.api(target),
+            target,
             display,
             log,
         )
-    return summarise(report, log if uses_json(settings.log_format) else None)
 
 
-def _describe(inverse: Inverse, output: Path, written: bool) -> None:
+def _describe(inverse: Inverse, output: Path, ready: bool) -> None:
     if not inverse.rows:
-        say("Nothing to undo: no row of this journal changed a meeting that can be reverted.")
+        say(
+            "Nothing to undo: no row of this journal changed a meeting that can be reverted "
+            "(or an undo already did)."
+        )
     else:
-        state = "written to" if written else "already in"
+        state = "already in" if ready else "written to"
         say(f"Undo of {len(inverse.rows)} meetings {state} {shown_path(output)}")
     if inverse.not_revertible:
         say(f"  cannot revert ({len(inverse.not_revertible)}):")

@@ -19,6 +19,7 @@ from bulkpatch.cli.common import (
     settings_from,
     text_or_json,
 )
+from bulkpatch.jobfile import DELIMITERS
 from bulkpatch.model import Finding, Severity
 from bulkpatch.model.site import SiteProfile, SiteProfileError, load_profile, site_findings
 from bulkpatch.validation import FindingStore, JobSummary, validate_job
@@ -44,16 +45,27 @@ site_option = click.option(
 )
 
 
+delimiter_option = click.option(
+    "--delimiter",
+    type=click.Choice(list(DELIMITERS)),
+    default=",",
+    show_default=True,
+    help="What separates a CSV job's cells: , or ; (Excel where the decimal mark is a comma) or tab.",
+)
+
+
 @main.command()
 @click.argument("job", type=click.Path(path_type=Path, dir_okay=False))
 @site_option
 @text_or_json
+@delimiter_option
 @common_options
 @exits_cleanly
 def validate(
     job: Path,
     site: SiteProfile | None,
     output_format: str,
+    delimiter: str,
     config_path: Path | None,
     log_format: str | None,
     verbose: int,
@@ -68,12 +80,15 @@ def validate(
     \b
     Example:
       bulkpatch validate jobs/site-migration-lobby.csv
-      bulkpatch validate jobs/reschedule.jsonl --format json > report.json
+      bulkpatch validate jobs/reschedule-with-timezones.jsonl --format json > report.json
       bulkpatch validate jobs/tracking-codes.csv --site site.toml
+      bulkpatch validate saved-by-excel.csv --delimiter ';'
     """
     settings_from(config_path, log_format, verbose)
     with FindingStore(keep_rows=site is not None) as store:
-        summary = validate_job(job, datetime.now(UTC), store)
+        summary = validate_job(
+            job, datetime.now(UTC), store, delimiter=DELIMITERS[delimiter], workers=None
+        )
         if site is not None:
             _apply_site(summary, store, site)
         render = render_json if output_format == "json" else render_text

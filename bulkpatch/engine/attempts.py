@@ -18,10 +18,11 @@ from datetime import datetime, timedelta
 import anyio
 from structlog.typing import FilteringBoundLogger
 
-from bulkpatch.client import Reply, Request
+from bulkpatch.client import LONGEST_WAIT, Reply, Request
 from bulkpatch.engine.values import Clock, Lanes, Pacer, Refresher, RunCounts, Sender, Stopper
 from bulkpatch.errors import ForeignURLError, TransportError
 from bulkpatch.policy import Action, Decision, Limits, StopReason, Streaks, decide
+from bulkpatch.redact import printable
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,9 +198,20 @@ class Pipeline:
             log.error("run.unreachable", consecutive=self.streaks.no_answer, error=error)
         elif reason is StopReason.RETRY_AFTER:
             allowed = self.clock.wall() + timedelta(seconds=decision.wait)
+            asked = reply.retry_after_raw if reply is not None else None
+            # Absurd waits are capped when parsed: the cap is no date the server gave.
+            how_long = (
+                "more than ten years"
+                if decision.wait >= LONGEST_WAIT
+                else f"{decision.wait:,.0f} s"
+            )
+            said = (
+                f"Retry-After: {printable(asked)[:80]}"
+                if asked
+                else f"until {allowed:%Y-%m-%dT%H:%M:%SZ}"
+            )
             detail = (
-                f"the server asked to wait {decision.wait:,.0f} s (until "
-                f"{allowed:%Y-%m-%dT%H:%M:%SZ}), more than max_retry_after "
+                f"the server asked to wait {how_long} ({said}), more than max_retry_after "
                 f"({self.limits.max_retry_after:g} s)"
             )
             log.error(

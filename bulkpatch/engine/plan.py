@@ -13,6 +13,8 @@ from bulkpatch.model import ValidatedRow
 from bulkpatch.model.diff import decode_values
 
 _BATCH = 2_000
+#: A row a run committed before-values for, yet without an outcome: its PATCH may have landed.
+_MAYBE_SENT = frozenset({RowStatus.PENDING, RowStatus.FAILED})
 
 
 def plan_rows(
@@ -28,12 +30,12 @@ def plan_rows(
 
     ``rows`` are the job's validated rows (the journal keeps only masked patches), and the
     journal already holds every one of them (see :meth:`Journal.sync_rows`): ``pending`` ones
-    are sent, ``failed`` ones too with ``retry_failed`` (``conflict`` ones with
-    ``retry_conflicts``). Before-values read after ``fresh_since`` (by a plan) come along, so
+    are sent, ``reverted`` ones (undone since) too, ``failed`` ones with ``retry_failed``
+    (``conflict`` ones with ``retry_conflicts``). Before-values read after ``fresh_since`` (by a plan) come along, so
     the run need not read those meetings again; resolved times always do. ``expect`` gives, by
     meeting id, what each meeting must still hold (undo's drift guard).
     """
-    wanted = {RowStatus.PENDING}
+    wanted = {RowStatus.PENDING, RowStatus.REVERTED}
     wanted |= {RowStatus.FAILED} if retry_failed else set()
     wanted |= {RowStatus.CONFLICT} if retry_conflicts else set()
     states = _states(journal)
@@ -44,18 +46,21 @@ def plan_rows(
         if state is None or state.line != row.line:
             continue
         if state.status in wanted and row.body is not None:
+            kept = state.before if state.sent and state.status in _MAYBE_SENT else None
             yield Planned(
                 row.line,
                 row.meeting_id,
                 row.body,
-                _fresh_before(state, fresh_since),
+                decode_values(kept) if kept else _fresh_before(state, fresh_since),
                 json.loads(state.resolved) if state.resolved else None,
                 (expect or {}).get(row.meeting_id),
+                sent=kept is not None,
             )
 
 
 def _fresh_before(state: RowState, fresh_since: datetime | None) -> dict[str, Any] | None:
-    if state.before is None or state.taken_at is None or fresh_since is None:
+    """A plan's before-values, when recent enough to spare the run a read."""
+    if state.sent or state.before is None or state.taken_at is None or fresh_since is None:
         return None
     if datetime.fromisoformat(state.taken_at.replace("Z", "+00:00")) < fresh_since:
         return None

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import anyio
 from structlog.typing import FilteringBoundLogger
 
-from bulkpatch.client import Reply
+from bulkpatch.client import LONGEST_WAIT, Reply
 from bulkpatch.engine.attempts import Pipeline
 from bulkpatch.engine.coordination import Committer, MeetingTurns
 from bulkpatch.engine.steps import take_row
@@ -158,6 +159,13 @@ async def run_rows(
     return reason, run.counts
 
 
+def _moment(until: datetime, remaining: float) -> str:
+    """When an earlier run may send again; a wait capped at ten years is no real date."""
+    if remaining >= LONGEST_WAIT - 86_400:
+        return "more than ten years from now (the server's Retry-After was capped)"
+    return f"{until:%Y-%m-%dT%H:%M:%SZ}, {remaining:,.0f} s from now"
+
+
 def _resume_pause(run: _Run) -> bool:
     """Honour a Retry-After an earlier, interrupted run of this journal was given.
 
@@ -180,8 +188,8 @@ def _resume_pause(run: _Run) -> bool:
         )
         pipeline.stopper.request(
             StopReason.RETRY_AFTER,
-            f"an earlier run was told to wait until {until:%Y-%m-%dT%H:%M:%SZ}, "
-            f"{remaining:,.0f} s from now, more than max_retry_after ({limit:g} s)",
+            f"an earlier run was told to wait until {_moment(until, remaining)}, more than "
+            f"max_retry_after ({limit:g} s)",
         )
         return False
     pipeline.lanes("write").hold(remaining)  # every lane shares the hold

@@ -1,10 +1,12 @@
 """One row's way through a run: read the meeting, decide, keep the before-values, patch, record.
 
-1. Read the meeting (a GET on the read lane), unless a fresh plan already did or snapshots
-   are off.
-2. With an expectation (undo's drift guard): a meeting that no longer holds what bulkpatch set
+1. Read the meeting (a GET on the read lane), unless a fresh plan found a change to make,
+   snapshots are off, or a run already committed this row's before-values (killed before the
+   answer: the PATCH is sent again as it was, the original before-values kept).
+2. A meeting that already holds the row's values is ``skipped``: no PATCH. (A plan's word
+   that it did is checked by this read: the meeting may have changed since.)
+3. With an expectation (undo's drift guard): a meeting that no longer holds what bulkpatch set
    is a ``conflict``, left alone.
-3. A meeting that already holds the row's values is ``skipped``: no PATCH.
 4. The before-values are committed to the journal; only then is the PATCH sent.
 5. The outcome is committed with the values the API then held (what undo checks against).
 """
@@ -26,6 +28,7 @@ from bulkpatch.model.diff import (
     unchanged,
     value_of,
 )
+from bulkpatch.redact import printable
 
 #: Records an outcome and waits until it is committed.
 Finish = Callable[[Planned, RowStatus, int, Reply | None, str | None, str | None], Awaitable[None]]
@@ -50,24 +53,27 @@ async def take_row(
     context = {"row": row.line, "meetingId": row.meeting_id}
     body = row.body
     before = row.before
-    # A drift guard needs the meeting as it is now, whatever a plan read earlier.
-    if settings.snapshot and (before is None or row.expect is not None):
+    if settings.snapshot and not row.sent and _must_read(row, settings):
         read = await pipeline.send(read_request(row.meeting_id, body), **context)
         if read is None:
             return  # the run stopped: the row stays pending
         pipeline.counts.reads += 1
         meeting = read.reply.payload if read.ok and read.reply is not None else None
-        if not isinstance(meeting, dict):
-            await finish(row, RowStatus.FAILED, read.attempts, read.reply, _unread(read), None)
+        problem = _unread(read, row.meeting_id, meeting)
+        if problem or not isinstance(meeting, dict):
+            await finish(row, RowStatus.FAILED, read.attempts, read.reply, problem, None)
+            return
+        before = before_values(meeting, body)
+        if settings.skip_unchanged and unchanged(before, body):
+            await finish(row, RowStatus.SKIPPED, 0, None, None, None)
             return
         drift = _drift(meeting, row.expect) if not settings.ignore_drift else ""
         if drift:
             await finish(row, RowStatus.CONFLICT, 0, read.reply, drift, None)
             return
-        before = before_values(meeting, body)
         await commit_snapshot(Snapshot(row.line, encode_values(before), now()))
-    if before is not None and settings.skip_unchanged and unchanged(before, body):
-        await finish(row, RowStatus.SKIPPED, 0, None, None, None)
+    elif before is not None and settings.skip_unchanged and unchanged(before, body):
+        await finish(row, RowStatus.SKIPPED, 0, None, None, None)  # a run's own earlier read
         return
     final = await pipeline.send(
         Request("PATCH", meeting_path(row.meeting_id), body=body), **context
@@ -78,14 +84,35 @@ async def take_row(
     await finish(row, status, final.attempts, final.reply, final.error, _after(final, body))
 
 
-def _unread(read: Final) -> str:
+def _must_read(row: Planned, settings: RunSettings) -> bool:
+    """Whether the meeting must be read now, whatever a plan read before."""
+    if row.before is None or row.expect is not None:  # the drift guard needs it as it is now
+        return True
+    return settings.skip_unchanged and unchanged(row.before, row.body)
+
+
+def _unread(read: Final, meeting_id: str, meeting: Any) -> str:
+    """Why the meeting could not be read (empty: it was)."""
     reply = read.reply
+    if isinstance(meeting, dict):
+        return another_meeting(meeting_id, meeting)
     if reply is not None and reply.status == 404:
         return reply.message or "The requested resource could not be found."
     reason = (
         read.error or (reply.message if reply is not None else "") or "no meeting in the answer"
     )
     return f"could not read the meeting before changing it: {reason}"
+
+
+def another_meeting(meeting_id: str, meeting: dict[str, Any]) -> str:
+    """A read that answered with some other meeting must not pass for this one's values."""
+    found = meeting.get("id")
+    if found == meeting_id:
+        return ""
+    return (
+        f"the API answered the read of {meeting_id} with another meeting "
+        f"({printable(str(found))[:80]}); not changed"
+    )
 
 
 def _drift(meeting: dict[str, Any], expect: dict[str, Any] | None) -> str:

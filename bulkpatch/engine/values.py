@@ -74,7 +74,8 @@ class Planned:
     """A row to send, with what the journal already knows of its meeting.
 
     ``before``: the values of the fields it changes, read by a fresh plan (None: read them
-    now). ``resolved``: absolute start/end its relative values came to in an earlier run or
+    now), or committed by a run before its PATCH (``sent``: the PATCH may have landed, so it
+    is sent again without a read, and these stay the original values). ``resolved``: absolute start/end its relative values came to in an earlier run or
     plan. ``expect``: what the meeting must still hold for the row to be sent (undo's drift
     guard).
     """
@@ -85,6 +86,7 @@ class Planned:
     before: dict[str, Any] | None = None
     resolved: dict[str, Any] | None = None
     expect: dict[str, Any] | None = None
+    sent: bool = False
 
 
 @dataclass(frozen=True)

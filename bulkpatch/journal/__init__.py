@@ -26,6 +26,7 @@ from bulkpatch.journal.values import (
     RowStatus,
     RunRecord,
     Snapshot,
+    UndoRow,
 )
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "RowStatus",
     "RunRecord",
     "Snapshot",
+    "UndoRow",
     "default_journal_path",
     "file_hash",
     "row_digest",

@@ -64,18 +64,27 @@ def open_owner_only(path: Path) -> int:
 
 
 def make_owner_only(path: Path) -> None:
-    """chmod 600, when the file exists (SQLite's -wal and -shm files are made by SQLite)."""
+    """chmod 600 SQLite's -wal and -shm files, when they exist and are not links.
+
+    By path, never by opening them: closing any descriptor of a file drops every POSIX lock this
+    process holds on it, SQLite's own among them, and another process would then take the
+    journal's shared memory for its own. (SQLite makes them with the journal's own mode, so
+    this only matters for files an older run left.)
+    """
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        info = path.lstat()
     except FileNotFoundError:
         return
-    except OSError as exc:
-        raise JournalError(_refusal(path, exc)) from None
+    if stat.S_ISREG(info.st_mode) and stat.S_IMODE(info.st_mode) != 0o600:
+        path.chmod(0o600)
+
+
+def wal_holds_data(journal: Path) -> bool:
+    """Whether the journal's write-ahead log holds pages not yet in the main file."""
     try:
-        if stat.S_IMODE(os.fstat(descriptor).st_mode) != 0o600:
-            os.fchmod(descriptor, 0o600)
-    finally:
-        os.close(descriptor)
+        return Path(f"{journal}-wal").stat().st_size > 0
+    except OSError:
+        return False
 
 
 def looks_like_sqlite(path: Path) -> bool:
@@ -89,7 +98,11 @@ def cut_short(path: Path) -> str:
 
     SQLite reads a page cut off at the end of the file as zeros, and its quick check does not
     look at sizes: a journal that lost its last bytes would be read, wrongly, without this.
+    With pages still in the write-ahead log the main file may be short on purpose (a checkpoint
+    that a full disk cut): SQLite's own check then decides.
     """
+    if wal_holds_data(path):
+        return ""
     with path.open("rb") as handle:
         header = handle.read(100)
         size = os.fstat(handle.fileno()).st_size

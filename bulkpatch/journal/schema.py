@@ -14,7 +14,28 @@ from collections.abc import Callable
 from bulkpatch.config import SANDBOX_TARGET, target_name
 from bulkpatch.errors import ConfigError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+
+#: Done rows no longer in the job file (a changed file run with --force): kept for undo.
+_RETIRED = """CREATE TABLE retired (
+    id INTEGER PRIMARY KEY,
+    line INTEGER NOT NULL,
+    meeting_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    http_status INTEGER,
+    tracking_id TEXT,
+    error TEXT,
+    finished_at TEXT,
+    body TEXT,
+    before TEXT,
+    digest TEXT,
+    before_at TEXT,
+    after TEXT,
+    resolved TEXT,
+    before_by TEXT,
+    retired_at TEXT NOT NULL
+)"""
 
 _TABLES = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -32,8 +53,10 @@ _TABLES = (
     digest TEXT,
     before_at TEXT,
     after TEXT,
-    resolved TEXT
+    resolved TEXT,
+    before_by TEXT
 )""",
+    _RETIRED,
     "CREATE INDEX rows_status ON rows (status)",
     """CREATE TABLE runs (
     id INTEGER PRIMARY KEY,
@@ -92,8 +115,24 @@ def _from_2(db: sqlite3.Connection) -> None:
             db.execute(f"ALTER TABLE rows ADD COLUMN {column} TEXT")
 
 
+def _from_3(db: sqlite3.Connection) -> None:
+    """Version 4: done rows that left the job are kept apart (``retired``), rows no longer
+    carry a ``removed`` status, and before-values say whether a run or a plan took them (a
+    version-3 journal's are taken as a run's: its resume sends such rows again, which is safe)."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(rows)")}
+    if "before_by" not in columns:
+        db.execute("ALTER TABLE rows ADD COLUMN before_by TEXT")
+    db.execute("UPDATE rows SET before_by = 'run' WHERE before IS NOT NULL")
+    db.execute("DELETE FROM rows WHERE status = 'removed'")
+    db.execute(_RETIRED.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
+
+
 #: From version N to N + 1.
-_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _from_1, 2: _from_2}
+_MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _from_1,
+    2: _from_2,
+    3: _from_3,
+}
 
 
 def upgrade(db: sqlite3.Connection, version: int) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from bulkpatch.errors import JournalError, JournalFailed
-from bulkpatch.journal import files
+from bulkpatch.journal import files, pairing
 from bulkpatch.journal.schema import SCHEMA_VERSION, upgrade, version_of
 from bulkpatch.journal.values import (
     STATUSES,
@@ -36,11 +36,17 @@ from bulkpatch.journal.values import (
     RowStatus,
     RunRecord,
     Snapshot,
+    UndoRow,
 )
 from bulkpatch.model import ValidatedRow, mask_secrets
 
 _ROW_COLUMNS = "line, meeting_id, status, attempts, http_status, tracking_id, error, finished_at"
 _BATCH = 5_000
+#: ``retired``'s columns in ``rows``' order.
+_RETIRED_AS_ROWS = (
+    "line, meeting_id, status, attempts, http_status, tracking_id, error, finished_at, body, "
+    "before, digest, before_at, after, resolved, before_by"
+)
 
 
 def default_journal_path(job: Path, *, sandbox: bool = False) -> Path:
@@ -207,9 +213,9 @@ class Journal:
         """Make the journal hold every row of the job, before anything is sent.
 
         New rows come in ``pending`` (``invalid`` with their errors). With a ``changed`` job
-        file, a row whose meeting or patch differs from the one recorded at its line is reset
-        to ``pending``, and rows no longer in the file that were never done become
-        ``removed``; done rows keep their outcome, which happened on the site.
+        file, rows are matched to the recorded ones by meeting and patch, not by line (see
+        :mod:`bulkpatch.journal.pairing`): a moved row keeps its outcome, an edited one is
+        sent again, and a done row that left the file stays known to undo.
         """
         key = bytes.fromhex(self.meta["row_key"])
         if not self._read("SELECT 1 FROM rows LIMIT 1"):
@@ -223,40 +229,19 @@ class Journal:
             "body TEXT, error TEXT, digest TEXT)"
         )
         self._insert(_row_values(rows, key), "temp.job")
-        self._write_script(
-            [
-                (
-                    "UPDATE rows SET status = j.status, meeting_id = j.meeting_id, body = j.body, "
-                    "error = j.error, digest = j.digest, http_status = NULL, tracking_id = NULL, "
-                    "finished_at = NULL, before = NULL, before_at = NULL, after = NULL, "
-                    "resolved = NULL FROM temp.job AS j WHERE j.line = rows.line "
-                    "AND (j.meeting_id != rows.meeting_id OR rows.digest IS NULL "
-                    "OR j.digest != rows.digest OR rows.status = 'removed')",
-                    (),
-                ),
-                (
-                    "INSERT INTO rows (line, meeting_id, status, body, error, digest) "
-                    "SELECT * FROM temp.job WHERE true ON CONFLICT DO NOTHING",
-                    (),
-                ),
-                (
-                    "UPDATE rows SET status = ? WHERE status IN (?, ?, ?) "
-                    "AND line NOT IN (SELECT line FROM temp.job)",
-                    (RowStatus.REMOVED, RowStatus.PENDING, RowStatus.FAILED, RowStatus.INVALID),
-                ),
-                ("DROP TABLE temp.job", ()),
-            ]
-        )
+        self._write_script(pairing.statements(files.utcnow()))
 
     def states_from(self, after_line: int, limit: int) -> list[RowState]:
         """Up to ``limit`` rows after ``after_line``, in line order, as a run needs them."""
         query = (
-            "SELECT line, status, before, before_at, resolved FROM rows WHERE line > ? "
-            "ORDER BY line LIMIT ?"
+            "SELECT line, status, before, before_at, resolved, before_by FROM rows "
+            "WHERE line > ? ORDER BY line LIMIT ?"
         )
         return [
-            RowState(line, RowStatus(status), before, taken_at, resolved)
-            for line, status, before, taken_at, resolved in self._read(query, (after_line, limit))
+            RowState(line, RowStatus(status), before, taken_at, resolved, by == "run")
+            for line, status, before, taken_at, resolved, by in self._read(
+                query, (after_line, limit)
+            )
         ]
 
     def record(self, outcome: Outcome) -> None:
@@ -275,9 +260,11 @@ class Journal:
         snapshots, self._snapshots = self._snapshots, []
 
         def write() -> None:
+            # A plan never replaces what a run committed before its PATCH: that is the original.
             self._db.executemany(
-                "UPDATE rows SET before = ?, before_at = ?, resolved = ? WHERE line = ?",
-                [(s.before, s.taken_at, s.resolved, s.line) for s in snapshots],
+                "UPDATE rows SET before = ?, before_at = ?, resolved = ?, before_by = ? "
+                "WHERE line = ? AND (? = 'run' OR before_by IS NOT 'run')",
+                [(s.before, s.taken_at, s.resolved, _by(s), s.line, _by(s)) for s in snapshots],
             )
             self._db.executemany(
                 "UPDATE rows SET status = ?, attempts = attempts + ?, http_status = ?, "
@@ -301,20 +288,46 @@ class Journal:
         self._in_transaction(write)
         return len(outcomes) + len(snapshots)
 
-    def changed_rows(self) -> Iterator[tuple[RowRecord, str | None, str | None, str | None]]:
-        """Rows that succeeded, with their patch, before- and after-values (JSON), for undo."""
-        after = 0
-        while True:
-            batch = self._read(
-                f"SELECT {_ROW_COLUMNS}, body, before, after FROM rows WHERE line > ? "
-                "AND status = 'succeeded' ORDER BY line LIMIT ?",
-                (after, _BATCH),
-            )
-            for row in batch:
-                yield _row_record(row[:8]), row[8], row[9], row[10]
-            if len(batch) < _BATCH:
-                return
-            after = batch[-1][0]
+    def undo_rows(self) -> Iterator[UndoRow]:
+        """Rows that changed (or may have changed) a meeting and are not reverted, for undo.
+
+        Succeeded rows, and rows whose PATCH was sent without a recorded answer (a run killed
+        mid-flight); retired rows too. Oldest change first, so that the first before-value of a
+        meeting is the one it had before bulkpatch touched it.
+        """
+        query = (
+            "SELECT meeting_id, line, status, body, before, after, retired, "
+            "COALESCE(before_at, finished_at) AS moment FROM ("
+            f"SELECT *, 0 AS retired FROM rows WHERE {pairing.MAY_HAVE_CHANGED} UNION ALL "
+            f"SELECT {_RETIRED_AS_ROWS}, 1 FROM retired WHERE {pairing.MAY_HAVE_CHANGED}) "
+            "ORDER BY moment IS NULL, moment, retired DESC, line"
+        )
+        for row in self._read(query):
+            yield UndoRow(row[0], row[1], RowStatus(row[2]), row[3], row[4], row[5], bool(row[6]))
+
+    def mark_reverted(self, meeting_ids: Iterable[str]) -> None:
+        """Note that undo gave these meetings their values back: their rows are ``reverted``."""
+        self._write("CREATE TEMP TABLE IF NOT EXISTS reverted (meeting_id TEXT PRIMARY KEY)")
+        self._write_many(
+            "INSERT OR IGNORE INTO temp.reverted VALUES (?)", [(i,) for i in meeting_ids]
+        )
+        self._write_script(
+            [
+                (
+                    f"UPDATE {table} SET status = 'reverted' WHERE ({pairing.MAY_HAVE_CHANGED}) "
+                    "AND meeting_id IN (SELECT meeting_id FROM temp.reverted)",
+                    (),
+                )
+                for table in ("rows", "retired")
+            ]
+            + [("DELETE FROM temp.reverted", ())]
+        )
+
+    def retired_count(self) -> int:
+        """Done rows kept for undo after they left the job file."""
+        if not self._read("SELECT 1 FROM sqlite_master WHERE name = 'retired'"):
+            return 0  # a version-3 journal opened read-only (not migrated)
+        return int(self._read("SELECT COUNT(*) FROM retired WHERE status != 'reverted'")[0][0])
 
     def counts(self) -> dict[RowStatus, int]:
         """Rows by status, every status present (zero when none)."""
@@ -324,7 +337,10 @@ class Journal:
     def rows(self, only: RowStatus | None = None) -> Iterator[RowRecord]:
         """Rows in job-file order, optionally of one status (read in batches)."""
         after = 0
-        condition, extra = ("", ()) if only is None else ("AND status = ?", (only.value,))
+        # A version-3 journal opened read-only may hold rows that left the file as "removed".
+        condition, extra = (
+            ("AND status != 'removed'", ()) if only is None else ("AND status = ?", (only.value,))
+        )
         while True:
             batch = self._read(
                 f"SELECT {_ROW_COLUMNS} FROM rows WHERE line > ? {condition} ORDER BY line LIMIT ?",
@@ -457,6 +473,10 @@ def _row_values(rows: Iterable[ValidatedRow], key: bytes) -> Iterator[tuple[Any,
         )
 
 
+def _by(snapshot: Snapshot) -> str:
+    return "run" if snapshot.by_run else "plan"
+
+
 def _row_record(row: tuple[Any, ...]) -> RowRecord:
     return RowRecord(row[0], row[1], RowStatus(row[2]), *row[3:])
 
@@ -474,15 +494,26 @@ def _connect(real: Path, shown: Path, *, read_only: bool) -> sqlite3.Connection:
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:
-    """Read-only; on read-only media (where SQLite cannot make its -shm file), immutable."""
+    """Read-only, changing nothing beside the journal either.
+
+    With no write-ahead log data, ``immutable``: SQLite makes no -wal or -shm file, and reads
+    from read-only media. With some, it must read it: ``mode=ro`` (which needs the -shm); on
+    read-only media where that cannot be, the journal is refused rather than read stale.
+    """
     uri = Path(os.path.realpath(path)).as_uri()
+    if not files.wal_holds_data(path):
+        return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None)
     db = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None)
     try:
         db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-        return db
-    except sqlite3.OperationalError:
+    except sqlite3.OperationalError as exc:
         db.close()
-    return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None)
+        raise JournalError(
+            f"cannot read the journal {path}: its latest outcomes are in {path}-wal, which "
+            f"SQLite cannot open here ({exc}); copy the journal with its -wal and -shm files "
+            "to a folder you can write, and read that copy"
+        ) from None
+    return db
 
 
 def _check_is_journal(real: Path, shown: Path) -> None:
@@ -495,8 +526,9 @@ def _check_is_journal(real: Path, shown: Path) -> None:
             version = version_of(db)
         finally:
             db.close()
-    except sqlite3.Error as exc:
-        raise JournalError(_foreign(shown, None, exc)) from None
+    except sqlite3.DatabaseError as exc:
+        # The header said SQLite: a file it cannot read past that is a damaged one.
+        raise JournalError(_damaged(shown, str(exc))) from None
     except OSError as exc:
         raise JournalError(f"cannot read the journal {shown}: {exc.strerror}") from None
     if version is None or version == 0 or version > SCHEMA_VERSION:

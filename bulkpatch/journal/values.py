@@ -15,17 +15,17 @@ class RowStatus(StrEnum):
     FAILED = "failed"
     INVALID = "invalid"
     SKIPPED = "skipped"
-    #: No longer in the job file (a changed file run with --force) and never done: not pending.
-    REMOVED = "removed"
     #: An undo found the meeting changed since bulkpatch set it, and left it alone.
     CONFLICT = "conflict"
+    #: Succeeded, then taken back by `undo --run`: a run of the job sends it again.
+    REVERTED = "reverted"
 
 
 #: Every status, in the order summaries list them.
 STATUSES = tuple(RowStatus)
 
 #: Statuses that summaries show only when some row has them.
-RARE = frozenset({RowStatus.REMOVED, RowStatus.CONFLICT})
+RARE = frozenset({RowStatus.CONFLICT, RowStatus.REVERTED})
 
 #: Rows that are done: never sent again on resume (failed ones only with --retry-failed).
 DONE = frozenset({RowStatus.SUCCEEDED, RowStatus.SKIPPED})
@@ -50,16 +50,19 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """What a row's meeting held before its PATCH, committed before the PATCH is sent.
+    """What a row's meeting held before its PATCH.
 
     ``before`` is JSON (see :mod:`bulkpatch.model.diff`); ``resolved`` the absolute start and
-    end a row's relative values came to (JSON), so a resume never shifts twice.
+    end a row's relative values came to (JSON), so a resume never shifts twice. ``by_run``:
+    taken by a run, committed before its PATCH was sent (the PATCH may have landed since); a
+    plan's (False) only says what the meeting held when it was planned.
     """
 
     line: int
     before: str
     taken_at: str
     resolved: str | None = None
+    by_run: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +74,22 @@ class RowState:
     before: str | None
     taken_at: str | None
     resolved: str | None
+    #: The before-values were committed by a run, before a PATCH that may have been sent.
+    sent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class UndoRow:
+    """A row whose change undo may take back: what it sent, what was there before, and after."""
+
+    meeting_id: str
+    line: int
+    status: RowStatus
+    body: str | None
+    before: str | None
+    after: str | None
+    #: No longer in the job file (a changed file run with --force), kept for undo.
+    retired: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from structlog.typing import FilteringBoundLogger
 
 from bulkpatch.config import Settings
 from bulkpatch.engine import Pipeline, Planned, RunCounts, Stopper, StopReason, plan_rows
-from bulkpatch.engine.steps import read_request
+from bulkpatch.engine.steps import another_meeting, read_request
 from bulkpatch.journal import Journal, Snapshot
 from bulkpatch.model.diff import FieldChange, before_values, changes, encode_values
 from bulkpatch.model.server import refusal
@@ -43,6 +43,8 @@ class RowPlan:
     klass: str
     changes: tuple[FieldChange, ...] = ()
     reason: str = ""
+    #: An earlier row changes the same meeting (a run reads it again for this row).
+    follows: bool = False
 
 
 @dataclass
@@ -56,6 +58,8 @@ class PlanReport:
     classes: Counter[str] = field(default_factory=Counter)
     fields: Counter[str] = field(default_factory=Counter)
     already_done: int = 0
+    #: Rows of a meeting an earlier row also changes: a run reads their meeting again.
+    followers: int = 0
     counts: RunCounts = field(default_factory=RunCounts)
     elapsed: float = 0.0
     #: Requests per second a run would go at (the ceiling, when there is one).
@@ -67,9 +71,15 @@ class PlanReport:
         return self.classes["change"] + self.classes["unread"]
 
     @property
+    def reads(self) -> int:
+        """GETs a run would send: a row found already set is read again before it is skipped
+        (the meeting may change meanwhile), and so is a meeting an earlier row changes."""
+        return self.classes["unchanged"] + self.classes["unread"] + self.followers
+
+    @property
     def seconds(self) -> float | None:
         """How long a run's requests would take at ``rate``."""
-        return self.patches / self.rate if self.rate else None
+        return (self.patches + self.reads) / self.rate if self.rate else None
 
 
 async def plan_job(
@@ -144,6 +154,8 @@ class _Reader:
         if final is None:
             return None
         meeting = final.reply.payload if final.ok and final.reply is not None else None
+        if isinstance(meeting, dict) and (mixed_up := another_meeting(row.meeting_id, meeting)):
+            return RowPlan(row.line, row.meeting_id, "unread", reason=mixed_up)
         if not isinstance(meeting, dict):
             if final.reply is not None and final.reply.status == 404:
                 return RowPlan(row.line, row.meeting_id, "gone", reason=final.reply.message)
@@ -152,20 +164,24 @@ class _Reader:
         refused = refusal(meeting, row.body, self.now) if found else None
         if earlier is None:  # a later row of the same meeting is read again when it runs
             before = encode_values(before_values(meeting, row.body))
-            self.journal.record_snapshot(Snapshot(row.line, before, _stamp(datetime.now(UTC))))
+            self.journal.record_snapshot(
+                Snapshot(row.line, before, _stamp(datetime.now(UTC)), by_run=False)
+            )
             self._recorded += 1
             if self._recorded % _FLUSH_EVERY == 0:
                 self.journal.flush()
         note = f"after line {earlier}, which changes the same meeting" if earlier else ""
         if refused:
             return RowPlan(row.line, row.meeting_id, "refused", found, refused)
-        return RowPlan(row.line, row.meeting_id, "change" if found else "unchanged", found, note)
+        klass = "change" if found else "unchanged"
+        return RowPlan(row.line, row.meeting_id, klass, found, note, bool(found and earlier))
 
     def _done(self, index: int, plan: RowPlan | None) -> None:
         """Count a row's plan and pass on every one that is now next in file order."""
         if plan is None:
             return  # stopped: the run ends here
         self.report.classes[plan.klass] += 1
+        self.report.followers += plan.follows
         if plan.klass == "change":
             self.report.fields.update(change.path for change in plan.changes)
         self._waiting[index] = plan

@@ -38,10 +38,16 @@ class PreparedJob:
 
 
 @contextmanager
-def prepare_job(path: Path, now: datetime) -> Iterator[PreparedJob]:
-    """Validate every row of a job file once, keeping the rows for the run."""
+def prepare_job(
+    path: Path, now: datetime, *, delimiter: str = ",", workers: int | None = 0
+) -> Iterator[PreparedJob]:
+    """Validate every row of a job file once, keeping the rows for the run.
+
+    ``delimiter`` and ``workers`` are :func:`bulkpatch.validation.validate_job`'s.
+    """
     with FindingStore(keep_rows=True) as store:
-        yield PreparedJob(path, now, validate_job(path, now, store), store)
+        summary = validate_job(path, now, store, delimiter=delimiter, workers=workers)
+        yield PreparedJob(path, now, summary, store)
 
 
 @dataclass(frozen=True)
@@ -191,7 +197,8 @@ def held_journal(
 
 
 def _rows_to_send(counts: dict[RowStatus, int], retry_failed: bool) -> int:
-    return counts[RowStatus.PENDING] + (counts[RowStatus.FAILED] if retry_failed else 0)
+    to_send = counts[RowStatus.PENDING] + counts[RowStatus.REVERTED]
+    return to_send + (counts[RowStatus.FAILED] if retry_failed else 0)
 
 
 def _run_settings(settings: Settings, options: RunOptions, session: Session) -> RunSettings:

@@ -15,14 +15,15 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import count
 from pathlib import Path
 from typing import Any
 
-from bulkpatch.errors import JournalError, OutputError
+from bulkpatch.errors import JournalBusy, JournalError, OutputError
 from bulkpatch.export import atomic_output
 from bulkpatch.jobfile import JobFormat
 from bulkpatch.jobwriter import OutRow, nest, write_rows
-from bulkpatch.journal import Journal, RowRecord
+from bulkpatch.journal import Journal, RowStatus, UndoRow, default_journal_path, file_hash
 from bulkpatch.model import MASK, NULLABLE_FIELDS, is_secret
 from bulkpatch.model.diff import ABSENT, decode_values, leaves
 from bulkpatch.model.timing import parse_iso8601
@@ -49,9 +50,10 @@ class Inverse:
     columns: list[str] = field(default_factory=list)
 
 
-def default_undo_path(job: Path) -> Path:
-    """``jobs/x.csv`` -> ``jobs/x.undo.csv``: beside the job, never the job itself."""
-    return job.with_name(f"{job.stem}.undo{job.suffix}")
+def default_undo_path(job: Path, generation: int = 1) -> Path:
+    """``jobs/x.csv`` -> ``jobs/x.undo.csv`` (then ``x.undo-2.csv``...): never the job itself."""
+    suffix = "" if generation == 1 else f"-{generation}"
+    return job.with_name(f"{job.stem}.undo{suffix}{job.suffix}")
 
 
 def inverse_of(journal: Journal, now: datetime) -> Inverse:
@@ -62,9 +64,9 @@ def inverse_of(journal: Journal, now: datetime) -> Inverse:
     job = Path(meta["job_path"])
     inverse = Inverse(job, JobFormat(meta.get("job_format", "csv")))
     by_meeting: dict[str, _Meeting] = {}
-    for record, body, before, after in journal.changed_rows():
-        meeting = by_meeting.setdefault(record.meeting_id, _Meeting(record.meeting_id))
-        meeting.add(record, body, before, after, inverse.not_revertible)
+    for changed in journal.undo_rows():
+        meeting = by_meeting.setdefault(changed.meeting_id, _Meeting(changed.meeting_id))
+        meeting.add(changed, inverse.not_revertible)
     columns: dict[str, None] = {}
     for meeting in by_meeting.values():
         row, expect = meeting.inverse(now, inverse.not_revertible)
@@ -77,24 +79,67 @@ def inverse_of(journal: Journal, now: datetime) -> Inverse:
     return inverse
 
 
-def write_inverse(inverse: Inverse, output: Path, protected: Iterable[Path]) -> bool:
-    """Write the inverse job (atomically, owner-only); False when it is already there as is.
-
-    A file by that name that holds anything else (an edited undo file, say) is never replaced.
-    """
+def inverse_text(inverse: Inverse) -> str:
+    """The inverse job as it is written."""
     text = io.StringIO(newline="")
     write_rows(inverse.rows, text, inverse.format, inverse.columns, ("revert",))
-    content = text.getvalue()
-    if output.exists():
+    return text.getvalue()
+
+
+def choose_output(content: str, job: Path, requested: Path | None) -> tuple[Path, bool]:
+    """Where the inverse job goes, and whether it is already there (to resume).
+
+    An undo file whose journal says it was run to the end, as it stands, is used up: the next
+    undo goes to a new file (``x.undo-2.csv``) with a journal of its own, and the old pair
+    stays as the record of what it did. A file holding anything else (edited by hand, or an
+    unfinished undo of other rows) is never replaced.
+    """
+    candidates = [requested] if requested else (default_undo_path(job, n) for n in count(1))
+    for output in candidates:
+        if not output.exists():
+            return output, False
+        if _used_up(output):
+            if requested:
+                raise OutputError(
+                    f"{output} has been run to the end already (see "
+                    f"{default_journal_path(output)}); give another -o for this undo"
+                )
+            continue
         if output.read_text(encoding="utf-8") == content:
-            return False
+            return output, True
         raise OutputError(
-            f"{output} exists and is not this journal's inverse job (edited since?); run it "
-            "with `bulkpatch run`, or remove it, or give another -o"
+            f"{output} exists and is not this journal's inverse job (edited since, or an "
+            f"unfinished undo: finish it with `bulkpatch run {output}`); remove it, or give "
+            "another -o"
         )
+    raise AssertionError("unreachable: the candidates never end")
+
+
+def write_inverse(content: str, output: Path, protected: Iterable[Path]) -> None:
+    """Write the inverse job atomically, owner-only (it may name hosts and values of a site)."""
     with atomic_output(output, protected, private=True) as out:
         out.write(content)
-    return True
+
+
+def reverted_meetings(undo_journal: Journal) -> list[str] | None:
+    """Meetings an undo run gave their values back (None while the undo is unfinished)."""
+    if undo_journal.counts()[RowStatus.PENDING]:
+        return None
+    done = (RowStatus.SUCCEEDED, RowStatus.SKIPPED)
+    return [row.meeting_id for status in done for row in undo_journal.rows(status)]
+
+
+def _used_up(output: Path) -> bool:
+    """Whether ``output`` was run to the end, as it stands now, by its own journal."""
+    journal_path = default_journal_path(output)
+    if not journal_path.is_file():
+        return False
+    with Journal.open_read_only(journal_path) as journal:
+        holder = journal.holder()
+        if holder:
+            raise JournalBusy(f"{journal_path} is held by a run right now ({holder})")
+        finished = not journal.counts()[RowStatus.PENDING] and bool(journal.runs())
+        return finished and journal.meta.get("job_hash") == file_hash(output)
 
 
 @dataclass
@@ -105,34 +150,28 @@ class _Meeting:
     before: dict[str, Any] = field(default_factory=dict)
     after: dict[str, Any] = field(default_factory=dict)
     host: str | None = None
-    lines: list[int] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
 
-    def add(
-        self,
-        record: RowRecord,
-        body: str | None,
-        before: str | None,
-        after: str | None,
-        skipped: list[NotRevertible],
-    ) -> None:
-        patch: dict[str, Any] = json.loads(body) if body else {}
+    def add(self, row: UndoRow, skipped: list[NotRevertible]) -> None:
+        patch: dict[str, Any] = json.loads(row.body) if row.body else {}
         if isinstance(patch.get("hostEmail"), str):
             self.host = patch["hostEmail"]
-        self.lines.append(record.line)
-        if before is None:
+        line = f"line {row.line}{' (since removed from the job)' if row.retired else ''}"
+        self.lines.append(line)
+        if row.before is None:
             skipped.append(
                 NotRevertible(
                     self.meeting_id,
                     "*",
-                    f"line {record.line} was sent without reading the meeting first "
+                    f"{line} was sent without reading the meeting first "
                     "(--no-snapshot): its values before are unknown",
                 )
             )
             return
-        for path, value in decode_values(before).items():
+        for path, value in decode_values(row.before).items():
             self.before.setdefault(path, value)  # the earliest row's value is the original
-        sent = decode_values(after) if after else _sent(patch)
-        self.after.update(sent)
+        # A row killed in flight has no answer: what it sent is what the meeting may hold.
+        self.after.update(decode_values(row.after) if row.after else _sent(patch))
 
     def inverse(
         self, now: datetime, skipped: list[NotRevertible]
@@ -155,7 +194,7 @@ class _Meeting:
         if self.host is not None:
             flat["hostEmail"] = self.host
         expect = {path: self.after.get(path, ABSENT) for path in flat if path != "hostEmail"}
-        notes = {"revert": f"line {', '.join(map(str, self.lines))} of the run"}
+        notes = {"revert": f"{', '.join(self.lines)} of the run"}
         return OutRow(self.meeting_id, nest(flat), notes), expect
 
 

@@ -1,0 +1,68 @@
+"""A changed job file against the journal: which recorded row each new row is.
+
+Rows are paired by content, not line: the n-th row for a meeting with a given patch (its
+keyed digest) in the new file is the n-th such row recorded. A paired row keeps everything
+the journal knew of it (outcome, before-values, resolved times) at its new line, so inserting
+or deleting a line above it changes nothing. Unpaired new rows are ``pending``. Unpaired
+recorded rows that may have changed a meeting (succeeded, or sent as far as we know) move to
+``retired``, where undo still finds them; the rest had no effect on the site and go.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: The columns a row keeps when it moves (everything but line, meeting, patch and digest).
+_KEPT = (
+    "attempts, http_status, tracking_id, finished_at, before, before_at, after, resolved, before_by"
+)
+
+#: Recorded rows that may have changed their meeting.
+MAY_HAVE_CHANGED = "status = 'succeeded' OR (before_by = 'run' AND status IN ('pending', 'failed'))"
+
+
+def statements(moment: str) -> list[tuple[str, tuple[Any, ...]]]:
+    """SQL that rebuilds ``rows`` from ``temp.job`` (the new file's rows), in one transaction."""
+    return [
+        (
+            "CREATE TEMP TABLE pairs (new_line INTEGER PRIMARY KEY, old_line INTEGER UNIQUE)",
+            (),
+        ),
+        (
+            "INSERT INTO temp.pairs "
+            "WITH old AS (SELECT line, meeting_id, digest, ROW_NUMBER() OVER "
+            "(PARTITION BY meeting_id, digest ORDER BY line) AS n FROM rows "
+            "WHERE digest IS NOT NULL), "
+            "new AS (SELECT line, meeting_id, digest, ROW_NUMBER() OVER "
+            "(PARTITION BY meeting_id, digest ORDER BY line) AS n FROM temp.job) "
+            "SELECT new.line, old.line FROM new JOIN old ON old.meeting_id = new.meeting_id "
+            "AND old.digest = new.digest AND old.n = new.n",
+            (),
+        ),
+        (
+            f"INSERT INTO retired (line, meeting_id, status, error, body, digest, {_KEPT}, "
+            f"retired_at) SELECT line, meeting_id, status, error, body, digest, {_KEPT}, ? "
+            f"FROM rows WHERE line NOT IN (SELECT old_line FROM temp.pairs) "
+            f"AND ({MAY_HAVE_CHANGED})",
+            (moment,),
+        ),
+        (
+            "CREATE TEMP TABLE fresh AS SELECT j.line, j.meeting_id, "
+            "COALESCE(o.status, j.status) AS status, "
+            "CASE WHEN o.line IS NULL OR j.status = 'invalid' THEN j.error ELSE o.error END "
+            f"AS error, j.body, j.digest, COALESCE(o.attempts, 0) AS attempts, "
+            f"{', '.join(f'o.{c.strip()}' for c in _KEPT.split(',')[1:])} "
+            "FROM temp.job AS j LEFT JOIN temp.pairs AS p ON p.new_line = j.line "
+            "LEFT JOIN rows AS o ON o.line = p.old_line",
+            (),
+        ),
+        ("DELETE FROM rows", ()),
+        (
+            f"INSERT INTO rows (line, meeting_id, status, error, body, digest, {_KEPT}) "
+            "SELECT * FROM temp.fresh",
+            (),
+        ),
+        ("DROP TABLE temp.fresh", ()),
+        ("DROP TABLE temp.pairs", ()),
+        ("DROP TABLE temp.job", ()),
+    ]

@@ -1,0 +1,179 @@
+"""Validating a whole job: counts, findings across rows, and the same answer however it is split."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from conftest import NOW
+
+from bulkpatch.model import Finding
+from bulkpatch.validation import FindingStore, JobSummary, validate_job
+
+WriteJob = Callable[[str, str | bytes], Path]
+
+
+def shared_id_job(write_job: WriteJob, rows: int) -> Path:
+    lines = ["meetingId,title"] + [f"same-meeting,title {index}" for index in range(rows)]
+    return write_job(f"shared-{rows}.csv", "\n".join(lines) + "\n")
+
+
+def duplicate_steps(path: Path) -> tuple[int, list[Finding]]:
+    """SQLite's own count of its work (VM steps, in hundreds) to validate a job, and the duplicates."""
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0
+
+    with FindingStore() as store:
+        # The private connection is the only place SQLite's work can be counted from.
+        store._db.set_progress_handler(count, 100)
+        validate_job(path, NOW, store)
+        store._db.set_progress_handler(None, 100)
+        duplicates = [f for f in store.findings() if f.rule == "duplicate_id"]
+    return steps, duplicates
+
+
+def test_duplicate_ids_cost_linear_work(write_job: WriteJob) -> None:
+    """Finding rows that share a meetingId grows with the rows, not with their square."""
+    small, found_small = duplicate_steps(shared_id_job(write_job, 1_000))
+    large, found_large = duplicate_steps(shared_id_job(write_job, 8_000))
+    assert len(found_small) == 999
+    assert len(found_large) == 7_999
+    assert {f.message for f in found_large} == {
+        "the same meetingId is on line 2; the rows are applied in file order"
+    }
+    assert [f.line for f in found_large] == list(range(3, 8_002))
+    assert large < 12 * small  # 8 times the rows: 8 times the work (64 times when quadratic)
+
+
+def mixed_job(write_job: WriteJob) -> Path:
+    """Valid rows, reader problems, rule errors, warnings, duplicates and multi-line cells."""
+    lines = [
+        "meetingId,title,agenda,meetingOptions.enabledChat,meetingOptions.enabledVideo,sendEmail"
+    ]
+    for index in range(2_500):
+        meeting = f"m{index % 700}"
+        kind = index % 5
+        if kind == 0:
+            lines.append(f'{meeting},"t, {index}","line one\nline ""two""",true,,yes')
+        elif kind == 1:
+            lines.append(f"{meeting},{'x' * 130},,,false,")  # title too long
+        elif kind == 2:
+            lines.append(f"{meeting},,,maybe,,")  # not a boolean
+        elif kind == 3:
+            lines.append(f'{meeting},t,"[]",,,1')
+        else:
+            lines.append(",t,,,,")  # no meetingId
+    return write_job("mixed.csv", "\n".join(lines) + "\n")
+
+
+def outcome(path: Path, workers: int) -> tuple[JobSummary, list[Finding], list[str]]:
+    with FindingStore(keep_rows=True) as store:
+        summary = validate_job(path, NOW, store, workers=workers)
+        kept = [json.dumps([r.line, r.meeting_id, r.body, r.error]) for r in store.kept_rows()]
+        return summary, list(store.findings()), kept
+
+
+def test_workers_give_the_same_answer_as_one_process(write_job: WriteJob) -> None:
+    """Checked in two worker processes, a job gives the same summary, findings and rows."""
+    path = mixed_job(write_job)
+    alone = outcome(path, workers=0)
+    shared = outcome(path, workers=2)
+    assert shared == alone
+    summary = alone[0]
+    assert (summary.rows, summary.valid, summary.invalid) == (2_500, 1_000, 1_500)
+    assert summary.rules["warning:duplicate_id"] == 2_000 - 560  # ids m0..m699 of kinds 0-3
+
+
+def test_field_counts_spell_out_members(write_job: WriteJob) -> None:
+    """Rows changing each field count dotted members, and only the cells that hold a value."""
+    summary = outcome(mixed_job(write_job), workers=0)[0]
+    assert summary.fields == {
+        "title": 2_000,
+        "agenda": 1_000,
+        "meetingOptions.enabledChat": 500,
+        "meetingOptions.enabledVideo": 500,
+        "sendEmail": 1_000,
+    }
+
+
+WORKER_SCRIPT = """
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bulkpatch.validation import FindingStore, validate_job
+
+if __name__ == "__main__":
+    with FindingStore() as store:
+        validate_job(Path(sys.argv[1]), datetime.now(UTC), store, workers=2)
+"""
+
+
+def children(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.add(int(entry.name))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]) != "Z"
+    except OSError:
+        return False
+
+
+def wait_until(condition: Callable[[], bool]) -> bool:
+    """Poll a condition about other processes (there is no event to wait on), for 30 s at most."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_workers_end_when_the_main_process_is_killed(tmp_path: Path) -> None:
+    """kill -9 of the validating process leaves no worker behind."""
+    start = (datetime.now(UTC) + timedelta(days=3)).replace(tzinfo=None)
+    rows = "".join(
+        f"m{index},{start:%Y-%m-%dT%H:%M},{start + timedelta(hours=1):%Y-%m-%dT%H:%M},Europe/Berlin\n"
+        for index in range(100_000)
+    )
+    job = tmp_path / "job.csv"
+    job.write_text("meetingId,start,end,timezone\n" + rows)
+    script = tmp_path / "check.py"
+    script.write_text(WORKER_SCRIPT)
+    workers: set[int] = set()
+    with subprocess.Popen(
+        [sys.executable, str(script), str(job)], stderr=subprocess.PIPE, cwd=tmp_path
+    ) as main:
+        try:
+            assert wait_until(lambda: len(children(main.pid)) >= 3)  # 2 workers, 1 tracker
+            workers = children(main.pid)
+            main.kill()
+            _, errors = main.communicate(timeout=30)
+            assert main.returncode == -signal.SIGKILL  # still validating when killed
+            assert wait_until(lambda: not any(alive(pid) for pid in workers))
+        finally:
+            main.kill()
+            for pid in workers & children(1):  # left behind: end them, the test has failed
+                os.kill(pid, signal.SIGKILL)
+    assert b"Traceback" not in errors
