@@ -234,6 +234,17 @@ def test_an_edited_row_is_sent_again(tmp_path: Path) -> None:
         assert [r.line for r in journal.undo_rows()] == [3]
 
 
+def test_a_job_read_with_another_separator_is_a_changed_job(tmp_path: Path) -> None:
+    """The same bytes read with ';' instead of ',' are other rows: refused without --force."""
+    with held(tmp_path) as journal:
+        semicolons = JobBinding(str(tmp_path / "job.csv"), "sha-1", "csv", "sandbox", 2, ";")
+        assert journal.job_changed(semicolons)
+        with pytest.raises(JournalError, match="separated by ',', not ';'"):
+            journal.bind(semicolons, force=False)
+        journal.bind(semicolons, force=True)
+        assert journal.meta["job_delimiter"] == ";"
+
+
 def test_every_row_is_in_the_journal_before_anything_is_sent(tmp_path: Path) -> None:
     """The job's row count and every row are recorded when the run starts."""
     rows = [ValidatedRow(line, f"m{line}", {"title": "t"}) for line in range(2, 2027)]

@@ -29,9 +29,10 @@ from bulkpatch.cli.remote import (
     remote_options,
     remote_settings,
 )
-from bulkpatch.cli.validate import render_text
+from bulkpatch.cli.validate import delimiter_option, render_text
 from bulkpatch.config import Settings
 from bulkpatch.engine import Stopper, StopReason
+from bulkpatch.jobfile import DELIMITERS
 from bulkpatch.model import MASK, is_secret, show_value
 from bulkpatch.model.diff import ABSENT, FieldChange
 from bulkpatch.redact import printable
@@ -52,6 +53,7 @@ from bulkpatch.workflows.plan import CLASSES, PlanReport, RowPlan, plan_job
 @click.option("--force", is_flag=True, help="Plan although the job file changed since its journal.")
 @click.option("--all", "show_all", is_flag=True, help="List unchanged rows too.")
 @text_or_json
+@delimiter_option
 @remote_options
 @common_options
 @exits_cleanly
@@ -62,6 +64,7 @@ def plan_command(
     force: bool,
     show_all: bool,
     output_format: str,
+    delimiter: str,
     remote: RemoteFlags,
     config_path: Path | None,
     log_format: str | None,
@@ -88,7 +91,7 @@ def plan_command(
     )
     log: FilteringBoundLogger = structlog.get_logger("bulkpatch")
     options = RunOptions(journal=journal_path, retry_failed=retry_failed, force=force)
-    with prepare_job(job, datetime.now(UTC)) as prepared:
+    with prepare_job(job, datetime.now(UTC), delimiter=DELIMITERS[delimiter]) as prepared:
         if not prepared.summary.ok:
             render_text(prepared.summary, prepared.store.findings())
             click.echo("Nothing was read: fix the job first.", err=True)

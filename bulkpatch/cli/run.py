@@ -36,6 +36,7 @@ from bulkpatch.config import Settings, check_base_url
 from bulkpatch.jobfile import DELIMITERS
 from bulkpatch.log import uses_json
 from bulkpatch.model import mask_secrets
+from bulkpatch.model.relative import relative_parts
 from bulkpatch.policy import parse_deadline, parse_failure_limit
 from bulkpatch.redact import printable
 from bulkpatch.tokens import Credentials
@@ -219,8 +220,16 @@ def _dry_run(job: PreparedJob, settings: Settings) -> int:
             click.echo(f"line {row.line}: skipped (invalid)")
             continue
         body = json.dumps(mask_secrets(row.body), ensure_ascii=False)
+        offsets = relative_parts(row.body)
+        note = (
+            f" ({', '.join(offsets)}: offsets, resolved on the meeting when sent)"
+            if offsets
+            else ""
+        )
         click.echo(
-            printable(f"line {row.line}: PATCH {base_url}/{meeting_path(row.meeting_id)} {body}")
+            printable(
+                f"line {row.line}: PATCH {base_url}/{meeting_path(row.meeting_id)} {body}{note}"
+            )
         )
         count += 1
     click.echo(f"Dry run: {count} PATCH requests would be sent; nothing was sent.")

@@ -52,7 +52,7 @@ def plan_rows(
                 row.meeting_id,
                 row.body,
                 decode_values(kept) if kept else _fresh_before(state, fresh_since),
-                json.loads(state.resolved) if state.resolved else None,
+                json.loads(state.resolved) if kept and state.resolved else None,
                 (expect or {}).get(row.meeting_id),
                 sent=kept is not None,
             )

@@ -2,7 +2,9 @@
 
 1. Read the meeting (a GET on the read lane), unless a fresh plan found a change to make,
    snapshots are off, or a run already committed this row's before-values (killed before the
-   answer: the PATCH is sent again as it was, the original before-values kept).
+   answer: the PATCH is sent again as it was, the original before-values kept). Offsets
+   (``start +1h``, ``shift +1d``) are resolved on the meeting just read, and the absolute times
+   they came to are committed with the before-values: a resume sends those, never shifts twice.
 2. A meeting that already holds the row's values is ``skipped``: no PATCH. (A plan's word
    that it did is checked by this read: the meeting may have changed since.)
 3. With an expectation (undo's drift guard): a meeting that no longer holds what bulkpatch set
@@ -13,7 +15,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from bulkpatch.client import Reply, Request, meeting_path
@@ -28,7 +32,19 @@ from bulkpatch.model.diff import (
     unchanged,
     value_of,
 )
+from bulkpatch.model.relative import (
+    SHIFT,
+    relative_parts,
+    resolution_problem,
+    resolved_body,
+    with_resolved,
+)
 from bulkpatch.redact import printable
+
+_UNRESOLVED = (
+    "its PATCH may have been sent, but not the times its offsets came to: check the meeting, "
+    "then give this row absolute times"
+)
 
 #: Records an outcome and waits until it is committed.
 Finish = Callable[[Planned, RowStatus, int, Reply | None, str | None, str | None], Awaitable[None]]
@@ -53,7 +69,13 @@ async def take_row(
     context = {"row": row.line, "meetingId": row.meeting_id}
     body = row.body
     before = row.before
-    if settings.snapshot and not row.sent and _must_read(row, settings):
+    relative = relative_parts(body)
+    if row.sent and relative:
+        if not row.resolved:  # a journal written before times were kept: never guess them
+            await finish(row, RowStatus.FAILED, 0, None, _UNRESOLVED, None)
+            return
+        body = with_resolved(body, row.resolved)  # never resolved twice: the first is sent again
+    elif (relative or settings.snapshot) and _must_read(row, settings):
         read = await pipeline.send(read_request(row.meeting_id, body), **context)
         if read is None:
             return  # the run stopped: the row stays pending
@@ -63,6 +85,11 @@ async def take_row(
         if problem or not isinstance(meeting, dict):
             await finish(row, RowStatus.FAILED, read.attempts, read.reply, problem, None)
             return
+        if relative:
+            body, problem = resolved_patch(body, meeting, pipeline.clock.wall())
+            if problem:
+                await finish(row, RowStatus.FAILED, read.attempts, None, problem, None)
+                return
         before = before_values(meeting, body)
         if settings.skip_unchanged and unchanged(before, body):
             await finish(row, RowStatus.SKIPPED, 0, None, None, None)
@@ -71,7 +98,8 @@ async def take_row(
         if drift:
             await finish(row, RowStatus.CONFLICT, 0, read.reply, drift, None)
             return
-        await commit_snapshot(Snapshot(row.line, encode_values(before), now()))
+        moved = _moved(body, relative)
+        await commit_snapshot(Snapshot(row.line, encode_values(before), now(), moved))
     elif before is not None and settings.skip_unchanged and unchanged(before, body):
         await finish(row, RowStatus.SKIPPED, 0, None, None, None)  # a run's own earlier read
         return
@@ -86,9 +114,41 @@ async def take_row(
 
 def _must_read(row: Planned, settings: RunSettings) -> bool:
     """Whether the meeting must be read now, whatever a plan read before."""
+    if row.sent:
+        return False  # its PATCH may have landed: read now, it would look done
     if row.before is None or row.expect is not None:  # the drift guard needs it as it is now
         return True
+    if relative_parts(row.body):
+        return True  # offsets move from the meeting as it is now, not as a plan saw it
     return settings.skip_unchanged and unchanged(row.before, row.body)
+
+
+def resolved_patch(
+    body: dict[str, Any], meeting: dict[str, Any], now: datetime
+) -> tuple[dict[str, Any], str]:
+    """The row's PATCH with its offsets resolved on the meeting, or why that cannot be sent."""
+    if not relative_parts(body):
+        return body, ""
+    try:
+        patch = resolved_body(body, meeting)
+    except ValueError as exc:
+        return body, f"cannot resolve {_offsets(body)}: {exc}"
+    problem = resolution_problem({f: patch[f] for f in ("start", "end") if f in patch}, now)
+    if problem:
+        return body, f"{_offsets(body)} comes to a time the API refuses: {problem}"
+    return patch, ""
+
+
+def _moved(body: dict[str, Any], relative: dict[str, Any]) -> str | None:
+    """The absolute times a row's offsets came to, as the journal keeps them (JSON)."""
+    if not relative:
+        return None
+    moved = ("start", "end") if SHIFT in relative else relative
+    return json.dumps({field: body[field] for field in moved})
+
+
+def _offsets(body: dict[str, Any]) -> str:
+    return ", ".join(f"{field} {body[field]}" for field in relative_parts(body))
 
 
 def _unread(read: Final, meeting_id: str, meeting: Any) -> str:

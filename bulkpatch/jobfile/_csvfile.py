@@ -26,6 +26,7 @@ from bulkpatch.jobfile._rows import (
     shown,
 )
 from bulkpatch.model import FIELDS, FieldKind, JobRow, show_value, unknown_field_message
+from bulkpatch.model.relative import SHIFT
 
 if TYPE_CHECKING:
     from _csv import Reader
@@ -168,6 +169,8 @@ def _read_header(header: list[str], source: str, delimiter: str) -> Layout:
             columns.append(_Column(index, name, ("trackingCodes",), FieldKind.STRING, code))
         elif name in FIELDS:
             columns.append(_Column(index, name, tuple(name.split(".")), FIELDS[name].kind))
+        elif name == SHIFT:  # not a field: an offset the run resolves into start and end
+            columns.append(_Column(index, name, (SHIFT,), FieldKind.STRING))
         else:
             rule, message = unknown_field_message(name)
             hint = (

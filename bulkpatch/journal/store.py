@@ -174,11 +174,17 @@ class Journal:
                 f"{_shown(job.target)}; its outcomes hold only there. Use another --journal "
                 "for this target (a --sandbox run has its own by default)"
             )
-        changed = "job_hash" in meta and meta["job_hash"] != job.sha256
-        if changed and not force:
+        if self.job_changed(job) and not force:
+            known = meta.get("job_delimiter", ",")
+            what = (
+                f"was read with cells separated by {known!r}, not {job.delimiter!r} (the same "
+                "bytes give other rows)"
+                if meta["job_hash"] == job.sha256
+                else "has changed since"
+            )
             raise JournalError(
                 f"the journal {self.path} belongs to a different version of the job file "
-                f"(it was made for {meta.get('job_path')}); the file has changed since. "
+                f"(it was made for {meta.get('job_path')}); the file {what}. "
                 "Pass --force to continue with the changed file (rows whose meeting or "
                 "changes differ are sent again), or use a new --journal"
             )
@@ -188,9 +194,18 @@ class Journal:
             job_format=job.format,
             target=job.target,
             job_rows=str(job.rows),
+            job_delimiter=job.delimiter,
             row_key=meta.get("row_key") or secrets.token_hex(16),
         )
         return "job_hash" in meta
+
+    def job_changed(self, job: JobBinding) -> bool:
+        """Whether the journal was made for other rows: other bytes, or read another way."""
+        meta = self.meta
+        if "job_hash" not in meta:
+            return False
+        read_as = meta.get("job_delimiter", ",")
+        return meta["job_hash"] != job.sha256 or read_as != job.delimiter
 
     @property
     def paused_until(self) -> datetime | None:
@@ -296,14 +311,16 @@ class Journal:
         meeting is the one it had before bulkpatch touched it.
         """
         query = (
-            "SELECT meeting_id, line, status, body, before, after, retired, "
+            "SELECT meeting_id, line, status, body, before, after, retired, resolved, "
             "COALESCE(before_at, finished_at) AS moment FROM ("
             f"SELECT *, 0 AS retired FROM rows WHERE {pairing.MAY_HAVE_CHANGED} UNION ALL "
             f"SELECT {_RETIRED_AS_ROWS}, 1 FROM retired WHERE {pairing.MAY_HAVE_CHANGED}) "
             "ORDER BY moment IS NULL, moment, retired DESC, line"
         )
         for row in self._read(query):
-            yield UndoRow(row[0], row[1], RowStatus(row[2]), row[3], row[4], row[5], bool(row[6]))
+            yield UndoRow(
+                row[0], row[1], RowStatus(row[2]), row[3], row[4], row[5], bool(row[6]), row[7]
+            )
 
     def mark_reverted(self, meeting_ids: Iterable[str]) -> None:
         """Note that undo gave these meetings their values back: their rows are ``reverted``."""

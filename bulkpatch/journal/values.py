@@ -90,6 +90,8 @@ class UndoRow:
     after: str | None
     #: No longer in the job file (a changed file run with --force), kept for undo.
     retired: bool = False
+    #: The absolute start/end the row's offsets came to (JSON), when it had offsets.
+    resolved: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,3 +133,5 @@ class JobBinding:
     format: str
     target: str
     rows: int
+    #: How CSV cells were separated (export --as-job writes the file back the same way).
+    delimiter: str = ","

@@ -184,6 +184,28 @@ RULES: tuple[Rule, ...] = (
         "Duration between start and end cannot be shorter than 10 minutes",
     ),
     _R(
+        "offset",
+        "start, end, shift",
+        "error",
+        "never sent: the run resolves offsets into absolute times first",
+        "(bulkpatch: +1h, -30m, +1d, +1w, resolved on the meeting's current start and end; "
+        "no further than the API's 10 years)",
+    ),
+    _R(
+        "shift_alone",
+        "shift",
+        "error",
+        "never sent",
+        "(bulkpatch: shift moves start and end together, keeping the duration)",
+    ),
+    _R(
+        "relative_mixed",
+        "start, end",
+        "error",
+        "never sent",
+        "(bulkpatch: an offset beside a fixed time makes a duration no one can check before the run)",
+    ),
+    _R(
         "too_far_ahead",
         "start; any field of a meeting 10+ years ahead",
         "error",

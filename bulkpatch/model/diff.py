@@ -80,8 +80,14 @@ def changes(meeting: Mapping[str, Any], body: Mapping[str, Any]) -> list[FieldCh
 
 
 def before_values(meeting: Mapping[str, Any], body: Mapping[str, Any]) -> dict[str, Any]:
-    """The meeting's values at every path the patch sets (ABSENT ones as None, flagged)."""
-    return {path: value_of(meeting, path) for path, _ in leaves(body)}
+    """The meeting's values at every path the patch sets (ABSENT ones as None, flagged).
+
+    A patch that moves start or end keeps both: a reschedule is undone whole.
+    """
+    paths = [path for path, _ in leaves(body)]
+    if ("start" in body) != ("end" in body):
+        paths.append("end" if "start" in body else "start")
+    return {path: value_of(meeting, path) for path in paths}
 
 
 def same(path: str, current: Any, new: Any) -> bool:

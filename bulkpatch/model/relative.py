@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bulkpatch.model.timing import parse_iso8601
+from bulkpatch.model.timing import Reporter, check_times, parse_iso8601
 
 #: A shift column: moves start and end together.
 SHIFT = "shift"
@@ -75,6 +75,75 @@ def relative_parts(changes: dict[str, Any]) -> dict[str, Offset]:
         if offset is not None:
             found[field] = offset
     return found
+
+
+def split_relative(
+    changes: dict[str, Any], report: Reporter
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """A row's changes without its offsets, and the offsets (as written), checked offline.
+
+    ``shift`` moves start and end together, so it goes alone; ``start`` and ``end`` are both
+    offsets or both times (an offset from the meeting's start, beside a fixed end, would make a
+    duration nobody can check before the run).
+    """
+    found = relative_parts(changes)
+    if not found and SHIFT not in changes:
+        return changes, {}
+    rest = {field: value for field, value in changes.items() if field not in found}
+    if SHIFT in rest:
+        report.error(SHIFT, "offset", "shift takes an offset such as +1d or -30m", rest.pop(SHIFT))
+    if SHIFT in found and ({"start", "end"} & changes.keys()):
+        report.error(
+            SHIFT,
+            "shift_alone",
+            "shift moves start and end together: give shift, or start and end, not both",
+            str(found[SHIFT]),
+        )
+    elif {"start", "end"} <= changes.keys() and len({"start", "end"} & found.keys()) == 1:
+        report.error(
+            "end" if "start" in found else "start",
+            "relative_mixed",
+            "start and end must both be offsets or both be times",
+            None,
+        )
+    for field, offset in found.items():
+        problem = offset_problem(offset)
+        if problem:
+            report.error(field, "offset", problem, str(offset))
+    return rest, {field: str(offset) for field, offset in found.items()}
+
+
+def resolved_body(body: dict[str, Any], meeting: dict[str, Any]) -> dict[str, Any]:
+    """The PATCH to send: ``body`` with its offsets resolved on ``meeting`` as it is now.
+
+    Days and weeks move in the time zone the row sets, else the meeting's. ValueError when the
+    meeting has no start or end to move from.
+    """
+    relative = {field: str(body[field]) for field in relative_parts(body)}
+    if not relative:
+        return body
+    zone = body.get("timezone") or meeting.get("timezone")
+    return with_resolved(body, resolve(relative, meeting | {"timezone": zone}))
+
+
+def with_resolved(body: dict[str, Any], resolved: dict[str, str]) -> dict[str, Any]:
+    """``body`` with its offsets replaced by what they were resolved to before (a resume)."""
+    return {f: v for f, v in body.items() if f != SHIFT and f not in resolved} | resolved
+
+
+def resolution_problem(resolved: dict[str, Any], now: datetime) -> str:
+    """Why the absolute times an offset came to cannot be sent (empty: they can)."""
+    found: list[str] = []
+
+    class _First:
+        def error(self, field: str, rule: str, message: str, value: Any = None) -> None:
+            found.append(message)
+
+        def warning(self, field: str, rule: str, message: str, value: Any = None) -> None:
+            pass
+
+    check_times(dict(resolved), now, _First())
+    return found[0] if found else ""
 
 
 def resolve(relative: dict[str, str], meeting: dict[str, Any]) -> dict[str, str]:

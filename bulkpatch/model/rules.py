@@ -24,6 +24,7 @@ from bulkpatch.model.patch import (
     READ_ONLY_FIELDS,
     MeetingPatch,
 )
+from bulkpatch.model.relative import SHIFT, split_relative
 from bulkpatch.model.values import Finding, JobRow, Severity, show_value
 
 #: ``<seriesId>_<YYYYMMDDTHHMMSSZ>``: the id of one scheduled occurrence of a series.
@@ -71,15 +72,19 @@ def check_row(row: JobRow, now: datetime) -> CheckedRow:
     if problem is not None:
         rule_id = "required" if not row.meeting_id else "meeting_id"
         report.error("meetingId", rule_id, problem, row.meeting_id or None)
-    changes = _check_field_names(row.changes, report)
-    if not changes and not report.findings:
+    absolute, relative = split_relative(dict(row.changes), report)
+    changes = _check_field_names(absolute, report)
+    if not changes and not relative and not report.findings:
         report.error("", "no_changes", "the row changes nothing; give at least one field")
     patch = _validate_body(changes, report)
     if patch is not None:
         body = patch.to_body()
+        moved = dict.fromkeys(("start", "end") if SHIFT in relative else relative, "")
         for rule in ROW_RULES:
-            rule(row.meeting_id, body, report)
+            rule(row.meeting_id, body | moved, report)
         timing.check_times(body, now, report)
+        # Offsets stay in the body as written; the run resolves them on the meeting as it is.
+        body |= relative
     if report.has_errors or patch is None:
         return CheckedRow(row, tuple(report.findings), None)
     return CheckedRow(row, tuple(report.findings), body)

@@ -22,7 +22,7 @@ from structlog.typing import FilteringBoundLogger
 
 from bulkpatch.config import Settings
 from bulkpatch.engine import Pipeline, Planned, RunCounts, Stopper, StopReason, plan_rows
-from bulkpatch.engine.steps import another_meeting, read_request
+from bulkpatch.engine.steps import another_meeting, read_request, resolved_patch
 from bulkpatch.journal import Journal, Snapshot
 from bulkpatch.model.diff import FieldChange, before_values, changes, encode_values
 from bulkpatch.model.server import refusal
@@ -160,10 +160,13 @@ class _Reader:
             if final.reply is not None and final.reply.status == 404:
                 return RowPlan(row.line, row.meeting_id, "gone", reason=final.reply.message)
             return RowPlan(row.line, row.meeting_id, "unread", reason=final.error or "")
-        found = tuple(changes(meeting, row.body))
-        refused = refusal(meeting, row.body, self.now) if found else None
+        body, unsendable = resolved_patch(row.body, meeting, self.now)
+        if unsendable:
+            return RowPlan(row.line, row.meeting_id, "refused", reason=unsendable)
+        found = tuple(changes(meeting, body))
+        refused = refusal(meeting, body, self.now) if found else None
         if earlier is None:  # a later row of the same meeting is read again when it runs
-            before = encode_values(before_values(meeting, row.body))
+            before = encode_values(before_values(meeting, body))
             self.journal.record_snapshot(
                 Snapshot(row.line, before, _stamp(datetime.now(UTC)), by_run=False)
             )

@@ -30,6 +30,8 @@ class PreparedJob:
     now: datetime
     summary: JobSummary
     store: FindingStore
+    #: How CSV cells are separated.
+    delimiter: str = ","
 
     @property
     def format(self) -> JobFormat:
@@ -47,7 +49,7 @@ def prepare_job(
     """
     with FindingStore(keep_rows=True) as store:
         summary = validate_job(path, now, store, delimiter=delimiter, workers=workers)
-        yield PreparedJob(path, now, summary, store)
+        yield PreparedJob(path, now, summary, store, delimiter)
 
 
 @dataclass(frozen=True)
@@ -186,13 +188,12 @@ def held_journal(
             job.format.value,
             target.name,
             job.summary.rows,
+            job.delimiter if job.format is JobFormat.CSV else ",",
         )
-        previous_hash = journal.meta.get("job_hash")
+        changed = journal.job_changed(binding)
         # Resuming means an earlier run; a plan binds the journal too, but sends nothing.
         resumed = journal.bind(binding, force=options.force) and bool(journal.runs())
-        journal.sync_rows(
-            job.store.kept_rows(), changed=previous_hash not in (None, binding.sha256)
-        )
+        journal.sync_rows(job.store.kept_rows(), changed=changed)
         yield journal, resumed
 
 

@@ -26,6 +26,7 @@ from bulkpatch.jobwriter import OutRow, nest, write_rows
 from bulkpatch.journal import Journal, RowStatus, UndoRow, default_journal_path, file_hash
 from bulkpatch.model import MASK, NULLABLE_FIELDS, is_secret
 from bulkpatch.model.diff import ABSENT, decode_values, leaves
+from bulkpatch.model.relative import with_resolved
 from bulkpatch.model.timing import parse_iso8601
 
 
@@ -171,6 +172,8 @@ class _Meeting:
         for path, value in decode_values(row.before).items():
             self.before.setdefault(path, value)  # the earliest row's value is the original
         # A row killed in flight has no answer: what it sent is what the meeting may hold.
+        if row.resolved:  # what its offsets came to is what it sent
+            patch = with_resolved(patch, json.loads(row.resolved))
         self.after.update(decode_values(row.after) if row.after else _sent(patch))
 
     def inverse(
@@ -193,7 +196,13 @@ class _Meeting:
             return None, {}
         if self.host is not None:
             flat["hostEmail"] = self.host
-        expect = {path: self.after.get(path, ABSENT) for path in flat if path != "hostEmail"}
+        # A field bulkpatch did not set (the other end of a reschedule) must still hold its
+        # value from before.
+        expect = {
+            path: self.after[path] if path in self.after else self.before.get(path, ABSENT)
+            for path in flat
+            if path != "hostEmail"
+        }
         notes = {"revert": f"{', '.join(self.lines)} of the run"}
         return OutRow(self.meeting_id, nest(flat), notes), expect
 

@@ -1,0 +1,175 @@
+"""Relative reschedules through the real CLI on a sandbox: offsets, shift, DST, kill -9, undo."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from cli_helpers import invoke, write_job
+from test_relative import next_spring_forward
+
+from bulkpatch.sandbox.process import SandboxProcess, read_until
+
+TOKEN = "relative-admin-token"
+BERLIN = ZoneInfo("Europe/Berlin")
+NOW = datetime.now(UTC)
+
+
+def series(meeting_id: str, start: datetime, zone: str = "UTC") -> dict[str, Any]:
+    return {
+        "id": meeting_id,
+        "title": f"Sync {meeting_id[:4]}",
+        "meetingType": "meetingSeries",
+        "state": "active",
+        "timezone": zone,
+        "start": start.isoformat(),
+        "end": (start + timedelta(minutes=45)).isoformat(),
+        "scheduledType": "meeting",
+        "hostEmail": "ana@example.com",
+    }
+
+
+FIRST = (NOW + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+UTC_IDS = [f"{index:04d}".ljust(32, "a") for index in range(30)]
+#: 09:00 in Berlin the day before the clocks go forward (at least two days from now).
+DST_DAY = next_spring_forward(NOW + timedelta(days=2)) - timedelta(days=1)
+BERLIN_ID = "berlin".ljust(32, "b")
+MEETINGS = [series(mid, FIRST + timedelta(hours=i)) for i, mid in enumerate(UTC_IDS)] + [
+    series(BERLIN_ID, DST_DAY.replace(hour=9, tzinfo=BERLIN), "Europe/Berlin")
+]
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[SandboxProcess]:
+    """A sandbox holding 30 UTC series three days ahead and one Berlin series before a DST change."""
+    snapshot = tmp_path / "site.snapshot.jsonl"
+    snapshot.write_text("".join(json.dumps(m) + "\n" for m in MEETINGS))
+    process = SandboxProcess.start("--quiet", "--token", TOKEN, "--seed", str(snapshot))
+    yield process
+    process.stop()
+
+
+def cli(sandbox: SandboxProcess, *args: str) -> tuple[int, str, str]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BULKPATCH_BASE_URL", sandbox.api_url)
+        patch.setenv("BULKPATCH_MAX_RATE", "1000")
+        return invoke(*args, token=TOKEN)
+
+
+def times(sandbox: SandboxProcess, meeting_id: str) -> tuple[datetime, datetime]:
+    url = f"{sandbox.api_url.removesuffix('/v1')}/_sandbox/meetings/{meeting_id}"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        meeting = json.load(response)
+    return datetime.fromisoformat(meeting["start"]), datetime.fromisoformat(meeting["end"])
+
+
+def original(meeting_id: str) -> tuple[datetime, datetime]:
+    found = next(m for m in MEETINGS if m["id"] == meeting_id)
+    return datetime.fromisoformat(found["start"]), datetime.fromisoformat(found["end"])
+
+
+def test_offsets_validate_offline(tmp_path: Path) -> None:
+    """Offsets and shift pass validate; shift beside start, an offset beside a time, a shift
+    that is no offset and one beyond ten years are errors naming their rule."""
+    job = write_job(
+        tmp_path / "job.csv",
+        [
+            {"meetingId": UTC_IDS[0], "shift": "+1d"},
+            {"meetingId": UTC_IDS[1], "start": "+30m", "end": "+1h"},
+            {"meetingId": UTC_IDS[2], "shift": "+1d", "start": "+1h"},
+            {"meetingId": UTC_IDS[3], "start": "+1h", "end": "2031-01-01T10:00:00Z"},
+            {"meetingId": UTC_IDS[4], "shift": "tomorrow"},
+            {"meetingId": UTC_IDS[5], "shift": "+600w"},
+        ],
+    )
+    code, out, _ = invoke("validate", str(job), "--format", "json")
+    assert code == 2
+    report = json.loads(out)
+    errors = {(f["line"], f["rule"]) for f in report["findings"] if f["severity"] == "error"}
+    assert errors == {(4, "shift_alone"), (5, "relative_mixed"), (6, "offset"), (7, "offset")}
+    assert report["valid"] == 2
+
+
+def test_shift_moves_each_meeting_once_and_plan_shows_where_to(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """plan shows the absolute times an offset comes to; run moves each meeting exactly once;
+    running again (a new journal) would move it again, the same journal never does."""
+    job = write_job(
+        tmp_path / "job.csv",
+        [{"meetingId": mid, "shift": "+1d"} for mid in UTC_IDS[:5]]
+        + [{"meetingId": UTC_IDS[5], "start": "-30m"}],
+    )
+    code, out, _ = cli(site, "plan", str(job), "--format", "json")
+    assert code == 0, out
+    plan = json.loads(out)
+    first = next(row for row in plan["rows"] if row["line"] == 2)
+    start, end = original(UTC_IDS[0])
+    moved = {c["field"]: datetime.fromisoformat(c["new"]) for c in first["changes"]}
+    assert moved == {"start": start + timedelta(days=1), "end": end + timedelta(days=1)}
+    code, out, _ = cli(site, "run", str(job))
+    assert code == 0, out
+    code, out, _ = cli(site, "run", str(job))
+    assert "this run  0 rows" in out
+    for mid in UTC_IDS[:5]:
+        start, end = original(mid)
+        assert times(site, mid) == (start + timedelta(days=1), end + timedelta(days=1))
+    start, end = original(UTC_IDS[5])
+    assert times(site, UTC_IDS[5]) == (start - timedelta(minutes=30), end)
+    assert cli(site, "undo", str(job), "--run")[0] == 0
+    assert all(times(site, mid) == original(mid) for mid in UTC_IDS[:6])
+
+
+def test_a_day_keeps_the_wall_clock_time_across_dst(site: SandboxProcess, tmp_path: Path) -> None:
+    """shift +1d from 09:00 Berlin on the day before the clocks go forward lands at 09:00:
+    23 hours later, not 24."""
+    job = write_job(tmp_path / "job.csv", [{"meetingId": BERLIN_ID, "shift": "+1d"}])
+    code, out, _ = cli(site, "run", str(job))
+    assert code == 0, out
+    start, end = times(site, BERLIN_ID)
+    before, _ = original(BERLIN_ID)
+    assert start.astimezone(BERLIN).strftime("%H:%M") == "09:00"
+    assert start - before == timedelta(hours=23)
+    assert end - start == timedelta(minutes=45)
+
+
+def test_an_offset_into_the_past_fails_its_row_unsent(site: SandboxProcess, tmp_path: Path) -> None:
+    """-1w from a meeting three days ahead is in the past: the row fails, nothing is sent."""
+    job = write_job(tmp_path / "job.csv", [{"meetingId": UTC_IDS[0], "shift": "-1w"}])
+    code, out, _ = cli(site, "run", str(job))
+    assert code == 1, out
+    assert "PATCH 200" not in site.stats()["requests"]
+    status = invoke("status", str(job))[1]
+    assert "shift -1w comes to a time the API refuses" in status
+
+
+def test_kill_during_a_relative_run_never_shifts_twice(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """kill -9 mid-run, then the same command: every meeting moved by exactly one day."""
+    job = write_job(tmp_path / "job.csv", [{"meetingId": mid, "shift": "+1d"} for mid in UTC_IDS])
+    env = {**os.environ, "WEBEX_ACCESS_TOKEN": TOKEN}
+    command = [sys.executable, "-m", "bulkpatch", "run", str(job), "--base-url", site.api_url]
+    process = subprocess.Popen(
+        [*command, "--max-rate", "40", "-v", "--log-format", "json"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        env=env,
+        bufsize=0,
+    )
+    read_until(process.stderr, b'"row": 12,', 60)
+    process.kill()
+    process.communicate(timeout=60)
+    assert cli(site, "run", str(job))[0] == 0
+    for mid in UTC_IDS:
+        start, end = original(mid)
+        assert times(site, mid) == (start + timedelta(days=1), end + timedelta(days=1))
