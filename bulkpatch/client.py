@@ -24,7 +24,7 @@ import aiohttp
 from yarl import URL
 
 from bulkpatch.config import DEFAULT_BASE_URL, check_base_url
-from bulkpatch.errors import RemoteError, TransportError
+from bulkpatch.errors import ForeignURLError, RemoteError, TransportError
 from bulkpatch.redact import Redactor, capped
 
 __all__ = [
@@ -213,7 +213,11 @@ class MeetingsClient:
         self.token_generation += 1
 
     def url_of(self, request: Request) -> URL:
-        """Where a request goes; a URL the server gave must stay under the base URL."""
+        """Where a request goes; a URL the server gave must stay under the base URL.
+
+        A URL elsewhere raises :class:`ForeignURLError` before anything is sent: it is the
+        server's fault, like a redirect, and sending again cannot mend it.
+        """
         if request.url is None:
             url = URL(f"{self._base_url}/{request.path}", encoded=True)
             return url.update_query(request.query) if request.query else url
@@ -222,7 +226,7 @@ class MeetingsClient:
         if (given.scheme, given.host, given.port) != (base.scheme, base.host, base.port) or (
             not given.raw_path.startswith(base.raw_path)
         ):
-            raise TransportError(
+            raise ForeignURLError(
                 f"the server pointed to {self._redact(request.url)!r}, outside {self._base_url}; "
                 "bulkpatch does not follow it"
             )

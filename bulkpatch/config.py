@@ -115,6 +115,11 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except RecursionError:  # arrays or inline tables nested thousands deep
+        raise ConfigError(
+            f"config file {path} has a value nested too deep to read; no setting takes more "
+            "than a plain value"
+        ) from None
 
 
 def _describe(error: Any) -> str:

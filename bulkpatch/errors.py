@@ -10,7 +10,8 @@
     │   ├── JournalBusy     another run holds the journal
     │   └── JournalFailed   reading or writing the journal failed while in use (disk full, read-only)
     └── RemoteError         talking to the API failed (a token refresh refused)
-        └── TransportError  no HTTP answer at all: connection refused or dropped, TLS, timeout
+        ├── TransportError  no HTTP answer at all: connection refused or dropped, TLS, timeout
+        └── ForeignURLError the server pointed outside the base URL (a next page elsewhere)
 
 Problems with single rows are not exceptions: the job reader and the rules report them as
 :class:`bulkpatch.model.Finding` values and go on with the next row. HTTP statuses are not
@@ -66,3 +67,7 @@ class RemoteError(BulkpatchError):
 
 class TransportError(RemoteError):
     """No HTTP answer at all: connection refused or dropped, TLS refused, or a timeout."""
+
+
+class ForeignURLError(RemoteError):
+    """The server pointed outside the base URL (a next page elsewhere): never followed."""

@@ -10,6 +10,7 @@ import contextlib
 import csv
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -20,6 +21,8 @@ from typing import Any, TextIO
 from bulkpatch.errors import JournalError, OutputError
 from bulkpatch.jobfile import JobFormat, csv_reader, job_format, open_job
 from bulkpatch.journal import Journal, RowRecord, RowStatus, file_hash
+from bulkpatch.journal.files import looks_like_sqlite
+from bulkpatch.redact import printable
 
 COLUMNS = (
     "row",
@@ -49,28 +52,47 @@ def result_record(row: RowRecord) -> dict[str, Any]:
     }
 
 
+def runs_as_formula(value: Any) -> bool:
+    """Whether a spreadsheet opening this CSV cell would run it as a formula."""
+    return isinstance(value, str) and value.startswith(_FORMULA_STARTS)
+
+
 def neutralise(value: Any) -> Any:
     """A CSV cell a spreadsheet will show as text, never run as a formula."""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return f"'{value}"
-    return value
+    return f"'{value}" if runs_as_formula(value) else value
 
 
-def write_results(rows: Iterable[RowRecord], out: TextIO, fmt: str) -> int:
-    """Write per-row results as ``csv`` or ``jsonl``; return how many rows."""
+def write_results(
+    rows: Iterable[RowRecord], out: TextIO, fmt: str, *, terminal: bool = False
+) -> int:
+    """Write per-row results as ``csv`` or ``jsonl``; return how many rows.
+
+    For a ``terminal``, text cells go through :func:`bulkpatch.redact.printable`: a server's
+    message cannot drive the screen. A file or a pipe gets the data as it is.
+    """
+    shown = _printable if terminal else _as_is
     count = 0
     if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(COLUMNS)
         for row in rows:
             record = result_record(row)
-            writer.writerow([neutralise(record[column]) for column in COLUMNS])
+            writer.writerow([neutralise(shown(record[column])) for column in COLUMNS])
             count += 1
     else:
         for row in rows:
-            out.write(json.dumps(result_record(row), ensure_ascii=False) + "\n")
+            record = {key: shown(value) for key, value in result_record(row).items()}
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
             count += 1
     return count
+
+
+def _printable(value: Any) -> Any:
+    return printable(value) if isinstance(value, str) else value
+
+
+def _as_is(value: Any) -> Any:
+    return value
 
 
 def write_as_job(journal: Journal, status: RowStatus, out: TextIO) -> tuple[int, JobFormat]:
@@ -161,8 +183,9 @@ def protected_paths(journal: Journal) -> list[Path]:
 def atomic_output(path: Path, protected: Iterable[Path], *, private: bool) -> Iterator[TextIO]:
     """Write ``path`` through a temporary file renamed into place: a failure leaves no half file.
 
-    Refuses a path that is (or links to) one of ``protected``. ``private`` files (they may hold
-    the job's passwords) are owner-only; others get the usual permissions.
+    Refuses a path that is (or links to) one of ``protected``, and one :func:`check_output`
+    refuses. ``private`` files (they may hold the job's passwords) are owner-only; others get
+    the usual permissions.
     """
     for other in protected:
         if _same_file(path, other):
@@ -171,6 +194,7 @@ def atomic_output(path: Path, protected: Iterable[Path], *, private: bool) -> It
                 f"{'journal' if 'journal' in other.name else 'job file'} itself; choose another "
                 "file name"
             )
+    check_output(path)
     folder = path.parent if str(path.parent) else Path()
     try:
         descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
@@ -190,6 +214,46 @@ def atomic_output(path: Path, protected: Iterable[Path], *, private: bool) -> It
         with contextlib.suppress(OSError):
             Path(temporary).unlink()
         raise
+
+
+def check_output(path: Path) -> None:
+    """Refuse an output path that is not a new or a regular file, or that holds a database.
+
+    The file is renamed over, so whatever is there goes: a device (``-o /dev/null`` as root
+    replaced /dev/null), a named pipe, a symbolic link (replaced by a plain file, its target
+    left stale), or another job's journal. Nothing is opened but a regular file's first bytes.
+    """
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror}") from None
+    what = _not_a_plain_file(mode)
+    if what is None:
+        try:
+            is_database = looks_like_sqlite(path)
+        except OSError as exc:
+            raise OutputError(f"cannot write {path}: {exc.strerror}") from None
+        what = "an SQLite database (a journal?), which would be destroyed" if is_database else None
+    if what is not None:
+        raise OutputError(f"refusing to write onto {path}: it is {what}; choose another file name")
+
+
+def _not_a_plain_file(mode: int) -> str | None:
+    """What a file that is not a regular one is, in words (None for a regular file)."""
+    kinds = (
+        (stat.S_ISLNK, "a symbolic link (give the real path if you mean its target)"),
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    for test, words in kinds:
+        if test(mode):
+            return words
+    return None if stat.S_ISREG(mode) else "not a regular file"
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -71,12 +71,9 @@ def _from_file(path: Path, fallback: dict[str, str | None]) -> Credentials:
     loose = bool(mode & (stat.S_IRWXG | stat.S_IRWXO))
     stripped = text.strip()
     if stripped.startswith("{"):
-        try:
-            data = json.loads(stripped)
-        except ValueError:
-            raise ConfigError(f"token file {path} starts with '{{' but is not valid JSON") from None
-        token = str(data.get("access_token") or "").strip()
-        values = {key: (str(data[key]) if data.get(key) else fallback[key]) for key in fallback}
+        data = _json_object(stripped, path)
+        token = (data.get("access_token") or "").strip()
+        values = {key: (data.get(key) or fallback[key]) for key in fallback}
     else:
         token = stripped.splitlines()[0].strip() if stripped else ""
         values = fallback
@@ -92,6 +89,27 @@ def _from_file(path: Path, fallback: dict[str, str | None]) -> Credentials:
         loosely_protected=loose,
         file=path,
     )
+
+
+def _json_object(text: str, path: Path) -> dict[str, str]:
+    """The keys bulkpatch reads from a JSON token file, as text (absent or empty: left out)."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        # RecursionError: arrays nested thousands deep, which the parser gives up on.
+        why = "it is nested too deep" if isinstance(exc, RecursionError) else "it is not valid JSON"
+        raise ConfigError(f"token file {path} starts with '{{' but {why}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"token file {path} starts with '{{' but is not one JSON object")
+    read: dict[str, str] = {}
+    for key in ("access_token", "refresh_token", "client_id", "client_secret"):
+        value = data.get(key)
+        if isinstance(value, (dict, list)):
+            kind = "an object" if isinstance(value, dict) else "an array"
+            raise ConfigError(f"token file {path}: {key} must be a string, not {kind}")
+        if value:
+            read[key] = str(value)
+    return read
 
 
 def _check_token(token: str, source: str) -> None:

@@ -523,8 +523,15 @@ def test_failed_jsonl_rows_come_back_as_jsonl(
     job = tmp_path / "job.jsonl"
     job.write_text("\n".join(lines) + "\n")
     assert invoke(*run_args(sandbox, job))[0] == 1
-    code, out, _ = invoke(
-        "export", str(tmp_path / "job.jsonl.journal"), "--only", "failed", "--as-job"
+    fix = tmp_path / "fix.jsonl"
+    code, _, err = invoke(
+        "export",
+        str(tmp_path / "job.jsonl.journal"),
+        "--only",
+        "failed",
+        "--as-job",
+        "-o",
+        str(fix),
     )
-    assert code == 0
-    assert out == lines[1] + "\n"
+    assert code == 0, err
+    assert fix.read_text() == lines[1] + "\n"

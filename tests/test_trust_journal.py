@@ -102,7 +102,7 @@ def test_a_failed_export_leaves_no_half_file(
     out = tmp_path / "results.csv"
     out.write_text("the previous results\n")
 
-    def broken(*_: object) -> int:
+    def broken(*_: object, **__: object) -> int:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(export_module, "write_results", broken)

@@ -263,7 +263,10 @@ def _summarise(report: PullReport) -> int:
         say(f"\nbulkpatch pull stopped ({report.reason.value}): nothing was written")
         if report.detail:
             say(f"  why       {printable(report.detail)}")
-        say("  next      fix that, then run the same command again")
+        if report.reason is StopReason.REDIRECT:
+            say("  next      check --base-url: the server points elsewhere, which is not followed")
+        else:
+            say("  next      fix that, then run the same command again")
         return EXIT_NOT_FINISHED
     say(
         f"\nPulled {report.meetings:,} meetings{hosts} in {report.elapsed:.1f} s "
@@ -281,11 +284,31 @@ def _summarise(report: PullReport) -> int:
             else "not written: no meeting had a field to pre-fill"
         )
         say(f"  job       {job}")
+        if report.formula_cells:
+            say(
+                f"  warning   {report.formula_cells:,} cells start with =, +, - or @: a spreadsheet "
+                "may run them as formulas; open the file as text or keep those cells as text"
+            )
         say(f"  snapshot  {report.snapshot} (bulkpatch sandbox --seed takes it)")
+    elif report.failed_hosts:
+        say(f"  nothing written: {_failed_listings(report)}")
     else:
         say("  nothing to write: no meeting in that range")
     for host, error in report.failed_hosts:
         say(printable(f"  failed    {host}: {error}"))
     if report.rows:
         say(f"  next      edit {report.output}, then: bulkpatch validate {report.output}")
+    elif report.failed_hosts:
+        say("  next      fix that, then run the same command again")
     return EXIT_ROWS_FAILED if report.failed_hosts else EXIT_OK
+
+
+def _failed_listings(report: PullReport) -> str:
+    """Which listings failed: all of them, or some while the others had no meeting."""
+    failed = len(report.failed_hosts)
+    if failed >= report.hosts:
+        return "the listing failed (below)"
+    return (
+        f"the listing failed for {failed:,} of {report.hosts:,} hosts (below); "
+        "the others had no meeting in that range"
+    )

@@ -194,7 +194,7 @@ def _moment(text: str) -> datetime:
 @click.option(
     "--as-job",
     is_flag=True,
-    help="With --only: write those rows back as a job file, in the input's format.",
+    help="With --only and -o: write those rows back as a job file, in the input's format.",
 )
 @common_options
 @exits_cleanly
@@ -211,8 +211,9 @@ def export(
     """Write per-row outcomes of a journal, in job-file order, every row of the job included.
 
     Columns: row, meetingId, status, httpStatus, attempts, trackingId, error, finishedAt.
-    Cells a spreadsheet would run as a formula are neutralised. --only failed --as-job writes
-    the failed rows back as a job file, ready to fix and run again. JOURNAL may also be the job
+    Cells a spreadsheet would run as a formula are neutralised; on a terminal, control
+    characters from the server are shown escaped. --only failed --as-job -o FILE writes the
+    failed rows back as a job file, ready to fix and run again. JOURNAL may also be the job
     file it was made for.
 
     \b
@@ -223,6 +224,11 @@ def export(
     settings_from(config_path, log_format, verbose)
     if as_job and only is None:
         raise ConfigError("--as-job needs --only STATUS (for example --only failed)")
+    if as_job and output is None:
+        raise click.UsageError(
+            "--as-job needs -o FILE: the job's rows hold their passwords as written, and the "
+            "console never shows those (the file is written owner-only)"
+        )
     status_wanted = RowStatus(only) if only is not None else None
     with open_journal(journal) as opened, ExitStack() as stack:
         out: TextIO = sys.stdout
@@ -233,7 +239,9 @@ def export(
             count, fmt = write_as_job(opened, status_wanted, out)
             done = f"{count} {only} rows written as a {fmt.upper()} job"
         else:
-            count = write_results(opened.rows(only=status_wanted), out, output_format)
+            terminal = output is None and sys.stdout.isatty()
+            rows = opened.rows(only=status_wanted)
+            count = write_results(rows, out, output_format, terminal=terminal)
             done = f"{count} rows exported"
     # Said only now: the file is in place once the block above has ended without an error.
     click.echo(f"{done}{f' to {output}' if output else ''}", err=True)

@@ -20,7 +20,7 @@ from structlog.typing import FilteringBoundLogger
 
 from bulkpatch.client import LONGEST_WAIT, Reply, Request
 from bulkpatch.engine.values import Clock, Lanes, Pacer, Refresher, RunCounts, Sender, Stopper
-from bulkpatch.errors import TransportError
+from bulkpatch.errors import ForeignURLError, TransportError
 from bulkpatch.policy import Action, Decision, Limits, StopReason, Streaks, decide
 from bulkpatch.redact import printable
 
@@ -105,6 +105,12 @@ class Pipeline:
                 error = reply.message
             except TransportError as exc:
                 reply, error = None, str(exc)
+            except ForeignURLError as exc:
+                # Nothing was sent: the server's own link points elsewhere, as a redirect does.
+                self.counts.requests -= 1
+                self.log.bind(**context).error("run.redirected", error=str(exc))
+                self.stopper.request(StopReason.REDIRECT, str(exc))
+                return None
             status = reply.status if reply is not None else None
             self.streaks = self.streaks.after(status)
             retry_after = reply.retry_after if reply is not None else None

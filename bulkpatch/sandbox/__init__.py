@@ -1,7 +1,7 @@
 """The sandbox: a local Webex Meetings emulator that answers as the real API does.
 
 It serves ``GET``/``PATCH /v1/meetings/{meetingId}``, ``GET /v1/meetings`` (List Meetings) and
-``GET /v1/people`` (List People) on loopback only,
+``GET /v1/people`` (List People), ``GET /v1/people/me`` (Get My Own Details) on loopback only,
 applies the API reference's rules (the same :mod:`bulkpatch.model` the tool uses, plus the
 rules only a server knows), limits each token's rate, injects faults on demand, and counts
 everything at ``GET /_sandbox/stats``. Only :mod:`bulkpatch.cli` and the tests import it.

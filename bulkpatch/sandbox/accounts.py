@@ -4,17 +4,37 @@ The real API decides what a token may see by its scopes: an admin lists other ho
 with ``hostEmail``; a user sees and changes their own meetings only. The sandbox gives every
 accepted token the admin's identity, except the user tokens it was told about
 (``--user-token TOKEN=EMAIL``); a user token whose email the site profile names as an admin is an
-admin too.
+admin too. Everyone of one sandbox is in one organisation, whose id comes from its admin token
+(``--token``): two sandboxes with different tokens are two organisations.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 from bulkpatch.sandbox.drawing import Person
 
 ADMIN = Person("admin@example.com", "Sandbox Admin")
+#: The organisation of a sandbox without an admin token: base64 of
+#: ``ciscospark://us/ORGANIZATION/sandbox``, the shape of the API's ids.
+ORG_ID = "Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi9zYW5kYm94"
+
+
+def org_id(admin_token: str | None) -> str:
+    """The organisation id of a sandbox: derived from its admin token, else :data:`ORG_ID`.
+
+    A one-way digest of the token (never the token itself), in the API's id shape: base64 of
+    ``ciscospark://us/ORGANIZATION/<uuid>``, stable for one token.
+    """
+    if not admin_token:
+        return ORG_ID
+    digest = hashlib.sha256(f"bulkpatch sandbox org\0{admin_token}".encode()).hexdigest()
+    uuid = f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+    uri = f"ciscospark://us/ORGANIZATION/{uuid}"
+    return base64.b64encode(uri.encode()).decode().rstrip("=")
 
 
 @dataclass(frozen=True, slots=True)

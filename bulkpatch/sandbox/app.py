@@ -17,7 +17,7 @@ from aiohttp.typedefs import Handler
 
 from bulkpatch.model.site import SiteProfile
 from bulkpatch.sandbox import sitedata
-from bulkpatch.sandbox.accounts import ADMIN, Identity, identify
+from bulkpatch.sandbox.accounts import ADMIN, Identity, identify, org_id
 from bulkpatch.sandbox.listing import (
     Page,
     current_of,
@@ -25,6 +25,7 @@ from bulkpatch.sandbox.listing import (
     list_meetings,
     list_people,
     page_of,
+    person_json,
 )
 from bulkpatch.sandbox.patching import apply_patch
 from bulkpatch.sandbox.refusal import STATUS_WORDS, Refusal, not_found
@@ -60,6 +61,11 @@ class SandboxState:
             return Identity(ADMIN, admin=True)
         admins = self.site.admins if self.site is not None else ()
         return identify(token, self.users, admins, self.store.people())
+
+    @property
+    def org_id(self) -> str:
+        """The organisation everyone here is in: one per admin token (see accounts.org_id)."""
+        return org_id(self.token)
 
 
 STATE = web.AppKey("state", SandboxState)
@@ -251,7 +257,14 @@ async def _list_people(request: web.Request) -> web.Response:
     """GET /v1/people: the site's hosts and the sandbox's own accounts, paged."""
     state = request.app[STATE]
     accounts = [ADMIN, *(state.identity(token).person for token in state.users)]
-    return _paged(request, list_people(state.store, request.query, _viewer(request), accounts))
+    page = list_people(state.store, request.query, _viewer(request), accounts, state.org_id)
+    return _paged(request, page)
+
+
+async def _my_details(request: web.Request) -> web.Response:
+    """GET /v1/people/me (Get My Own Details): the person behind the token, and their org."""
+    state = request.app[STATE]
+    return web.json_response(person_json(_viewer(request).person, state.org_id))
 
 
 def _site_list(
@@ -317,6 +330,7 @@ def build_app(state: SandboxState) -> web.Application:
         app.router.add_get(f"{API_PREFIX}{path}", _site_list(lister))
     app.router.add_get(f"{API_PREFIX}/admin/meeting/userconfig/sessionTypes", _user_session_types)
     app.router.add_get(f"{API_PREFIX}/people", _list_people)
+    app.router.add_get(f"{API_PREFIX}/people/me", _my_details)
     app.router.add_get(f"{API_PREFIX}/meetings/{{meetingId}}", _get_meeting)
     app.router.add_patch(f"{API_PREFIX}/meetings/{{meetingId}}", _patch_meeting)
     app.router.add_post(f"{API_PREFIX}/meetings/{{meetingId}}/registrants", _register)

@@ -42,7 +42,6 @@ WEEK = timedelta(days=7)
 _TYPES = ("meetingSeries", "scheduledMeeting", "meeting")
 _STATES = ("active", "scheduled", "ready", "lobby", "inProgress", "ended", "missed", "expired")
 _SCHEDULED = ("meeting", "webinar", "personalRoomMeeting")
-ORG_ID = "Y2lzY29zcGFyazovL3VzL09SR0FOSVpBVElPTi9zYW5kYm94"
 
 Keep = Callable[[Any], dict[str, Any] | None]
 
@@ -83,7 +82,11 @@ def list_meetings(
 
 
 def list_people(
-    store: MeetingStore, query: Mapping[str, str], viewer: Identity, extra: Iterable[Person]
+    store: MeetingStore,
+    query: Mapping[str, str],
+    viewer: Identity,
+    extra: Iterable[Person],
+    org: str,
 ) -> Page:
     """One page of ``GET /v1/people``: the site's hosts and the sandbox's own accounts."""
     size = page_size(query, *PEOPLE_PAGE)
@@ -99,7 +102,7 @@ def list_people(
         and (name is None or person.display_name.lower().startswith(name.lower()))
         and (wanted is None or person.person_id in wanted)
     ]
-    people = [person_json(person) for person in chosen]
+    people = [person_json(person, org) for person in chosen]
     return _page(list(range(len(people))), _cursor(query), size, lambda i: people[i])
 
 
@@ -125,8 +128,8 @@ def in_zone(meeting: dict[str, Any], asked: str) -> dict[str, Any]:
     return meeting
 
 
-def person_json(person: Person) -> dict[str, Any]:
-    """A person as List People shows one."""
+def person_json(person: Person, org: str) -> dict[str, Any]:
+    """A person of organisation ``org`` as List People (and Get My Own Details) shows one."""
     first, _, last = person.display_name.partition(" ")
     return {
         "id": person.person_id,
@@ -134,7 +137,7 @@ def person_json(person: Person) -> dict[str, Any]:
         "displayName": person.display_name,
         "firstName": first,
         "lastName": last,
-        "orgId": ORG_ID,
+        "orgId": org,
         "type": "person",
     }
 

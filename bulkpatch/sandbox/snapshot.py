@@ -17,6 +17,9 @@ from typing import Any
 from bulkpatch.model import meeting_id_problem
 from bulkpatch.sandbox.store import MeetingKind, MeetingStore, ScheduledType, Seed
 
+#: How deep a meeting object may nest: real ones go 4 levels deep (telephony.links[].href); a
+#: deeper one would only make every later copy of it recurse until Python gives up.
+MAX_DEPTH = 32
 _KINDS: frozenset[str] = frozenset({"meetingSeries", "scheduledMeeting", "meeting"})
 _TYPES: frozenset[str] = frozenset({"meeting", "webinar", "personalRoomMeeting"})
 
@@ -33,7 +36,9 @@ def is_snapshot(path: Path) -> bool:
     """Whether ``path`` is a snapshot (lines with ``id`` and ``meetingType``), not a job file.
 
     A job's JSON Lines name their meeting with ``meetingId``; a snapshot's lines are meetings.
-    Only the first non-blank line is read.
+    Only the first non-blank line is read. A line nested too deep to parse is taken as a
+    snapshot, so that :func:`read_snapshot` refuses it with the reason (a job file read as a
+    job would pass it over as one bad row).
     """
     if path.suffix.lower() not in {".jsonl", ".ndjson"}:
         return False
@@ -46,6 +51,8 @@ def is_snapshot(path: Path) -> bool:
         first = json.loads(first_line)
     except ValueError:
         return False
+    except RecursionError:
+        return True
     return (
         isinstance(first, dict)
         and "id" in first
@@ -72,10 +79,34 @@ def seed_from_snapshot(
             meeting = json.loads(line)
         except ValueError as exc:
             raise SnapshotError(where, number, f"not JSON: {exc}") from None
+        except RecursionError:
+            meeting = None  # nested thousands deep: the parser gave up
+        if meeting is None or _depth(meeting) > MAX_DEPTH:
+            raise SnapshotError(
+                where, number, f"nested more than {MAX_DEPTH} levels deep: not a meeting object"
+            )
         if not isinstance(meeting, dict):
             raise SnapshotError(where, number, "a line must be one meeting object")
         store.add(str(meeting.get("id")), _seed_of(meeting, where, number), meeting)
     return store
+
+
+def _depth(value: Any) -> int:
+    """How deep a JSON value nests (a scalar: 0), counted without recursion, up to past
+    :data:`MAX_DEPTH`."""
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending and deepest <= MAX_DEPTH:
+        item, level = pending.pop()
+        if isinstance(item, dict):
+            children: Iterable[Any] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, level)
+        pending.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _seed_of(meeting: dict[str, Any], where: str, line: int) -> Seed:

@@ -27,9 +27,9 @@ from structlog.typing import FilteringBoundLogger
 from bulkpatch.config import Settings
 from bulkpatch.engine import Pipeline, RunCounts, Stopper, StopReason
 from bulkpatch.errors import ConfigError
-from bulkpatch.export import atomic_output
+from bulkpatch.export import atomic_output, check_output, neutralise, runs_as_formula
 from bulkpatch.jobfile import JobFormat
-from bulkpatch.jobwriter import OutRow, from_line, nest, value_at, write_rows
+from bulkpatch.jobwriter import OutRow, flatten, from_line, nest, value_at, write_rows
 from bulkpatch.model import FIELDS, SECRET_FIELDS, JobRow, Severity, check_row, mask_secrets
 from bulkpatch.tokens import Credentials
 from bulkpatch.workflows.listing import MEETINGS_PAGE, Listing, ListingFailed, pages, people_emails
@@ -102,6 +102,8 @@ class PullReport:
     output: Path
     snapshot: Path
     written: bool = field(default=False)
+    #: CSV cells of the job (meetingId and fields: sent, so kept exact) a spreadsheet would run.
+    formula_cells: int = 0
 
 
 def check_fields(fields: tuple[str, ...], include_secrets: bool) -> None:
@@ -130,6 +132,8 @@ async def pull(
     check_fields(options.fields, options.include_secrets)
     if options.start >= options.end:
         raise ConfigError("--from must be before --to")
+    for path in (options.output, options.snapshot_path):
+        check_output(path)  # before the first request: a listing is not read in vain
     stopper = stopper or Stopper()
     started = time.monotonic()
     progress = PullProgress()
@@ -150,9 +154,9 @@ async def pull(
                     failed.append(("(List People)", str(exc)))
         reason = stopper.reason if stopper.requested.is_set() else StopReason.FINISHED
         written = reason is StopReason.FINISHED and progress.meetings > 0
-        rows = left_out = 0
+        rows = left_out = formulas = 0
         if written:
-            rows, left_out = collected.write(
+            rows, left_out, formulas = collected.write(
                 options, with_host=bool(options.hosts or options.all_hosts)
             )
         return PullReport(
@@ -168,6 +172,7 @@ async def pull(
             options.output,
             options.snapshot_path,
             written,
+            formulas,
         )
 
 
@@ -197,20 +202,24 @@ class _HostPuller:
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     async def host(self, index: int, host: str | None) -> None:
-        """Every meeting of one host (the token's own when ``host`` is None)."""
+        """Every meeting of one host (the token's own when ``host`` is None), each once."""
+        kept: set[str] = (
+            set()
+        )  # a meeting listed twice (pages that shifted, or overlap) is kept once
         try:
-            series: list[str] = []  # listed first in any case: occurrences are listed by series
+            series: dict[str, None] = {}  # listed first in any case: occurrences are by series
             async for items in pages(self.pipeline, self._listing(host), host=host):
                 for meeting in items:
-                    series.append(str(meeting.get("id")))
+                    if isinstance(meeting, dict) and isinstance(meeting.get("id"), str):
+                        series[meeting["id"]] = None
                     if self.options.kinds != "occurrences":
-                        self._keep(index, host, meeting)
+                        self._keep(index, host, meeting, kept)
             if self.options.kinds in ("occurrences", "both"):
                 for series_id in series:
                     listing = self._listing(host, series_id)
                     async for items in pages(self.pipeline, listing, host=host, series=series_id):
                         for meeting in items:
-                            self._keep(index, host, meeting)
+                            self._keep(index, host, meeting, kept)
         except ListingFailed as exc:
             if not exc.stopped:
                 self.failed.append((host or "(your own meetings)", str(exc)))
@@ -236,9 +245,12 @@ class _HostPuller:
             query.append(("hostEmail", host))
         return Listing("meetings", tuple(query))
 
-    def _keep(self, index: int, host: str | None, meeting: Any) -> None:
+    def _keep(self, index: int, host: str | None, meeting: Any, kept: set[str]) -> None:
         if not isinstance(meeting, dict) or not isinstance(meeting.get("id"), str):
             return
+        if meeting["id"] in kept:
+            return
+        kept.add(meeting["id"])
         row = pulled_row(meeting, self.options.fields, host, self.now)
         self.collected.add(index, row, snapshot_line(meeting, self.options.include_secrets))
         self.progress.meetings += 1
@@ -335,11 +347,12 @@ class _Collected:
             "INSERT INTO got (host, row, meeting) VALUES (?, ?, ?)", (host, text, meeting)
         )
 
-    def write(self, options: PullOptions, *, with_host: bool) -> tuple[int, int]:
-        """Write the snapshot, then the job file if any row is left; (rows, meetings left out).
+    def write(self, options: PullOptions, *, with_host: bool) -> tuple[int, int, int]:
+        """Write the snapshot, then the job file if any row is left.
 
-        A job with no row would not validate: with every meeting left out, only the snapshot
-        is written.
+        Returns (rows, meetings left out, CSV cells a spreadsheet would run as formulas). A job
+        with no row would not validate: with every meeting left out, only the snapshot is
+        written.
         """
         with atomic_output(
             options.snapshot_path, [options.output], private=options.include_secrets
@@ -348,18 +361,42 @@ class _Collected:
                 out.write(meeting + "\n")
         (total,) = self._db.execute("SELECT COUNT(*) FROM got").fetchone()
         (rows,) = self._db.execute("SELECT COUNT(*) FROM got WHERE row IS NOT NULL").fetchone()
+        formulas = _Formulas()
         if rows:
             columns = _columns(options.fields, with_host)
+            written = self._rows()
+            if options.format is JobFormat.CSV:
+                written = formulas.guarded(written, columns)
             with atomic_output(
                 options.output, [options.snapshot_path], private=options.include_secrets
             ) as out:
-                write_rows(self._rows(), out, options.format, columns, NOTES)
-        return int(rows), int(total) - int(rows)
+                write_rows(written, out, options.format, columns, NOTES)
+        return int(rows), int(total) - int(rows), formulas.cells
 
     def _rows(self) -> Iterator[OutRow]:
         query = "SELECT row FROM got WHERE row IS NOT NULL ORDER BY host, seq"
         for (text,) in self._db.execute(query):
             yield from_line(text)
+
+
+class _Formulas:
+    """CSV rows made safe to open in a spreadsheet where that changes nothing sent.
+
+    A ``#`` note is never sent, so one that a spreadsheet would run as a formula gets a leading
+    apostrophe. The meetingId and the field cells are sent exactly as written: they are kept,
+    and counted for a warning.
+    """
+
+    def __init__(self) -> None:
+        self.cells = 0
+
+    def guarded(self, rows: Iterator[OutRow], columns: list[str]) -> Iterator[OutRow]:
+        for row in rows:
+            flat = flatten(row.changes, columns)
+            sent = [row.meeting_id, *(v for v in flat.values() if isinstance(v, str))]
+            self.cells += sum(runs_as_formula(text) for text in sent)
+            notes = {name: neutralise(text) for name, text in row.notes.items()}
+            yield OutRow(row.meeting_id, row.changes, notes)
 
 
 def _columns(fields: tuple[str, ...], with_host: bool) -> list[str]:
