@@ -207,6 +207,21 @@ class Journal:
         read_as = meta.get("job_delimiter", ",")
         return meta["job_hash"] != job.sha256 or read_as != job.delimiter
 
+    def bind_org(self, org_id: str) -> None:
+        """Tie the journal to the token's organisation: one base URL serves every one of them.
+
+        A row that succeeded in one organisation's site says nothing of another's.
+        """
+        known = self.meta.get("org_id")
+        if known is not None and known != org_id:
+            raise JournalError(
+                f"the journal {self.path} records runs for the organisation {known}, and this "
+                f"token belongs to {org_id}; its outcomes hold only there. Use the token of "
+                "that organisation, or another --journal for this one"
+            )
+        if known is None:
+            self._set_meta(org_id=org_id)
+
     @property
     def paused_until(self) -> datetime | None:
         """The latest Retry-After moment any run was given: a resumed run waits for it too."""

@@ -28,7 +28,7 @@ from bulkpatch.model.diff import FieldChange, before_values, changes, encode_val
 from bulkpatch.model.server import refusal
 from bulkpatch.tokens import Credentials
 from bulkpatch.workflows.run import PreparedJob, RunOptions, held_journal, journal_path_for
-from bulkpatch.workflows.session import Target, open_session
+from bulkpatch.workflows.session import Target, bind_organisation, open_session
 
 CLASSES = ("change", "unchanged", "gone", "refused", "unread")
 _FLUSH_EVERY = 500
@@ -102,8 +102,9 @@ async def plan_job(
         counts = journal.counts()
         rows = plan_rows(job.store.kept_rows(), journal, retry_failed=options.retry_failed)
         async with open_session(settings, credentials, target, log=log, stopper=stopper) as session:
-            reader = _Reader(session.pipeline, journal, report, on_row)
-            await reader.read_all(_first_of_each(rows), settings.concurrency)
+            if target.is_sandbox or await bind_organisation(session, journal, log):
+                reader = _Reader(session.pipeline, journal, report, on_row)
+                await reader.read_all(_first_of_each(rows), settings.concurrency)
         journal.flush()
         report.counts = session.pipeline.counts
     report.already_done = sum(counts.values()) - sum(report.classes.values())

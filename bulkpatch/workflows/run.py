@@ -19,7 +19,7 @@ from bulkpatch.journal import JobBinding, Journal, RowStatus, default_journal_pa
 from bulkpatch.policy import FailureLimit
 from bulkpatch.tokens import Credentials
 from bulkpatch.validation import FindingStore, JobSummary, validate_job
-from bulkpatch.workflows.session import Session, Target, open_session
+from bulkpatch.workflows.session import Session, Target, bind_organisation, open_session
 
 
 @dataclass(frozen=True)
@@ -120,28 +120,31 @@ async def run_job(
     with held_journal(job, options, target, path, log) as (journal, resumed):
         to_send = _rows_to_send(journal.counts(), options.retry_failed)
         on_start(path, resumed, to_send)
-        run_id = journal.start_run(
-            {
-                "concurrency": settings.concurrency,
-                "maxRate": settings.max_rate,
-                "baseUrl": target.name,
-                "retryFailed": options.retry_failed,
-                "skipInvalid": options.skip_invalid,
-                "force": options.force,
-            }
-        )
         started = time.monotonic()
-        rows = plan_rows(
-            job.store.kept_rows(),
-            journal,
-            retry_failed=options.retry_failed,
-            fresh_since=datetime.now(UTC) - timedelta(seconds=settings.plan_max_age),
-            expect=options.expect,
-            retry_conflicts=options.ignore_drift,
-        )
         async with AsyncExitStack() as stack:
             session = await stack.enter_async_context(
                 open_session(settings, credentials, target, log=log, stopper=stopper)
+            )
+            # Before any run is recorded: a token of another organisation changes nothing.
+            if not target.is_sandbox and not await bind_organisation(session, journal, log):
+                return _stopped_early(job, journal, path, resumed, stopper, session)
+            run_id = journal.start_run(
+                {
+                    "concurrency": settings.concurrency,
+                    "maxRate": settings.max_rate,
+                    "baseUrl": target.name,
+                    "retryFailed": options.retry_failed,
+                    "skipInvalid": options.skip_invalid,
+                    "force": options.force,
+                }
+            )
+            rows = plan_rows(
+                job.store.kept_rows(),
+                journal,
+                retry_failed=options.retry_failed,
+                fresh_since=datetime.now(UTC) - timedelta(seconds=settings.plan_max_age),
+                expect=options.expect,
+                retry_conflicts=options.ignore_drift,
             )
             session.pipeline.on_pause = journal.note_pause
             reason, counts = await run_rows(
@@ -195,6 +198,21 @@ def held_journal(
         resumed = journal.bind(binding, force=options.force) and bool(journal.runs())
         journal.sync_rows(job.store.kept_rows(), changed=changed)
         yield journal, resumed
+
+
+def _stopped_early(
+    job: PreparedJob,
+    journal: Journal,
+    path: Path,
+    resumed: bool,
+    stopper: Stopper,
+    session: Session,
+) -> RunReport:
+    """Stopped before the first row (a 401, Ctrl-C): nothing sent, nothing recorded."""
+    counts = session.pipeline.counts
+    return RunReport(
+        stopper.reason, stopper.detail, job.path, counts, journal.counts(), 0.0, path, resumed, {}
+    )
 
 
 def _rows_to_send(counts: dict[RowStatus, int], retry_failed: bool) -> int:

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from structlog.typing import FilteringBoundLogger
 
 from bulkpatch.auth import TokenRefresher
-from bulkpatch.client import MeetingsClient, Timeouts
+from bulkpatch.client import MeetingsClient, Request, Timeouts
 from bulkpatch.config import SANDBOX_TARGET, Settings, check_base_url, target_name
 from bulkpatch.engine import Pipeline, Stopper
+from bulkpatch.journal import Journal
 from bulkpatch.limiter import Pacing, SystemClock, default_state_dir, open_pacing, token_identity
 from bulkpatch.policy import Backoff, Limits
 from bulkpatch.redact import Redactor
@@ -51,6 +52,29 @@ class Session:
     redactor: Redactor
     #: The lanes' pacing: the rate found, 429s, time held (``pacing.report()``).
     pacing: Pacing
+
+
+async def bind_organisation(session: Session, journal: Journal, log: FilteringBoundLogger) -> bool:
+    """Tie the journal to the organisation of the token (GET /v1/people/me); False if stopped.
+
+    A token that may not read its own person (no such scope) leaves the journal bound to the
+    base URL only, with a warning.
+    """
+    final = await session.pipeline.send(Request("GET", "people/me"), purpose="identity")
+    if final is None:
+        return False
+    me = final.reply.payload if final.ok and final.reply is not None else None
+    org_id = me.get("orgId") if isinstance(me, dict) else None
+    if isinstance(org_id, str) and org_id:
+        journal.bind_org(org_id)
+    else:
+        log.warning(
+            "journal.org_unknown",
+            hint="GET /v1/people/me did not say which organisation the token belongs to; the "
+            "journal is bound to the base URL only",
+            error=final.error or None,
+        )
+    return True
 
 
 def limits_of(settings: Settings) -> Limits:
