@@ -34,6 +34,9 @@ class HostileServer:
 
     answer: Answer
     ssl_context: ssl.SSLContext | None = None
+    #: The organisation GET /v1/people/me names (that request is answered here, not recorded:
+    #: a run asks it once to bind its journal). None: ``answer`` answers it like the rest.
+    org_id: str | None = "hostile-org"
     received: list[Received] = field(default_factory=list)
     url: str = ""
     _loop: asyncio.AbstractEventLoop | None = None
@@ -83,6 +86,8 @@ class HostileServer:
             await self._runner.cleanup()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if self.org_id is not None and request.path == "/v1/people/me":
+            return web.json_response({"id": "me", "orgId": self.org_id})
         body = await request.read()
         self.received.append(Received(request.method, request.path_qs, dict(request.headers), body))
         return await self.answer(request)

@@ -42,12 +42,13 @@ def test_run_sends_every_row_and_resume_sends_nothing(
     journal = tmp_path / "job.csv.journal"
     assert f"journal   {journal}" in out
     assert stat.S_IMODE(journal.stat().st_mode) == 0o600
-    # Each meeting is read first (its before-values are what undo restores), then patched.
-    assert sandbox.stats()["requests"] == {"GET 200": 30, "PATCH 200": 30}
+    # Each meeting is read first (its before-values are what undo restores), then patched; one
+    # more GET reads the token's person, whose organisation the journal is bound to.
+    assert sandbox.stats()["requests"] == {"GET 200": 31, "PATCH 200": 30}
     code, out, _ = invoke(*run_args(sandbox, job))
     assert code == 0
     assert "this run  0 rows" in out
-    assert sandbox.stats()["requests"] == {"GET 200": 30, "PATCH 200": 30}
+    assert sandbox.stats()["requests"] == {"GET 200": 32, "PATCH 200": 30}  # no meeting again
     code, exported, _ = invoke("export", str(journal))
     records = list(csv.DictReader(exported.splitlines()))
     assert [r["row"] for r in records] == [str(line) for line in range(2, 32)]

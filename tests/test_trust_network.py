@@ -310,3 +310,25 @@ def test_a_read_answered_with_another_meeting_changes_nothing(
     assert [r.method for r in server.received] == ["GET"]
     status = invoke("status", str(job))[1]
     assert "answered the read of m1 with another meeting (someone-else)" in status
+
+
+async def _meeting_echo(request: web.Request) -> web.StreamResponse:
+    """A well-behaved API for one field: every meeting exists and takes any title."""
+    meeting_id = request.path.rsplit("/", 1)[-1]
+    return web.json_response({"id": meeting_id, "title": "old"})
+
+
+def test_a_journal_is_bound_to_the_tokens_organisation(
+    hostile: Callable[[Answer], HostileServer], tmp_path: Path
+) -> None:
+    """One base URL serves every organisation: a journal made with one org's token refuses
+    another's (exit 2, nothing sent), whose rows it never did."""
+    server = hostile(_meeting_echo)
+    job = titles_job(tmp_path / "job.csv", 2)
+    assert run_against(server.api_url, job)[0] == 0
+    server.org_id = "another-org"
+    seen = len(server.received)
+    code, _, err = run_against(server.api_url, job, "--retry-failed")
+    assert code == 2
+    assert "records runs for the organisation hostile-org" in err
+    assert len(server.received) == seen

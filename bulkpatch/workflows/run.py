@@ -125,6 +125,7 @@ async def run_job(
             session = await stack.enter_async_context(
                 open_session(settings, credentials, target, log=log, stopper=stopper)
             )
+            session.pipeline.on_pause = journal.note_pause
             # Before any run is recorded: a token of another organisation changes nothing.
             if not target.is_sandbox and not await bind_organisation(session, journal, log):
                 return _stopped_early(job, journal, path, resumed, stopper, session)
@@ -146,7 +147,6 @@ async def run_job(
                 expect=options.expect,
                 retry_conflicts=options.ignore_drift,
             )
-            session.pipeline.on_pause = journal.note_pause
             reason, counts = await run_rows(
                 rows,
                 pipeline=session.pipeline,

@@ -60,9 +60,11 @@ async def bind_organisation(session: Session, journal: Journal, log: FilteringBo
     A token that may not read its own person (no such scope) leaves the journal bound to the
     base URL only, with a warning.
     """
+    streaks = session.pipeline.streaks
     final = await session.pipeline.send(Request("GET", "people/me"), purpose="identity")
     if final is None:
         return False
+    session.pipeline.streaks = streaks  # the rows' own 403s and 404s are what stop a run
     me = final.reply.payload if final.ok and final.reply is not None else None
     org_id = me.get("orgId") if isinstance(me, dict) else None
     if isinstance(org_id, str) and org_id:
