@@ -214,6 +214,20 @@ async def test_non_json_body_is_400_and_wrong_type_is_415(
     assert (await patch(api, series(sandbox), ["title"]))[0] == 400
 
 
+@pytest.mark.parametrize("depth", [40, 600, 5_000])
+async def test_a_body_nested_absurdly_deep_is_400(
+    sandbox: RunningSandbox, api: aiohttp.ClientSession, depth: int
+) -> None:
+    """A PATCH body nested past any real object is refused as bad JSON, never a 500."""
+    body = '{"agenda": ' + "[" * depth + "]" * depth + "}"
+    async with api.patch(
+        f"/v1/meetings/{series(sandbox)}",
+        data=body.encode(),
+        headers={"Content-Type": "application/json"},
+    ) as response:
+        assert response.status == 400
+
+
 # --- PATCH semantics ---------------------------------------------------------------------------
 
 

@@ -28,13 +28,12 @@ from bulkpatch.errors import JobFileError
 from bulkpatch.jobfile._csvfile import DELIMITERS, csv_reader, csv_records, csv_row
 from bulkpatch.jobfile._jsonl import jsonl_records, jsonl_row
 from bulkpatch.jobfile._rows import (
-    MAX_DEPTH,
     NOTE_PREFIX,
     ROW_CAP,
     TRACKING_CODE_PREFIX,
     parse_cell,
 )
-from bulkpatch.model import JobRow, RowProblem
+from bulkpatch.model import MAX_DEPTH, JobRow, RowProblem
 
 __all__ = [
     "DELIMITERS",

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from bulkpatch.model import FieldKind, Finding, RowProblem, Severity
+from bulkpatch.model import MAX_DEPTH, FieldKind, Finding, RowProblem, Severity, too_deep
 
 NOTE_PREFIX = "#"
 TRACKING_CODE_PREFIX = "trackingCodes."
@@ -16,7 +16,6 @@ TRACKING_CODE_PREFIX = "trackingCodes."
 #: line ends, or a quote never closed, is refused long before it fills memory.
 ROW_CAP = 1_048_576
 #: The deepest nesting of JSON arrays and objects a row may hold; a Patch body needs four.
-MAX_DEPTH = 32
 
 _BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
 
@@ -72,7 +71,7 @@ def loads(text: str) -> Any:
     """
     value = json.loads(text)
     # Cheap tests first: deep nesting needs many brackets, and these characters need a \u escape.
-    if text.count("[") + text.count("{") > MAX_DEPTH and _too_deep(value):
+    if text.count("[") + text.count("{") > MAX_DEPTH and too_deep(value):
         raise ValueError(f"arrays and objects nested more than {MAX_DEPTH} levels deep")
     if "\\u" in text and _holds_bad_text(value):
         raise BadText("a JSON string holds a NUL (\\u0000) or a lone surrogate (\\ud800-\\udfff)")
@@ -83,17 +82,6 @@ def _children(value: Any) -> Iterable[Any]:
     if isinstance(value, dict):
         return [*value, *value.values()]
     return value if isinstance(value, list) else ()
-
-
-def _too_deep(value: Any) -> bool:
-    stack = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            if depth >= MAX_DEPTH:
-                return True
-            stack.extend((child, depth + 1) for child in _children(item))
-    return False
 
 
 def _holds_bad_text(value: Any) -> bool:

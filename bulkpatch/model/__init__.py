@@ -24,6 +24,7 @@ from bulkpatch.model.rules import (
 )
 from bulkpatch.model.values import (
     MASK,
+    MAX_DEPTH,
     Finding,
     JobRow,
     RowProblem,
@@ -32,11 +33,13 @@ from bulkpatch.model.values import (
     is_secret,
     mask_secrets,
     show_value,
+    too_deep,
 )
 
 __all__ = [
     "FIELDS",
     "MASK",
+    "MAX_DEPTH",
     "NULLABLE_FIELDS",
     "OBJECT_FIELDS",
     "READ_ONLY_FIELDS",
@@ -57,5 +60,6 @@ __all__ = [
     "meeting_id_problem",
     "show_value",
     "suggest_field",
+    "too_deep",
     "unknown_field_message",
 ]

@@ -105,5 +105,22 @@ def mask_secrets(body: Any, names: Collection[str] = SECRET_FIELDS) -> Any:
 def _compact_json(value: Any) -> str:
     try:
         return json.dumps(mask_secrets(value), ensure_ascii=False, separators=(",", ":"))
-    except (TypeError, ValueError):
-        return repr(value)
+    except (TypeError, ValueError, RecursionError):
+        return "(nested too deep to show)" if too_deep(value) else repr(value)
+
+
+#: No value of a job, a snapshot or a request is nested deeper: the API's objects go 3 deep.
+MAX_DEPTH = 32
+
+
+def too_deep(value: Any) -> bool:
+    """Whether a JSON value nests more than :data:`MAX_DEPTH` levels (checked without recursion)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= MAX_DEPTH:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False

@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from bulkpatch.model import too_deep
 from bulkpatch.model.site import SiteProfile
 from bulkpatch.sandbox import sitedata
 from bulkpatch.sandbox.accounts import ADMIN, Identity, identify, org_id
@@ -218,15 +219,23 @@ def _in_asked_zone(request: web.Request, meeting: dict[str, Any]) -> dict[str, A
     return in_zone(meeting, asked) if asked else meeting
 
 
+async def _json_body(request: web.Request) -> Any:
+    """The request's JSON; a body that is not JSON, or nested absurdly deep, is a 400."""
+    try:
+        body = await request.json()
+    except (ValueError, RecursionError):
+        raise Refusal(400, "The request body is not valid JSON.") from None
+    if too_deep(body):
+        raise Refusal(400, "The request body is not valid JSON.")
+    return body
+
+
 async def _patch_meeting(request: web.Request) -> web.Response:
     state = request.app[STATE]
     meeting_id = request.match_info["meetingId"]
     if request.content_type != "application/json":
         raise Refusal(415)
-    try:
-        body = await request.json()
-    except ValueError:
-        raise Refusal(400, "The request body is not valid JSON.") from None
+    body = await _json_body(request)
     outcome = apply_patch(state.store, meeting_id, body, state.now(), _viewer(request), state.site)
     state.stats.patches_applied[meeting_id] += 1
     state.stats.cancelled_occurrences += outcome.cancelled
@@ -236,10 +245,7 @@ async def _patch_meeting(request: web.Request) -> web.Response:
 async def _register(request: web.Request) -> web.Response:
     """POST /v1/meetings/{meetingId}/registrants: someone registers (so registrant rules apply)."""
     state = request.app[STATE]
-    try:
-        body = await request.json()
-    except ValueError:
-        raise Refusal(400, "The request body is not valid JSON.") from None
+    body = await _json_body(request)
     registrant = register(
         state.store, request.match_info["meetingId"], body, _viewer(request), state.now()
     )

@@ -14,12 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bulkpatch.model import meeting_id_problem
+from bulkpatch.model import MAX_DEPTH, meeting_id_problem, too_deep
 from bulkpatch.sandbox.store import MeetingKind, MeetingStore, ScheduledType, Seed
 
 #: How deep a meeting object may nest: real ones go 4 levels deep (telephony.links[].href); a
 #: deeper one would only make every later copy of it recurse until Python gives up.
-MAX_DEPTH = 32
 _KINDS: frozenset[str] = frozenset({"meetingSeries", "scheduledMeeting", "meeting"})
 _TYPES: frozenset[str] = frozenset({"meeting", "webinar", "personalRoomMeeting"})
 
@@ -81,7 +80,7 @@ def seed_from_snapshot(
             raise SnapshotError(where, number, f"not JSON: {exc}") from None
         except RecursionError:
             meeting = None  # nested thousands deep: the parser gave up
-        if meeting is None or _depth(meeting) > MAX_DEPTH:
+        if meeting is None or too_deep(meeting):
             raise SnapshotError(
                 where, number, f"nested more than {MAX_DEPTH} levels deep: not a meeting object"
             )
@@ -89,24 +88,6 @@ def seed_from_snapshot(
             raise SnapshotError(where, number, "a line must be one meeting object")
         store.add(str(meeting.get("id")), _seed_of(meeting, where, number), meeting)
     return store
-
-
-def _depth(value: Any) -> int:
-    """How deep a JSON value nests (a scalar: 0), counted without recursion, up to past
-    :data:`MAX_DEPTH`."""
-    deepest = 0
-    pending: list[tuple[Any, int]] = [(value, 1)]
-    while pending and deepest <= MAX_DEPTH:
-        item, level = pending.pop()
-        if isinstance(item, dict):
-            children: Iterable[Any] = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, level)
-        pending.extend((child, level + 1) for child in children)
-    return deepest
 
 
 def _seed_of(meeting: dict[str, Any], where: str, line: int) -> Seed:
