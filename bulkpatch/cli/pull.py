@@ -258,7 +258,7 @@ async def _execute(
 
 def _summarise(report: PullReport) -> int:
     counts = report.counts
-    hosts = f" of {report.hosts:,} hosts" if report.hosts > 1 else ""
+    hosts = f" from the listings of {report.hosts:,} people" if report.hosts > 1 else ""
     if report.reason is not StopReason.FINISHED:
         say(f"\nbulkpatch pull stopped ({report.reason.value}): nothing was written")
         if report.detail:
