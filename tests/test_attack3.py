@@ -1,0 +1,245 @@
+"""Hostile trial 3: undo, relative reschedules, --force, org binding, outputs (the real CLI).
+
+Every test here is a bad result found by attack, written as the behaviour the contract asks
+for, and marked ``xfail(strict=True)`` until the product is fixed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from cli_helpers import invoke, write_job
+from hostile import Answer, HostileServer, webex_error
+
+from bulkpatch.sandbox.process import SandboxProcess
+
+TOKEN = "attack3-admin-token"
+NOW = datetime.now(UTC)
+FAST = {"BULKPATCH_BACKOFF_BASE": "0", "BULKPATCH_BACKOFF_CAP": "0", "BULKPATCH_MAX_RATE": "1000"}
+
+
+def meeting(meeting_id: str, **fields: Any) -> dict[str, Any]:
+    start = (NOW + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+    return {
+        "id": meeting_id,
+        "title": f"Sync {meeting_id[:4]}",
+        "agenda": "Status",
+        "meetingType": "meetingSeries",
+        "state": "active",
+        "timezone": "UTC",
+        "start": start.isoformat(),
+        "end": (start + timedelta(minutes=30)).isoformat(),
+        "scheduledType": "meeting",
+        "hostEmail": "ana@example.com",
+        "hostDisplayName": "Ana",
+        "unlockedMeetingJoinSecurity": "allowJoin",
+    } | fields
+
+
+IDS = [f"{index:04d}".ljust(32, "a") for index in range(20)]
+MEETINGS = [meeting(meeting_id) for meeting_id in IDS]
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[SandboxProcess]:
+    """A sandbox process holding MEETINGS (patchable series three days ahead)."""
+    snapshot = tmp_path / "site.snapshot.jsonl"
+    snapshot.write_text("".join(json.dumps(m) + "\n" for m in MEETINGS))
+    process = SandboxProcess.start("--quiet", "--token", TOKEN, "--seed", str(snapshot))
+    yield process
+    process.stop()
+
+
+def cli(sandbox: SandboxProcess | None, *args: str, token: str = TOKEN) -> tuple[int, str, str]:
+    """The CLI in-process, against ``sandbox`` when given."""
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in FAST.items():
+            patch.setenv(key, value)
+        if sandbox is not None:
+            patch.setenv("BULKPATCH_BASE_URL", sandbox.api_url)
+        return invoke(*args, token=token)
+
+
+def stored(sandbox: SandboxProcess, meeting_id: str) -> dict[str, Any]:
+    url = f"{sandbox.api_url.removesuffix('/v1')}/_sandbox/meetings/{meeting_id}"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        found: dict[str, Any] = json.load(response)
+    return found
+
+
+# --- a tiny well-behaved API for the hostile server ---------------------------------------
+
+
+class TitleSite:
+    """Meetings that each hold a title: GET returns it, PATCH sets it."""
+
+    def __init__(self) -> None:
+        self.titles: dict[str, str] = {}
+
+    async def answer(self, request: web.Request) -> web.StreamResponse:
+        if request.path == "/v1/people/me":
+            return web.json_response(webex_error("forbidden"), status=403)
+        meeting_id = request.path.rsplit("/", 1)[-1]
+        if request.method == "PATCH":
+            body = json.loads(await request.read())
+            self.titles[meeting_id] = body.get("title", self.titles.get(meeting_id, "old"))
+        return web.json_response({"id": meeting_id, "title": self.titles.get(meeting_id, "old")})
+
+
+@pytest.fixture
+def hostile() -> Iterator[Callable[[Answer], HostileServer]]:
+    """Start misbehaving servers on loopback; stopped at the end of the test."""
+    servers: list[HostileServer] = []
+
+    def start(answer: Answer) -> HostileServer:
+        server = HostileServer(answer).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def patches(server: HostileServer) -> int:
+    return sum(1 for r in server.received if r.method == "PATCH")
+
+
+# --- organisation binding ------------------------------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a journal bound to an org is resumed as done when people/me fails for the token",
+)
+def test_a_bound_journal_is_not_resumed_by_a_token_whose_org_cannot_be_read(
+    hostile: Callable[[Answer], HostileServer], tmp_path: Path
+) -> None:
+    """A journal bound to org A, resumed with a token whose GET people/me fails (403), must
+    not count org A's rows as done for it: refused (exit 2) rather than exit 0 with nothing."""
+    titles = TitleSite()
+    server = hostile(titles.answer)
+    job = write_job(tmp_path / "job.csv", [{"meetingId": "m1", "title": "new"}])
+    code, _, _ = cli(None, "run", str(job), "--base-url", server.api_url)
+    assert code == 0
+    server.org_id = None  # people/me now answers 403: the token's organisation is unknown
+    code, out, err = cli(None, "run", str(job), "--base-url", server.api_url)
+    assert code == 2, out + err
+
+
+@pytest.mark.xfail(strict=True, reason="undo --run never checks the journal's organisation")
+def test_undo_run_refuses_a_token_of_another_organisation(
+    hostile: Callable[[Answer], HostileServer], tmp_path: Path
+) -> None:
+    """undo --run of a journal bound to org A, with a token of org B, sends nothing (exit 2),
+    as a resume of the run itself would."""
+    titles = TitleSite()
+    server = hostile(titles.answer)
+    job = write_job(tmp_path / "job.csv", [{"meetingId": "m1", "title": "new"}])
+    assert cli(None, "run", str(job), "--base-url", server.api_url)[0] == 0
+    server.org_id = "another-org"
+    sent = patches(server)
+    code, out, err = cli(None, "undo", str(job), "--run", "--no-progress")
+    assert code == 2, out + err
+    assert patches(server) == sent
+    assert titles.titles["m1"] == "new"
+
+
+# --- undo outputs --------------------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="undo -o onto a journal: UnicodeDecodeError, exit 3")
+@pytest.mark.parametrize("target", ["job.csv.journal", "binary.csv"])
+def test_undo_output_onto_a_journal_or_binary_file_is_a_clear_refusal(
+    site: SandboxProcess, tmp_path: Path, target: str
+) -> None:
+    """undo -o naming the journal (or any file that is not UTF-8 text) is refused with exit 2
+    and a message naming it, never an internal error with exit 3 ("continue it")."""
+    job = write_job(tmp_path / "job.csv", [{"meetingId": IDS[0], "title": "new"}])
+    assert cli(site, "run", str(job), "--no-progress")[0] == 0
+    (tmp_path / "binary.csv").write_bytes(b"\xff\xfe\x00binary")
+    code, out, err = cli(site, "undo", str(job), "-o", str(tmp_path / target))
+    assert code == 2, out + err
+    assert "internal error" not in err
+    assert target in err
+
+
+@pytest.mark.xfail(strict=True, reason="undo -o FIFO opens and reads the pipe (hangs alone)")
+def test_undo_output_onto_a_named_pipe_is_refused_without_opening_it(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """undo -o FIFO is refused as a named pipe, as export's -o is, without reading it (with no
+    writer, reading it blocks the command for ever)."""
+    job = write_job(tmp_path / "job.csv", [{"meetingId": IDS[0], "title": "new"}])
+    assert cli(site, "run", str(job), "--no-progress")[0] == 0
+    fifo = tmp_path / "undo.csv"
+    os.mkfifo(fifo)
+    opened = threading.Event()
+
+    def writer() -> None:  # unblocks only if the command opens the pipe to read it
+        with fifo.open("w") as handle:
+            opened.set()
+            handle.write("x")
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    code, out, err = cli(site, "undo", str(job), "-o", str(fifo))
+    was_opened = opened.is_set()
+    if not was_opened:  # release the writer
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+    thread.join(30)
+    assert not was_opened
+    assert code == 2, out + err
+    assert "named pipe" in err
+
+
+# --- relative reschedules ------------------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="--force after adding a title re-resolves the shift")
+def test_force_after_editing_another_cell_of_a_shift_row_never_shifts_twice(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """A finished shift row whose title cell is filled in later (run --force) sends the title,
+    and the meeting stays moved once: the same journal never moves a meeting twice."""
+    before = datetime.fromisoformat(stored(site, IDS[1])["start"])
+    job = write_job(tmp_path / "job.csv", [{"meetingId": IDS[1], "shift": "+1h", "title": ""}])
+    assert cli(site, "run", str(job), "--no-progress")[0] == 0
+    write_job(job, [{"meetingId": IDS[1], "shift": "+1h", "title": "Fixed title"}])
+    code, out, err = cli(site, "run", str(job), "--force", "--no-progress")
+    assert code == 0, out + err
+    now = stored(site, IDS[1])
+    assert now["title"] == "Fixed title"
+    assert datetime.fromisoformat(now["start"]) == before + timedelta(hours=1)
+
+
+# --- sandbox trials and real runs sharing files ---------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="a --sandbox trial's undo takes JOB.undo.csv from the real")
+def test_a_sandbox_trials_undo_never_stands_in_for_the_real_runs(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """undo of a --sandbox trial must not take the real run's undo file: after a trial, its
+    undo, then the real run, `undo JOB` writes the real inverse (the site's own values), not a
+    refusal whose advice (`bulkpatch run JOB.undo.csv`) would write the emulator's invented
+    values onto the real meetings."""
+    job = write_job(tmp_path / "job.csv", [{"meetingId": IDS[2], "title": "new"}])
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("BULKPATCH_BASE_URL", raising=False)
+        assert cli(None, "run", str(job), "--sandbox", "--no-progress")[0] == 0
+        assert cli(None, "undo", str(job))[0] == 0
+    assert cli(site, "run", str(job), "--no-progress")[0] == 0
+    code, out, err = cli(site, "undo", str(job))
+    assert code == 0, out + err
+    real_undo = [p for p in tmp_path.glob("job.undo*.csv") if "Sync 0002" in p.read_text()]
+    assert real_undo, "no undo file holds the real meeting's title from before"
