@@ -333,3 +333,40 @@ def test_a_day_shift_onto_a_time_the_clocks_skip_names_that(
     error = json.loads(exported.splitlines()[0])["error"]
     assert "start must be before end" not in error
     assert "exist" in error
+
+
+# --- a server quoting the token in a meeting's values ---------------------------------------
+
+
+async def _token_echo(request: web.Request) -> web.StreamResponse:
+    """A meeting whose title and agenda quote the request's Authorization header."""
+    meeting_id = request.path.rsplit("/", 1)[-1]
+    auth = request.headers.get("Authorization", "")
+    if request.method == "PATCH":
+        body = json.loads(await request.read())
+        return web.json_response({"id": meeting_id, "title": body.get("title"), "agenda": auth})
+    return web.json_response({"id": meeting_id, "title": f"stolen {auth}", "agenda": auth})
+
+
+@pytest.mark.xfail(strict=True, reason="meeting values quoting the token reach journal, plan, undo")
+def test_a_token_quoted_in_meeting_values_reaches_no_file_or_output(
+    hostile: Callable[[Answer], HostileServer], tmp_path: Path
+) -> None:
+    """A server that puts the access token into the meeting it returns (title, agenda) must not
+    get it into plan's output, the journal's before-values or the undo file (SPEC 8: a secret
+    quoted back by a server is masked before it reaches the journal)."""
+    token = "attack3-secret-token-value"
+    server = hostile(_token_echo)
+    job = write_job(tmp_path / "job.csv", [{"meetingId": "m1", "title": "new", "agenda": "a"}])
+    outputs: list[str] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BULKPATCH_BASE_URL", server.api_url)
+        for args in (["plan", str(job)], ["run", str(job), "--no-progress"], ["undo", str(job)]):
+            code, out, err = cli(None, *args, token=token)
+            assert code == 0, out + err
+            outputs.append(out + err)
+    leaks = [text for text in outputs if token in text]
+    leaks += [
+        p.name for p in tmp_path.iterdir() if p.is_file() and token.encode() in p.read_bytes()
+    ]
+    assert leaks == []
