@@ -435,3 +435,33 @@ def test_as_job_never_writes_a_job_that_its_own_name_cannot_read(
         assert cli(None, "validate", str(failed))[0] == 0
     else:
         assert code == 2, out + err
+
+
+# --- undo of values the offline rules would not take ---------------------------------------
+
+
+@pytest.fixture
+def odd_site(tmp_path: Path) -> Iterator[SandboxProcess]:
+    """A sandbox holding a meeting whose title (150 chars) breaks an offline rule, and IDS[0]."""
+    snapshot = tmp_path / "odd.snapshot.jsonl"
+    odd = meeting("long".ljust(32, "l"), title="T" * 150)
+    snapshot.write_text(json.dumps(odd) + "\n" + json.dumps(MEETINGS[0]) + "\n")
+    process = SandboxProcess.start("--quiet", "--token", TOKEN, "--seed", str(snapshot))
+    yield process
+    process.stop()
+
+
+@pytest.mark.xfail(strict=True, reason="one old value outside the offline rules blocks every undo")
+def test_one_old_value_outside_the_rules_does_not_block_the_rest_of_the_undo(
+    odd_site: SandboxProcess, tmp_path: Path
+) -> None:
+    """A meeting that held a value the offline rules refuse (a 150-character title) before the
+    run is listed as not revertible; the other meetings are reverted by undo --run, rather than
+    the whole undo refused (exit 2) over an inverse job that does not validate."""
+    odd_id = "long".ljust(32, "l")
+    rows = [{"meetingId": odd_id, "title": "short"}, {"meetingId": IDS[0], "title": "new"}]
+    job = write_job(tmp_path / "job.csv", rows)
+    assert cli(odd_site, "run", str(job), "--no-progress")[0] == 0
+    code, out, err = cli(odd_site, "undo", str(job), "--run", "--no-progress")
+    assert stored(odd_site, IDS[0])["title"] == "Sync 0000", out + err
+    assert code in (0, 1)
