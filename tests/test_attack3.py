@@ -465,3 +465,50 @@ def test_one_old_value_outside_the_rules_does_not_block_the_rest_of_the_undo(
     code, out, err = cli(odd_site, "undo", str(job), "--run", "--no-progress")
     assert stored(odd_site, IDS[0])["title"] == "Sync 0000", out + err
     assert code in (0, 1)
+
+
+# --- side files that are not what they should be ----------------------------------------------
+
+
+@pytest.mark.xfail(
+    strict=True, reason="bad UTF-8 in --config / --hosts-file: internal error, exit 3"
+)
+@pytest.mark.parametrize("option", ["--config", "--hosts-file"])
+def test_a_side_file_that_is_not_utf8_is_a_usage_error(
+    site: SandboxProcess, tmp_path: Path, option: str
+) -> None:
+    """A --config or --hosts-file that is not UTF-8 text is named as such with exit 2 (nothing
+    done), not an "unexpected internal error (UnicodeDecodeError)" with exit 3, which says
+    "the same command continues it"."""
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"\xff\xfe\x00 not text\n")
+    job = write_job(tmp_path / "job.csv", [{"meetingId": IDS[0], "title": "x"}])
+    if option == "--config":
+        args = ["validate", str(job), "--config", str(bad)]
+    else:
+        args = ["pull", "-o", str(tmp_path / "p.csv"), "--hosts-file", str(bad), "--no-progress"]
+    code, out, err = cli(site, *args)
+    assert "internal error" not in err
+    assert code == 2, out + err
+
+
+@pytest.mark.xfail(strict=True, reason="a token file's non-string access_token is sent as a token")
+@pytest.mark.parametrize(
+    "content",
+    [b'{"access_token":5}', b"[1,2]", b"\xff\xfe\n"],
+    ids=["number", "json-array", "not-utf8"],
+)
+def test_a_token_file_without_a_token_is_refused_before_anything_is_sent(
+    site: SandboxProcess, tmp_path: Path, content: bytes
+) -> None:
+    """A token file whose access_token is not a string, that is a JSON array, or that is not
+    text, is refused (exit 2) before any request, as a non-string refresh_token is; not sent
+    as "Bearer 5" and answered 401 (exit 3, "continue it")."""
+    token_file = tmp_path / "token.json"
+    token_file.write_bytes(content)
+    token_file.chmod(0o600)
+    job = write_job(tmp_path / "job.csv", [{"meetingId": IDS[0], "title": "x"}])
+    before = site.stats()["requests"]
+    code, out, err = cli(site, "run", str(job), "--token-file", str(token_file), "--no-progress")
+    assert code == 2, out + err
+    assert site.stats()["requests"] == before
