@@ -549,3 +549,36 @@ def test_following_undos_advice_never_reverts_a_meeting_edited_since(
     assert advised[:2] == ["bulkpatch", "run"]
     cli(site, *advised[1:], "--no-progress")
     assert stored(site, IDS[6])["title"] == "Human"
+
+
+@pytest.mark.xfail(strict=True, reason="undo -o x.jsonl of a CSV job writes CSV into x.jsonl")
+def test_undo_output_is_written_in_the_format_its_name_says(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """undo -o inverse.jsonl of a CSV job either refuses (exit 2) or writes JSON Lines that
+    validate, so that `undo -o inverse.jsonl --run` can run it."""
+    job = write_job(tmp_path / "job.csv", [{"meetingId": IDS[8], "title": "new"}])
+    assert cli(site, "run", str(job), "--no-progress")[0] == 0
+    inverse = tmp_path / "inverse.jsonl"
+    code, out, err = cli(site, "undo", str(job), "-o", str(inverse))
+    if code == 0:
+        assert cli(None, "validate", str(inverse))[0] == 0, inverse.read_text()
+    else:
+        assert code == 2, out + err
+
+
+# --- advice that does not work as printed ---------------------------------------------------------
+
+
+@pytest.mark.xfail(strict=True, reason="validate's 'Next: bulkpatch run JOB' drops --delimiter")
+def test_validates_next_step_for_a_semicolon_file_reads_it(tmp_path: Path) -> None:
+    """validate --delimiter ';' ends with the command to run next; that command, as printed,
+    must read the file (it needs the same --delimiter)."""
+    job = tmp_path / "job.csv"
+    job.write_text(f"meetingId;title\n{IDS[9]};x\n")
+    code, out, _ = cli(None, "validate", str(job), "--delimiter", ";")
+    assert code == 0
+    advised = out.rsplit("Next: ", 1)[1].strip().split()
+    assert advised[:2] == ["bulkpatch", "run"]
+    code, out, err = cli(None, "validate", *advised[2:])
+    assert code == 0, out + err
