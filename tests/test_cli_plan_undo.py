@@ -384,3 +384,15 @@ def test_undo_reverts_rows_since_removed_from_a_forced_job(
     assert "this run  1 rows" in out
     assert cli(site, "undo", str(job), "--run")[0] == 0
     assert {mid: stored(site, mid) for mid in IDS[:4]} == original
+
+
+def test_the_text_plan_ends_with_the_run_that_reads_the_job_as_it_did(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """A semicolon job's plan names the next command with its --delimiter."""
+    job = tmp_path / "saved by excel.csv"
+    job.write_text(f"meetingId;title\n{IDS[20]};Review, part 2\n")
+    code, out, _ = cli(site, "plan", str(job), "--delimiter", ";")
+    assert code == 0, out
+    assert "1 change" in out
+    assert out.rstrip().endswith(f"next      bulkpatch run '{job}' --delimiter ';'")
