@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_helpers import invoke, write_job
+from cli_helpers import invoke, invoke_on, seeded_sandbox, write_job
 
 from bulkpatch.journal import Journal, RowStatus
 from bulkpatch.model.diff import decode_values
@@ -53,18 +53,13 @@ IDS = [m["id"] for m in MEETINGS]
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[SandboxProcess]:
     """A sandbox process holding MEETINGS (30 patchable, an ended instance, an ad-hoc one)."""
-    snapshot = tmp_path / "site.snapshot.jsonl"
-    snapshot.write_text("".join(json.dumps(m) + "\n" for m in MEETINGS))
-    process = SandboxProcess.start("--quiet", "--token", TOKEN, "--seed", str(snapshot))
+    process = seeded_sandbox(tmp_path, MEETINGS, TOKEN)
     yield process
     process.stop()
 
 
 def cli(sandbox: SandboxProcess, *args: str) -> tuple[int, str, str]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("BULKPATCH_BASE_URL", sandbox.api_url)
-        patch.setenv("BULKPATCH_MAX_RATE", "1000")
-        return invoke(*args, token=TOKEN)
+    return invoke_on(sandbox, *args, token=TOKEN)
 
 
 def stored(sandbox: SandboxProcess, meeting_id: str) -> dict[str, Any]:
