@@ -314,7 +314,8 @@ def test_a_cut_journal_is_named_damaged(tmp_path: Path, cut: int) -> None:
 
 def test_version_1_journals_are_migrated(tmp_path: Path) -> None:
     """A journal of the first schema gets its target from its runs and the new columns;
-    rows once "removed" go, and a before-value without its outcome counts as sent."""
+    rows once "removed" go (to ``retired`` when they were read, so maybe sent), and a
+    before-value without its outcome counts as sent."""
     path = tmp_path / "old.journal"
     db = sqlite3.connect(path)
     db.executescript(
@@ -330,6 +331,7 @@ def test_version_1_journals_are_migrated(tmp_path: Path) -> None:
         INSERT INTO rows (line, meeting_id, status) VALUES (2, 'm1', 'succeeded');
         INSERT INTO rows (line, meeting_id, status) VALUES (3, 'm2', 'removed');
         INSERT INTO rows (line, meeting_id, status, before) VALUES (4, 'm3', 'pending', '{}');
+        INSERT INTO rows (line, meeting_id, status, before) VALUES (5, 'm4', 'removed', '{}');
         INSERT INTO runs (started_at, options, pid, host)
             VALUES ('2026-11-01T00:00:00Z', '{"baseUrl": "https://WebexAPIs.com/v1/"}', 1, 'h');
         """
@@ -339,7 +341,12 @@ def test_version_1_journals_are_migrated(tmp_path: Path) -> None:
         assert journal.meta["schema"] == str(SCHEMA_VERSION)
         assert journal.meta["target"] == "https://webexapis.com/v1"
         assert [r.status for r in journal.rows()] == [RowStatus.SUCCEEDED, RowStatus.PENDING]
-        assert [r.line for r in journal.undo_rows()] == [2, 4]
+        assert sorted((r.line, r.retired) for r in journal.undo_rows()) == [
+            (2, False),
+            (4, False),
+            (5, True),
+        ]
+        assert journal.retired_count() == 1
         assert [s.sent for s in journal.states_from(0, 10)] == [False, True]
 
 
