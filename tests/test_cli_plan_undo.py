@@ -362,6 +362,25 @@ def test_a_planned_row_killed_after_its_patch_is_still_known_as_sent(
     assert stored(site, IDS[0])["title"] == "Sync 0000"
 
 
+def test_a_row_the_api_refused_is_no_conflict_for_undo(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """A row answered 400 changed nothing: undo does not expect its values on the meeting, so
+    the meeting's other, succeeded row is reverted, not left alone as a conflict."""
+    job = write_job(
+        tmp_path / "job.csv",
+        [
+            {"meetingId": IDS[0], "title": "T0"},
+            {"meetingId": IDS[0], "agenda": "New", "meetingOptions.enabledPolling": "true"},
+        ],
+    )
+    assert cli(site, "run", str(job))[0] == 1  # polling is for webinars: 400
+    code, _out, err = cli(site, "undo", str(job), "--run")
+    assert code == 0, err
+    assert stored(site, IDS[0])["title"] == "Sync 0000"
+    assert stored(site, IDS[0])["agenda"] == "Status"
+
+
 def test_undo_marks_rows_reverted_and_a_run_after_it_changes_them_again(
     site: SandboxProcess, tmp_path: Path
 ) -> None:
