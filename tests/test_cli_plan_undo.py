@@ -332,6 +332,50 @@ def test_a_row_killed_after_its_patch_keeps_its_first_before_values(
     assert stored(site, IDS[0])["title"] == "Sync 0000"
 
 
+def test_a_planned_row_killed_after_its_patch_is_still_known_as_sent(
+    site: SandboxProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row sent on a plan's before-values, killed before its outcome was committed: undo
+    still lists its meeting, and a resume once the plan is stale sends it, never skips it."""
+    job = lobby_job(tmp_path / "job.csv", 1)
+    assert cli(site, "plan", str(job))[0] == 0
+    assert cli(site, "run", str(job))[0] == 0
+    with sqlite3.connect(tmp_path / "job.csv.journal") as db:  # the outcome never made it
+        db.execute(
+            "UPDATE rows SET status = 'pending', after = NULL, http_status = NULL, "
+            "finished_at = NULL WHERE line = 2"
+        )
+    db.close()
+    code, out, _ = cli(site, "undo", str(job))
+    assert code == 0, out
+    assert "Undo of 1 meetings" in out
+    monkeypatch.setenv("BULKPATCH_PLAN_MAX_AGE", "0.001")  # the plan is stale by now
+    code, out, _ = cli(site, "run", str(job))
+    assert code == 0, out
+    assert "1 succeeded, 0 failed, 0 invalid, 0 skipped" in out
+    assert cli(site, "undo", str(job), "--run")[0] == 0
+    assert stored(site, IDS[0])["title"] == "Sync 0000"
+
+
+def test_a_row_the_api_refused_is_no_conflict_for_undo(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """A row answered 400 changed nothing: undo does not expect its values on the meeting, so
+    the meeting's other, succeeded row is reverted, not left alone as a conflict."""
+    job = write_job(
+        tmp_path / "job.csv",
+        [
+            {"meetingId": IDS[0], "title": "T0"},
+            {"meetingId": IDS[0], "agenda": "New", "meetingOptions.enabledPolling": "true"},
+        ],
+    )
+    assert cli(site, "run", str(job))[0] == 1  # polling is for webinars: 400
+    code, _out, err = cli(site, "undo", str(job), "--run")
+    assert code == 0, err
+    assert stored(site, IDS[0])["title"] == "Sync 0000"
+    assert stored(site, IDS[0])["agenda"] == "Status"
+
+
 def test_undo_marks_rows_reverted_and_a_run_after_it_changes_them_again(
     site: SandboxProcess, tmp_path: Path
 ) -> None:
