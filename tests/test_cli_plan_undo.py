@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_helpers import invoke, write_job
+from cli_helpers import invoke, invoke_on, seeded_sandbox, write_job
 
 from bulkpatch.journal import Journal, RowStatus
 from bulkpatch.model.diff import decode_values
@@ -53,18 +53,13 @@ IDS = [m["id"] for m in MEETINGS]
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[SandboxProcess]:
     """A sandbox process holding MEETINGS (30 patchable, an ended instance, an ad-hoc one)."""
-    snapshot = tmp_path / "site.snapshot.jsonl"
-    snapshot.write_text("".join(json.dumps(m) + "\n" for m in MEETINGS))
-    process = SandboxProcess.start("--quiet", "--token", TOKEN, "--seed", str(snapshot))
+    process = seeded_sandbox(tmp_path, MEETINGS, TOKEN)
     yield process
     process.stop()
 
 
 def cli(sandbox: SandboxProcess, *args: str) -> tuple[int, str, str]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("BULKPATCH_BASE_URL", sandbox.api_url)
-        patch.setenv("BULKPATCH_MAX_RATE", "1000")
-        return invoke(*args, token=TOKEN)
+    return invoke_on(sandbox, *args, token=TOKEN)
 
 
 def stored(sandbox: SandboxProcess, meeting_id: str) -> dict[str, Any]:
@@ -337,6 +332,50 @@ def test_a_row_killed_after_its_patch_keeps_its_first_before_values(
     assert stored(site, IDS[0])["title"] == "Sync 0000"
 
 
+def test_a_planned_row_killed_after_its_patch_is_still_known_as_sent(
+    site: SandboxProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row sent on a plan's before-values, killed before its outcome was committed: undo
+    still lists its meeting, and a resume once the plan is stale sends it, never skips it."""
+    job = lobby_job(tmp_path / "job.csv", 1)
+    assert cli(site, "plan", str(job))[0] == 0
+    assert cli(site, "run", str(job))[0] == 0
+    with sqlite3.connect(tmp_path / "job.csv.journal") as db:  # the outcome never made it
+        db.execute(
+            "UPDATE rows SET status = 'pending', after = NULL, http_status = NULL, "
+            "finished_at = NULL WHERE line = 2"
+        )
+    db.close()
+    code, out, _ = cli(site, "undo", str(job))
+    assert code == 0, out
+    assert "Undo of 1 meetings" in out
+    monkeypatch.setenv("BULKPATCH_PLAN_MAX_AGE", "0.001")  # the plan is stale by now
+    code, out, _ = cli(site, "run", str(job))
+    assert code == 0, out
+    assert "1 succeeded, 0 failed, 0 invalid, 0 skipped" in out
+    assert cli(site, "undo", str(job), "--run")[0] == 0
+    assert stored(site, IDS[0])["title"] == "Sync 0000"
+
+
+def test_a_row_the_api_refused_is_no_conflict_for_undo(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """A row answered 400 changed nothing: undo does not expect its values on the meeting, so
+    the meeting's other, succeeded row is reverted, not left alone as a conflict."""
+    job = write_job(
+        tmp_path / "job.csv",
+        [
+            {"meetingId": IDS[0], "title": "T0"},
+            {"meetingId": IDS[0], "agenda": "New", "meetingOptions.enabledPolling": "true"},
+        ],
+    )
+    assert cli(site, "run", str(job))[0] == 1  # polling is for webinars: 400
+    code, _out, err = cli(site, "undo", str(job), "--run")
+    assert code == 0, err
+    assert stored(site, IDS[0])["title"] == "Sync 0000"
+    assert stored(site, IDS[0])["agenda"] == "Status"
+
+
 def test_undo_marks_rows_reverted_and_a_run_after_it_changes_them_again(
     site: SandboxProcess, tmp_path: Path
 ) -> None:
@@ -384,3 +423,15 @@ def test_undo_reverts_rows_since_removed_from_a_forced_job(
     assert "this run  1 rows" in out
     assert cli(site, "undo", str(job), "--run")[0] == 0
     assert {mid: stored(site, mid) for mid in IDS[:4]} == original
+
+
+def test_the_text_plan_ends_with_the_run_that_reads_the_job_as_it_did(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """A semicolon job's plan names the next command with its --delimiter."""
+    job = tmp_path / "saved by excel.csv"
+    job.write_text(f"meetingId;title\n{IDS[20]};Review, part 2\n")
+    code, out, _ = cli(site, "plan", str(job), "--delimiter", ";")
+    assert code == 0, out
+    assert "1 change" in out
+    assert out.rstrip().endswith(f"next      bulkpatch run '{job}' --delimiter ';'")

@@ -203,6 +203,34 @@ def test_a_forced_job_keeps_each_rows_outcome_by_content_not_line(tmp_path: Path
         }
 
 
+def test_a_run_killed_before_a_changed_jobs_rows_are_matched_finds_it_changed_again(
+    tmp_path: Path,
+) -> None:
+    """Bound to a changed file, then killed before its rows were matched: the journal still
+    holds the old file's rows, so the next run finds the job changed, never taking them for
+    the new file's lines."""
+    with held(tmp_path) as journal:
+        journal.record(Outcome(2, RowStatus.SUCCEEDED, 1))
+        journal.flush()
+        journal.bind(binding(tmp_path, "sha-2"), force=True)  # killed here
+    inserted = [ValidatedRow(2, "new", {"title": "t"})] + [
+        ValidatedRow(row.line + 1, row.meeting_id, row.body) for row in two_rows()
+    ]
+    with Journal.open_for_run(tmp_path / "j.journal") as journal:
+        assert journal.job_changed(binding(tmp_path, "sha-2"))
+        with pytest.raises(JournalError, match="--force"):
+            journal.bind(binding(tmp_path, "sha-2"), force=False)
+        journal.bind(binding(tmp_path, "sha-2"), force=True)
+        journal.sync_rows(inserted, changed=True)
+        assert {r.line: (r.meeting_id, r.status) for r in journal.rows()} == {
+            2: ("new", RowStatus.PENDING),
+            3: ("m1", RowStatus.SUCCEEDED),
+            4: ("m2", RowStatus.PENDING),
+        }
+    with Journal.open_for_run(tmp_path / "j.journal") as journal:
+        assert not journal.job_changed(binding(tmp_path, "sha-2"))
+
+
 def test_done_rows_that_leave_a_forced_job_are_kept_for_undo_only(tmp_path: Path) -> None:
     """Rows no longer in the file leave the counts; the ones that changed a meeting stay undoable."""
     rows = [ValidatedRow(line, f"m{line}", {"title": "t"}) for line in range(2, 7)]
@@ -242,6 +270,7 @@ def test_a_job_read_with_another_separator_is_a_changed_job(tmp_path: Path) -> N
         with pytest.raises(JournalError, match="separated by ',', not ';'"):
             journal.bind(semicolons, force=False)
         journal.bind(semicolons, force=True)
+        journal.sync_rows(two_rows(), changed=True)  # the separator is kept with the rows
         assert journal.meta["job_delimiter"] == ";"
 
 
@@ -314,7 +343,8 @@ def test_a_cut_journal_is_named_damaged(tmp_path: Path, cut: int) -> None:
 
 def test_version_1_journals_are_migrated(tmp_path: Path) -> None:
     """A journal of the first schema gets its target from its runs and the new columns;
-    rows once "removed" go, and a before-value without its outcome counts as sent."""
+    rows once "removed" go (to ``retired`` when they were read, so maybe sent), and a
+    before-value without its outcome counts as sent."""
     path = tmp_path / "old.journal"
     db = sqlite3.connect(path)
     db.executescript(
@@ -330,6 +360,7 @@ def test_version_1_journals_are_migrated(tmp_path: Path) -> None:
         INSERT INTO rows (line, meeting_id, status) VALUES (2, 'm1', 'succeeded');
         INSERT INTO rows (line, meeting_id, status) VALUES (3, 'm2', 'removed');
         INSERT INTO rows (line, meeting_id, status, before) VALUES (4, 'm3', 'pending', '{}');
+        INSERT INTO rows (line, meeting_id, status, before) VALUES (5, 'm4', 'removed', '{}');
         INSERT INTO runs (started_at, options, pid, host)
             VALUES ('2026-11-01T00:00:00Z', '{"baseUrl": "https://WebexAPIs.com/v1/"}', 1, 'h');
         """
@@ -339,7 +370,12 @@ def test_version_1_journals_are_migrated(tmp_path: Path) -> None:
         assert journal.meta["schema"] == str(SCHEMA_VERSION)
         assert journal.meta["target"] == "https://webexapis.com/v1"
         assert [r.status for r in journal.rows()] == [RowStatus.SUCCEEDED, RowStatus.PENDING]
-        assert [r.line for r in journal.undo_rows()] == [2, 4]
+        assert sorted((r.line, r.retired) for r in journal.undo_rows()) == [
+            (2, False),
+            (4, False),
+            (5, True),
+        ]
+        assert journal.retired_count() == 1
         assert [s.sent for s in journal.states_from(0, 10)] == [False, True]
 
 

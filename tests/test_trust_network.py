@@ -8,7 +8,7 @@ import shutil
 import socket
 import ssl
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,21 +19,6 @@ from hostile import Answer, HostileServer, always, webex_error
 from bulkpatch.journal import Journal, RowStatus
 
 FAST = {"BULKPATCH_BACKOFF_BASE": "0", "BULKPATCH_BACKOFF_CAP": "0"}
-
-
-@pytest.fixture
-def hostile() -> Iterator[Callable[[Answer], HostileServer]]:
-    """Start misbehaving servers on loopback; stopped at the end of the test."""
-    servers: list[HostileServer] = []
-
-    def start(answer: Answer) -> HostileServer:
-        server = HostileServer(answer).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def run_against(
@@ -332,3 +317,23 @@ def test_a_journal_is_bound_to_the_tokens_organisation(
     assert code == 2
     assert "records runs for the organisation hostile-org" in err
     assert len(server.received) == seen
+
+
+def test_undo_run_is_bound_to_the_organisation_of_the_run(
+    hostile: Callable[[Answer], HostileServer], tmp_path: Path
+) -> None:
+    """undo --run with another organisation's token is refused (exit 2) before anything is
+    sent, and the run's rows are not marked reverted: they were never taken back there."""
+    server = hostile(_meeting_echo)
+    job = titles_job(tmp_path / "job.csv", 2)
+    assert run_against(server.api_url, job)[0] == 0
+    server.org_id = "another-org"
+    seen = len(server.received)
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in FAST.items():
+            patch.setenv(key, value)
+        code, _, err = invoke("undo", str(job), "--run")
+    assert code == 2, err
+    assert "records runs for the organisation hostile-org" in err
+    assert len(server.received) == seen
+    assert statuses(tmp_path / "job.csv.journal")[RowStatus.SUCCEEDED] == 2

@@ -115,7 +115,10 @@ def undo_command(
                 f"a sandbox of your own: bulkpatch run {output} --base-url URL"
             )
         target = Target.api(original.meta["target"])
-        report = _run_inverse(inverse, output, target, force, settings, display, log)
+        # The undo's own journal is new: bound to the run's organisation, a token of another
+        # is refused before anything is sent (and before the run's rows are marked reverted).
+        organisation = original.meta.get("org_id")
+        report = _run_inverse(inverse, output, target, force, organisation, settings, display, log)
         with Journal.open_read_only(report.journal) as undone:
             reverted = reverted_meetings(undone)
         if reverted is not None:
@@ -128,13 +131,16 @@ def _run_inverse(
     output: Path,
     target: Target,
     force: bool,
+    organisation: str | None,
     settings: Settings,
     display: Display,
     log: FilteringBoundLogger,
 ) -> RunReport:
     """Run the inverse job with the drift guard (a resumable run of its own, own journal)."""
     credentials = read_token(settings, log)
-    options = RunOptions(expect=inverse.expect, ignore_drift=force, retry_failed=force)
+    options = RunOptions(
+        expect=inverse.expect, ignore_drift=force, retry_failed=force, organisation=organisation
+    )
     with prepare_job(output, datetime.now(UTC)) as prepared:
         if not prepared.summary.ok:
             raise ConfigError(

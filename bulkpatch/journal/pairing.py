@@ -17,8 +17,14 @@ _KEPT = (
     "attempts, http_status, tracking_id, finished_at, before, before_at, after, resolved, before_by"
 )
 
-#: Recorded rows that may have changed their meeting.
-MAY_HAVE_CHANGED = "status = 'succeeded' OR (before_by = 'run' AND status IN ('pending', 'failed'))"
+#: Recorded rows that may have changed their meeting: succeeded, or read by a run that may
+#: have sent the PATCH since (killed in flight, or failed without a refusal: a 4xx other than
+#: 408, 423 and 429 says the API changed nothing, and undo must not expect the row's values).
+MAY_HAVE_CHANGED = (
+    "status = 'succeeded' OR (before_by = 'run' AND (status = 'pending' OR (status = 'failed' "
+    "AND (http_status IS NULL OR http_status NOT BETWEEN 400 AND 499 "
+    "OR http_status IN (408, 423, 429)))))"
+)
 
 
 def statements(moment: str) -> list[tuple[str, tuple[Any, ...]]]:

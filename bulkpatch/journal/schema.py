@@ -72,6 +72,24 @@ _TABLES = (
 
 _JOURNAL_TABLES = frozenset({"meta", "rows", "runs"})
 
+#: The columns of ``rows`` that ``retired`` has too, but for ``status``.
+_KEPT_COLUMNS = (
+    "line",
+    "meeting_id",
+    "attempts",
+    "http_status",
+    "tracking_id",
+    "error",
+    "finished_at",
+    "body",
+    "before",
+    "digest",
+    "before_at",
+    "after",
+    "resolved",
+    "before_by",
+)
+
 
 def version_of(db: sqlite3.Connection) -> int | None:
     """The schema version of an open database, or None when it is not a bulkpatch journal."""
@@ -123,8 +141,16 @@ def _from_3(db: sqlite3.Connection) -> None:
     if "before_by" not in columns:
         db.execute("ALTER TABLE rows ADD COLUMN before_by TEXT")
     db.execute("UPDATE rows SET before_by = 'run' WHERE before IS NOT NULL")
-    db.execute("DELETE FROM rows WHERE status = 'removed'")
     db.execute(_RETIRED.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
+    # A "removed" row with before-values was read, so maybe sent (killed in flight), before it
+    # left the job: its meeting may hold its change, which undo must still find.
+    kept = ", ".join(_KEPT_COLUMNS)
+    db.execute(
+        f"INSERT INTO retired (status, {kept}, retired_at) SELECT 'pending', {kept}, "
+        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now') FROM rows "
+        "WHERE status = 'removed' AND before IS NOT NULL"
+    )
+    db.execute("DELETE FROM rows WHERE status = 'removed'")
 
 
 #: From version N to N + 1.

@@ -74,6 +74,8 @@ class Journal:
         self._lock = lock
         self._pending: list[Outcome] = []
         self._snapshots: list[Snapshot] = []
+        #: The changed job's hash and separator, written with its rows by :meth:`sync_rows`.
+        self._rebind: dict[str, str] = {}
 
     def __repr__(self) -> str:
         mode = "held" if self._lock is not None else "read-only"
@@ -174,7 +176,8 @@ class Journal:
                 f"{_shown(job.target)}; its outcomes hold only there. Use another --journal "
                 "for this target (a --sandbox run has its own by default)"
             )
-        if self.job_changed(job) and not force:
+        changed = self.job_changed(job)
+        if changed and not force:
             known = meta.get("job_delimiter", ",")
             what = (
                 f"was read with cells separated by {known!r}, not {job.delimiter!r} (the same "
@@ -188,14 +191,18 @@ class Journal:
                 "Pass --force to continue with the changed file (rows whose meeting or "
                 "changes differ are sent again), or use a new --journal"
             )
+        version = {"job_hash": job.sha256, "job_delimiter": job.delimiter}
+        if changed and self._read("SELECT 1 FROM rows LIMIT 1"):
+            # The rows are the old file's until sync_rows has matched them: a run killed before
+            # then must find the job changed again, not take old rows for the new file's.
+            self._rebind, version = version, {}
         self._set_meta(
             job_path=job.path,
-            job_hash=job.sha256,
             job_format=job.format,
             target=job.target,
             job_rows=str(job.rows),
-            job_delimiter=job.delimiter,
             row_key=meta.get("row_key") or secrets.token_hex(16),
+            **version,
         )
         return "job_hash" in meta
 
@@ -251,7 +258,7 @@ class Journal:
         if not self._read("SELECT 1 FROM rows LIMIT 1"):
             self._insert(_row_values(rows, key), "rows")
             return
-        if not changed:
+        if not changed and not self._rebind:
             return
         self._write("DROP TABLE IF EXISTS temp.job")
         self._write(
@@ -259,7 +266,11 @@ class Journal:
             "body TEXT, error TEXT, digest TEXT)"
         )
         self._insert(_row_values(rows, key), "temp.job")
-        self._write_script(pairing.statements(files.utcnow()))
+        rebind = [
+            ("INSERT OR REPLACE INTO meta VALUES (?, ?)", item) for item in self._rebind.items()
+        ]
+        self._write_script(pairing.statements(files.utcnow()) + rebind)
+        self._rebind = {}
 
     def states_from(self, after_line: int, limit: int) -> list[RowState]:
         """Up to ``limit`` rows after ``after_line``, in line order, as a run needs them."""

@@ -70,6 +70,8 @@ class RunOptions:
     expect: Mapping[str, dict[str, Any]] | None = None
     #: Send rows whose meeting drifted from ``expect`` (undo --force).
     ignore_drift: bool = False
+    #: The organisation the token must belong to (undo: the one the undone run changed).
+    organisation: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,8 @@ async def run_job(
                 open_session(settings, credentials, target, log=log, stopper=stopper)
             )
             session.pipeline.on_pause = journal.note_pause
+            if options.organisation is not None:
+                journal.bind_org(options.organisation)
             # Before any run is recorded: a token of another organisation changes nothing.
             if not target.is_sandbox and not await bind_organisation(session, journal, log):
                 return _stopped_early(job, journal, path, resumed, stopper, session)
