@@ -25,6 +25,7 @@ from yarl import URL
 
 from bulkpatch.config import DEFAULT_BASE_URL, check_base_url
 from bulkpatch.errors import ForeignURLError, RemoteError, TransportError
+from bulkpatch.model import too_deep
 from bulkpatch.redact import Redactor, capped
 
 __all__ = [
@@ -303,7 +304,7 @@ class MeetingsClient:
         redact = self._redact
         raw, whole = await _read_capped(response)
         text = _decoded(raw, response.headers.get("Content-Encoding", "")) if whole else None
-        payload = _json(text)
+        payload = _scrubbed(_json(text), redact)
         tracking_id = response.headers.get("trackingid")
         raw_retry = response.headers.get("Retry-After")
         if 200 <= response.status < 300:
@@ -402,6 +403,27 @@ def _next_link(response: aiohttp.ClientResponse) -> str | None:
         return None
     url = link.get("url") if link is not None else None
     return str(url) if url is not None else None
+
+
+def _scrubbed(payload: Any, redact: Redactor) -> Any:
+    """The answer's JSON with every secret masked in its strings, keys too; None if too deep.
+
+    Masked after parsing, not in the text: a server may write a token with JSON escapes.
+    A meeting or a page nests a few levels; one deeper than any the API sends is not read.
+    """
+    if payload is None or too_deep(payload):
+        return None
+    return _masked(payload, redact)
+
+
+def _masked(value: Any, redact: Redactor) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_masked(item, redact) for item in value]
+    if isinstance(value, dict):
+        return {redact(key): _masked(item, redact) for key, item in value.items()}
+    return value
 
 
 def _json(text: str | None) -> Any:

@@ -347,7 +347,6 @@ async def _token_echo(request: web.Request) -> web.StreamResponse:
     return web.json_response({"id": meeting_id, "title": f"stolen {auth}", "agenda": auth})
 
 
-@pytest.mark.xfail(strict=True, reason="meeting values quoting the token reach journal, plan, undo")
 def test_a_token_quoted_in_meeting_values_reaches_no_file_or_output(
     hostile: Callable[[Answer], HostileServer], tmp_path: Path
 ) -> None:
@@ -387,7 +386,6 @@ async def _listing_with_token(request: web.Request) -> web.StreamResponse:
     return web.json_response({"items": [item] if request.path == "/v1/meetings" else []})
 
 
-@pytest.mark.xfail(strict=True, reason="pull writes a token quoted in a meeting into job/snapshot")
 def test_pull_writes_no_token_a_server_quoted(
     hostile: Callable[[Answer], HostileServer], tmp_path: Path
 ) -> None:

@@ -13,9 +13,10 @@ from aiohttp import ClientResponse
 from aioresponses import aioresponses
 from yarl import URL
 
-from bulkpatch.client import MeetingsClient, meeting_path, parse_retry_after
+from bulkpatch.client import MeetingsClient, Request, meeting_path, parse_retry_after
 from bulkpatch.config import check_base_url
 from bulkpatch.errors import ConfigError, TransportError
+from bulkpatch.model import MASK
 
 
 class CompatResponse(ClientResponse):
@@ -128,6 +129,21 @@ async def test_success_returns_status_and_tracking_id() -> None:
         assert request.kwargs["allow_redirects"] is False
         assert json.loads(request.kwargs["data"]) == {"title": "x"}
     assert (reply.ok, reply.status, reply.tracking_id) == (True, 200, "T-1")
+
+
+async def test_a_token_in_an_answers_values_is_masked_however_it_is_escaped() -> None:
+    """The token quoted in a meeting's strings (or keys), even spelt with JSON escapes, is
+    masked before the payload reaches anyone; an answer nested absurdly deep is not read."""
+    escaped = "".join(f"\\u{ord(char):04x}" for char in TOKEN)
+    text = f'{{"id": "m", "title": "t {escaped}", "{TOKEN}": ["{TOKEN}"], "n": 1}}'
+    with aioresponses() as mocked:
+        mocked.get(ANY_MEETING, status=200, body=text, response_class=CompatResponse)
+        mocked.get(ANY_MEETING, status=200, body="[" * 40 + "]" * 40, response_class=CompatResponse)
+        async with MeetingsClient(BASE, TOKEN, concurrency=1) as client:
+            quoted = await client.send(Request("GET", "meetings/m"))
+            deep = await client.send(Request("GET", "meetings/m"))
+    assert quoted.payload == {"id": "m", "title": f"t {MASK}", MASK: [MASK], "n": 1}
+    assert deep.payload is None
 
 
 async def test_error_body_becomes_the_message() -> None:
