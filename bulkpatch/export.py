@@ -236,8 +236,34 @@ def check_output(path: Path) -> None:
         except OSError as exc:
             raise OutputError(f"cannot write {path}: {exc.strerror}") from None
         what = "an SQLite database (a journal?), which would be destroyed" if is_database else None
+    what = what or _companion_of_database(path)
     if what is not None:
         raise OutputError(f"refusing to write onto {path}: it is {what}; choose another file name")
+
+
+#: Files SQLite and bulkpatch keep beside a journal, by the suffix added to its name.
+_COMPANIONS = {
+    "-wal": "the write-ahead log",
+    "-shm": "the shared-memory index",
+    "-journal": "the rollback journal",
+    ".lock": "the lock file",
+}
+
+
+def _companion_of_database(path: Path) -> str | None:
+    """What a file beside a journal is to it, when ``path`` names one; else None.
+
+    Replacing one would lose the journal's last changes, or hand a second run a fresh lock file
+    while the first still holds a lock on the old one.
+    """
+    for suffix, words in _COMPANIONS.items():
+        if not path.name.endswith(suffix):
+            continue
+        database = path.with_name(path.name.removesuffix(suffix))
+        with contextlib.suppress(OSError):
+            if database.is_file() and looks_like_sqlite(database):
+                return f"{words} of the SQLite database {database.name} (a journal?)"
+    return None
 
 
 def _not_a_plain_file(mode: int) -> str | None:

@@ -263,13 +263,17 @@ class Session:
 
 
 def offline(shell: Session) -> dict[str, str]:
-    """validate: a clean job, a broken one, JSON, a site profile."""
+    """validate: a clean job, a broken one, JSON, a semicolon file, a site profile."""
     broken = shell.run("bulkpatch validate jobs/broken-example.csv", expect=2)
     return {
         "validate-lobby": console(shell.run("bulkpatch validate jobs/site-migration-lobby.csv")),
         "validate-broken": console(broken.edited(fold_summary)),
         "validate-json": console(
             shell.run("bulkpatch validate jobs/tracking-codes.jsonl --format json")
+        ),
+        "validate-delimiter": console(
+            shell.run("bulkpatch validate jobs/saved-by-excel.csv", expect=2),
+            shell.run("bulkpatch validate jobs/saved-by-excel.csv --delimiter ';' | tail -1"),
         ),
         "validate-site": console(
             shell.run(
@@ -400,7 +404,8 @@ def static_blocks(text: str) -> list[str]:
 
 def main() -> None:
     names = [
-        *("validate-lobby", "validate-broken", "validate-json", "validate-site"),
+        *("validate-lobby", "validate-broken", "validate-json", "validate-delimiter"),
+        "validate-site",
         *("run-sandbox", "run-options", "status", "export"),
         *("pull", "plan-run", "undo-run", "pull-head", "plan-json", "undo"),
         *("site-pull", "sandbox-seed-job", "sandbox-seed-snapshot"),
@@ -435,6 +440,11 @@ def main() -> None:
                 blocks |= flow(shell)
         finally:
             shell.close()
+        # The commands ran in a temporary copy; the reader's copy is where they cloned it.
+        for name, body in blocks.items():
+            for spelling in {str(work.resolve()), str(work)}:
+                body = body.replace(spelling, "~/bulkpatch")
+            blocks[name] = body
     leaked = [
         name
         for name, body in blocks.items()

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
+from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from conftest import CLI_TOKEN, SERIES
 
@@ -41,6 +44,21 @@ def invoke(*args: str, token: str = CLI_TOKEN) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+def seeded_sandbox(folder: Path, meetings: list[dict[str, Any]], token: str) -> SandboxProcess:
+    """A sandbox process holding exactly these meetings (seeded from a pull snapshot)."""
+    snapshot = folder / "site.snapshot.jsonl"
+    snapshot.write_text("".join(json.dumps(m) + "\n" for m in meetings))
+    return SandboxProcess.start("--quiet", "--token", token, "--seed", str(snapshot))
+
+
+def invoke_on(sandbox: SandboxProcess, *args: str, token: str) -> tuple[int, str, str]:
+    """Run the CLI in-process against a sandbox process (its base URL from the environment)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("BULKPATCH_BASE_URL", sandbox.api_url)
+        patch.setenv("BULKPATCH_MAX_RATE", "1000")
+        return invoke(*args, token=token)
+
+
 def run_args(sandbox: SandboxProcess, job: Path, *extra: str) -> list[str]:
     """`run JOB` against a sandbox process, fast."""
     return [
@@ -62,7 +80,9 @@ __all__ = [
     "TOKEN",
     "half_invalid_job",
     "invoke",
+    "invoke_on",
     "run_args",
+    "seeded_sandbox",
     "titles_job",
     "write_job",
 ]

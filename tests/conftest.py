@@ -11,6 +11,7 @@ from typing import Any
 import aiohttp
 import anyio
 import pytest
+from hostile import Answer, HostileServer
 
 from bulkpatch.sandbox import RateLimits, RunningSandbox, SandboxState, generate, running_sandbox
 from bulkpatch.sandbox.process import SandboxProcess
@@ -135,6 +136,21 @@ def virtual_clock() -> VirtualClock:
 CLI_TOKEN = "cli-run-token"
 #: Meeting series every CLI test sandbox holds.
 SERIES = [f"{index:032x}" for index in range(1, 200)]
+
+
+@pytest.fixture
+def hostile() -> Iterator[Callable[[Answer], HostileServer]]:
+    """Start misbehaving servers on loopback; stopped at the end of the test."""
+    servers: list[HostileServer] = []
+
+    def start(answer: Answer) -> HostileServer:
+        server = HostileServer(answer).start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
 
 
 @pytest.fixture

@@ -6,7 +6,9 @@ Each case runs `validate` and `run --skip-invalid --dry-run` (what would be sent
 from __future__ import annotations
 
 import io
+import json
 import os
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from click.testing import CliRunner
 
 from bulkpatch.cli import main
 from bulkpatch.export import _csv_records
+from bulkpatch.sandbox.process import SandboxProcess
 
 WriteJob = Callable[[str, str | bytes], Path]
 VALIDATE = ("validate",)
@@ -189,6 +192,9 @@ def test_delimiter_reads_semicolon_and_tab_files(
     code, out, _ = invoke("validate", str(path), "--delimiter", name)
     assert code == 0
     assert "2 rows, 2 valid, 0 invalid" in out
+    assert out.rstrip().endswith(
+        f"Next: bulkpatch run {path} --delimiter {name!r}".replace("'tab'", "tab")
+    )
     code, out, _ = invoke("run", str(path), "--dry-run", "--delimiter", name)
     assert code == 0
     title = f"Team sync{delimiter} Berlin, 3rd floor".replace("\t", "\\t")
@@ -217,3 +223,21 @@ def test_a_semicolon_job_is_exported_as_it_was_written(
     code, out, err = invoke("export", journal, "--only", "invalid", "--as-job", "-o", str(fixed))
     assert code == 0, out + err
     assert fixed.read_text() == "meetingId;title;agenda\n" + invalid
+
+
+def test_the_sandbox_seeds_from_a_semicolon_job() -> None:
+    """sandbox --seed takes --delimiter, as the error for a semicolon file tells the user to."""
+    job = Path(__file__).parent.parent / "jobs" / "saved-by-excel.csv"
+    ids = [line.split(";")[0] for line in job.read_text().splitlines()[1:]]
+    sandbox = SandboxProcess.start(
+        "--quiet", "--token", "t", "--seed", str(job), "--delimiter", ";"
+    )
+    try:
+        for meeting_id in ids:
+            request = urllib.request.Request(
+                f"{sandbox.api_url}/meetings/{meeting_id}", headers={"Authorization": "Bearer t"}
+            )
+            with urllib.request.urlopen(request, timeout=30) as response:
+                assert json.load(response)["id"] == meeting_id
+    finally:
+        sandbox.stop()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_helpers import invoke, write_job
+from cli_helpers import invoke, invoke_on, seeded_sandbox, write_job
 
 from bulkpatch.journal import Journal, RowStatus
 from bulkpatch.model.diff import decode_values
@@ -53,18 +53,13 @@ IDS = [m["id"] for m in MEETINGS]
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[SandboxProcess]:
     """A sandbox process holding MEETINGS (30 patchable, an ended instance, an ad-hoc one)."""
-    snapshot = tmp_path / "site.snapshot.jsonl"
-    snapshot.write_text("".join(json.dumps(m) + "\n" for m in MEETINGS))
-    process = SandboxProcess.start("--quiet", "--token", TOKEN, "--seed", str(snapshot))
+    process = seeded_sandbox(tmp_path, MEETINGS, TOKEN)
     yield process
     process.stop()
 
 
 def cli(sandbox: SandboxProcess, *args: str) -> tuple[int, str, str]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("BULKPATCH_BASE_URL", sandbox.api_url)
-        patch.setenv("BULKPATCH_MAX_RATE", "1000")
-        return invoke(*args, token=TOKEN)
+    return invoke_on(sandbox, *args, token=TOKEN)
 
 
 def stored(sandbox: SandboxProcess, meeting_id: str) -> dict[str, Any]:
@@ -441,3 +436,15 @@ def test_undo_reverts_rows_since_removed_from_a_forced_job(
     assert "this run  1 rows" in out
     assert cli(site, "undo", str(job), "--run")[0] == 0
     assert {mid: stored(site, mid) for mid in IDS[:4]} == original
+
+
+def test_the_text_plan_ends_with_the_run_that_reads_the_job_as_it_did(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """A semicolon job's plan names the next command with its --delimiter."""
+    job = tmp_path / "saved by excel.csv"
+    job.write_text(f"meetingId;title\n{IDS[20]};Review, part 2\n")
+    code, out, _ = cli(site, "plan", str(job), "--delimiter", ";")
+    assert code == 0, out
+    assert "1 change" in out
+    assert out.rstrip().endswith(f"next      bulkpatch run '{job}' --delimiter ';'")

@@ -14,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from cli_helpers import invoke, write_job
+from cli_helpers import invoke, invoke_on, seeded_sandbox, write_job
 from test_relative import next_spring_forward
 
 from bulkpatch.sandbox.process import SandboxProcess, read_until
@@ -51,18 +51,13 @@ MEETINGS = [series(mid, FIRST + timedelta(hours=i)) for i, mid in enumerate(UTC_
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[SandboxProcess]:
     """A sandbox holding 30 UTC series three days ahead and one Berlin series before a DST change."""
-    snapshot = tmp_path / "site.snapshot.jsonl"
-    snapshot.write_text("".join(json.dumps(m) + "\n" for m in MEETINGS))
-    process = SandboxProcess.start("--quiet", "--token", TOKEN, "--seed", str(snapshot))
+    process = seeded_sandbox(tmp_path, MEETINGS, TOKEN)
     yield process
     process.stop()
 
 
 def cli(sandbox: SandboxProcess, *args: str) -> tuple[int, str, str]:
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("BULKPATCH_BASE_URL", sandbox.api_url)
-        patch.setenv("BULKPATCH_MAX_RATE", "1000")
-        return invoke(*args, token=TOKEN)
+    return invoke_on(sandbox, *args, token=TOKEN)
 
 
 def times(sandbox: SandboxProcess, meeting_id: str) -> tuple[datetime, datetime]:

@@ -112,6 +112,11 @@ def test_failed_rows_exit_1_and_come_back_as_a_job(
     assert code == 0
     assert "1 failed rows written as a CSV job" in err
     assert list(csv.DictReader(fix.read_text().splitlines(keepends=True))) == [rows[1]]
+    # No row is skipped: the earlier fix.csv is replaced all the same, never left to run again.
+    code, _, err = invoke("export", str(journal), "--only", "skipped", "--as-job", "-o", str(fix))
+    assert code == 0
+    assert f"0 skipped rows written as a CSV job to {fix}: its header only" in err
+    assert fix.read_text().splitlines() == job.read_text().splitlines()[:1]
 
 
 def test_wrong_token_exits_3_and_leaves_rows_pending(

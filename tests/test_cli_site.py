@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -80,3 +82,21 @@ def test_site_pull_needs_an_admin(site_sandbox: SandboxProcess, tmp_path: Path) 
     assert code == 3
     assert "refused or access is not allowed" in err
     assert not (tmp_path / "s.toml").exists()
+
+
+def test_site_pull_refuses_a_journal_as_output_before_reading(
+    site_sandbox: SandboxProcess, tmp_path: Path
+) -> None:
+    """-o onto an SQLite file is refused (exit 2) before a single list is read."""
+    target = tmp_path / "precious.toml"
+    with closing(sqlite3.connect(target)) as db:
+        db.execute("CREATE TABLE precious (x)")
+        db.commit()
+    before = target.read_bytes()
+    code, _, err = invoke(
+        "site", "pull", "-o", str(target), "--base-url", site_sandbox.api_url, token=TOKEN
+    )
+    assert code == 2, err
+    assert "refusing to write onto" in err
+    assert target.read_bytes() == before
+    assert site_sandbox.stats(meetings=False)["requests"] == {}  # counts by method: none

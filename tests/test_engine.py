@@ -296,6 +296,39 @@ async def test_stop_request_leaves_unsent_rows_pending(
     assert totals[RowStatus.PENDING] == 50 - counts.succeeded
 
 
+async def test_a_request_waiting_for_its_slot_is_not_sent_after_a_stop(
+    tmp_path: Path, virtual_clock: VirtualClock
+) -> None:
+    """Rows queued at the limiter when another row's 401 stops the run are never sent."""
+    first_answered = anyio.Event()
+
+    class GatedLimiter(AdaptiveLimiter):
+        """Lets the first request through; the others wait until it has its answer."""
+
+        granted = 0
+
+        async def acquire(self) -> None:
+            self.granted += 1
+            if self.granted > 1:
+                await first_answered.wait()
+            await super().acquire()
+
+    def answer(meeting_id: str, body: dict[str, Any], calls: int) -> Reply:
+        first_answered.set()
+        return Reply(401, "T", "Unauthorized")
+
+    sender = ScriptedSender(answer)
+    rows = planned([(f"m{i}", {"title": "x"}) for i in range(6)])
+    limiter = GatedLimiter(1000, virtual_clock, min_rate=500)
+    settings = RunSettings(snapshot=False, concurrency=4)
+    with journal_with(tmp_path, rows) as journal:
+        reason, _ = await execute(rows, journal, sender, virtual_clock, settings, limiter=limiter)
+        assert journal.counts()[RowStatus.PENDING] == 6
+    assert reason is StopReason.AUTH
+    assert limiter.granted > 1  # others were waiting for their slot
+    assert len(sender.calls) == 1
+
+
 def checked(items: list[tuple[str, dict[str, Any] | None]]) -> Iterator[ValidatedRow]:
     for line, (meeting_id, body) in enumerate(items, start=2):
         yield ValidatedRow(line, meeting_id, body)

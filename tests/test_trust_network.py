@@ -8,7 +8,7 @@ import shutil
 import socket
 import ssl
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,21 +19,6 @@ from hostile import Answer, HostileServer, always, webex_error
 from bulkpatch.journal import Journal, RowStatus
 
 FAST = {"BULKPATCH_BACKOFF_BASE": "0", "BULKPATCH_BACKOFF_CAP": "0"}
-
-
-@pytest.fixture
-def hostile() -> Iterator[Callable[[Answer], HostileServer]]:
-    """Start misbehaving servers on loopback; stopped at the end of the test."""
-    servers: list[HostileServer] = []
-
-    def start(answer: Answer) -> HostileServer:
-        server = HostileServer(answer).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def run_against(

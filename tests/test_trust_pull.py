@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,21 +24,6 @@ from bulkpatch.sandbox.process import read_until
 FAST = {"BULKPATCH_BACKOFF_BASE": "0", "BULKPATCH_BACKOFF_CAP": "0"}
 #: What a page of ``items`` and its next link (None: the last page) are drawn from.
 Pager = Callable[[web.Request], tuple[list[dict[str, Any]], str | None]]
-
-
-@pytest.fixture
-def hostile() -> Iterator[Callable[[Answer], HostileServer]]:
-    """Start misbehaving servers on loopback; stopped at the end of the test."""
-    servers: list[HostileServer] = []
-
-    def start(answer: Answer) -> HostileServer:
-        server = HostileServer(answer).start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
 
 
 def meeting(index: int) -> dict[str, Any]:

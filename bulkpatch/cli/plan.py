@@ -29,7 +29,7 @@ from bulkpatch.cli.remote import (
     remote_options,
     remote_settings,
 )
-from bulkpatch.cli.validate import delimiter_option, render_text
+from bulkpatch.cli.validate import delimiter_option, render_text, run_hint
 from bulkpatch.config import Settings
 from bulkpatch.engine import Stopper, StopReason
 from bulkpatch.jobfile import DELIMITERS
@@ -97,7 +97,7 @@ def plan_command(
             click.echo("Nothing was read: fix the job first.", err=True)
             return EXIT_USAGE
         credentials = read_token(settings, log)
-        render = _Json() if output_format == "json" else _Text(show_all)
+        render = _Json() if output_format == "json" else _Text(show_all, delimiter)
         report = anyio.run(_execute, prepared, options, settings, credentials, render, log)
     render.close(report)
     return EXIT_OK if report.reason is StopReason.FINISHED else EXIT_NOT_FINISHED
@@ -145,8 +145,9 @@ def _change_text(change: FieldChange) -> str:
 class _Text:
     """The plan for people: one line per row that does something, then the totals."""
 
-    def __init__(self, show_all: bool) -> None:
+    def __init__(self, show_all: bool, delimiter: str) -> None:
         self._show_all = show_all
+        self._delimiter = delimiter
 
     def row(self, plan: RowPlan) -> None:
         if plan.klass == "unchanged" and not self._show_all:
@@ -172,7 +173,7 @@ class _Text:
         if report.reason is not StopReason.FINISHED:
             say(f"  stopped   {report.reason.value}: {printable(report.detail)}")
         elif report.patches:
-            say(f"  next      bulkpatch run {report.job}")
+            say(f"  next      {run_hint(str(report.job), self._delimiter)}")
 
 
 class _Json:

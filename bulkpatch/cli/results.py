@@ -244,5 +244,7 @@ def export(
             count = write_results(rows, out, output_format, terminal=terminal)
             done = f"{count} rows exported"
     # Said only now: the file is in place once the block above has ended without an error.
-    click.echo(f"{done}{f' to {output}' if output else ''}", err=True)
+    # An empty job is still written: a file left by an earlier export must not be run again.
+    empty = ": its header only, there is nothing to run" if as_job and not count else ""
+    click.echo(f"{done}{f' to {output}' if output else ''}{empty}", err=True)
     return EXIT_OK

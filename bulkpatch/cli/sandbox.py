@@ -14,9 +14,9 @@ import click
 import structlog
 
 from bulkpatch.cli.common import EXIT_OK, common_options, exits_cleanly, main, settings_from
-from bulkpatch.cli.validate import site_option
+from bulkpatch.cli.validate import delimiter_option, site_option
 from bulkpatch.errors import ConfigError
-from bulkpatch.jobfile import meeting_ids
+from bulkpatch.jobfile import DELIMITERS, meeting_ids
 from bulkpatch.model.site import SiteProfile
 from bulkpatch.sandbox import (
     Faults,
@@ -76,6 +76,7 @@ def _user_tokens(_: click.Context, __: click.Parameter, value: tuple[str, ...]) 
     type=click.Path(path_type=Path, dir_okay=False),
     help="Create every meeting this job file names, or load a pull snapshot (JSONL of meetings).",
 )
+@delimiter_option
 @click.option(
     "--meetings",
     type=click.IntRange(0),
@@ -194,6 +195,7 @@ def sandbox(
     host: str,
     port: int,
     seed_job: Path | None,
+    delimiter: str,
     meetings: int | None,
     hosts: int | None,
     random_seed: int,
@@ -231,6 +233,7 @@ def sandbox(
     \b
     Example:
       bulkpatch sandbox --seed jobs/site-migration-lobby.csv --rate 50 --burst 10
+      bulkpatch sandbox --seed jobs/saved-by-excel.csv --delimiter ';'
       bulkpatch sandbox --meetings 1000 --fault-rate 0.1 --latency-ms 50-250 --port 0
       bulkpatch sandbox --seed snapshot.jsonl --token admin-t --user-token ana-t=ana@example.com
       bulkpatch sandbox --site site.toml --meetings 500
@@ -238,7 +241,7 @@ def sandbox(
       bulkpatch sandbox --rate-schedule 0:50,60:25,180:50 --read-rate 100
     """
     settings_from(config_path, log_format, verbose)
-    store = _store(seed_job, meetings, hosts, random_seed, datetime.now(UTC))
+    store = _store(seed_job, DELIMITERS[delimiter], meetings, hosts, random_seed, datetime.now(UTC))
     faults = Faults(
         latency_ms=latency_ms,
         fault_rate=fault_rate,
@@ -285,7 +288,12 @@ def sandbox(
 
 
 def _store(
-    seed: Path | None, meetings: int | None, hosts: int | None, random_seed: int, now: datetime
+    seed: Path | None,
+    delimiter: str,
+    meetings: int | None,
+    hosts: int | None,
+    random_seed: int,
+    now: datetime,
 ) -> MeetingStore:
     """The meetings to serve: a snapshot's, a job's ids, or generated ones (with rare kinds)."""
     if seed is None:
@@ -296,7 +304,7 @@ def _store(
             return read_snapshot(seed)
         except SnapshotError as exc:
             raise click.BadParameter(str(exc), param_hint="--seed") from None
-    return seed_from_ids(meeting_ids(seed), now)
+    return seed_from_ids(meeting_ids(seed, delimiter=delimiter), now)
 
 
 async def _serve(state: SandboxState, host: str, port: int, token: str | None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -82,7 +83,7 @@ def validate(
       bulkpatch validate jobs/site-migration-lobby.csv
       bulkpatch validate jobs/reschedule-with-timezones.jsonl --format json > report.json
       bulkpatch validate jobs/tracking-codes.csv --site site.toml
-      bulkpatch validate saved-by-excel.csv --delimiter ';'
+      bulkpatch validate jobs/saved-by-excel.csv --delimiter ';'
     """
     settings_from(config_path, log_format, verbose)
     with FindingStore(keep_rows=site is not None) as store:
@@ -91,8 +92,10 @@ def validate(
         )
         if site is not None:
             _apply_site(summary, store, site)
-        render = render_json if output_format == "json" else render_text
-        render(summary, store.findings())
+        if output_format == "json":
+            render_json(summary, store.findings())
+        else:
+            render_text(summary, store.findings(), delimiter)
     return EXIT_OK if summary.ok else EXIT_USAGE
 
 
@@ -114,7 +117,13 @@ def _apply_site(summary: JobSummary, store: FindingStore, site: SiteProfile) -> 
             summary.invalid += 1
 
 
-def render_text(summary: JobSummary, findings: Iterator[Finding]) -> None:
+def run_hint(job: str, delimiter: str) -> str:
+    """The command that runs a job, with the ``--delimiter`` (by name) it was read with."""
+    option = "" if delimiter == "," else f" --delimiter {shlex.quote(delimiter)}"
+    return f"bulkpatch run {shlex.quote(job)}{option}"
+
+
+def render_text(summary: JobSummary, findings: Iterator[Finding], delimiter: str = ",") -> None:
     echo = click.echo
     echo(
         f"{summary.path} ({summary.format.upper()}): {summary.rows} rows, {summary.valid} valid, "
@@ -137,7 +146,7 @@ def render_text(summary: JobSummary, findings: Iterator[Finding]) -> None:
     if summary.ok:
         echo(
             click.style("OK", fg="green")
-            + f": every row is valid. Next: bulkpatch run {summary.path}"
+            + f": every row is valid. Next: {run_hint(summary.path, delimiter)}"
         )
     else:
         echo(

@@ -94,8 +94,10 @@ class Pipeline:
                     return None
             else:
                 await pacer.acquire()
-            if attempt and (self.stopper.requested.is_set() or self.should_stop()):
-                return None  # no retry after a stop request or the deadline
+            # Nothing is sent once a stop is asked for (a request may have waited here for its
+            # slot while another met a 401 or a redirect); past the deadline, only no retry.
+            if self.stopper.requested.is_set() or (attempt and self.should_stop()):
+                return None
             attempt += 1
             self.counts.requests += 1
             generation = self.refresher.generation if self.refresher is not None else 0

@@ -51,7 +51,8 @@ class Offset:
 
 def parse_offset(text: Any) -> Offset | None:
     """``+1h`` -> Offset(1, "h"); None when ``text`` is not an offset (an absolute time, say)."""
-    if not isinstance(text, str):
+    # Most values are absolute times, which start with a digit: only a sign can begin an offset.
+    if not isinstance(text, str) or text.lstrip()[:1] not in ("+", "-"):
         return None
     match = _OFFSET.match(text)
     if match is None:

@@ -79,9 +79,10 @@ def check_row(row: JobRow, now: datetime) -> CheckedRow:
     patch = _validate_body(changes, report)
     if patch is not None:
         body = patch.to_body()
-        moved = dict.fromkeys(("start", "end") if SHIFT in relative else relative, "")
+        # The rules only read: one merged view serves them all.
+        seen = body | dict.fromkeys(("start", "end") if SHIFT in relative else relative, "")
         for rule in ROW_RULES:
-            rule(row.meeting_id, body | moved, report)
+            rule(row.meeting_id, seen, report)
         timing.check_times(body, now, report)
         # Offsets stay in the body as written; the run resolves them on the meeting as it is.
         body |= relative

@@ -18,7 +18,7 @@ from structlog.typing import FilteringBoundLogger
 from bulkpatch.config import Settings
 from bulkpatch.engine import Pipeline, RunCounts, Stopper, StopReason
 from bulkpatch.errors import RemoteError
-from bulkpatch.export import atomic_output
+from bulkpatch.export import atomic_output, check_output
 from bulkpatch.model.site import HostRules, SessionType, SiteProfile, TrackingCodeRule, profile_toml
 from bulkpatch.tokens import Credentials
 from bulkpatch.workflows.listing import Listing, ListingFailed, pages, people_emails
@@ -59,6 +59,7 @@ async def pull_site(
     stopper: Stopper | None = None,
 ) -> SitePullReport:
     """Read the site's lists and write the profile (atomically); nothing is written if stopped."""
+    check_output(options.output)  # before the first request: the lists are not read in vain
     stopper = stopper or Stopper()
     async with open_session(settings, credentials, target, log=log, stopper=stopper) as session:
         pipeline = session.pipeline
