@@ -310,6 +310,19 @@ def test_a_plans_unchanged_is_checked_again_before_a_skip(
     assert stored(site, IDS[0])["title"] == "Wanted"
 
 
+def test_no_snapshot_never_skips_on_a_plans_word(site: SandboxProcess, tmp_path: Path) -> None:
+    """--no-snapshot reads nothing and skips nothing: a meeting a plan found already set, and
+    edited since, is sent, not left as it is under a 'skipped' outcome."""
+    patch_directly(site, IDS[0], {"title": "Wanted"})
+    job = write_job(tmp_path / "job.csv", [{"meetingId": IDS[0], "title": "Wanted"}])
+    assert cli(site, "plan", str(job))[0] == 0
+    patch_directly(site, IDS[0], {"title": "Edited after the plan"})
+    code, out, _ = cli(site, "run", str(job), "--no-snapshot")
+    assert code == 0, out
+    assert "1 succeeded, 0 failed, 0 invalid, 0 skipped" in out
+    assert stored(site, IDS[0])["title"] == "Wanted"
+
+
 def test_a_row_killed_after_its_patch_keeps_its_first_before_values(
     site: SandboxProcess, tmp_path: Path
 ) -> None:

@@ -100,9 +100,6 @@ async def take_row(
             return
         moved = _moved(body, relative)
         await commit_snapshot(Snapshot(row.line, encode_values(before), now(), moved))
-    elif before is not None and settings.skip_unchanged and unchanged(before, body):
-        await finish(row, RowStatus.SKIPPED, 0, None, None, None)
-        return
     elif before is not None and not row.sent:
         # A plan's before-values, committed as this run's before its PATCH: killed once the
         # PATCH has landed, the row must still be known as maybe sent (resent unread on
