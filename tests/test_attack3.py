@@ -248,9 +248,6 @@ def test_a_sandbox_trials_undo_never_stands_in_for_the_real_runs(
 # --- run --force after editing the job --------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True, reason="a row inserted above a done row of the same meeting ends up last"
-)
 def test_force_keeps_file_order_for_rows_of_one_meeting(
     site: SandboxProcess, tmp_path: Path
 ) -> None:

@@ -448,3 +448,23 @@ def test_the_text_plan_ends_with_the_run_that_reads_the_job_as_it_did(
     assert code == 0, out
     assert "1 change" in out
     assert out.rstrip().endswith(f"next      bulkpatch run '{job}' --delimiter ';'")
+
+
+def test_plan_shows_a_done_row_below_an_inserted_one_as_sent_again(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """plan --force after a row is inserted above a done row of its meeting: the done row is a
+    change a run sends again after it (file order), and the requests count both PATCHes."""
+    job = write_job(tmp_path / "job.csv", [{"meetingId": IDS[5], "title": "B"}])
+    assert cli(site, "run", str(job))[0] == 0
+    job.write_text(f"meetingId,title\n{IDS[5]},B2\n{IDS[5]},B\n")
+    code, out, err = cli(site, "plan", str(job), "--force", "--format", "json")
+    assert code == 0, out + err
+    report = json.loads(out)
+    rows = {row["line"]: row for row in report["rows"]}
+    assert rows[2]["class"] == rows[3]["class"] == "change"
+    assert "sent again after line 2" in rows[3]["reason"]
+    assert report["patches"] == 2
+    code, out, err = cli(site, "run", str(job))
+    assert code == 0, out + err
+    assert stored(site, IDS[5])["title"] == "B"

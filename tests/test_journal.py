@@ -262,6 +262,38 @@ def test_an_edited_row_is_sent_again(tmp_path: Path) -> None:
         assert [r.line for r in journal.undo_rows()] == [3]
 
 
+@pytest.mark.parametrize("done", [RowStatus.SUCCEEDED, RowStatus.SKIPPED])
+def test_done_rows_after_a_row_of_their_meeting_to_send_are_sent_again(
+    tmp_path: Path, done: RowStatus
+) -> None:
+    """Rows of one meeting go in file order: a done row below an inserted row of its meeting is
+    pending again, durably (a run killed after the inserted row still sends it); other
+    meetings' rows and rows above keep their outcome."""
+    rows = [
+        ValidatedRow(2, "m", {"title": "A"}),
+        ValidatedRow(3, "m", {"title": "B"}),
+        ValidatedRow(4, "other", {"title": "B"}),
+    ]
+    with held(tmp_path, rows) as journal:
+        for line in (2, 3, 4):
+            journal.record(Outcome(line, done, 1))
+        journal.flush()
+        edited = [rows[0], ValidatedRow(3, "m", {"title": "B2"})] + [
+            ValidatedRow(row.line + 1, row.meeting_id, row.body) for row in rows[1:]
+        ]
+        journal.bind(binding(tmp_path, "sha-2"), force=True)
+        journal.sync_rows(edited, changed=True)
+        expected = {2: done, 3: RowStatus.PENDING, 4: RowStatus.PENDING, 5: done}
+        assert {r.line: r.status for r in journal.rows()} == expected
+        journal.record(Outcome(3, RowStatus.SUCCEEDED, 1))
+        journal.flush()  # killed here, before line 4 was sent again
+    with Journal.open_for_run(tmp_path / "j.journal") as journal:
+        assert not journal.job_changed(binding(tmp_path, "sha-2"))
+        journal.bind(binding(tmp_path, "sha-2"), force=False)
+        journal.sync_rows(edited, changed=False)
+        assert {r.line: r.status for r in journal.rows()} == expected | {3: RowStatus.SUCCEEDED}
+
+
 def test_a_job_read_with_another_separator_is_a_changed_job(tmp_path: Path) -> None:
     """The same bytes read with ';' instead of ',' are other rows: refused without --force."""
     with held(tmp_path) as journal:

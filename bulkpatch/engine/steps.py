@@ -126,13 +126,21 @@ def _must_read(row: Planned, settings: RunSettings) -> bool:
 
 
 def resolved_patch(
-    body: dict[str, Any], meeting: dict[str, Any], now: datetime
+    body: dict[str, Any],
+    meeting: dict[str, Any],
+    now: datetime,
+    *,
+    resolved: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], str]:
-    """The row's PATCH with its offsets resolved on the meeting, or why that cannot be sent."""
+    """The row's PATCH with its offsets resolved on the meeting, or why that cannot be sent.
+
+    ``resolved``: the times the journal holds for them already (they are sent again as they
+    are, never resolved twice).
+    """
     if not relative_parts(body):
         return body, ""
     try:
-        patch = resolved_body(body, meeting)
+        patch = with_resolved(body, resolved) if resolved else resolved_body(body, meeting)
     except ValueError as exc:
         return body, f"cannot resolve {_offsets(body)}: {exc}"
     problem = resolution_problem({f: patch[f] for f in ("start", "end") if f in patch}, now)

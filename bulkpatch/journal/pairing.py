@@ -6,6 +6,11 @@ the journal knew of it (outcome, before-values, resolved times) at its new line,
 or deleting a line above it changes nothing. Unpaired new rows are ``pending``. Unpaired
 recorded rows that may have changed a meeting (succeeded, or sent as far as we know) move to
 ``retired``, where undo still finds them; the rest had no effect on the site and go.
+
+Rows of one meeting are applied in file order, so a done row that now comes after a row of
+its meeting still to send (an inserted line, an edited one) is to send again too: the
+meeting must end as the file's last row for it says. That is decided here, in the same
+transaction as the pairing, so a run killed halfway finds the same rows to send.
 """
 
 from __future__ import annotations
@@ -69,6 +74,26 @@ def statements(moment: str) -> list[tuple[str, tuple[Any, ...]]]:
             (),
         ),
         ("DROP TABLE temp.fresh", ()),
+        *_followers_sent_again(),
         ("DROP TABLE temp.pairs", ()),
         ("DROP TABLE temp.job", ()),
+    ]
+
+
+def _followers_sent_again() -> list[tuple[str, tuple[Any, ...]]]:
+    """Done rows after a row of their meeting still to send become pending (file order)."""
+    return [
+        (
+            "CREATE TEMP TABLE first_to_send AS SELECT meeting_id, MIN(line) AS line FROM rows "
+            "WHERE status IN ('pending', 'reverted') GROUP BY meeting_id",
+            (),
+        ),
+        ("CREATE UNIQUE INDEX temp.first_to_send_meeting ON first_to_send (meeting_id)", ()),
+        (
+            "UPDATE rows SET status = 'pending' WHERE status IN ('succeeded', 'skipped') "
+            "AND line > (SELECT f.line FROM temp.first_to_send AS f "
+            "WHERE f.meeting_id = rows.meeting_id)",
+            (),
+        ),
+        ("DROP TABLE temp.first_to_send", ()),
     ]

@@ -161,11 +161,13 @@ class _Reader:
             if final.reply is not None and final.reply.status == 404:
                 return RowPlan(row.line, row.meeting_id, "gone", reason=final.reply.message)
             return RowPlan(row.line, row.meeting_id, "unread", reason=final.error or "")
-        body, unsendable = resolved_patch(row.body, meeting, self.now)
+        body, unsendable = resolved_patch(row.body, meeting, self.now, resolved=row.resolved)
         if unsendable:
             return RowPlan(row.line, row.meeting_id, "refused", reason=unsendable)
         found = tuple(changes(meeting, body))
         refused = refusal(meeting, body, self.now) if found else None
+        if row.sent and not refused:  # a run sends it again as it was, unread: a change
+            return RowPlan(row.line, row.meeting_id, "change", found, _sent_again(earlier))
         if earlier is None:  # a later row of the same meeting is read again when it runs
             before = encode_values(before_values(meeting, body))
             self.journal.record_snapshot(
@@ -192,6 +194,16 @@ class _Reader:
         while self._next in self._waiting:
             self.on_row(self._waiting.pop(self._next))
             self._next += 1
+
+
+def _sent_again(earlier: int | None) -> str:
+    """Why a run sends a row again without reading its meeting."""
+    if earlier is None:
+        return "sent again as before: its PATCH may have landed already"
+    return (
+        f"sent again after line {earlier}, which changes the same meeting first "
+        "(rows of one meeting go in file order)"
+    )
 
 
 def _stamp(moment: datetime) -> str:
