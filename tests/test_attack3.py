@@ -205,7 +205,6 @@ def test_undo_output_onto_a_named_pipe_is_refused_without_opening_it(
 # --- relative reschedules ------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="--force after adding a title re-resolves the shift")
 def test_force_after_editing_another_cell_of_a_shift_row_never_shifts_twice(
     site: SandboxProcess, tmp_path: Path
 ) -> None:

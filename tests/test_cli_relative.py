@@ -168,3 +168,47 @@ def test_kill_during_a_relative_run_never_shifts_twice(
     for mid in UTC_IDS:
         start, end = original(mid)
         assert times(site, mid) == (start + timedelta(days=1), end + timedelta(days=1))
+
+
+@pytest.mark.parametrize("shift", ["+1h", "+2h"])
+def test_a_forced_edit_of_done_shift_rows_moves_each_meeting_from_where_it_was(
+    site: SandboxProcess, tmp_path: Path, shift: str
+) -> None:
+    """Done shift +1h rows get a title beside them (the same +1h, or +2h instead): plan --force
+    and the run (killed -9 mid-way, then run again) move each meeting `shift` from where it was
+    before bulkpatch, never again from where the first run put it; undo puts it back."""
+    meetings = UTC_IDS[:20]
+    job = write_job(tmp_path / "job.csv", [{"meetingId": mid, "shift": "+1h"} for mid in meetings])
+    assert cli(site, "run", str(job))[0] == 0
+    rows = [
+        {"meetingId": mid, "shift": shift, "title": f"New {i}"} for i, mid in enumerate(meetings)
+    ]
+    write_job(job, rows)
+    hours = timedelta(hours=int(shift[1:-1]))
+    code, out, err = cli(site, "plan", str(job), "--force", "--format", "json")
+    assert code == 0, out + err
+    first = next(row for row in json.loads(out)["rows"] if row["line"] == 2)
+    start, _ = original(meetings[0])
+    moved = {c["field"]: c["new"] for c in first["changes"] if c["field"] == "start"}
+    assert {f: datetime.fromisoformat(v) for f, v in moved.items()} == (
+        {"start": start + hours} if hours != timedelta(hours=1) else {}
+    )
+    env = {**os.environ, "WEBEX_ACCESS_TOKEN": TOKEN}
+    command = [sys.executable, "-m", "bulkpatch", "run", str(job), "--base-url", site.api_url]
+    process = subprocess.Popen(
+        [*command, "--max-rate", "40", "-v", "--log-format", "json"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        env=env,
+        bufsize=0,
+    )
+    read_until(process.stderr, b'"row": 12,', 60)
+    process.kill()
+    process.communicate(timeout=60)
+    code, out, err = cli(site, "run", str(job))
+    assert code == 0, out + err
+    for mid in meetings:
+        start, end = original(mid)
+        assert times(site, mid) == (start + hours, end + hours)
+    assert cli(site, "undo", str(job), "--run")[0] == 0
+    assert all(times(site, mid) == original(mid) for mid in meetings)

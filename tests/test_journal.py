@@ -17,9 +17,11 @@ from bulkpatch.journal import (
     Journal,
     Outcome,
     RowStatus,
+    Snapshot,
     default_journal_path,
 )
 from bulkpatch.model import ValidatedRow
+from bulkpatch.model.diff import encode_values
 
 
 def binding(
@@ -292,6 +294,66 @@ def test_done_rows_after_a_row_of_their_meeting_to_send_are_sent_again(
         journal.bind(binding(tmp_path, "sha-2"), force=False)
         journal.sync_rows(edited, changed=False)
         assert {r.line: r.status for r in journal.rows()} == expected | {3: RowStatus.SUCCEEDED}
+
+
+def shifted_once(tmp_path: Path, outcome: Outcome) -> tuple[Journal, str, str]:
+    """A journal whose one row, shift +1h, moved its meeting (or tried): (journal, before, resolved)."""
+    journal = held(tmp_path, [ValidatedRow(2, "m", {"shift": "+1h"})])
+    before = encode_values(
+        {"start": "2031-01-06T09:00:00+00:00", "end": "2031-01-06T10:00:00+00:00"}
+    )
+    resolved = '{"end": "2031-01-06T11:00:00+00:00", "start": "2031-01-06T10:00:00+00:00"}'
+    journal.record_snapshot(Snapshot(2, before, "2031-01-01T00:00:00.000Z", resolved))
+    journal.record(outcome)
+    journal.flush()
+    return journal, before, resolved
+
+
+def resync(journal: Journal, tmp_path: Path, version: str, row: ValidatedRow) -> None:
+    journal.bind(binding(tmp_path, version), force=True)
+    journal.sync_rows([row], changed=True)
+
+
+def test_an_edited_offset_row_keeps_what_its_earlier_version_moved_from(tmp_path: Path) -> None:
+    """A done shift row with a title filled in beside it is to send again, keeping its earlier
+    version's before-values and, its offsets the same, the times they came to (edited again
+    before it is sent, still; a plan never replaces them); with other offsets, only the
+    before-values, which the run resolves from. The earlier version stays for undo."""
+    journal, before, resolved = shifted_once(tmp_path, Outcome(2, RowStatus.SUCCEEDED, 1, 200))
+    with journal:
+        resync(journal, tmp_path, "sha-2", ValidatedRow(2, "m", {"shift": "+1h", "title": "x"}))
+        carried = (RowStatus.PENDING, before, resolved, False, True)
+        state = journal.states_from(0, 10)[0]
+        assert (state.status, state.before, state.resolved, state.sent, state.carried) == carried
+        assert [(r.line, r.retired) for r in journal.undo_rows()] == [(2, True)]
+        plan = encode_values({"start": "2031-01-06T10:00:00+00:00"})
+        journal.record_snapshot(Snapshot(2, plan, "2031-01-02T00:00:00.000Z", by_run=False))
+        journal.flush()
+        resync(journal, tmp_path, "sha-3", ValidatedRow(3, "m", {"shift": "+1h", "title": "y"}))
+        state = journal.states_from(0, 10)[0]
+        assert (state.status, state.before, state.resolved, state.sent, state.carried) == carried
+        resync(journal, tmp_path, "sha-4", ValidatedRow(2, "m", {"shift": "+2h", "title": "y"}))
+        state = journal.states_from(0, 10)[0]
+        assert (state.before, state.resolved, state.carried) == (before, None, True)
+        assert [(r.line, r.retired) for r in journal.undo_rows()] == [(2, True)]
+
+
+def test_an_edited_offset_row_whose_earlier_version_was_refused_starts_afresh(
+    tmp_path: Path,
+) -> None:
+    """The API refused the earlier version (400: nothing moved): the edited row resolves on
+    the meeting as it is, like any new row."""
+    outcome = Outcome(2, RowStatus.FAILED, 1, 400, error="refused")
+    journal, _, _ = shifted_once(tmp_path, outcome)
+    with journal:
+        resync(journal, tmp_path, "sha-2", ValidatedRow(2, "m", {"shift": "+1h", "title": "x"}))
+        state = journal.states_from(0, 10)[0]
+        assert (state.status, state.before, state.resolved, state.carried) == (
+            RowStatus.PENDING,
+            None,
+            None,
+            False,
+        )
 
 
 def test_a_job_read_with_another_separator_is_a_changed_job(tmp_path: Path) -> None:

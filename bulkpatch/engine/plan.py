@@ -32,7 +32,8 @@ def plan_rows(
     journal already holds every one of them (see :meth:`Journal.sync_rows`): ``pending`` ones
     are sent, ``reverted`` ones (undone since) too, ``failed`` ones with ``retry_failed``
     (``conflict`` ones with ``retry_conflicts``). Before-values read after ``fresh_since`` (by a plan) come along, so
-    the run need not read those meetings again; resolved times always do. ``expect`` gives, by
+    the run need not read those meetings again; resolved times always do, and so do the
+    before-values of a row's earlier version (see :mod:`bulkpatch.journal.pairing`). ``expect`` gives, by
     meeting id, what each meeting must still hold (undo's drift guard).
     """
     wanted = {RowStatus.PENDING, RowStatus.REVERTED}
@@ -47,20 +48,24 @@ def plan_rows(
             continue
         if state.status in wanted and row.body is not None:
             kept = state.before if state.sent and state.status in _MAYBE_SENT else None
+            earlier = state.before if state.carried else None
             yield Planned(
                 row.line,
                 row.meeting_id,
                 row.body,
                 decode_values(kept) if kept else _fresh_before(state, fresh_since),
-                json.loads(state.resolved) if kept and state.resolved else None,
+                json.loads(state.resolved) if (kept or earlier) and state.resolved else None,
                 (expect or {}).get(row.meeting_id),
                 sent=kept is not None,
+                earlier=decode_values(earlier) if earlier else None,
             )
 
 
 def _fresh_before(state: RowState, fresh_since: datetime | None) -> dict[str, Any] | None:
     """A plan's before-values, when recent enough to spare the run a read."""
-    if state.sent or state.before is None or state.taken_at is None or fresh_since is None:
+    if state.sent or state.carried or state.before is None or state.taken_at is None:
+        return None
+    if fresh_since is None:
         return None
     if datetime.fromisoformat(state.taken_at.replace("Z", "+00:00")) < fresh_since:
         return None

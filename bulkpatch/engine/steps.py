@@ -5,6 +5,9 @@
    answer: the PATCH is sent again as it was, the original before-values kept). Offsets
    (``start +1h``, ``shift +1d``) are resolved on the meeting just read, and the absolute times
    they came to are committed with the before-values: a resume sends those, never shifts twice.
+   A row edited under ``--force`` whose earlier version moved the meeting sends the times that
+   version came to (its offsets unchanged) or resolves its offsets from the times the meeting
+   had before that version (they changed), and keeps that version's before-values.
 2. A meeting that already holds the row's values is ``skipped``: no PATCH. (A plan's word
    that it did is checked by this read: the meeting may have changed since.)
 3. With an expectation (undo's drift guard): a meeting that no longer holds what bulkpatch set
@@ -86,7 +89,9 @@ async def take_row(
             await finish(row, RowStatus.FAILED, read.attempts, read.reply, problem, None)
             return
         if relative:
-            body, problem = resolved_patch(body, meeting, pipeline.clock.wall())
+            body, problem = resolved_patch(
+                body, meeting, pipeline.clock.wall(), resolved=row.resolved, earlier=row.earlier
+            )
             if problem:
                 await finish(row, RowStatus.FAILED, read.attempts, None, problem, None)
                 return
@@ -99,7 +104,9 @@ async def take_row(
             await finish(row, RowStatus.CONFLICT, 0, read.reply, drift, None)
             return
         moved = _moved(body, relative)
-        await commit_snapshot(Snapshot(row.line, encode_values(before), now(), moved))
+        # An earlier version of the row moved the meeting: what was there before it is the original.
+        kept = before | {path: v for path, v in (row.earlier or {}).items() if path in before}
+        await commit_snapshot(Snapshot(row.line, encode_values(kept), now(), moved))
     elif before is not None and not row.sent:
         # A plan's before-values, committed as this run's before its PATCH: killed once the
         # PATCH has landed, the row must still be known as maybe sent (resent unread on
@@ -131,16 +138,23 @@ def resolved_patch(
     now: datetime,
     *,
     resolved: dict[str, Any] | None = None,
+    earlier: dict[str, Any] | None = None,
 ) -> tuple[dict[str, Any], str]:
     """The row's PATCH with its offsets resolved on the meeting, or why that cannot be sent.
 
     ``resolved``: the times the journal holds for them already (they are sent again as they
-    are, never resolved twice).
+    are, never resolved twice). ``earlier``: the before-values of an earlier version of the
+    row, which moved the meeting: the offsets move the times it had before that, so a
+    meeting is never moved by two versions of one row.
     """
     if not relative_parts(body):
         return body, ""
+    # An earlier version's before-values hold the times from before it moved the meeting.
+    base = meeting | {
+        f: v for f, v in (earlier or {}).items() if f in ("start", "end") and isinstance(v, str)
+    }
     try:
-        patch = with_resolved(body, resolved) if resolved else resolved_body(body, meeting)
+        patch = with_resolved(body, resolved) if resolved else resolved_body(body, base)
     except ValueError as exc:
         return body, f"cannot resolve {_offsets(body)}: {exc}"
     problem = resolution_problem({f: patch[f] for f in ("start", "end") if f in patch}, now)

@@ -77,7 +77,10 @@ class Planned:
     now), or committed by a run before its PATCH (``sent``: the PATCH may have landed, so it
     is sent again without a read, and these stay the original values). ``resolved``: absolute start/end its relative values came to in an earlier run or
     plan. ``expect``: what the meeting must still hold for the row to be sent (undo's drift
-    guard).
+    guard). ``earlier``: the before-values an earlier version of this row kept (a job
+    changed under ``--force``), which moved the meeting or may have: its offsets resolve
+    from these times (unless ``resolved`` holds what they came to), never from the meeting
+    moved already, and these stay the before-values.
     """
 
     line: int
@@ -87,6 +90,7 @@ class Planned:
     resolved: dict[str, Any] | None = None
     expect: dict[str, Any] | None = None
     sent: bool = False
+    earlier: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

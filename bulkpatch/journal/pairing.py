@@ -7,6 +7,14 @@ or deleting a line above it changes nothing. Unpaired new rows are ``pending``. 
 recorded rows that may have changed a meeting (succeeded, or sent as far as we know) move to
 ``retired``, where undo still finds them; the rest had no effect on the site and go.
 
+An edited row with offsets (``shift +1h``, a title filled in beside it) is new content, so
+it is sent again; but when the journal holds an earlier version of it (same meeting, the
+n-th such row, that moved the meeting or may have), the meeting must not move twice. The
+row is paired to that version (``before_by = 'earlier'``): it keeps its before-values (the
+times from before bulkpatch) and, when its offset cells are unchanged, the absolute times
+they came to, which a run sends again; with other offsets, a run resolves them from those
+before-values, never from the meeting an earlier version moved already.
+
 Rows of one meeting are applied in file order, so a done row that now comes after a row of
 its meeting still to send (an inserted line, an edited one) is to send again too: the
 meeting must end as the file's last row for it says. That is decided here, in the same
@@ -50,6 +58,7 @@ def statements(moment: str) -> list[tuple[str, tuple[Any, ...]]]:
             "AND old.digest = new.digest AND old.n = new.n",
             (),
         ),
+        *_earlier_versions(),
         (
             f"INSERT INTO retired (line, meeting_id, status, error, body, digest, {_KEPT}, "
             f"retired_at) SELECT line, meeting_id, status, error, body, digest, {_KEPT}, ? "
@@ -62,9 +71,14 @@ def statements(moment: str) -> list[tuple[str, tuple[Any, ...]]]:
             "COALESCE(o.status, j.status) AS status, "
             "CASE WHEN o.line IS NULL OR j.status = 'invalid' THEN j.error ELSE o.error END "
             f"AS error, j.body, j.digest, COALESCE(o.attempts, 0) AS attempts, "
-            f"{', '.join(f'o.{c.strip()}' for c in _KEPT.split(',')[1:])} "
+            "o.http_status, o.tracking_id, o.finished_at, "
+            "COALESCE(o.before, e.before), COALESCE(o.before_at, e.before_at), o.after, "
+            f"COALESCE(o.resolved, CASE WHEN {_SAME_OFFSETS} THEN e.resolved END), "
+            "CASE WHEN e.line IS NULL THEN o.before_by ELSE 'earlier' END "
             "FROM temp.job AS j LEFT JOIN temp.pairs AS p ON p.new_line = j.line "
-            "LEFT JOIN rows AS o ON o.line = p.old_line",
+            "LEFT JOIN rows AS o ON o.line = p.old_line "
+            "LEFT JOIN temp.earlier AS v ON v.new_line = j.line "
+            "LEFT JOIN rows AS e ON e.line = v.old_line",
             (),
         ),
         ("DELETE FROM rows", ()),
@@ -75,8 +89,57 @@ def statements(moment: str) -> list[tuple[str, tuple[Any, ...]]]:
         ),
         ("DROP TABLE temp.fresh", ()),
         *_followers_sent_again(),
+        ("DROP TABLE temp.earlier", ()),
         ("DROP TABLE temp.pairs", ()),
         ("DROP TABLE temp.job", ()),
+    ]
+
+
+#: A row's patch (JSON, ``body``) with offsets: a shift, or a start or end with a sign.
+_RELATIVE = (
+    "(json_extract(body, '$.shift') IS NOT NULL "
+    "OR substr(json_extract(body, '$.start'), 1, 1) IN ('+', '-') "
+    "OR substr(json_extract(body, '$.end'), 1, 1) IN ('+', '-'))"
+)
+
+#: The new row (``j``) and its earlier version (``e``) hold the same offset cells (and zone,
+#: which days and weeks move in): the times they came to are the ones to send again.
+_SAME_OFFSETS = " AND ".join(
+    f"json_extract(j.body, '$.{cell}') IS json_extract(e.body, '$.{cell}')"
+    for cell in ("start", "end", "shift", "timezone")
+)
+
+
+def _earlier_versions() -> list[tuple[str, tuple[Any, ...]]]:
+    """Pair each new unpaired row with offsets to an earlier version that moved its meeting.
+
+    Among a meeting's rows left unpaired, the n-th new one with offsets is the n-th recorded
+    one whose before-values hold the meeting's times and that moved it (or may have), or
+    that was itself paired so and not sent since.
+    """
+    moved = (
+        "(json_extract(before, '$.values.start') IS NOT NULL "
+        "OR json_extract(before, '$.values.end') IS NOT NULL)"
+    )
+    return [
+        (
+            "CREATE TEMP TABLE earlier (new_line INTEGER PRIMARY KEY, old_line INTEGER UNIQUE)",
+            (),
+        ),
+        (
+            "INSERT INTO temp.earlier "
+            "WITH old AS (SELECT line, meeting_id, ROW_NUMBER() OVER "
+            "(PARTITION BY meeting_id ORDER BY line) AS n FROM rows "
+            "WHERE line NOT IN (SELECT old_line FROM temp.pairs) "
+            f"AND (before_by = 'earlier' OR ({MAY_HAVE_CHANGED})) AND {moved}), "
+            "new AS (SELECT line, meeting_id, ROW_NUMBER() OVER "
+            "(PARTITION BY meeting_id ORDER BY line) AS n FROM temp.job "
+            "WHERE line NOT IN (SELECT new_line FROM temp.pairs) AND status = 'pending' "
+            f"AND {_RELATIVE}) "
+            "SELECT new.line, old.line FROM new JOIN old ON old.meeting_id = new.meeting_id "
+            "AND old.n = new.n",
+            (),
+        ),
     ]
 
 

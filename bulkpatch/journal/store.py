@@ -279,7 +279,9 @@ class Journal:
             "WHERE line > ? ORDER BY line LIMIT ?"
         )
         return [
-            RowState(line, RowStatus(status), before, taken_at, resolved, by == "run")
+            RowState(
+                line, RowStatus(status), before, taken_at, resolved, by == "run", by == "earlier"
+            )
             for line, status, before, taken_at, resolved, by in self._read(
                 query, (after_line, limit)
             )
@@ -301,10 +303,11 @@ class Journal:
         snapshots, self._snapshots = self._snapshots, []
 
         def write() -> None:
-            # A plan never replaces what a run committed before its PATCH: that is the original.
+            # A plan never replaces what a run committed before its PATCH, nor what an earlier
+            # version of the row left (see pairing): that is the original.
             self._db.executemany(
                 "UPDATE rows SET before = ?, before_at = ?, resolved = ?, before_by = ? "
-                "WHERE line = ? AND (? = 'run' OR before_by IS NOT 'run')",
+                "WHERE line = ? AND (? = 'run' OR before_by IS NULL OR before_by = 'plan')",
                 [(s.before, s.taken_at, s.resolved, _by(s), s.line, _by(s)) for s in snapshots],
             )
             self._db.executemany(

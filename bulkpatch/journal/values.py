@@ -76,6 +76,9 @@ class RowState:
     resolved: str | None
     #: The before-values were committed by a run, before a PATCH that may have been sent.
     sent: bool = False
+    #: The before-values (and resolved times, if any) are an earlier version's of this row,
+    #: which moved the meeting or may have (see :mod:`bulkpatch.journal.pairing`).
+    carried: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -161,7 +161,9 @@ class _Reader:
             if final.reply is not None and final.reply.status == 404:
                 return RowPlan(row.line, row.meeting_id, "gone", reason=final.reply.message)
             return RowPlan(row.line, row.meeting_id, "unread", reason=final.error or "")
-        body, unsendable = resolved_patch(row.body, meeting, self.now, resolved=row.resolved)
+        body, unsendable = resolved_patch(
+            row.body, meeting, self.now, resolved=row.resolved, earlier=row.earlier
+        )
         if unsendable:
             return RowPlan(row.line, row.meeting_id, "refused", reason=unsendable)
         found = tuple(changes(meeting, body))
