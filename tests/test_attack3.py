@@ -118,10 +118,6 @@ def patches(server: HostileServer) -> int:
 # --- organisation binding ------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a journal bound to an org is resumed as done when people/me fails for the token",
-)
 def test_a_bound_journal_is_not_resumed_by_a_token_whose_org_cannot_be_read(
     hostile: Callable[[Answer], HostileServer], tmp_path: Path
 ) -> None:

@@ -21,6 +21,7 @@ _HEADLINES = {
     StopReason.REDIRECT: "stopped: the API answered with a redirect (is the base URL right?)",
     StopReason.NOT_FOUND: "stopped: the first rows all answered 404",
     StopReason.RETRY_AFTER: "stopped: the API asked to wait longer than max_retry_after",
+    StopReason.IDENTITY: "stopped before sending: the token's organisation could not be read",
 }
 
 

@@ -229,6 +229,16 @@ class Journal:
         if known is None:
             self._set_meta(org_id=org_id)
 
+    def require_no_org(self, why: str) -> None:
+        """Refuse to go on when the journal is bound to an organisation the token cannot show."""
+        known = self.meta.get("org_id")
+        if known is not None:
+            raise JournalError(
+                f"the journal {self.path} records runs for the organisation {known}, and "
+                f"{why}: its outcomes may not hold for this token. Use a token that may read "
+                "its own person (GET /v1/people/me), or another --journal"
+            )
+
     @property
     def paused_until(self) -> datetime | None:
         """The latest Retry-After moment any run was given: a resumed run waits for it too."""
