@@ -310,7 +310,6 @@ def berlin_site(tmp_path: Path) -> Iterator[SandboxProcess]:
     process.stop()
 
 
-@pytest.mark.xfail(strict=True, reason="+1d onto a skipped local time: 'start must be before end'")
 def test_a_day_shift_onto_a_time_the_clocks_skip_names_that(
     berlin_site: SandboxProcess, tmp_path: Path
 ) -> None:
