@@ -23,6 +23,8 @@ CONFIG_ENV = f"{ENV_PREFIX}CONFIG"
 DEFAULT_BASE_URL = "https://webexapis.com/v1"
 #: The journal's name for bulkpatch's own emulator, whatever port it listened on.
 SANDBOX_TARGET = "sandbox"
+#: The slowest pace --max-rate may set, in requests per second.
+MIN_RATE = 0.001
 
 LogFormat = Literal["auto", "console", "json"]
 #: A finite, positive number of seconds (inf would mean "wait forever").
@@ -42,7 +44,8 @@ class Settings(BaseModel):
     concurrency: int = Field(default=8, ge=1, le=512)
     #: Ceiling of requests per second, shared by all workers; the limiter never goes above it.
     #: None (the default): no ceiling, the limiter finds the server's limit on its own.
-    max_rate: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    #: At least one request every 1,000 s: slower is no pace but a hang.
+    max_rate: float | None = Field(default=None, ge=MIN_RATE, le=100_000, allow_inf_nan=False)
     #: Where the rates learned per target and token are kept (None: $BULKPATCH_STATE_DIR,
     #: $XDG_STATE_HOME/bulkpatch or ~/.local/state/bulkpatch).
     state_dir: Path | None = None

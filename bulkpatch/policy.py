@@ -35,6 +35,7 @@ class StopReason(StrEnum):
     REDIRECT = "redirect"
     NOT_FOUND = "not_found"
     RETRY_AFTER = "retry_after_too_long"
+    IDENTITY = "identity_unknown"
 
 
 class Action(StrEnum):

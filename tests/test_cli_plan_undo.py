@@ -192,7 +192,14 @@ def test_run_then_undo_puts_every_field_back(site: SandboxProcess, tmp_path: Pat
     assert all(changed[mid]["title"].startswith("New") for mid in IDS[:10])
     code, out, _ = cli(site, "undo", str(tmp_path / "job.csv.journal"), "--run")
     assert code == 0, out
+    assert "bulkpatch undo finished" in out
     assert {mid: stored(site, mid) for mid in IDS[:10]} == before
+    # Undone to the end: nothing is left, and no undo file is looked for or written.
+    (tmp_path / "job.undo.csv").rename(tmp_path / "kept.csv")
+    code, out, _ = cli(site, "undo", str(tmp_path / "job.csv.journal"))
+    assert (code, "Nothing to undo" in out) == (0, True), out
+    assert not (tmp_path / "job.undo.csv").exists()
+    (tmp_path / "kept.csv").rename(tmp_path / "job.undo.csv")
     code, out, _ = cli(site, "undo", str(tmp_path / "job.undo.csv.journal"), "--run")
     assert code == 0, out
     again = {mid: stored(site, mid) for mid in IDS[:10]}

@@ -435,10 +435,12 @@ def test_a_cut_journal_is_named_damaged(tmp_path: Path, cut: int) -> None:
         Journal.open_for_run(path)
 
 
-def test_version_1_journals_are_migrated(tmp_path: Path) -> None:
+@pytest.mark.parametrize("opening", ["for_run", "read_only"])
+def test_version_1_journals_are_migrated(tmp_path: Path, opening: str) -> None:
     """A journal of the first schema gets its target from its runs and the new columns;
     rows once "removed" go (to ``retired`` when they were read, so maybe sent), and a
-    before-value without its outcome counts as sent."""
+    before-value without its outcome counts as sent. Opened to read (status, export, an undo
+    preview), it is read the same, migrated in memory, and the file is left as it was."""
     path = tmp_path / "old.journal"
     db = sqlite3.connect(path)
     db.executescript(
@@ -460,7 +462,9 @@ def test_version_1_journals_are_migrated(tmp_path: Path) -> None:
         """
     )
     db.close()
-    with Journal.open_for_run(path) as journal:
+    written = path.read_bytes()
+    open_journal = Journal.open_for_run if opening == "for_run" else Journal.open_read_only
+    with open_journal(path) as journal:
         assert journal.meta["schema"] == str(SCHEMA_VERSION)
         assert journal.meta["target"] == "https://webexapis.com/v1"
         assert [r.status for r in journal.rows()] == [RowStatus.SUCCEEDED, RowStatus.PENDING]
@@ -471,6 +475,7 @@ def test_version_1_journals_are_migrated(tmp_path: Path) -> None:
         ]
         assert journal.retired_count() == 1
         assert [s.sent for s in journal.states_from(0, 10)] == [False, True]
+    assert (path.read_bytes() == written) is (opening == "read_only")
 
 
 def immutable(path: Path) -> bool:

@@ -68,10 +68,14 @@ def test_days_keep_the_wall_clock_time_across_dst() -> None:
     assert by_day - datetime.fromisoformat(str(meeting["start"])) == timedelta(hours=23)
 
 
-def test_a_skipped_wall_clock_time_comes_out_one_gap_later() -> None:
-    """02:30 does not exist on the day the clocks go forward: +1d from 02:30 lands at 03:30."""
+def test_a_day_offset_onto_a_skipped_wall_clock_time_is_refused() -> None:
+    """02:30 does not exist on the day the clocks go forward: +1d from 02:30 says so, as
+    validate does for such a local time; +24h moves the moment and is fine."""
     day = next_spring_forward(datetime.now(UTC)) - timedelta(days=1)
-    moved = resolve({"start": "+1d"}, meeting_at(day.replace(hour=2, minute=30)))["start"]
+    meeting = meeting_at(day.replace(hour=2, minute=30))
+    with pytest.raises(ValueError, match="02:30 does not exist in Europe/Berlin"):
+        resolve({"start": "+1d"}, meeting)
+    moved = resolve({"start": "+24h"}, meeting)["start"]
     assert datetime.fromisoformat(moved).astimezone(BERLIN).strftime("%H:%M") == "03:30"
 
 

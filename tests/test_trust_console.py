@@ -53,6 +53,8 @@ def test_base_url_with_sandbox_is_refused(tmp_path: Path) -> None:
     ("extra", "env", "config", "message"),
     [
         (["--max-rate", "inf"], {}, "", "--max-rate"),
+        (["--max-rate", "1e-300"], {}, "", "--max-rate"),
+        ([], {}, "max_rate = 1e-300\n", "max_rate"),
         (["--base-url", "https://webexapis.com:99999/v1"], {}, "", "port"),
         (["--base-url", "https://me:pw@webexapis.com/v1"], {}, "", "user name"),
         ([], {"WEBEX_ACCESS_TOKEN": "abc\r\nX-Evil: 1"}, "", "line break"),

@@ -19,7 +19,7 @@ from structlog.typing import FilteringBoundLogger
 from bulkpatch.cli.common import settings_from, shown_path
 from bulkpatch.cli.progress import progress_view
 from bulkpatch.clock import SystemClock
-from bulkpatch.config import Settings
+from bulkpatch.config import MIN_RATE, Settings
 from bulkpatch.engine import Stopper, StopReason
 from bulkpatch.log import configure_logging
 from bulkpatch.tokens import Credentials, read_credentials
@@ -73,7 +73,7 @@ def remote_options(command: Callable[..., R]) -> Callable[..., R]:
         ),
         click.option(
             "--max-rate",
-            type=click.FloatRange(min=0, min_open=True, max=100_000),
+            type=click.FloatRange(min=MIN_RATE, max=100_000),
             default=None,
             help="Requests per second, never exceeded [default: none; the API's limit is found].",
         ),

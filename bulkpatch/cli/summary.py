@@ -21,6 +21,7 @@ _HEADLINES = {
     StopReason.REDIRECT: "stopped: the API answered with a redirect (is the base URL right?)",
     StopReason.NOT_FOUND: "stopped: the first rows all answered 404",
     StopReason.RETRY_AFTER: "stopped: the API asked to wait longer than max_retry_after",
+    StopReason.IDENTITY: "stopped before sending: the token's organisation could not be read",
 }
 
 
@@ -31,7 +32,9 @@ def exit_code(report: RunReport) -> int:
     return EXIT_ROWS_FAILED if any(report.totals[s] for s in NOT_DONE) else EXIT_OK
 
 
-def summarise(report: RunReport, log: FilteringBoundLogger | None) -> int:
+def summarise(
+    report: RunReport, log: FilteringBoundLogger | None, command: str = "bulkpatch run"
+) -> int:
     """Print the summary; also log it as one ``run.summary`` event when logs are for machines."""
     code = exit_code(report)
     counts, totals, elapsed = report.counts, report.totals, report.elapsed
@@ -54,7 +57,7 @@ def summarise(report: RunReport, log: FilteringBoundLogger | None) -> int:
     headline = _HEADLINES[report.reason]
     if report.reason is StopReason.FAILURES:
         headline += f" ({counts.failed} of {counts.done} rows done this run)"
-    say(f"\nbulkpatch run {headline}")
+    say(f"\n{command} {headline}")
     if report.detail:
         say(f"  why       {printable(report.detail)}")
     shown = [s for s in STATUSES if s not in RARE or totals[s]]

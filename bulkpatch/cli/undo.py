@@ -100,14 +100,16 @@ def undo_command(
     # --run holds the run's journal throughout: no run of the job can interleave with its undo.
     with Journal.open_for_run(source) if run_it else Journal.open_read_only(source) as original:
         inverse = inverse_of(original, datetime.now(UTC))
+        if not inverse.rows:
+            _describe(inverse, None, ready=False)
+            return EXIT_OK
         content = inverse_text(inverse)
-        output, ready = choose_output(content, inverse.job, output)
-        if inverse.rows and not ready:
+        output, ready = choose_output(inverse, content, output)
+        if not ready:
             write_inverse(content, output, protected_paths(original))
         _describe(inverse, output, ready)
-        if not run_it or not inverse.rows:
-            if inverse.rows:
-                say(f"  next      bulkpatch undo {journal} --run   (with the drift guard)")
+        if not run_it:
+            say(f"  next      bulkpatch undo {journal} --run   (with the drift guard)")
             return EXIT_OK
         if original.meta.get("target") == SANDBOX_TARGET:
             raise ConfigError(
@@ -123,7 +125,7 @@ def undo_command(
             reverted = reverted_meetings(undone)
         if reverted is not None:
             original.mark_reverted(reverted)
-    return summarise(report, log if uses_json(settings.log_format) else None)
+    return summarise(report, log if uses_json(settings.log_format) else None, "bulkpatch undo")
 
 
 def _run_inverse(
@@ -158,8 +160,8 @@ def _run_inverse(
         )
 
 
-def _describe(inverse: Inverse, output: Path, ready: bool) -> None:
-    if not inverse.rows:
+def _describe(inverse: Inverse, output: Path | None, ready: bool) -> None:
+    if output is None:
         say(
             "Nothing to undo: no row of this journal changed a meeting that can be reverted "
             "(or an undo already did)."

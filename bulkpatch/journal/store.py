@@ -125,6 +125,9 @@ class Journal:
         db = _connect(path, path, read_only=True)
         try:
             _check_integrity(db, path)
+            version = version_of(db)
+            if version is not None and 0 < version < SCHEMA_VERSION:
+                db = _upgraded_copy(db, version)
         except BaseException:
             db.close()
             raise
@@ -228,6 +231,16 @@ class Journal:
             )
         if known is None:
             self._set_meta(org_id=org_id)
+
+    def require_no_org(self, why: str) -> None:
+        """Refuse to go on when the journal is bound to an organisation the token cannot show."""
+        known = self.meta.get("org_id")
+        if known is not None:
+            raise JournalError(
+                f"the journal {self.path} records runs for the organisation {known}, and "
+                f"{why}: its outcomes may not hold for this token. Use a token that may read "
+                "its own person (GET /v1/people/me), or another --journal"
+            )
 
     @property
     def paused_until(self) -> datetime | None:
@@ -371,8 +384,6 @@ class Journal:
 
     def retired_count(self) -> int:
         """Done rows kept for undo after they left the job file."""
-        if not self._read("SELECT 1 FROM sqlite_master WHERE name = 'retired'"):
-            return 0  # a version-3 journal opened read-only (not migrated)
         return int(self._read("SELECT COUNT(*) FROM retired WHERE status != 'reverted'")[0][0])
 
     def counts(self) -> dict[RowStatus, int]:
@@ -383,10 +394,7 @@ class Journal:
     def rows(self, only: RowStatus | None = None) -> Iterator[RowRecord]:
         """Rows in job-file order, optionally of one status (read in batches)."""
         after = 0
-        # A version-3 journal opened read-only may hold rows that left the file as "removed".
-        condition, extra = (
-            ("AND status != 'removed'", ()) if only is None else ("AND status = ?", (only.value,))
-        )
+        condition, extra = ("", ()) if only is None else ("AND status = ?", (only.value,))
         while True:
             batch = self._read(
                 f"SELECT {_ROW_COLUMNS} FROM rows WHERE line > ? {condition} ORDER BY line LIMIT ?",
@@ -537,6 +545,22 @@ def _connect(real: Path, shown: Path, *, read_only: bool) -> sqlite3.Connection:
         return db
     except sqlite3.Error as exc:
         raise JournalFailed(_sqlite_reason(shown, "open", exc)) from None
+
+
+def _upgraded_copy(db: sqlite3.Connection, version: int) -> sqlite3.Connection:
+    """An older journal, copied into memory and migrated there; the file stays as it was.
+
+    Read as this version reads a journal; its next run migrates the file for good.
+    """
+    copy = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    try:
+        db.backup(copy)
+        upgrade(copy, version)
+    except BaseException:
+        copy.close()
+        raise
+    db.close()
+    return copy
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:

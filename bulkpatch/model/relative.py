@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -40,13 +40,23 @@ class Offset:
         return self.amount * _UNIT_MINUTES[self.unit]
 
     def apply(self, moment: datetime, zone: ZoneInfo) -> datetime:
-        """``moment`` moved by the offset; days and weeks keep its wall-clock time in ``zone``."""
+        """``moment`` moved by the offset; days and weeks keep its wall-clock time in ``zone``.
+
+        ValueError when that wall-clock time does not exist there (a DST gap).
+        """
         if self.unit in "mh":
             return moment + timedelta(minutes=self.minutes)
         local = moment.astimezone(zone).replace(tzinfo=None)
         moved = local + timedelta(minutes=self.minutes)
-        # A wall-clock time the clocks skip (a DST gap) comes out one gap later, as the zone says.
-        return moved.replace(tzinfo=zone).astimezone(zone)
+        placed = moved.replace(tzinfo=zone)
+        if placed.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moved:
+            # As validate refuses such a local time: moved one gap later, a shift's start could
+            # meet its end, and "start must be before end" would hide why.
+            raise ValueError(
+                f"{moved:%Y-%m-%d %H:%M} does not exist in {zone} (the clocks skip it); "
+                "give that row absolute times, or an offset in hours"
+            )
+        return placed
 
 
 def parse_offset(text: Any) -> Offset | None:

@@ -15,7 +15,7 @@ from bulkpatch.config import SANDBOX_TARGET, Settings, check_base_url, target_na
 from bulkpatch.engine import Pipeline, Stopper
 from bulkpatch.journal import Journal
 from bulkpatch.limiter import Pacing, SystemClock, default_state_dir, open_pacing, token_identity
-from bulkpatch.policy import Backoff, Limits
+from bulkpatch.policy import Backoff, Limits, StopReason
 from bulkpatch.redact import Redactor
 from bulkpatch.tokens import Credentials
 
@@ -57,26 +57,40 @@ class Session:
 async def bind_organisation(session: Session, journal: Journal, log: FilteringBoundLogger) -> bool:
     """Tie the journal to the organisation of the token (GET /v1/people/me); False if stopped.
 
-    A token that may not read its own person (no such scope) leaves the journal bound to the
-    base URL only, with a warning.
+    A token that may not read its own person (403, 404: no such scope), or whose person names
+    no organisation, leaves a new journal bound to the base URL only, with a warning; a journal
+    already bound to an organisation is refused, since nothing shows the token belongs to it.
+    Any other failure (5xx, no answer) stops before a row is sent.
     """
     streaks = session.pipeline.streaks
     final = await session.pipeline.send(Request("GET", "people/me"), purpose="identity")
     if final is None:
         return False
     session.pipeline.streaks = streaks  # the rows' own 403s and 404s are what stop a run
+    status = final.reply.status if final.reply is not None else None
     me = final.reply.payload if final.ok and final.reply is not None else None
     org_id = me.get("orgId") if isinstance(me, dict) else None
     if isinstance(org_id, str) and org_id:
         journal.bind_org(org_id)
-    else:
-        log.warning(
-            "journal.org_unknown",
-            hint="GET /v1/people/me did not say which organisation the token belongs to; the "
-            "journal is bound to the base URL only",
-            error=final.error or None,
-        )
+        return True
+    if not final.ok and status not in _NO_SCOPE:
+        detail = f"GET /v1/people/me: {final.error or f'HTTP {status}'}; nothing was sent"
+        log.error("journal.org_unreadable", error=detail)
+        session.pipeline.stopper.request(StopReason.IDENTITY, detail)
+        return False
+    why = final.error or "no orgId in the answer"
+    journal.require_no_org(f"this token's organisation cannot be read ({why})")
+    log.warning(
+        "journal.org_unknown",
+        hint="GET /v1/people/me did not say which organisation the token belongs to; the "
+        "journal is bound to the base URL only",
+        error=final.error or None,
+    )
     return True
+
+
+#: Answers to GET /v1/people/me that mean the token may not read it, not that the API failed.
+_NO_SCOPE = frozenset({403, 404})
 
 
 def limits_of(settings: Settings) -> Limits:

@@ -19,12 +19,13 @@ from itertools import count
 from pathlib import Path
 from typing import Any
 
-from bulkpatch.errors import JournalBusy, JournalError, OutputError
-from bulkpatch.export import atomic_output
-from bulkpatch.jobfile import JobFormat
+from bulkpatch.config import SANDBOX_TARGET
+from bulkpatch.errors import JobFileError, JournalBusy, JournalError, OutputError
+from bulkpatch.export import atomic_output, check_output
+from bulkpatch.jobfile import JobFormat, job_format
 from bulkpatch.jobwriter import OutRow, nest, write_rows
 from bulkpatch.journal import Journal, RowStatus, UndoRow, default_journal_path, file_hash
-from bulkpatch.model import MASK, NULLABLE_FIELDS, is_secret
+from bulkpatch.model import MASK, NULLABLE_FIELDS, JobRow, Severity, check_row, is_secret
 from bulkpatch.model.diff import ABSENT, decode_values, leaves
 from bulkpatch.model.relative import with_resolved
 from bulkpatch.model.timing import parse_iso8601
@@ -45,16 +46,23 @@ class Inverse:
 
     job: Path
     format: JobFormat
+    #: Whether the run went to the sandbox (its undo file is named apart).
+    sandbox: bool = False
     rows: list[OutRow] = field(default_factory=list)
     expect: dict[str, dict[str, Any]] = field(default_factory=dict)
     not_revertible: list[NotRevertible] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
 
 
-def default_undo_path(job: Path, generation: int = 1) -> Path:
-    """``jobs/x.csv`` -> ``jobs/x.undo.csv`` (then ``x.undo-2.csv``...): never the job itself."""
+def default_undo_path(job: Path, generation: int = 1, *, sandbox: bool = False) -> Path:
+    """``jobs/x.csv`` -> ``jobs/x.undo.csv`` (then ``x.undo-2.csv``...): never the job itself.
+
+    A sandbox trial's undo is ``x.sandbox.undo.csv``: it holds the emulator's values, which
+    must never stand in for the real run's.
+    """
     suffix = "" if generation == 1 else f"-{generation}"
-    return job.with_name(f"{job.stem}.undo{suffix}{job.suffix}")
+    trial = ".sandbox" if sandbox else ""
+    return job.with_name(f"{job.stem}{trial}.undo{suffix}{job.suffix}")
 
 
 def inverse_of(journal: Journal, now: datetime) -> Inverse:
@@ -63,7 +71,8 @@ def inverse_of(journal: Journal, now: datetime) -> Inverse:
     if "job_path" not in meta:
         raise JournalError(f"the journal {journal.path} has no run to undo")
     job = Path(meta["job_path"])
-    inverse = Inverse(job, JobFormat(meta.get("job_format", "csv")))
+    sandbox = meta.get("target") == SANDBOX_TARGET
+    inverse = Inverse(job, JobFormat(meta.get("job_format", "csv")), sandbox)
     by_meeting: dict[str, _Meeting] = {}
     for changed in journal.undo_rows():
         meeting = by_meeting.setdefault(changed.meeting_id, _Meeting(changed.meeting_id))
@@ -87,16 +96,26 @@ def inverse_text(inverse: Inverse) -> str:
     return text.getvalue()
 
 
-def choose_output(content: str, job: Path, requested: Path | None) -> tuple[Path, bool]:
+def choose_output(inverse: Inverse, content: str, requested: Path | None) -> tuple[Path, bool]:
     """Where the inverse job goes, and whether it is already there (to resume).
 
     An undo file whose journal says it was run to the end, as it stands, is used up: the next
     undo goes to a new file (``x.undo-2.csv``) with a journal of its own, and the old pair
-    stays as the record of what it did. A file holding anything else (edited by hand, or an
-    unfinished undo of other rows) is never replaced.
+    stays as the record of what it did. A file holding anything else (edited by hand, or the
+    undo of an earlier state of the run) is never replaced, nor read unless it is a plain file.
     """
-    candidates = [requested] if requested else (default_undo_path(job, n) for n in count(1))
+    if requested is not None and _format_of(requested) is not inverse.format:
+        raise OutputError(
+            f"the run's job is {inverse.format.upper()}, and so is its undo: name the file "
+            f"{requested.stem}.{inverse.format} (-o {requested} says {requested.suffix or 'no format'})"
+        )
+    candidates = (
+        [requested]
+        if requested
+        else (default_undo_path(inverse.job, n, sandbox=inverse.sandbox) for n in count(1))
+    )
     for output in candidates:
+        check_output(output)
         if not output.exists():
             return output, False
         if _used_up(output):
@@ -106,14 +125,27 @@ def choose_output(content: str, job: Path, requested: Path | None) -> tuple[Path
                     f"{default_journal_path(output)}); give another -o for this undo"
                 )
             continue
-        if output.read_text(encoding="utf-8") == content:
+        if _holds(output, content):
             return output, True
         raise OutputError(
-            f"{output} exists and is not this journal's inverse job (edited since, or an "
-            f"unfinished undo: finish it with `bulkpatch run {output}`); remove it, or give "
-            "another -o"
+            f"{output} exists and is not this journal's inverse job (edited since, or the undo "
+            "of an earlier state of the run): move it aside, or give another -o, and undo again"
         )
     raise AssertionError("unreachable: the candidates never end")
+
+
+def _format_of(path: Path) -> JobFormat | None:
+    try:
+        return job_format(path)
+    except JobFileError:
+        return None
+
+
+def _holds(output: Path, content: str) -> bool:
+    """Whether a plain file holds exactly ``content`` (read only as far as it could match)."""
+    limit = len(content.encode("utf-8")) + 1
+    with output.open("rb") as handle:
+        return handle.read(limit) == content.encode("utf-8")
 
 
 def write_inverse(content: str, output: Path, protected: Iterable[Path]) -> None:
@@ -186,12 +218,8 @@ class _Meeting:
                 skipped.append(NotRevertible(self.meeting_id, path, reason))
             else:
                 flat[path] = None if value is ABSENT else value
-        if ("start" in flat) != ("end" in flat):  # a reschedule goes back whole or not at all
-            for path in ("start", "end"):
-                if flat.pop(path, None) is not None:
-                    skipped.append(
-                        NotRevertible(self.meeting_id, path, "its other end cannot be restored")
-                    )
+        self._keep_whole_reschedule(flat, skipped)
+        self._keep_what_validates(flat, now, skipped)
         if not flat:
             return None, {}
         if self.host is not None:
@@ -205,6 +233,39 @@ class _Meeting:
         }
         notes = {"revert": f"{', '.join(self.lines)} of the run"}
         return OutRow(self.meeting_id, nest(flat), notes), expect
+
+    def _keep_whole_reschedule(self, flat: dict[str, Any], skipped: list[NotRevertible]) -> None:
+        """A reschedule goes back whole or not at all."""
+        if ("start" in flat) != ("end" in flat):
+            for path in ("start", "end"):
+                if path in flat:
+                    del flat[path]
+                    skipped.append(
+                        NotRevertible(self.meeting_id, path, "its other end cannot be restored")
+                    )
+
+    def _keep_what_validates(
+        self, flat: dict[str, Any], now: datetime, skipped: list[NotRevertible]
+    ) -> None:
+        """Leave out each old value the offline rules refuse; the rest still go back.
+
+        The site may hold a value it took before these rules (a 150-character title, say): the
+        undo job must validate, and one such value must not keep the others from going back.
+        """
+        while flat:
+            checked = check_row(JobRow(0, self.meeting_id, nest(flat)), now)
+            if checked.is_valid:
+                return
+            errors = [f for f in checked.findings if f.severity is Severity.ERROR]
+            refused = {f.field: f.message for f in errors if f.field in flat}
+            if not refused:  # a rule over the whole row: nothing of it can go back
+                refused = dict.fromkeys(flat, errors[0].message)
+            for path, message in refused.items():
+                del flat[path]
+                skipped.append(
+                    NotRevertible(self.meeting_id, path, f"the old value breaks a rule: {message}")
+                )
+            self._keep_whole_reschedule(flat, skipped)
 
 
 def _why_not(path: str, value: Any, now: datetime) -> str:
