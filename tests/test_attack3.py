@@ -489,7 +489,6 @@ def test_a_side_file_that_is_not_utf8_is_a_usage_error(
     assert code == 2, out + err
 
 
-@pytest.mark.xfail(strict=True, reason="a token file's non-string access_token is sent as a token")
 @pytest.mark.parametrize(
     "content",
     [b'{"access_token":5}', b"[1,2]", b"\xff\xfe\n"],
