@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bulkpatch.errors import ConfigError
-
-_MAX_TOKEN_FILE = 64 * 1024
+from bulkpatch.sidefiles import read_side_file
 
 
 @dataclass(frozen=True)
@@ -62,20 +61,12 @@ def read_credentials(
 
 
 def _from_file(path: Path, fallback: dict[str, str | None]) -> Credentials:
+    # Not UTF-8 is refused, not replaced: a mangled token would be sent and earn a 401 (exit 3).
+    text = read_side_file(path, "token file")
     try:
         mode = path.stat().st_mode
-        with path.open("rb") as handle:
-            raw = handle.read(_MAX_TOKEN_FILE)  # a token file is small; /dev/zero is not
     except OSError as exc:
         raise ConfigError(f"cannot read token file {path}: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        # Replacing the bad bytes would send a mangled token and earn a 401 (exit 3).
-        raise ConfigError(
-            f"token file {path} is not UTF-8 text; it must hold the access token, or a JSON "
-            "object with access_token"
-        ) from None
     loose = bool(mode & (stat.S_IRWXG | stat.S_IRWXO))
     stripped = text.strip()
     if stripped.startswith(("[", '"')):  # JSON, but not the object that names the token

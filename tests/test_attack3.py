@@ -467,9 +467,6 @@ def test_one_old_value_outside_the_rules_does_not_block_the_rest_of_the_undo(
 # --- side files that are not what they should be ----------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bad UTF-8 in --config / --hosts-file: internal error, exit 3"
-)
 @pytest.mark.parametrize("option", ["--config", "--hosts-file"])
 def test_a_side_file_that_is_not_utf8_is_a_usage_error(
     site: SandboxProcess, tmp_path: Path, option: str
