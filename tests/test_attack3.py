@@ -406,7 +406,6 @@ def test_pull_writes_no_token_a_server_quoted(
 # --- export --as-job --------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="--as-job -o x.jsonl of a CSV job writes CSV into x.jsonl")
 def test_as_job_never_writes_a_job_that_its_own_name_cannot_read(
     site: SandboxProcess, tmp_path: Path
 ) -> None:
