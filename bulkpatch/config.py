@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bulkpatch.errors import ConfigError
+from bulkpatch.sidefiles import read_side_file
 
 ENV_PREFIX = "BULKPATCH_"
 CONFIG_ENV = f"{ENV_PREFIX}CONFIG"
@@ -111,11 +112,9 @@ _PATH_KEYS = ("token_file", "log_file", "state_dir")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    text = read_side_file(path, "config file")
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     except RecursionError:  # arrays or inline tables nested thousands deep

@@ -18,7 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, TextIO
 
-from bulkpatch.errors import JournalError, OutputError
+from bulkpatch.errors import JobFileError, JournalError, OutputError
 from bulkpatch.jobfile import JobFormat, csv_reader, job_format, open_job
 from bulkpatch.journal import Journal, RowRecord, RowStatus, file_hash
 from bulkpatch.journal.files import looks_like_sqlite
@@ -130,6 +130,35 @@ def write_as_job(journal: Journal, status: RowStatus, out: TextIO) -> tuple[int,
                 f"({exc}); --as-job cannot rebuild its rows"
             ) from None
     return count, fmt
+
+
+def check_as_job_output(journal: Journal, output: Path, requested: str | None) -> None:
+    """Refuse an ``--as-job`` output whose name or ``--format`` says another format than the job's.
+
+    The rows are copied exactly as written, so a CSV job can only come back as CSV (and JSONL
+    as JSONL); under a name that says otherwise, every line of the file would be invalid.
+    """
+    job = Path(journal.meta.get("job_path", ""))
+    try:
+        fmt = job_format(job)
+    except JobFileError:
+        return  # no job to rebuild: write_as_job says so
+    suffixes = ".csv" if fmt is JobFormat.CSV else ".jsonl (or .ndjson)"
+    try:
+        named: JobFormat | None = job_format(output)
+    except JobFileError:
+        named = None  # no job suffix: not a job file by its name, whatever it holds
+    if requested is not None and requested != fmt:
+        raise OutputError(
+            f"--as-job writes the rows of {job} exactly as written, as {fmt.upper()}; it cannot "
+            f"turn them into {requested.upper()}: leave out --format {requested} and name the "
+            f"output with {suffixes}"
+        )
+    if named is not None and named is not fmt:
+        raise OutputError(
+            f"--as-job writes the rows of {job} exactly as written, as {fmt.upper()}; -o {output} "
+            f"names a {named.upper()} job, which would not read: name it with {suffixes}"
+        )
 
 
 def _csv_records(

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bulkpatch.errors import ConfigError
-
-_MAX_TOKEN_FILE = 64 * 1024
+from bulkpatch.sidefiles import read_side_file
 
 
 @dataclass(frozen=True)
@@ -62,14 +61,19 @@ def read_credentials(
 
 
 def _from_file(path: Path, fallback: dict[str, str | None]) -> Credentials:
+    # Not UTF-8 is refused, not replaced: a mangled token would be sent and earn a 401 (exit 3).
+    text = read_side_file(path, "token file")
     try:
         mode = path.stat().st_mode
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            text = handle.read(_MAX_TOKEN_FILE)  # a token file is small; /dev/zero is not
     except OSError as exc:
         raise ConfigError(f"cannot read token file {path}: {exc.strerror}") from None
     loose = bool(mode & (stat.S_IRWXG | stat.S_IRWXO))
     stripped = text.strip()
+    if stripped.startswith(("[", '"')):  # JSON, but not the object that names the token
+        raise ConfigError(
+            f"token file {path} holds JSON that is not one object; write the token alone, or "
+            '{"access_token": "..."}'
+        )
     if stripped.startswith("{"):
         data = _json_object(stripped, path)
         token = (data.get("access_token") or "").strip()
@@ -104,12 +108,20 @@ def _json_object(text: str, path: Path) -> dict[str, str]:
     read: dict[str, str] = {}
     for key in ("access_token", "refresh_token", "client_id", "client_secret"):
         value = data.get(key)
-        if isinstance(value, (dict, list)):
-            kind = "an object" if isinstance(value, dict) else "an array"
-            raise ConfigError(f"token file {path}: {key} must be a string, not {kind}")
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"token file {path}: {key} must be a string, not {_kind(value)}")
         if value:
-            read[key] = str(value)
+            read[key] = value
     return read
+
+
+def _kind(value: object) -> str:
+    """A JSON value's kind, in words."""
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return "an object" if isinstance(value, dict) else "an array"
 
 
 def _check_token(token: str, source: str) -> None:

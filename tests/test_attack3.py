@@ -394,7 +394,6 @@ def test_pull_writes_no_token_a_server_quoted(
 # --- export --as-job --------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="--as-job -o x.jsonl of a CSV job writes CSV into x.jsonl")
 def test_as_job_never_writes_a_job_that_its_own_name_cannot_read(
     site: SandboxProcess, tmp_path: Path
 ) -> None:
@@ -454,9 +453,6 @@ def test_one_old_value_outside_the_rules_does_not_block_the_rest_of_the_undo(
 # --- side files that are not what they should be ----------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True, reason="bad UTF-8 in --config / --hosts-file: internal error, exit 3"
-)
 @pytest.mark.parametrize("option", ["--config", "--hosts-file"])
 def test_a_side_file_that_is_not_utf8_is_a_usage_error(
     site: SandboxProcess, tmp_path: Path, option: str
@@ -476,7 +472,6 @@ def test_a_side_file_that_is_not_utf8_is_a_usage_error(
     assert code == 2, out + err
 
 
-@pytest.mark.xfail(strict=True, reason="a token file's non-string access_token is sent as a token")
 @pytest.mark.parametrize(
     "content",
     [b'{"access_token":5}', b"[1,2]", b"\xff\xfe\n"],

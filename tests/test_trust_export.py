@@ -203,3 +203,47 @@ def test_a_device_is_never_written_over() -> None:
     with pytest.raises(OutputError, match="refusing to write onto /dev/null: it is a character"):
         check_output(Path("/dev/null"))
     assert stat.S_ISCHR(Path("/dev/null").stat().st_mode)
+
+
+def _invalid_journal(job: Path) -> Path:
+    """A --sandbox run of ``job`` (its second row invalid) with --skip-invalid; its journal."""
+    journal = job.with_name("job.journal")
+    assert invoke("run", str(job), "--sandbox", "--skip-invalid", "--journal", str(journal))[0] == 1
+    return journal
+
+
+@pytest.mark.parametrize(
+    ("job_name", "extra", "output", "refusal"),
+    [
+        ("job.csv", [], "fix.jsonl", "-o {output} names a JSONL job"),
+        ("job.csv", ["--format", "jsonl"], "fix.jsonl", "leave out --format jsonl"),
+        ("job.csv", ["--format", "jsonl"], "fix.csv", "leave out --format jsonl"),
+        ("job.jsonl", [], "fix.csv", "name it with .jsonl (or .ndjson)"),
+        ("job.jsonl", ["--format", "csv"], "fix.jsonl", "leave out --format csv"),
+        ("job.csv", ["--format", "csv"], "fix.csv", None),
+        ("job.jsonl", ["--format", "jsonl"], "fix.ndjson", None),
+    ],
+)
+def test_as_job_writes_only_the_jobs_own_format(
+    tmp_path: Path, job_name: str, extra: list[str], output: str, refusal: str | None
+) -> None:
+    """--as-job copies the job's rows as written: an -o name or --format of the other format is
+    refused (exit 2, naming the suffix to use) before any file is written; the job's own is
+    written, and reads back as a job."""
+    rows = [{"meetingId": SERIES[0], "title": "ok"}, {"meetingId": SERIES[1], "title": "t" * 200}]
+    job = tmp_path / job_name
+    if job.suffix == ".csv":
+        write_job(job, rows)
+    else:
+        job.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    journal = _invalid_journal(job)
+    target = tmp_path / output
+    args = ["export", str(journal), "--only", "invalid", "--as-job", "-o", str(target), *extra]
+    code, out, err = invoke(*args)
+    if refusal is None:
+        assert code == 0, out + err
+        assert "1 rows, 0 valid, 1 invalid" in invoke("validate", str(target))[1]
+    else:
+        assert code == 2, out + err
+        assert refusal.format(output=target) in err
+        assert not target.exists()

@@ -27,8 +27,10 @@ NOWHERE = "http://127.0.0.1:9/v1"
         (f'{{"access_token":{nested(900)}}}', "access_token must be a string, not an array"),
         ('{"access_token":"abcdefgh","refresh_token":{"a":1}}', "refresh_token must be a string"),
         ('{"access_token":"abcdefgh",', "is not valid JSON"),
+        ('{"access_token":"abcdefgh","client_id":7}', "client_id must be a string, not a number"),
+        ('["abcdefgh"]', "holds JSON that is not one object"),
     ],
-    ids=["deep", "deep-token", "object-refresh", "cut"],
+    ids=["deep", "deep-token", "object-refresh", "cut", "number-client", "array"],
 )
 def test_a_token_file_that_is_not_flat_json_is_a_usage_error(
     tmp_path: Path, content: str, message: str

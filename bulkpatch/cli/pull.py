@@ -34,6 +34,7 @@ from bulkpatch.errors import ConfigError
 from bulkpatch.jobfile import JobFormat, job_format
 from bulkpatch.model.timing import parse_iso8601
 from bulkpatch.redact import printable
+from bulkpatch.sidefiles import read_side_file
 from bulkpatch.tokens import Credentials
 from bulkpatch.workflows import Target
 from bulkpatch.workflows.pull import DEFAULT_FIELDS, PullOptions, PullReport, default_range, pull
@@ -222,7 +223,7 @@ def _moment(text: str | None, flag: str) -> datetime | None:
 
 def _hosts_in(path: Path) -> list[str]:
     emails = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in read_side_file(path, "hosts file").splitlines():
         email = line.split("#", 1)[0].strip()
         if email:
             if "@" not in email:

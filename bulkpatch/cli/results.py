@@ -20,7 +20,13 @@ from bulkpatch.cli.common import (
     text_or_json,
 )
 from bulkpatch.errors import ConfigError, JournalError
-from bulkpatch.export import atomic_output, protected_paths, write_as_job, write_results
+from bulkpatch.export import (
+    atomic_output,
+    check_as_job_output,
+    protected_paths,
+    write_as_job,
+    write_results,
+)
 from bulkpatch.journal import RARE, STATUSES, Journal, RowStatus, RunRecord, default_journal_path
 from bulkpatch.journal.files import looks_like_sqlite
 from bulkpatch.redact import printable
@@ -175,9 +181,8 @@ def _moment(text: str) -> datetime:
     "--format",
     "output_format",
     type=click.Choice(["csv", "jsonl"]),
-    default="csv",
-    show_default=True,
-    help="Results as CSV or JSON Lines.",
+    default=None,
+    help="Results as CSV (the default) or JSON Lines; --as-job writes the job's own format.",
 )
 @click.option(
     "-o",
@@ -200,7 +205,7 @@ def _moment(text: str) -> datetime:
 @exits_cleanly
 def export(
     journal: Path,
-    output_format: str,
+    output_format: str | None,
     output: Path | None,
     only: str | None,
     as_job: bool,
@@ -213,8 +218,9 @@ def export(
     Columns: row, meetingId, status, httpStatus, attempts, trackingId, error, finishedAt.
     Cells a spreadsheet would run as a formula are neutralised; on a terminal, control
     characters from the server are shown escaped. --only failed --as-job -o FILE writes the
-    failed rows back as a job file, ready to fix and run again. JOURNAL may also be the job
-    file it was made for.
+    failed rows back as a job file, ready to fix and run again, in the job's own format (an -o
+    name or --format of the other one is refused). JOURNAL may also be the job file it was
+    made for.
 
     \b
     Example:
@@ -233,6 +239,8 @@ def export(
     with open_journal(journal) as opened, ExitStack() as stack:
         out: TextIO = sys.stdout
         if output is not None:
+            if as_job:
+                check_as_job_output(opened, output, output_format)
             protected = protected_paths(opened)
             out = stack.enter_context(atomic_output(output, protected, private=as_job))
         if status_wanted is not None and as_job:
@@ -241,7 +249,7 @@ def export(
         else:
             terminal = output is None and sys.stdout.isatty()
             rows = opened.rows(only=status_wanted)
-            count = write_results(rows, out, output_format, terminal=terminal)
+            count = write_results(rows, out, output_format or "csv", terminal=terminal)
             done = f"{count} rows exported"
     # Said only now: the file is in place once the block above has ended without an error.
     # An empty job is still written: a file left by an earlier export must not be run again.

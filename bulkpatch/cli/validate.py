@@ -20,9 +20,11 @@ from bulkpatch.cli.common import (
     settings_from,
     text_or_json,
 )
+from bulkpatch.errors import ConfigError
 from bulkpatch.jobfile import DELIMITERS
 from bulkpatch.model import Finding, Severity
 from bulkpatch.model.site import SiteProfile, SiteProfileError, load_profile, site_findings
+from bulkpatch.sidefiles import read_side_file
 from bulkpatch.validation import FindingStore, JobSummary, validate_job
 
 
@@ -31,10 +33,8 @@ def read_profile(_: click.Context, __: click.Parameter, value: Path | None) -> S
     if value is None:
         return None
     try:
-        return load_profile(value.read_text(encoding="utf-8"), str(value))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise click.BadParameter(f"cannot read {value}: {exc}") from None
-    except SiteProfileError as exc:
+        return load_profile(read_side_file(value, "site profile"), str(value))
+    except (ConfigError, SiteProfileError) as exc:
         raise click.BadParameter(str(exc)) from None
 
 
