@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +46,38 @@ def invoke(*args: str, token: str = CLI_TOKEN) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+def series_in_three_days(meeting_id: str, **fields: Any) -> dict[str, Any]:
+    """A meeting series as a pull snapshot holds it: half an hour, three days from now (UTC)."""
+    start = (datetime.now(UTC) + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+    return {
+        "id": meeting_id,
+        "title": f"Sync {meeting_id[:4]}",
+        "agenda": "Status",
+        "meetingType": "meetingSeries",
+        "state": "active",
+        "timezone": "UTC",
+        "start": start.isoformat(),
+        "end": (start + timedelta(minutes=30)).isoformat(),
+        "scheduledType": "meeting",
+        "hostEmail": "ana@example.com",
+        "hostDisplayName": "Ana",
+        "unlockedMeetingJoinSecurity": "allowJoin",
+    } | fields
+
+
 def seeded_sandbox(folder: Path, meetings: list[dict[str, Any]], token: str) -> SandboxProcess:
     """A sandbox process holding exactly these meetings (seeded from a pull snapshot)."""
     snapshot = folder / "site.snapshot.jsonl"
     snapshot.write_text("".join(json.dumps(m) + "\n" for m in meetings))
     return SandboxProcess.start("--quiet", "--token", token, "--seed", str(snapshot))
+
+
+def stored(sandbox: SandboxProcess, meeting_id: str) -> dict[str, Any]:
+    """A meeting as the sandbox holds it, read through its back door (no token)."""
+    url = f"{sandbox.api_url.removesuffix('/v1')}/_sandbox/meetings/{meeting_id}"
+    with urllib.request.urlopen(url, timeout=30) as response:
+        found: dict[str, Any] = json.load(response)
+    return found
 
 
 def invoke_on(sandbox: SandboxProcess, *args: str, token: str) -> tuple[int, str, str]:
@@ -83,6 +112,8 @@ __all__ = [
     "invoke_on",
     "run_args",
     "seeded_sandbox",
+    "series_in_three_days",
+    "stored",
     "titles_job",
     "write_job",
 ]

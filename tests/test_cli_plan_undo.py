@@ -9,12 +9,19 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_helpers import invoke, invoke_on, seeded_sandbox, write_job
+from cli_helpers import (
+    invoke,
+    invoke_on,
+    seeded_sandbox,
+    series_in_three_days,
+    stored,
+    write_job,
+)
 
 from bulkpatch.journal import Journal, RowStatus
 from bulkpatch.model.diff import decode_values
@@ -25,22 +32,7 @@ NOW = datetime.now(UTC)
 
 
 def meeting(meeting_id: str, **fields: Any) -> dict[str, Any]:
-    start = (NOW + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
-    return {
-        "id": meeting_id,
-        "title": f"Sync {meeting_id[:4]}",
-        "agenda": "Status",
-        "meetingType": "meetingSeries",
-        "state": "active",
-        "timezone": "UTC",
-        "start": start.isoformat(),
-        "end": (start + timedelta(minutes=30)).isoformat(),
-        "scheduledType": "meeting",
-        "hostEmail": "ana@example.com",
-        "hostDisplayName": "Ana",
-        "unlockedMeetingJoinSecurity": "allowJoin",
-        "meetingOptions": {"enabledChat": True},
-    } | fields
+    return series_in_three_days(meeting_id, meetingOptions={"enabledChat": True}) | fields
 
 
 MEETINGS = [meeting(f"{index:04d}".ljust(32, "a")) for index in range(30)] + [
@@ -60,13 +52,6 @@ def site(tmp_path: Path) -> Iterator[SandboxProcess]:
 
 def cli(sandbox: SandboxProcess, *args: str) -> tuple[int, str, str]:
     return invoke_on(sandbox, *args, token=TOKEN)
-
-
-def stored(sandbox: SandboxProcess, meeting_id: str) -> dict[str, Any]:
-    url = f"{sandbox.api_url.removesuffix('/v1')}/_sandbox/meetings/{meeting_id}"
-    with urllib.request.urlopen(url, timeout=30) as response:
-        found: dict[str, Any] = json.load(response)
-    return found
 
 
 def patch_directly(sandbox: SandboxProcess, meeting_id: str, body: dict[str, Any]) -> None:
