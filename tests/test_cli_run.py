@@ -104,6 +104,8 @@ def test_failed_rows_exit_1_and_come_back_as_a_job(
     assert "1 succeeded, 1 failed" in out
     journal = tmp_path / "job.csv.journal"
     _, exported, _ = invoke("export", str(journal), "--only", "failed")
+    assert invoke("export", str(journal), "--only", "failed", "-o", "-")[1] == exported
+    assert not Path("-").exists()  # "-" is standard output, never a file
     (record,) = list(csv.DictReader(exported.splitlines()))
     assert (record["httpStatus"], record["attempts"]) == ("404", "1")
     assert "could not be found" in record["error"]

@@ -230,6 +230,8 @@ def export(
     settings_from(config_path, log_format, verbose)
     if as_job and only is None:
         raise ConfigError("--as-job needs --only STATUS (for example --only failed)")
+    if output == Path("-"):
+        output = None  # the usual spelling of standard output, never a file named "-"
     if as_job and output is None:
         raise click.UsageError(
             "--as-job needs -o FILE: the job's rows hold their passwords as written, and the "
