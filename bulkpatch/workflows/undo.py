@@ -265,7 +265,9 @@ class _Meeting:
             if checked.is_valid:
                 return
             errors = [f for f in checked.findings if f.severity is Severity.ERROR]
-            refused = {f.field: f.message for f in errors if f.field in flat}
+            refused = {
+                path: f.message for f in errors if (path := _field_of(f.field, flat)) is not None
+            }
             if not refused:  # a rule over the whole row: nothing of it can go back
                 refused = dict.fromkeys(flat, errors[0].message)
             for path, message in refused.items():
@@ -274,6 +276,14 @@ class _Meeting:
                     NotRevertible(self.meeting_id, path, f"the old value breaks a rule: {message}")
                 )
             self._keep_whole_reschedule(flat, skipped)
+
+
+def _field_of(finding_field: str, flat: dict[str, Any]) -> str | None:
+    """The field of ``flat`` a finding is about: ``trackingCodes[0].name`` is ``trackingCodes``."""
+    for path in flat:
+        if finding_field == path or finding_field.startswith((f"{path}.", f"{path}[")):
+            return path
+    return None
 
 
 def _why_not(path: str, value: Any, now: datetime) -> str:
