@@ -22,6 +22,7 @@ from cli_helpers import invoke, seeded_sandbox, series_in_three_days, stored, wr
 from hostile import Answer, HostileServer, webex_error
 
 from bulkpatch.sandbox.process import SandboxProcess
+from bulkpatch.workflows.undo import NotRevertible, _Meeting
 
 TOKEN = "attack3-admin-token"
 NOW = datetime.now(UTC)
@@ -523,3 +524,24 @@ def test_validates_next_step_for_a_semicolon_file_reads_it(tmp_path: Path) -> No
     assert advised[:2] == ["bulkpatch", "run"]
     code, out, err = cli(None, "validate", *advised[2:])
     assert code == 0, out + err
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"trackingCodes": [{"name": "", "value": "x"}]},
+        {"integrationTags": ["t" * 80]},
+        {"meetingOptions.enabledChat": "maybe"},
+    ],
+)
+def test_an_old_value_refused_inside_a_field_keeps_only_that_field_back(
+    odd: dict[str, Any],
+) -> None:
+    """An old value the rules refuse at a path inside its field (trackingCodes[0].name) leaves
+    out that field alone: the meeting's other old values still go back."""
+    meeting = _Meeting("odd".ljust(32, "o"))
+    flat = {**odd, "agenda": "old agenda"}
+    skipped: list[NotRevertible] = []
+    meeting._keep_what_validates(flat, datetime.now(UTC), skipped)
+    assert flat == {"agenda": "old agenda"}
+    assert [s.path for s in skipped] == list(odd)

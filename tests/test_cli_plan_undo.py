@@ -430,6 +430,23 @@ def test_undo_reverts_rows_since_removed_from_a_forced_job(
     assert {mid: stored(site, mid) for mid in IDS[:4]} == original
 
 
+def test_undo_expects_what_a_row_sent_again_after_an_edited_one_set(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """A meeting's first row edited under --force, its done second row sent again after it:
+    undo expects the second row's value (the last one set), not a conflict, and reverts it."""
+    original = stored(site, IDS[6])
+    rows = [{"meetingId": IDS[6], "title": "A"}, {"meetingId": IDS[6], "title": "B"}]
+    job = write_job(tmp_path / "job.csv", rows)
+    assert cli(site, "run", str(job))[0] == 0
+    write_job(job, [{"meetingId": IDS[6], "title": "A2"}, rows[1]])
+    assert cli(site, "run", str(job), "--force")[0] == 0
+    assert stored(site, IDS[6])["title"] == "B"
+    code, out, err = cli(site, "undo", str(job), "--run")
+    assert code == 0, out + err
+    assert stored(site, IDS[6]) == original
+
+
 def test_the_text_plan_ends_with_the_run_that_reads_the_job_as_it_did(
     site: SandboxProcess, tmp_path: Path
 ) -> None:

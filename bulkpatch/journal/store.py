@@ -354,14 +354,22 @@ class Journal:
         """
         query = (
             "SELECT meeting_id, line, status, body, before, after, retired, resolved, "
-            "COALESCE(before_at, finished_at) AS moment FROM ("
+            "COALESCE(finished_at, before_at), COALESCE(before_at, finished_at) AS moment FROM ("
             f"SELECT *, 0 AS retired FROM rows WHERE {pairing.MAY_HAVE_CHANGED} UNION ALL "
             f"SELECT {_RETIRED_AS_ROWS}, 1 FROM retired WHERE {pairing.MAY_HAVE_CHANGED}) "
             "ORDER BY moment IS NULL, moment, retired DESC, line"
         )
         for row in self._read(query):
             yield UndoRow(
-                row[0], row[1], RowStatus(row[2]), row[3], row[4], row[5], bool(row[6]), row[7]
+                row[0],
+                row[1],
+                RowStatus(row[2]),
+                row[3],
+                row[4],
+                row[5],
+                bool(row[6]),
+                row[7],
+                row[8],
             )
 
     def mark_reverted(self, meeting_ids: Iterable[str]) -> None:

@@ -95,6 +95,9 @@ class UndoRow:
     retired: bool = False
     #: The absolute start/end the row's offsets came to (JSON), when it had offsets.
     resolved: str | None = None
+    #: When its PATCH was answered (or, never answered, when it was about to be sent): a row
+    #: sent again after a later one of its meeting (run --force) set the meeting's value last.
+    applied_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

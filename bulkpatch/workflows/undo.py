@@ -182,6 +182,8 @@ class _Meeting:
     meeting_id: str
     before: dict[str, Any] = field(default_factory=dict)
     after: dict[str, Any] = field(default_factory=dict)
+    #: When the row whose value ``after`` holds for each field set it.
+    after_at: dict[str, str] = field(default_factory=dict)
     host: str | None = None
     lines: list[str] = field(default_factory=list)
 
@@ -206,7 +208,13 @@ class _Meeting:
         # A row killed in flight has no answer: what it sent is what the meeting may hold.
         if row.resolved:  # what its offsets came to is what it sent
             patch = with_resolved(patch, json.loads(row.resolved))
-        self.after.update(decode_values(row.after) if row.after else _sent(patch))
+        # Rows come in the order they read their meeting; one sent again after a later row of
+        # its meeting (run --force keeps file order) set the value last, and is what it holds.
+        applied = row.applied_at or ""
+        for path, value in (decode_values(row.after) if row.after else _sent(patch)).items():
+            if applied >= self.after_at.get(path, ""):
+                self.after[path] = value
+                self.after_at[path] = applied
 
     def inverse(
         self, now: datetime, skipped: list[NotRevertible]
@@ -257,7 +265,9 @@ class _Meeting:
             if checked.is_valid:
                 return
             errors = [f for f in checked.findings if f.severity is Severity.ERROR]
-            refused = {f.field: f.message for f in errors if f.field in flat}
+            refused = {
+                path: f.message for f in errors if (path := _field_of(f.field, flat)) is not None
+            }
             if not refused:  # a rule over the whole row: nothing of it can go back
                 refused = dict.fromkeys(flat, errors[0].message)
             for path, message in refused.items():
@@ -266,6 +276,14 @@ class _Meeting:
                     NotRevertible(self.meeting_id, path, f"the old value breaks a rule: {message}")
                 )
             self._keep_whole_reschedule(flat, skipped)
+
+
+def _field_of(finding_field: str, flat: dict[str, Any]) -> str | None:
+    """The field of ``flat`` a finding is about: ``trackingCodes[0].name`` is ``trackingCodes``."""
+    for path in flat:
+        if finding_field == path or finding_field.startswith((f"{path}.", f"{path}[")):
+            return path
+    return None
 
 
 def _why_not(path: str, value: Any, now: datetime) -> str:
