@@ -317,6 +317,7 @@ def test_a_token_quoted_in_meeting_values_reaches_no_file_or_output(
             code, out, err = cli(None, *args, token=token)
             assert code == 0, out + err
             outputs.append(out + err)
+    assert "quoted a secret" in outputs[2]  # undo cannot give such a value back: it says so
     leaks = [text for text in outputs if token in text]
     leaks += [
         p.name for p in tmp_path.iterdir() if p.is_file() and token.encode() in p.read_bytes()

@@ -212,3 +212,37 @@ def test_a_forced_edit_of_done_shift_rows_moves_each_meeting_from_where_it_was(
         assert times(site, mid) == (start + hours, end + hours)
     assert cli(site, "undo", str(job), "--run")[0] == 0
     assert all(times(site, mid) == original(mid) for mid in meetings)
+
+
+def test_an_offset_row_behind_an_edited_move_of_its_meeting_fails_unsent(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """Rows shift +1h then shift +1d of one meeting ran; the first is edited to +2h and the job
+    run with --force: the first moves the meeting from where it was, and the second fails,
+    unsent, rather than put it where no row of the file says (exit 1); undo takes it back, and
+    the job run after that puts the meeting where its rows, in order, say."""
+    mid = UTC_IDS[25]
+    start, end = original(mid)
+    job = write_job(
+        tmp_path / "job.csv",
+        [{"meetingId": mid, "shift": "+1h"}, {"meetingId": mid, "shift": "+1d"}],
+    )
+    assert cli(site, "run", str(job))[0] == 0
+    assert times(site, mid) == (start + timedelta(hours=25), end + timedelta(hours=25))
+    write_job(job, [{"meetingId": mid, "shift": "+2h"}, {"meetingId": mid, "shift": "+1d"}])
+    code, out, err = cli(site, "run", str(job), "--force")
+    assert code == 1, out + err
+    assert times(site, mid) == (start + timedelta(hours=2), end + timedelta(hours=2))
+    _, exported, _ = cli(site, "export", str(job), "--format", "jsonl")
+    second = json.loads(exported.splitlines()[1])
+    assert (second["status"], "an earlier row of this meeting moves it" in second["error"]) == (
+        "failed",
+        True,
+    )
+    code, out, err = cli(site, "undo", str(job), "--run")
+    assert code == 0, out + err
+    assert times(site, mid) == (start, end)
+    # Undone, every row is to send again, in file order, each from where the last left it.
+    code, out, err = cli(site, "run", str(job))
+    assert code == 0, out + err
+    assert times(site, mid) == (start + timedelta(hours=26), end + timedelta(hours=26))

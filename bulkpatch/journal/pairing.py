@@ -95,6 +95,9 @@ def statements(moment: str) -> list[tuple[str, tuple[Any, ...]]]:
     ]
 
 
+#: The cells of a patch that move a meeting.
+MOVING_CELLS = ("start", "end", "shift")
+
 #: A row's patch (JSON, ``body``) with offsets: a shift, or a start or end with a sign.
 _RELATIVE = (
     "(json_extract(body, '$.shift') IS NOT NULL "
@@ -143,15 +146,37 @@ def _earlier_versions() -> list[tuple[str, tuple[Any, ...]]]:
     ]
 
 
+#: Why a done offset row after a row that moves its meeting again cannot be sent again: its
+#: stored times came from where the meeting was, and its offset, resolved again, moves twice.
+FOLLOWER_MOVED = (
+    "an earlier row of this meeting moves it again, so the times this row's offset came to "
+    "no longer follow from the file; check the meeting, then give this row absolute times"
+)
+
+
 def _followers_sent_again() -> list[tuple[str, tuple[Any, ...]]]:
-    """Done rows after a row of their meeting still to send become pending (file order)."""
+    """Done rows after a row of their meeting still to send become pending (file order).
+
+    A done offset row behind a row that moves the meeting (start, end or shift) fails instead:
+    neither its stored times nor its offset resolved again would put the meeting where the
+    file says. Its stored times go (a retry must not send them); its answer stays, for undo.
+    """
+    moves = " OR ".join(f"json_extract(body, '$.{cell}') IS NOT NULL" for cell in MOVING_CELLS)
     return [
         (
-            "CREATE TEMP TABLE first_to_send AS SELECT meeting_id, MIN(line) AS line FROM rows "
+            "CREATE TEMP TABLE first_to_send AS SELECT meeting_id, MIN(line) AS line, "
+            f"MIN(CASE WHEN {moves} THEN line END) AS moving FROM rows "
             "WHERE status IN ('pending', 'reverted') GROUP BY meeting_id",
             (),
         ),
         ("CREATE UNIQUE INDEX temp.first_to_send_meeting ON first_to_send (meeting_id)", ()),
+        (
+            "UPDATE rows SET status = 'failed', resolved = NULL, error = ? "
+            f"WHERE status IN ('succeeded', 'skipped') AND {_RELATIVE} "
+            "AND line > (SELECT f.moving FROM temp.first_to_send AS f "
+            "WHERE f.meeting_id = rows.meeting_id)",
+            (FOLLOWER_MOVED,),
+        ),
         (
             "UPDATE rows SET status = 'pending' WHERE status IN ('succeeded', 'skipped') "
             "AND line > (SELECT f.line FROM temp.first_to_send AS f "

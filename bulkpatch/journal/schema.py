@@ -2,7 +2,8 @@
 
 Every journal carries its version in ``meta.schema``. Opening one for a run migrates it to
 :data:`SCHEMA_VERSION` in one transaction; a journal from a newer bulkpatch is refused rather
-than misread. ``status`` and ``export`` read any known version as it is, without migrating.
+than misread. Opened to read (``status``, ``export``, an undo preview), an older journal is
+migrated in a copy held in memory, and the file stays as it was.
 """
 
 from __future__ import annotations

@@ -290,6 +290,8 @@ def _why_not(path: str, value: Any, now: datetime) -> str:
     """Why a before-value cannot be put back (empty: it can)."""
     if is_secret(path) or value == MASK:
         return "secrets are not kept, so a changed password cannot be put back"
+    if value is not ABSENT and MASK in json.dumps(value, ensure_ascii=False):
+        return "it quoted a secret, masked when it was read: it cannot be put back as it was"
     if value is ABSENT and path not in NULLABLE_FIELDS:
         return "it had no value before, and the API cannot remove it (it takes no null)"
     if path == "start":
