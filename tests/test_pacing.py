@@ -193,6 +193,9 @@ def test_a_429_on_one_lane_holds_every_lane(tmp_path: Path) -> None:
             assert clock.now() - before >= 3.0
             assert read.finder is write.finder
             assert read.finder.rate < token_rate
+            write.on_success()
+            assert write.rate == pytest.approx(read.finder.rate)  # the read lane is idle
+            read.on_success()
             assert read.rate + write.rate == pytest.approx(read.finder.rate)
             assert (pacing.throttled, pacing.episodes) == (1, 1)
             assert pacing.report()["heldSeconds"] == 3.0

@@ -136,7 +136,12 @@ class Pacing:
 
     def _portion(self, name: str) -> float:
         """The share of the token's pace lane ``name`` gets: what it sent lately, against all
-        lanes (one request more each, so an idle lane can start and a busy one can grow)."""
+        lanes.
+
+        A lane that sent nothing lately counts one request when it asks, so it can start; it
+        counts none when another lane asks. (Counting one for every lane always gave an idle
+        lane a share: after the run's one GET people/me, writes at 5/s kept only nine tenths.)
+        """
         if len(self._lanes) == 1:
             return 1.0
         since = self._clock.now() - _PORTION_SECONDS
@@ -144,7 +149,8 @@ class Pacing:
         for lane, moments in self._recent.items():
             while moments and moments[0] < since:
                 moments.popleft()
-            counts[lane] = len(moments) + 1
+            counts[lane] = len(moments)
+        counts[name] = max(counts.get(name, 0), 1)
         return counts[name] / sum(counts.values())
 
     @property
