@@ -19,7 +19,7 @@ import os
 import secrets
 import socket
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
@@ -495,7 +495,7 @@ class Journal:
 
         self._in_transaction(run)
 
-    def _in_transaction(self, work: Any) -> None:
+    def _in_transaction(self, work: Callable[[], object]) -> None:
         try:
             self._db.execute("BEGIN IMMEDIATE")
             try:
