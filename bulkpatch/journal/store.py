@@ -26,6 +26,14 @@ from typing import Any, Self
 
 from bulkpatch.errors import JournalError, JournalFailed
 from bulkpatch.journal import files, pairing
+from bulkpatch.journal.opening import (
+    check_integrity,
+    check_is_journal,
+    connect,
+    foreign,
+    sqlite_reason,
+    upgraded_copy,
+)
 from bulkpatch.journal.schema import SCHEMA_VERSION, upgrade, version_of
 from bulkpatch.journal.values import (
     STATUSES,
@@ -93,16 +101,16 @@ class Journal:
         lock = files.JournalLock.take(real)
         try:
             if real.exists() and real.stat().st_size:
-                _check_is_journal(real, path)
+                check_is_journal(real, path)
             os.close(files.open_owner_only(real))
-            db = _connect(real, path, read_only=False)
+            db = connect(real, path, read_only=False)
             try:
                 version = version_of(db)
                 if version is None or version > SCHEMA_VERSION:
-                    raise JournalError(_foreign(path, version))
+                    raise JournalError(foreign(path, version))
                 if version < SCHEMA_VERSION:
                     upgrade(db, version)
-                _check_integrity(db, path)
+                check_integrity(db, path)
                 for suffix in ("-wal", "-shm"):
                     files.make_owner_only(Path(f"{real}{suffix}"))
             except BaseException:
@@ -110,7 +118,7 @@ class Journal:
                 raise
         except sqlite3.Error as exc:
             lock.release()
-            raise JournalFailed(_sqlite_reason(path, "open", exc)) from None
+            raise JournalFailed(sqlite_reason(path, "open", exc)) from None
         except BaseException:
             lock.release()
             raise
@@ -121,13 +129,13 @@ class Journal:
         """Open a journal to read it: no lock, no change to the file, any known version."""
         if not path.is_file():
             raise JournalError(f"no journal at {path}")
-        _check_is_journal(path, path)
-        db = _connect(path, path, read_only=True)
+        check_is_journal(path, path)
+        db = connect(path, path, read_only=True)
         try:
-            _check_integrity(db, path)
+            check_integrity(db, path)
             version = version_of(db)
             if version is not None and 0 < version < SCHEMA_VERSION:
-                db = _upgraded_copy(db, version)
+                db = upgraded_copy(db, version)
         except BaseException:
             db.close()
             raise
@@ -467,7 +475,7 @@ class Journal:
         try:
             return self._db.execute(query, params).fetchall()
         except sqlite3.Error as exc:
-            raise JournalFailed(_sqlite_reason(self.path, "read", exc)) from None
+            raise JournalFailed(sqlite_reason(self.path, "read", exc)) from None
 
     def _write(self, query: str, params: tuple[Any, ...] = ()) -> int:
         return self._write_script([(query, params)])
@@ -506,7 +514,7 @@ class Journal:
                 raise
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
-            raise JournalFailed(_sqlite_reason(self.path, "write to", exc)) from None
+            raise JournalFailed(sqlite_reason(self.path, "write to", exc)) from None
 
 
 def stored_body(body: dict[str, Any] | None) -> str | None:
@@ -541,111 +549,6 @@ def _by(snapshot: Snapshot) -> str:
 
 def _row_record(row: tuple[Any, ...]) -> RowRecord:
     return RowRecord(row[0], row[1], RowStatus(row[2]), *row[3:])
-
-
-def _connect(real: Path, shown: Path, *, read_only: bool) -> sqlite3.Connection:
-    try:
-        if read_only:
-            return _connect_read_only(real)
-        db = sqlite3.connect(real, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        return db
-    except sqlite3.Error as exc:
-        raise JournalFailed(_sqlite_reason(shown, "open", exc)) from None
-
-
-def _upgraded_copy(db: sqlite3.Connection, version: int) -> sqlite3.Connection:
-    """An older journal, copied into memory and migrated there; the file stays as it was.
-
-    Read as this version reads a journal; its next run migrates the file for good.
-    """
-    copy = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-    try:
-        db.backup(copy)
-        upgrade(copy, version)
-    except BaseException:
-        copy.close()
-        raise
-    db.close()
-    return copy
-
-
-def _connect_read_only(path: Path) -> sqlite3.Connection:
-    """Read-only, changing nothing beside the journal either.
-
-    With no write-ahead log data, ``immutable``: SQLite makes no -wal or -shm file, and reads
-    from read-only media. With some, it must read it: ``mode=ro`` (which needs the -shm); on
-    read-only media where that cannot be, the journal is refused rather than read stale.
-    """
-    uri = Path(os.path.realpath(path)).as_uri()
-    if not files.wal_holds_data(path):
-        return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None)
-    db = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None)
-    try:
-        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-    except sqlite3.OperationalError as exc:
-        db.close()
-        raise JournalError(
-            f"cannot read the journal {path}: its latest outcomes are in {path}-wal, which "
-            f"SQLite cannot open here ({exc}); copy the journal with its -wal and -shm files "
-            "to a folder you can write, and read that copy"
-        ) from None
-    return db
-
-
-def _check_is_journal(real: Path, shown: Path) -> None:
-    """Refuse a file that is not a bulkpatch journal, without changing a byte of it."""
-    try:
-        if not files.looks_like_sqlite(real):
-            raise JournalError(_foreign(shown, None))
-        db = _connect_read_only(real)
-        try:
-            version = version_of(db)
-        finally:
-            db.close()
-    except sqlite3.DatabaseError as exc:
-        # The header said SQLite: a file it cannot read past that is a damaged one.
-        raise JournalError(_damaged(shown, str(exc))) from None
-    except OSError as exc:
-        raise JournalError(f"cannot read the journal {shown}: {exc.strerror}") from None
-    if version is None or version == 0 or version > SCHEMA_VERSION:
-        raise JournalError(_foreign(shown, version))
-    problem = files.cut_short(real)
-    if problem:
-        raise JournalError(_damaged(shown, problem))
-
-
-def _check_integrity(db: sqlite3.Connection, shown: Path) -> None:
-    """SQLite's own check: a cut or damaged file is named as such, never half read."""
-    try:
-        problems = [row[0] for row in db.execute("PRAGMA quick_check(5)")]
-    except sqlite3.DatabaseError as exc:
-        problems = [str(exc)]
-    if problems != ["ok"]:
-        raise JournalError(_damaged(shown, "; ".join(problems)[:300]))
-
-
-def _damaged(shown: Path, problem: str) -> str:
-    return (
-        f"the journal {shown} is damaged ({problem}); restore it from a backup, or start again "
-        "with a new --journal (rows it recorded as succeeded are then sent again)"
-    )
-
-
-def _foreign(path: Path, version: int | None, exc: Exception | None = None) -> str:
-    if version is not None and version > SCHEMA_VERSION:
-        return (
-            f"the journal {path} was made by a newer bulkpatch (schema {version}, this one "
-            f"knows up to {SCHEMA_VERSION}); upgrade bulkpatch to use it"
-        )
-    detail = f" ({exc})" if exc is not None else ""
-    return f"{path} is not a bulkpatch journal{detail}; bulkpatch left it untouched"
-
-
-def _sqlite_reason(path: Path, doing: str, exc: sqlite3.Error) -> str:
-    code = getattr(exc, "sqlite_errorname", None)
-    return f"cannot {doing} the journal {path}: {exc}{f' ({code})' if code else ''}"
 
 
 def _shown(target: str) -> str:
