@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +17,7 @@ from click.testing import CliRunner
 from conftest import CLI_TOKEN, SERIES
 
 from bulkpatch.cli import main
-from bulkpatch.sandbox.process import SandboxProcess
+from bulkpatch.sandbox.process import SandboxProcess, read_until
 
 
 def write_job(path: Path, rows: list[dict[str, str]]) -> Path:
@@ -80,6 +83,36 @@ def stored(sandbox: SandboxProcess, meeting_id: str) -> dict[str, Any]:
     return found
 
 
+def change_directly(
+    sandbox: SandboxProcess, meeting_id: str, body: dict[str, Any], token: str
+) -> None:
+    """Change a meeting as someone else would, outside bulkpatch (a PATCH of its own)."""
+    request = urllib.request.Request(
+        f"{sandbox.api_url}/meetings/{meeting_id}",
+        data=json.dumps(body).encode(),
+        method="PATCH",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30):
+        pass
+
+
+def kill_run_at_row(sandbox: SandboxProcess, job: Path, token: str, row: int = 12) -> None:
+    """Start `bulkpatch run JOB` in a process of its own, and kill -9 it once it logs ``row``."""
+    env = {**os.environ, "WEBEX_ACCESS_TOKEN": token}
+    command = [sys.executable, "-m", "bulkpatch", "run", str(job), "--base-url", sandbox.api_url]
+    process = subprocess.Popen(
+        [*command, "--max-rate", "40", "-v", "--log-format", "json"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        env=env,
+        bufsize=0,
+    )
+    read_until(process.stderr, f'"row": {row},'.encode(), 60)
+    process.kill()
+    process.communicate(timeout=60)
+
+
 def invoke_on(sandbox: SandboxProcess, *args: str, token: str) -> tuple[int, str, str]:
     """Run the CLI in-process against a sandbox process (its base URL from the environment)."""
     with pytest.MonkeyPatch.context() as patch:
@@ -107,9 +140,11 @@ TOKEN = CLI_TOKEN
 __all__ = [
     "SERIES",
     "TOKEN",
+    "change_directly",
     "half_invalid_job",
     "invoke",
     "invoke_on",
+    "kill_run_at_row",
     "run_args",
     "seeded_sandbox",
     "series_in_three_days",

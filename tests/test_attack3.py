@@ -10,7 +10,6 @@ import json
 import os
 import shlex
 import threading
-import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,7 +17,14 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from cli_helpers import invoke, seeded_sandbox, series_in_three_days, stored, write_job
+from cli_helpers import (
+    change_directly,
+    invoke,
+    seeded_sandbox,
+    series_in_three_days,
+    stored,
+    write_job,
+)
 from hostile import Answer, HostileServer, webex_error
 
 from bulkpatch.sandbox.process import SandboxProcess
@@ -464,14 +470,7 @@ def test_a_token_file_without_a_token_is_refused_before_anything_is_sent(
 
 
 def _patch_directly(sandbox: SandboxProcess, meeting_id: str, body: dict[str, Any]) -> None:
-    request = urllib.request.Request(
-        f"{sandbox.api_url}/meetings/{meeting_id}",
-        data=json.dumps(body).encode(),
-        method="PATCH",
-        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30):
-        pass
+    change_directly(sandbox, meeting_id, body, TOKEN)
 
 
 def test_following_undos_advice_never_reverts_a_meeting_edited_since(

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
-import subprocess
-import sys
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,8 +11,10 @@ from typing import Any
 
 import pytest
 from cli_helpers import (
+    change_directly,
     invoke,
     invoke_on,
+    kill_run_at_row,
     seeded_sandbox,
     series_in_three_days,
     stored,
@@ -25,7 +23,7 @@ from cli_helpers import (
 
 from bulkpatch.journal import Journal, RowStatus
 from bulkpatch.model.diff import decode_values
-from bulkpatch.sandbox.process import SandboxProcess, read_until
+from bulkpatch.sandbox.process import SandboxProcess
 
 TOKEN = "plan-admin-token"
 NOW = datetime.now(UTC)
@@ -55,14 +53,7 @@ def cli(sandbox: SandboxProcess, *args: str) -> tuple[int, str, str]:
 
 
 def patch_directly(sandbox: SandboxProcess, meeting_id: str, body: dict[str, Any]) -> None:
-    request = urllib.request.Request(
-        f"{sandbox.api_url}/meetings/{meeting_id}",
-        data=json.dumps(body).encode(),
-        method="PATCH",
-        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30):
-        pass
+    change_directly(sandbox, meeting_id, body, TOKEN)
 
 
 def lobby_job(path: Path, count: int = 10) -> Path:
@@ -241,30 +232,7 @@ def test_kill_during_a_run_keeps_before_values_for_every_patch(
     so the resumed run's undo restores all of them."""
     before = {mid: stored(site, mid) for mid in IDS[:30]}
     job = lobby_job(tmp_path / "job.csv", 30)
-    env = {**os.environ, "WEBEX_ACCESS_TOKEN": TOKEN}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bulkpatch",
-            "run",
-            str(job),
-            "--base-url",
-            site.api_url,
-            "--max-rate",
-            "40",
-            "-v",
-            "--log-format",
-            "json",
-        ],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        env=env,
-        bufsize=0,
-    )
-    read_until(process.stderr, b'"row": 12,', 60)
-    process.kill()
-    process.communicate(timeout=60)
+    kill_run_at_row(site, job, TOKEN)
     patched = set(site.stats()["patchesPerMeeting"])
     with Journal.open_read_only(tmp_path / "job.csv.journal") as journal:
         known = {r.meeting_id for r in journal.undo_rows() if r.before}

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,10 +11,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from cli_helpers import invoke, invoke_on, seeded_sandbox, write_job
+from cli_helpers import invoke, invoke_on, kill_run_at_row, seeded_sandbox, write_job
 from test_relative import next_spring_forward
 
-from bulkpatch.sandbox.process import SandboxProcess, read_until
+from bulkpatch.sandbox.process import SandboxProcess
 
 TOKEN = "relative-admin-token"
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -152,18 +149,7 @@ def test_kill_during_a_relative_run_never_shifts_twice(
 ) -> None:
     """kill -9 mid-run, then the same command: every meeting moved by exactly one day."""
     job = write_job(tmp_path / "job.csv", [{"meetingId": mid, "shift": "+1d"} for mid in UTC_IDS])
-    env = {**os.environ, "WEBEX_ACCESS_TOKEN": TOKEN}
-    command = [sys.executable, "-m", "bulkpatch", "run", str(job), "--base-url", site.api_url]
-    process = subprocess.Popen(
-        [*command, "--max-rate", "40", "-v", "--log-format", "json"],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        env=env,
-        bufsize=0,
-    )
-    read_until(process.stderr, b'"row": 12,', 60)
-    process.kill()
-    process.communicate(timeout=60)
+    kill_run_at_row(site, job, TOKEN)
     assert cli(site, "run", str(job))[0] == 0
     for mid in UTC_IDS:
         start, end = original(mid)
@@ -193,18 +179,7 @@ def test_a_forced_edit_of_done_shift_rows_moves_each_meeting_from_where_it_was(
     assert {f: datetime.fromisoformat(v) for f, v in moved.items()} == (
         {"start": start + hours} if hours != timedelta(hours=1) else {}
     )
-    env = {**os.environ, "WEBEX_ACCESS_TOKEN": TOKEN}
-    command = [sys.executable, "-m", "bulkpatch", "run", str(job), "--base-url", site.api_url]
-    process = subprocess.Popen(
-        [*command, "--max-rate", "40", "-v", "--log-format", "json"],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        env=env,
-        bufsize=0,
-    )
-    read_until(process.stderr, b'"row": 12,', 60)
-    process.kill()
-    process.communicate(timeout=60)
+    kill_run_at_row(site, job, TOKEN)
     code, out, err = cli(site, "run", str(job))
     assert code == 0, out + err
     for mid in meetings:
