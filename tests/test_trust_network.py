@@ -358,3 +358,38 @@ def test_a_failing_people_me_stops_before_anything_is_sent(
     assert code == 3, out + err
     assert "organisation could not be read" in out
     assert [r.method for r in server.received if r.path_qs != "/v1/people/me"] == []
+
+
+class _FlakyTitles:
+    """Meetings that take any title, but refuse (503) title "A" while ``down`` is set."""
+
+    def __init__(self) -> None:
+        self.titles: dict[str, str] = {}
+        self.down = True
+
+    async def answer(self, request: web.Request) -> web.StreamResponse:
+        meeting_id = request.path.rsplit("/", 1)[-1]
+        if request.method == "PATCH":
+            title = json.loads(await request.read())["title"]
+            if title == "A" and self.down:
+                return web.json_response(webex_error("Service Unavailable"), status=503)
+            self.titles[meeting_id] = title
+        return web.json_response({"id": meeting_id, "title": self.titles.get(meeting_id, "old")})
+
+
+def test_a_retried_row_is_followed_again_by_the_later_rows_of_its_meeting(
+    hostile: Callable[[Answer], HostileServer], tmp_path: Path
+) -> None:
+    """Rows A then B of one meeting: A fails, B succeeds; `--retry-failed` sends A, then B
+    again, so the meeting ends as the file's last row says (B), not as the retried row."""
+    site = _FlakyTitles()
+    server = hostile(site.answer)
+    job = write_job(tmp_path / "job.csv", [{"meetingId": "m1", "title": t} for t in "AB"])
+    once = {"BULKPATCH_MAX_ATTEMPTS": "1"}
+    assert run_against(server.api_url, job, env=once)[0] == 1
+    assert site.titles["m1"] == "B"
+    site.down = False
+    code, out, err = run_against(server.api_url, job, "--retry-failed", env=once)
+    assert code == 0, out + err
+    assert site.titles["m1"] == "B"
+    assert statuses(tmp_path / "job.csv.journal")[RowStatus.SUCCEEDED] == 2

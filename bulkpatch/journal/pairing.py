@@ -154,7 +154,18 @@ FOLLOWER_MOVED = (
 )
 
 
-def _followers_sent_again() -> list[tuple[str, tuple[Any, ...]]]:
+def keep_file_order(to_send: tuple[str, ...]) -> list[tuple[str, tuple[Any, ...]]]:
+    """SQL that makes the done rows behind a row of their meeting to send pending again.
+
+    Run on its own when a run retries failed rows (``to_send`` with ``failed``): a retried row
+    must not end up after a later row of its meeting that succeeded meanwhile.
+    """
+    return _followers_sent_again(to_send)
+
+
+def _followers_sent_again(
+    to_send: tuple[str, ...] = ("pending", "reverted"),
+) -> list[tuple[str, tuple[Any, ...]]]:
     """Done rows after a row of their meeting still to send become pending (file order).
 
     A done offset row behind a row that moves the meeting (start, end or shift) fails instead:
@@ -166,8 +177,8 @@ def _followers_sent_again() -> list[tuple[str, tuple[Any, ...]]]:
         (
             "CREATE TEMP TABLE first_to_send AS SELECT meeting_id, MIN(line) AS line, "
             f"MIN(CASE WHEN {moves} THEN line END) AS moving FROM rows "
-            "WHERE status IN ('pending', 'reverted') GROUP BY meeting_id",
-            (),
+            f"WHERE status IN ({', '.join('?' for _ in to_send)}) GROUP BY meeting_id",
+            to_send,
         ),
         ("CREATE UNIQUE INDEX temp.first_to_send_meeting ON first_to_send (meeting_id)", ()),
         (

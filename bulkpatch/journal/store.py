@@ -293,6 +293,10 @@ class Journal:
         self._write_script(pairing.statements(files.utcnow()) + rebind)
         self._rebind = {}
 
+    def keep_file_order_for_retries(self) -> None:
+        """Failed rows are to send again: the done rows behind them in their meeting too."""
+        self._write_script(pairing.keep_file_order(("pending", "reverted", "failed")))
+
     def states_from(self, after_line: int, limit: int) -> list[RowState]:
         """Up to ``limit`` rows after ``after_line``, in line order, as a run needs them."""
         query = (

@@ -120,6 +120,8 @@ async def run_job(
     stopper = stopper or Stopper()
     path = journal_path_for(job.path, options, target)
     with held_journal(job, options, target, path, log) as (journal, resumed):
+        if options.retry_failed:
+            journal.keep_file_order_for_retries()
         to_send = _rows_to_send(journal.counts(), options.retry_failed)
         on_start(path, resumed, to_send)
         started = time.monotonic()
