@@ -17,46 +17,48 @@ from bulkpatch.errors import ConfigError
 
 SCHEMA_VERSION = 4
 
-#: Done rows no longer in the job file (a changed file run with --force): kept for undo.
-_RETIRED = """CREATE TABLE retired (
-    id INTEGER PRIMARY KEY,
-    line INTEGER NOT NULL,
-    meeting_id TEXT NOT NULL,
-    status TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    http_status INTEGER,
-    tracking_id TEXT,
-    error TEXT,
-    finished_at TEXT,
-    body TEXT,
-    before TEXT,
-    digest TEXT,
-    before_at TEXT,
-    after TEXT,
-    resolved TEXT,
-    before_by TEXT,
-    retired_at TEXT NOT NULL
-)"""
+#: The columns of a job row, in order: ``rows`` holds them, keyed by line; ``retired`` holds
+#: them too, for done rows no longer in the job file (a changed file run with --force).
+_ROW_COLUMNS = (
+    ("line", "INTEGER"),  # declared by each table with its key
+    ("meeting_id", "TEXT NOT NULL"),
+    ("status", "TEXT NOT NULL"),
+    ("attempts", "INTEGER NOT NULL DEFAULT 0"),
+    ("http_status", "INTEGER"),
+    ("tracking_id", "TEXT"),
+    ("error", "TEXT"),
+    ("finished_at", "TEXT"),
+    ("body", "TEXT"),
+    ("before", "TEXT"),
+    ("digest", "TEXT"),
+    ("before_at", "TEXT"),
+    ("after", "TEXT"),
+    ("resolved", "TEXT"),
+    ("before_by", "TEXT"),
+)
+#: Every column of a job row, as a SELECT list (``retired`` read as ``rows`` are).
+ROW_COLUMN_NAMES = ", ".join(name for name, _ in _ROW_COLUMNS)
+
+
+def _row_table(name: str, keys: tuple[str, ...], extra: tuple[str, ...] = ()) -> str:
+    """CREATE TABLE for a table of job rows: its key columns (``line`` among them), the rest."""
+    declarations = [
+        *keys,
+        *(f"{column} {kind}" for column, kind in _ROW_COLUMNS if column != "line"),
+        *extra,
+    ]
+    return f"CREATE TABLE {name} (\n    " + ",\n    ".join(declarations) + "\n)"
+
+
+_RETIRED = _row_table(
+    "retired",
+    ("id INTEGER PRIMARY KEY", "line INTEGER NOT NULL"),
+    ("retired_at TEXT NOT NULL",),
+)
 
 _TABLES = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    """CREATE TABLE rows (
-    line INTEGER PRIMARY KEY,
-    meeting_id TEXT NOT NULL,
-    status TEXT NOT NULL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    http_status INTEGER,
-    tracking_id TEXT,
-    error TEXT,
-    finished_at TEXT,
-    body TEXT,
-    before TEXT,
-    digest TEXT,
-    before_at TEXT,
-    after TEXT,
-    resolved TEXT,
-    before_by TEXT
-)""",
+    _row_table("rows", ("line INTEGER PRIMARY KEY",)),
     _RETIRED,
     "CREATE INDEX rows_status ON rows (status)",
     """CREATE TABLE runs (
@@ -72,24 +74,6 @@ _TABLES = (
 )
 
 _JOURNAL_TABLES = frozenset({"meta", "rows", "runs"})
-
-#: The columns of ``rows`` that ``retired`` has too, but for ``status``.
-_KEPT_COLUMNS = (
-    "line",
-    "meeting_id",
-    "attempts",
-    "http_status",
-    "tracking_id",
-    "error",
-    "finished_at",
-    "body",
-    "before",
-    "digest",
-    "before_at",
-    "after",
-    "resolved",
-    "before_by",
-)
 
 
 def version_of(db: sqlite3.Connection) -> int | None:
@@ -145,7 +129,7 @@ def _from_3(db: sqlite3.Connection) -> None:
     db.execute(_RETIRED.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS"))
     # A "removed" row with before-values was read, so maybe sent (killed in flight), before it
     # left the job: its meeting may hold its change, which undo must still find.
-    kept = ", ".join(_KEPT_COLUMNS)
+    kept = ", ".join(name for name, _ in _ROW_COLUMNS if name != "status")
     db.execute(
         f"INSERT INTO retired (status, {kept}, retired_at) SELECT 'pending', {kept}, "
         "strftime('%Y-%m-%dT%H:%M:%fZ', 'now') FROM rows "

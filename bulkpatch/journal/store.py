@@ -34,7 +34,7 @@ from bulkpatch.journal.opening import (
     sqlite_reason,
     upgraded_copy,
 )
-from bulkpatch.journal.schema import SCHEMA_VERSION, upgrade, version_of
+from bulkpatch.journal.schema import ROW_COLUMN_NAMES, SCHEMA_VERSION, upgrade, version_of
 from bulkpatch.journal.values import (
     STATUSES,
     JobBinding,
@@ -50,13 +50,9 @@ from bulkpatch.model import ValidatedRow, mask_secrets
 
 _ROW_COLUMNS = "line, meeting_id, status, attempts, http_status, tracking_id, error, finished_at"
 _BATCH = 5_000
+
+
 #: ``retired``'s columns in ``rows``' order.
-_RETIRED_AS_ROWS = (
-    "line, meeting_id, status, attempts, http_status, tracking_id, error, finished_at, body, "
-    "before, digest, before_at, after, resolved, before_by"
-)
-
-
 def default_journal_path(job: Path, *, sandbox: bool = False) -> Path:
     """``jobs/x.csv`` -> ``jobs/x.csv.journal`` (``jobs/x.csv.sandbox.journal`` for the emulator)."""
     return job.with_name(f"{job.name}{'.sandbox' if sandbox else ''}.journal")
@@ -368,7 +364,7 @@ class Journal:
             "SELECT meeting_id, line, status, body, before, after, retired, resolved, "
             "COALESCE(finished_at, before_at), COALESCE(before_at, finished_at) AS moment FROM ("
             f"SELECT *, 0 AS retired FROM rows WHERE {pairing.MAY_HAVE_CHANGED} UNION ALL "
-            f"SELECT {_RETIRED_AS_ROWS}, 1 FROM retired WHERE {pairing.MAY_HAVE_CHANGED}) "
+            f"SELECT {ROW_COLUMN_NAMES}, 1 FROM retired WHERE {pairing.MAY_HAVE_CHANGED}) "
             "ORDER BY moment IS NULL, moment, retired DESC, line"
         )
         for row in self._read(query):
