@@ -130,6 +130,22 @@ def test_a_limit_that_drops_is_followed_at_once(virtual_clock: VirtualClock) -> 
     assert 18.0 < finder.rate < 23.0  # within a request or so of 20
 
 
+def test_a_pause_too_short_to_fill_the_bucket_still_measures_the_limit(
+    virtual_clock: VirtualClock,
+) -> None:
+    """At 5/s a 1-second Retry-After refills 5 of a bucket of 10. Sent at 6/s from there, the
+    next 429 comes after 5 s with 30 through: 5/s, not the 4/s that assuming a full bucket
+    makes of it (the real run at a 5/s limit sat at 4.2/s for the rest of its job)."""
+    finder = RateFinder(virtual_clock.now(), learned=6.0)
+    finder.throttled(virtual_clock.now(), 1.0, new_episode=True)  # the bucket is empty now
+    virtual_clock.monotonic += 1.0
+    for _ in range(30):  # 5 refilled during the pause, and 5/s for the 5 s at 6/s
+        virtual_clock.monotonic += 1 / 6
+        finder.succeeded(virtual_clock.monotonic)
+    finder.throttled(virtual_clock.now(), 1.0, new_episode=True)
+    assert finder.rate == pytest.approx(5.0, rel=0.03)
+
+
 def test_in_flight_refusals_change_nothing(virtual_clock: VirtualClock) -> None:
     """Only the first 429 of an episode moves the pace."""
     finder = RateFinder(virtual_clock.now(), learned=40.0)

@@ -9,7 +9,8 @@ A server's limit shows only when it is passed: a 429, and a Retry-After to wait 
   burst B, any stretch of sending that ends at the 429 had at most ``B + R * seconds``
   successes, with equality from the moment the bucket was last full. So the estimate is the
   highest ``(successes - B) / seconds`` over the stretches since the last pause (B assumed
-  :data:`ASSUMED_BURST`), and the pace goes to :data:`MARGIN` of it. When that says nothing
+  :data:`ASSUMED_BURST`), or ``successes / seconds`` since the last 429, when the bucket was
+  empty (a pause too short to fill it), and the pace goes to :data:`MARGIN` of it. When that says nothing
   new (a pace held long before was refused: the limit moved), the pace is cut by
   :data:`DECREASE`, and the next 429 measures again.
 * **Probe by cost.** Sitting a share ``gap`` under the limit loses ``gap`` seconds of sending
@@ -63,6 +64,7 @@ class RateFinder:
     __slots__ = (
         "_base",
         "_cycle",
+        "_emptied_at",
         "_history",
         "_probe_since",
         "_probe_step",
@@ -126,6 +128,8 @@ class RateFinder:
         self._steady_cycles: deque[tuple[float, int]] = deque(maxlen=4)
         self._cycle = 0
         self._resumed_at = now
+        #: When the server's bucket was last seen empty (our last 429), while it counts.
+        self._emptied_at: float | None = None
         self._start_step_at = now
         self._probe_since: float | None = None
         self._probe_step = self.uncertainty
@@ -179,6 +183,7 @@ class RateFinder:
         self._steady = False
         self._history.clear()
         self._cycle = 0
+        self._emptied_at = now
         self._resumed_at = now + pause
 
     def _bounded(self, rate: float) -> float:
@@ -320,6 +325,7 @@ class RateFinder:
             pace = quota
         self.rate = self._bounded(min(pace, refused_pace))
         self._steady = True
+        self._emptied_at = now
         self._resumed_at = now + pause
         self._history.clear()
 
@@ -344,7 +350,13 @@ class RateFinder:
         return True
 
     def _estimate(self, now: float) -> tuple[float, float] | None:
-        """The limit from the successes since the last pause, and over how many seconds."""
+        """The limit from the successes since the last pause, and over how many seconds.
+
+        Each stretch ending now gives a floor: from a full bucket, ``(count - burst) /
+        seconds``. The stretch since the last 429 gives another, ``count / seconds``, as the
+        bucket was empty then: after a pause too short to fill it (a 1-second Retry-After at
+        5/s refills 5 of a burst of 10), the first floor alone would measure low.
+        """
         best: tuple[float, float] | None = None
         count = 0
         for moment in reversed(self._history):
@@ -356,6 +368,12 @@ class RateFinder:
                 continue
             # The refused request found less than one token: half of one, on average, unused.
             rate = (count - self.burst + 0.5) / seconds
+            if best is None or rate > best[0]:
+                best = (rate, seconds)
+        if self._emptied_at is not None and count > self.burst:
+            # Left over then and now: under one token each, half of one on average.
+            seconds = now - self._emptied_at
+            rate = count / seconds
             if best is None or rate > best[0]:
                 best = (rate, seconds)
         return best
