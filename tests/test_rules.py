@@ -399,6 +399,25 @@ def test_local_time_is_sent_with_its_offset(now: datetime) -> None:
     }
 
 
+def test_rows_sharing_a_time_each_get_their_own_reading(now: datetime) -> None:
+    """A time is read once per zone and kept for the rows after it: each row still gets its
+    own zone's offset and its own findings (the warning, the line it is on)."""
+    times = {"start": "2027-10-31T02:30:00", "end": "2027-10-31T04:00:00"}
+    rows = [
+        JobRow(line, OCCURRENCE, {**times, "timezone": zone})
+        for line, zone in [(2, "Europe/Berlin"), (3, "America/New_York"), (4, "Europe/Berlin")]
+    ]
+    berlin, new_york, berlin_again = (check_row(row, now) for row in rows)
+    assert berlin.body is not None
+    assert new_york.body is not None
+    assert berlin.body["start"] == "2027-10-31T02:30:00+02:00"  # the first of the two
+    assert new_york.body["start"] == "2027-10-31T02:30:00-04:00"
+    for checked, line in [(berlin, 2), (berlin_again, 4)]:
+        warnings = [(f.line, f.rule) for f in checked.findings if f.field == "start"]
+        assert (line, "ambiguous_time") in warnings
+    assert all(f.rule != "ambiguous_time" for f in new_york.findings)
+
+
 def test_unknown_field_suggests_the_right_one(now: datetime) -> None:
     """A misspelt or misplaced field gets a "did you mean" with the real path."""
     checked = check_row(JobRow(2, SERIES, {"titel": "x", "enabledChat": True}), now)

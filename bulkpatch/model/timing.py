@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.relativedelta import relativedelta
@@ -112,42 +112,57 @@ def _read_time(
     text = body.get(field)
     if not isinstance(text, str):
         return None
+    reading = _reading(text, zone)
+    if reading.problem is not None:
+        _report_time(field, text, zone, reading.problem, report)
+    if reading.sent is not None:
+        body[field] = reading.sent
+    return reading.moment
+
+
+class _Reading(NamedTuple):
+    """What a start or end text means in a zone: the same for every row that gives it."""
+
+    moment: datetime | None  # None: refused
+    problem: str | None  # the rule it breaks (``ambiguous_time`` only warns)
+    sent: str | None = None  # a local time as sent, with its offset
+
+
+@lru_cache(maxsize=8192)
+def _reading(text: str, zone: tzinfo | None) -> _Reading:
+    # Cached: a job's rows mostly share a few times and zones, and reading one is most of the
+    # cost of checking a rescheduled row.
     moment = parse_iso8601(text)
     if moment is None:
-        report.error(
-            field,
-            "datetime_format",
-            f"{field} must be an ISO 8601 date and time, such as 2030-01-27T20:30:00+08:00",
-            text,
-        )
-        return None
+        return _Reading(None, "datetime_format")
     if moment.tzinfo is not None:
-        return moment
+        return _Reading(moment, None)
     if zone is None:
-        report.error(
-            field,
-            "needs_offset",
-            f"{field} has no UTC offset; add one (+02:00, Z) or give the row a timezone",
-            text,
-        )
-        return None
+        return _Reading(None, "needs_offset")
     local = moment.replace(tzinfo=zone)
+    problem = None
     # The two folds differ only in a gap or an overlap; only then is the round trip worth it.
     if local.replace(fold=1).utcoffset() != local.utcoffset():
         if local.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != moment:
-            report.error(
-                field,
-                "nonexistent_time",
-                f"{field} does not exist in {zone} (the clocks skip it)",
-                text,
-            )
-            return None
-        report.warning(
-            field, "ambiguous_time", f"{field} happens twice in {zone}; the first is used", text
-        )
+            return _Reading(None, "nonexistent_time")
+        problem = "ambiguous_time"
     # Sent with its offset: the row's timezone decided what it means, so the server need not guess.
-    body[field] = local.isoformat()
-    return local
+    return _Reading(local, problem, local.isoformat())
+
+
+def _report_time(
+    field: str, text: str, zone: tzinfo | None, problem: str, report: Reporter
+) -> None:
+    if problem == "ambiguous_time":
+        report.warning(field, problem, f"{field} happens twice in {zone}; the first is used", text)
+    elif problem == "nonexistent_time":
+        report.error(field, problem, f"{field} does not exist in {zone} (the clocks skip it)", text)
+    elif problem == "needs_offset":
+        message = f"{field} has no UTC offset; add one (+02:00, Z) or give the row a timezone"
+        report.error(field, problem, message, text)
+    else:
+        message = f"{field} must be an ISO 8601 date and time, such as 2030-01-27T20:30:00+08:00"
+        report.error(field, problem, message, text)
 
 
 def parse_iso8601(text: str) -> datetime | None:
