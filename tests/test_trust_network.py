@@ -9,6 +9,7 @@ import socket
 import ssl
 import subprocess
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -393,3 +394,78 @@ def test_a_retried_row_is_followed_again_by_the_later_rows_of_its_meeting(
     assert code == 0, out + err
     assert site.titles["m1"] == "B"
     assert statuses(tmp_path / "job.csv.journal")[RowStatus.SUCCEEDED] == 2
+
+
+def plan_against(server_url: str, job: Path, *extra: str) -> tuple[int, str, str]:
+    return invoke("plan", str(job), "--base-url", server_url, "--concurrency", "2", *extra)
+
+
+def test_plan_retry_failed_shows_the_done_rows_a_retry_sends_again(
+    hostile: Callable[[Answer], HostileServer], tmp_path: Path
+) -> None:
+    """Rows A then B of one meeting, A failed and B done: `plan --retry-failed` lists B as sent
+    again after A (the meeting holds B already, so it looked like nothing to do), and changes
+    neither the journal nor the meeting."""
+    site = _FlakyTitles()
+    server = hostile(site.answer)
+    job = write_job(tmp_path / "job.csv", [{"meetingId": "m1", "title": t} for t in "AB"])
+    assert run_against(server.api_url, job, env={"BULKPATCH_MAX_ATTEMPTS": "1"})[0] == 1
+    journal = tmp_path / "job.csv.journal"
+    before = statuses(journal)
+    code, out, err = plan_against(server.api_url, job, "--retry-failed")
+    assert code == 0, out + err
+    assert "line 2" in out
+    assert "line 3" in out
+    row_b = next(line for line in out.splitlines() if line.startswith("line 3"))
+    assert "change" in row_b
+    assert "sent again after line 2" in row_b
+    assert "2 change" in out
+    assert statuses(journal) == before
+    assert site.titles["m1"] == "B"
+    without = plan_against(server.api_url, job)[1]
+    assert "line 3" not in without  # only a retry sends B again
+
+
+class _FlakyMove:
+    """One meeting with times; a PATCH moving it to ``refused_start`` fails (503)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.meeting = {
+            "id": "m1",
+            "title": "t",
+            "timezone": "UTC",
+            "start": start.isoformat(),
+            "end": (start + timedelta(hours=1)).isoformat(),
+        }
+        self.refused_start = (start + timedelta(days=1)).isoformat()
+
+    async def answer(self, request: web.Request) -> web.StreamResponse:
+        if request.method == "PATCH":
+            body = json.loads(await request.read())
+            if body.get("start") == self.refused_start:
+                return web.json_response(webex_error("Service Unavailable"), status=503)
+            self.meeting.update(body)
+        return web.json_response(self.meeting)
+
+
+def test_plan_retry_failed_shows_an_offset_row_behind_a_retried_move_as_refused(
+    hostile: Callable[[Answer], HostileServer], tmp_path: Path
+) -> None:
+    """A move that failed, then a shift of the same meeting that succeeded: a retry would move
+    the meeting first, so the shift cannot be sent again as it was; the plan says so."""
+    start = datetime.now(UTC).replace(microsecond=0, second=0, minute=0) + timedelta(days=10)
+    site = _FlakyMove(start)
+    server = hostile(site.answer)
+    moved = {"meetingId": "m1", "start": site.refused_start, "end": "", "shift": ""}
+    moved["end"] = (datetime.fromisoformat(site.refused_start) + timedelta(hours=1)).isoformat()
+    job = write_job(tmp_path / "job.csv", [moved, {"meetingId": "m1", "shift": "+1h"}])
+    assert run_against(server.api_url, job, env={"BULKPATCH_MAX_ATTEMPTS": "1"})[0] == 1
+    journal = tmp_path / "job.csv.journal"
+    before = statuses(journal)
+    assert before[RowStatus.SUCCEEDED] == 1
+    code, out, err = plan_against(server.api_url, job, "--retry-failed")
+    assert code == 0, out + err
+    row_3 = next(line for line in out.splitlines() if line.startswith("line 3"))
+    assert "refused" in row_3
+    assert "give this row absolute times" in row_3
+    assert statuses(journal) == before

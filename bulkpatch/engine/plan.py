@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ def plan_rows(
     fresh_since: datetime | None = None,
     expect: Mapping[str, dict[str, Any]] | None = None,
     retry_conflicts: bool = False,
+    also: Container[int] = frozenset(),
 ) -> Iterator[Planned]:
     """The rows still to send, in file order, with their real patches.
 
@@ -34,7 +35,8 @@ def plan_rows(
     (``conflict`` ones with ``retry_conflicts``). Before-values read after ``fresh_since`` (by a plan) come along, so
     the run need not read those meetings again; resolved times always do, and so do the
     before-values of a row's earlier version (see :mod:`bulkpatch.journal.pairing`). ``expect`` gives, by
-    meeting id, what each meeting must still hold (undo's drift guard).
+    meeting id, what each meeting must still hold (undo's drift guard). Rows at the lines in
+    ``also`` come whatever their status (the done rows a retry sends again, for a plan).
     """
     wanted = {RowStatus.PENDING, RowStatus.REVERTED}
     wanted |= {RowStatus.FAILED} if retry_failed else set()
@@ -46,7 +48,7 @@ def plan_rows(
             state = next(states, None)
         if state is None or state.line != row.line:
             continue
-        if state.status in wanted and row.body is not None:
+        if (state.status in wanted or state.line in also) and row.body is not None:
             kept = state.before if state.sent and state.status in _MAYBE_SENT else None
             earlier = state.before if state.carried else None
             yield Planned(

@@ -6,6 +6,7 @@ No ``sqlite3`` error leaves this package: every one becomes :class:`JournalError
 cannot be used: exit 2) or :class:`JournalFailed` (it failed while in use: exit 3).
 """
 
+from bulkpatch.journal.pairing import FOLLOWER_MOVED
 from bulkpatch.journal.schema import SCHEMA_VERSION
 from bulkpatch.journal.store import (
     Journal,
@@ -31,6 +32,7 @@ from bulkpatch.journal.values import (
 
 __all__ = [
     "DONE",
+    "FOLLOWER_MOVED",
     "NOT_DONE",
     "RARE",
     "SCHEMA_VERSION",

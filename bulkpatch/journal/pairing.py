@@ -23,7 +23,7 @@ transaction as the pairing, so a run killed halfway finds the same rows to send.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 #: The columns a row keeps when it moves (everything but line, meeting, patch and digest).
 _KEPT = (
@@ -163,15 +163,30 @@ def keep_file_order(to_send: tuple[str, ...]) -> list[tuple[str, tuple[Any, ...]
     return _followers_sent_again(to_send)
 
 
-def _followers_sent_again(
-    to_send: tuple[str, ...] = ("pending", "reverted"),
-) -> list[tuple[str, tuple[Any, ...]]]:
-    """Done rows after a row of their meeting still to send become pending (file order).
+def followers_query(to_send: tuple[str, ...]) -> Script:
+    """What :func:`keep_file_order` would change, read only: ``(line, fails)`` in line order.
 
-    A done offset row behind a row that moves the meeting (start, end or shift) fails instead:
-    neither its stored times nor its offset resolved again would put the meeting where the
-    file says. Its stored times go (a retry must not send them); its answer stays, for undo.
+    ``fails`` is 1 for an offset row behind a move (it would fail with :data:`FOLLOWER_MOVED`),
+    0 for a row that would be sent again; ``plan --retry-failed`` shows them without changing
+    the journal. The statements before and after the query make and drop a temporary table.
     """
+    select = (
+        f"SELECT line, CASE WHEN {_BEHIND_A_MOVE} THEN 1 ELSE 0 END FROM rows "
+        f"WHERE {_DONE_BEHIND} ORDER BY line"
+    )
+    return Script(_first_to_send(to_send), (select, ()), [_DROP_FIRST_TO_SEND])
+
+
+class Script(NamedTuple):
+    """A query with the statements that prepare it and clean up after it."""
+
+    setup: list[tuple[str, tuple[Any, ...]]]
+    query: tuple[str, tuple[Any, ...]]
+    teardown: list[tuple[str, tuple[Any, ...]]]
+
+
+def _first_to_send(to_send: tuple[str, ...]) -> list[tuple[str, tuple[Any, ...]]]:
+    """``temp.first_to_send``: per meeting, its first row still to send and first that moves."""
     moves = " OR ".join(f"json_extract(body, '$.{cell}') IS NOT NULL" for cell in MOVING_CELLS)
     return [
         (
@@ -181,18 +196,38 @@ def _followers_sent_again(
             to_send,
         ),
         ("CREATE UNIQUE INDEX temp.first_to_send_meeting ON first_to_send (meeting_id)", ()),
+    ]
+
+
+_DROP_FIRST_TO_SEND = ("DROP TABLE temp.first_to_send", ())
+#: A done row behind its meeting's first row still to send.
+_DONE_BEHIND = (
+    "status IN ('succeeded', 'skipped') AND line > (SELECT f.line FROM temp.first_to_send AS f "
+    "WHERE f.meeting_id = rows.meeting_id)"
+)
+#: An offset row behind its meeting's first row still to send that moves it.
+_BEHIND_A_MOVE = (
+    f"{_RELATIVE} AND line > (SELECT f.moving FROM temp.first_to_send AS f "
+    "WHERE f.meeting_id = rows.meeting_id)"
+)
+
+
+def _followers_sent_again(
+    to_send: tuple[str, ...] = ("pending", "reverted"),
+) -> list[tuple[str, tuple[Any, ...]]]:
+    """Done rows after a row of their meeting still to send become pending (file order).
+
+    A done offset row behind a row that moves the meeting (start, end or shift) fails instead:
+    neither its stored times nor its offset resolved again would put the meeting where the
+    file says. Its stored times go (a retry must not send them); its answer stays, for undo.
+    """
+    return [
+        *_first_to_send(to_send),
         (
             "UPDATE rows SET status = 'failed', resolved = NULL, error = ? "
-            f"WHERE status IN ('succeeded', 'skipped') AND {_RELATIVE} "
-            "AND line > (SELECT f.moving FROM temp.first_to_send AS f "
-            "WHERE f.meeting_id = rows.meeting_id)",
+            f"WHERE {_DONE_BEHIND} AND {_BEHIND_A_MOVE}",
             (FOLLOWER_MOVED,),
         ),
-        (
-            "UPDATE rows SET status = 'pending' WHERE status IN ('succeeded', 'skipped') "
-            "AND line > (SELECT f.line FROM temp.first_to_send AS f "
-            "WHERE f.meeting_id = rows.meeting_id)",
-            (),
-        ),
-        ("DROP TABLE temp.first_to_send", ()),
+        (f"UPDATE rows SET status = 'pending' WHERE {_DONE_BEHIND}", ()),
+        _DROP_FIRST_TO_SEND,
     ]

@@ -52,7 +52,6 @@ _ROW_COLUMNS = "line, meeting_id, status, attempts, http_status, tracking_id, er
 _BATCH = 5_000
 
 
-#: ``retired``'s columns in ``rows``' order.
 def default_journal_path(job: Path, *, sandbox: bool = False) -> Path:
     """``jobs/x.csv`` -> ``jobs/x.csv.journal`` (``jobs/x.csv.sandbox.journal`` for the emulator)."""
     return job.with_name(f"{job.name}{'.sandbox' if sandbox else ''}.journal")
@@ -65,6 +64,10 @@ def file_hash(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+#: The statuses a run with --retry-failed sends.
+_TO_SEND_ON_RETRY = ("pending", "reverted", "failed")
 
 
 class Journal:
@@ -291,7 +294,20 @@ class Journal:
 
     def keep_file_order_for_retries(self) -> None:
         """Failed rows are to send again: the done rows behind them in their meeting too."""
-        self._write_script(pairing.keep_file_order(("pending", "reverted", "failed")))
+        self._write_script(pairing.keep_file_order(_TO_SEND_ON_RETRY))
+
+    def followers_of_retries(self) -> list[tuple[int, bool]]:
+        """What :meth:`keep_file_order_for_retries` would change, changing nothing.
+
+        ``(line, fails)`` in line order: each done row a retry sends again, and whether it
+        would fail instead (an offset row behind a row that moves its meeting).
+        """
+        script = pairing.followers_query(_TO_SEND_ON_RETRY)
+        self._write_script(script.setup)
+        try:
+            return [(line, bool(fails)) for line, fails in self._read(*script.query)]
+        finally:
+            self._write_script(script.teardown)
 
     def states_from(self, after_line: int, limit: int) -> list[RowState]:
         """Up to ``limit`` rows after ``after_line``, in line order, as a run needs them."""

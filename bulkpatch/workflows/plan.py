@@ -23,7 +23,7 @@ from structlog.typing import FilteringBoundLogger
 from bulkpatch.config import Settings
 from bulkpatch.engine import Pipeline, Planned, RunCounts, Stopper, StopReason, plan_rows
 from bulkpatch.engine.steps import another_meeting, read_request, resolved_patch
-from bulkpatch.journal import Journal, Snapshot
+from bulkpatch.journal import FOLLOWER_MOVED, Journal, Snapshot
 from bulkpatch.model.diff import FieldChange, before_values, changes, encode_values
 from bulkpatch.model.server import refusal
 from bulkpatch.tokens import Credentials
@@ -100,10 +100,14 @@ async def plan_job(
     report = PlanReport(StopReason.FINISHED, "", job.path, path, rate=settings.max_rate)
     with held_journal(job, options, target, path, log) as (journal, _):
         counts = journal.counts()
-        rows = plan_rows(job.store.kept_rows(), journal, retry_failed=options.retry_failed)
+        # A retry sends the done rows behind a retried row of their meeting again (file order).
+        followers = dict(journal.followers_of_retries()) if options.retry_failed else {}
+        rows = plan_rows(
+            job.store.kept_rows(), journal, retry_failed=options.retry_failed, also=followers
+        )
         async with open_session(settings, credentials, target, log=log, stopper=stopper) as session:
             if target.is_sandbox or await bind_organisation(session, journal, log):
-                reader = _Reader(session.pipeline, journal, report, on_row)
+                reader = _Reader(session.pipeline, journal, report, on_row, followers)
                 await reader.read_all(_first_of_each(rows), settings.concurrency)
         journal.flush()
         report.counts = session.pipeline.counts
@@ -128,6 +132,9 @@ class _Reader:
     journal: Journal
     report: PlanReport
     on_row: Callable[[RowPlan], None]
+    #: Done rows a retry sends again, by line: True for an offset row it fails unsent instead
+    #: (a retried row moves its meeting first).
+    followers: dict[int, bool] = field(default_factory=dict)
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     _waiting: dict[int, RowPlan] = field(default_factory=dict)
     _next: int = 0
@@ -149,6 +156,8 @@ class _Reader:
                 group.start_soon(worker)
 
     async def _plan(self, row: Planned, earlier: int | None) -> RowPlan | None:
+        if self.followers.get(row.line):
+            return RowPlan(row.line, row.meeting_id, "refused", reason=FOLLOWER_MOVED)
         final = await self.pipeline.send(
             read_request(row.meeting_id, row.body), row=row.line, meetingId=row.meeting_id
         )
@@ -181,6 +190,9 @@ class _Reader:
         note = f"after line {earlier}, which changes the same meeting" if earlier else ""
         if refused:
             return RowPlan(row.line, row.meeting_id, "refused", found, refused)
+        if row.line in self.followers and earlier is not None:
+            # Done, and found set: but the retried row changes the meeting first.
+            return RowPlan(row.line, row.meeting_id, "change", found, _sent_again(earlier), True)
         klass = "change" if found else "unchanged"
         return RowPlan(row.line, row.meeting_id, klass, found, note, bool(found and earlier))
 
