@@ -453,3 +453,15 @@ def test_every_error_of_a_row_is_reported(now: datetime) -> None:
     )
     rules = sorted(f.rule for f in check_row(row, now).findings)
     assert rules == ["enum", "max_length", "range"]
+
+
+def test_a_huge_time_cell_is_read_but_not_kept(now: datetime) -> None:
+    """Readings of times are cached for the rows after; a cell far longer than any time is
+    read on its own, so a file of megabyte cells cannot fill memory with them."""
+    from bulkpatch.model import timing
+
+    size = timing._cached_reading.cache_info().currsize
+    huge = "2027-01-05T10:00:00" + " " * 100_000
+    checked = check_row(JobRow(2, OCCURRENCE, {"start": huge}), now)
+    assert "needs_offset" in [f.rule for f in checked.findings if f.field == "start"]
+    assert timing._cached_reading.cache_info().currsize == size

@@ -420,6 +420,10 @@ def test_plan_retry_failed_shows_the_done_rows_a_retry_sends_again(
     assert "change" in row_b
     assert "sent again after line 2" in row_b
     assert "2 change" in out
+    document = json.loads(
+        plan_against(server.api_url, job, "--retry-failed", "--format", "json")[1]
+    )
+    assert (document["patches"], document["reads"]) == (2, 0)  # both sent as before, unread
     assert statuses(journal) == before
     assert site.titles["m1"] == "B"
     without = plan_against(server.api_url, job)[1]

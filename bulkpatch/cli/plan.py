@@ -49,7 +49,11 @@ from bulkpatch.workflows.plan import CLASSES, PlanReport, RowPlan, plan_job
     type=click.Path(path_type=Path, dir_okay=False),
     help="Journal the before-values go to (default: the one `run` uses, JOB.journal).",
 )
-@click.option("--retry-failed", is_flag=True, help="Plan the rows that failed too.")
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="Plan the rows that failed too, and the done rows a retry sends again after them.",
+)
 @click.option("--force", is_flag=True, help="Plan although the job file changed since its journal.")
 @click.option("--all", "show_all", is_flag=True, help="List unchanged rows too.")
 @text_or_json

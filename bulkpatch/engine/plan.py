@@ -49,7 +49,10 @@ def plan_rows(
         if state is None or state.line != row.line:
             continue
         if (state.status in wanted or state.line in also) and row.body is not None:
-            kept = state.before if state.sent and state.status in _MAYBE_SENT else None
+            # A done row a retry sends again is to send as if pending: sent as before when a
+            # run took its before-values, read first otherwise.
+            maybe_sent = state.status in _MAYBE_SENT or state.line in also
+            kept = state.before if state.sent and maybe_sent else None
             earlier = state.before if state.carried else None
             yield Planned(
                 row.line,

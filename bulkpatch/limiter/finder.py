@@ -9,10 +9,10 @@ A server's limit shows only when it is passed: a 429, and a Retry-After to wait 
   burst B, any stretch of sending that ends at the 429 had at most ``B + R * seconds``
   successes, with equality from the moment the bucket was last full. So the estimate is the
   highest ``(successes - B) / seconds`` over the stretches since the last pause (B assumed
-  :data:`ASSUMED_BURST`), or ``successes / seconds`` since the last 429, when the bucket was
-  empty (a pause too short to fill it), and the pace goes to :data:`MARGIN` of it. When that says nothing
-  new (a pace held long before was refused: the limit moved), the pace is cut by
-  :data:`DECREASE`, and the next 429 measures again.
+  :data:`ASSUMED_BURST`), or ``successes / seconds`` since the last 429, when the bucket
+  was empty (a pause too short to fill it), and the pace goes to :data:`MARGIN` of it. When
+  that says nothing new (a pace held long before was refused: the limit moved), the pace is
+  cut by :data:`DECREASE`, and the next 429 measures again.
 * **Probe by cost.** Sitting a share ``gap`` under the limit loses ``gap`` seconds of sending
   per second; a probe that fails loses one Retry-After. So a probe comes once the first loss
   has added up to twice the second (:attr:`RateFinder.quiet_seconds`, a ski-rental rule), with
@@ -128,7 +128,7 @@ class RateFinder:
         self._steady_cycles: deque[tuple[float, int]] = deque(maxlen=4)
         self._cycle = 0
         self._resumed_at = now
-        #: When the server's bucket was last seen empty (our last 429), while it counts.
+        #: When the server's bucket was last seen empty: the last 429 (ours or another run's).
         self._emptied_at: float | None = None
         self._start_step_at = now
         self._probe_since: float | None = None
@@ -371,7 +371,7 @@ class RateFinder:
             if best is None or rate > best[0]:
                 best = (rate, seconds)
         if self._emptied_at is not None and count > self.burst:
-            # Left over then and now: under one token each, half of one on average.
+            # The part of a token left at that 429 and the part left now cancel out on average.
             seconds = now - self._emptied_at
             rate = count / seconds
             if best is None or rate > best[0]:

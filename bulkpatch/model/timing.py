@@ -112,7 +112,8 @@ def _read_time(
     text = body.get(field)
     if not isinstance(text, str):
         return None
-    reading = _reading(text, zone)
+    # Only a text that may be a time is kept: a cell of a megabyte stays out of the cache.
+    reading = _cached_reading(text, zone) if len(text) <= _CACHED_LENGTH else _reading(text, zone)
     if reading.problem is not None:
         _report_time(field, text, zone, reading.problem, report)
     if reading.sent is not None:
@@ -128,10 +129,8 @@ class _Reading(NamedTuple):
     sent: str | None = None  # a local time as sent, with its offset
 
 
-@lru_cache(maxsize=8192)
 def _reading(text: str, zone: tzinfo | None) -> _Reading:
-    # Cached: a job's rows mostly share a few times and zones, and reading one is most of the
-    # cost of checking a rescheduled row.
+    """What ``text`` means as a start or end in ``zone`` (None: the row gives no timezone)."""
     moment = parse_iso8601(text)
     if moment is None:
         return _Reading(None, "datetime_format")
@@ -150,19 +149,31 @@ def _reading(text: str, zone: tzinfo | None) -> _Reading:
     return _Reading(local, problem, local.isoformat())
 
 
+#: A job's rows mostly share a few times and zones, and reading one was a third of the cost of
+#: checking a rescheduled row: the readings are kept. The longest ISO 8601 time is 35 characters.
+_CACHED_LENGTH = 64
+_cached_reading = lru_cache(maxsize=8192)(_reading)
+
+
 def _report_time(
     field: str, text: str, zone: tzinfo | None, problem: str, report: Reporter
 ) -> None:
+    """The finding for a time ``_reading`` refused or warned of, on this row."""
+    message = _TIME_PROBLEMS[problem].format(field=field, zone=zone)
     if problem == "ambiguous_time":
-        report.warning(field, problem, f"{field} happens twice in {zone}; the first is used", text)
-    elif problem == "nonexistent_time":
-        report.error(field, problem, f"{field} does not exist in {zone} (the clocks skip it)", text)
-    elif problem == "needs_offset":
-        message = f"{field} has no UTC offset; add one (+02:00, Z) or give the row a timezone"
-        report.error(field, problem, message, text)
+        report.warning(field, problem, message, text)
     else:
-        message = f"{field} must be an ISO 8601 date and time, such as 2030-01-27T20:30:00+08:00"
         report.error(field, problem, message, text)
+
+
+_TIME_PROBLEMS = {
+    "datetime_format": (
+        "{field} must be an ISO 8601 date and time, such as 2030-01-27T20:30:00+08:00"
+    ),
+    "needs_offset": "{field} has no UTC offset; add one (+02:00, Z) or give the row a timezone",
+    "nonexistent_time": "{field} does not exist in {zone} (the clocks skip it)",
+    "ambiguous_time": "{field} happens twice in {zone}; the first is used",
+}
 
 
 def parse_iso8601(text: str) -> datetime | None:

@@ -190,9 +190,6 @@ class _Reader:
         note = f"after line {earlier}, which changes the same meeting" if earlier else ""
         if refused:
             return RowPlan(row.line, row.meeting_id, "refused", found, refused)
-        if row.line in self.followers and earlier is not None:
-            # Done, and found set: but the retried row changes the meeting first.
-            return RowPlan(row.line, row.meeting_id, "change", found, _sent_again(earlier), True)
         klass = "change" if found else "unchanged"
         return RowPlan(row.line, row.meeting_id, klass, found, note, bool(found and earlier))
 
