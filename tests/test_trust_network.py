@@ -17,7 +17,7 @@ from aiohttp import web
 from cli_helpers import invoke, titles_job, write_job
 from hostile import Answer, HostileServer, always, webex_error
 
-from bulkpatch.journal import Journal, RowStatus
+from bulkpatch.journal import FOLLOWER_MOVED, Journal, RowStatus
 
 FAST = {"BULKPATCH_BACKOFF_BASE": "0", "BULKPATCH_BACKOFF_CAP": "0"}
 
@@ -442,11 +442,12 @@ class _FlakyMove:
             "end": (start + timedelta(hours=1)).isoformat(),
         }
         self.refused_start = (start + timedelta(days=1)).isoformat()
+        self.down = True
 
     async def answer(self, request: web.Request) -> web.StreamResponse:
         if request.method == "PATCH":
             body = json.loads(await request.read())
-            if body.get("start") == self.refused_start:
+            if body.get("start") == self.refused_start and self.down:
                 return web.json_response(webex_error("Service Unavailable"), status=503)
             self.meeting.update(body)
         return web.json_response(self.meeting)
@@ -455,8 +456,9 @@ class _FlakyMove:
 def test_plan_retry_failed_shows_an_offset_row_behind_a_retried_move_as_refused(
     hostile: Callable[[Answer], HostileServer], tmp_path: Path
 ) -> None:
-    """A move that failed, then a shift of the same meeting that succeeded: a retry would move
-    the meeting first, so the shift cannot be sent again as it was; the plan says so."""
+    """A move that failed, then a shift of the same meeting that succeeded: a retry moves the
+    meeting first, so the shift cannot be sent again as it was; the plan says so, and the
+    retry fails it unsent with that reason."""
     start = datetime.now(UTC).replace(microsecond=0, second=0, minute=0) + timedelta(days=10)
     site = _FlakyMove(start)
     server = hostile(site.answer)
@@ -473,3 +475,9 @@ def test_plan_retry_failed_shows_an_offset_row_behind_a_retried_move_as_refused(
     assert "refused" in row_3
     assert "give this row absolute times" in row_3
     assert statuses(journal) == before
+    site.down = False
+    assert run_against(server.api_url, job, "--retry-failed")[0] == 1
+    assert site.meeting["start"] == site.refused_start  # moved once, not shifted after it
+    with Journal.open_read_only(journal) as opened:
+        failed = list(opened.rows(RowStatus.FAILED))
+    assert [(row.line, row.error) for row in failed] == [(3, FOLLOWER_MOVED)]

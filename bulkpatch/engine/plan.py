@@ -63,6 +63,7 @@ def plan_rows(
                 (expect or {}).get(row.meeting_id),
                 sent=kept is not None,
                 earlier=decode_values(earlier) if earlier else None,
+                behind_a_move=state.behind_a_move,
             )
 
 

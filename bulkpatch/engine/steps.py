@@ -26,7 +26,7 @@ from typing import Any
 from bulkpatch.client import Reply, Request, meeting_path
 from bulkpatch.engine.attempts import Final, Pipeline
 from bulkpatch.engine.values import Planned, RunSettings
-from bulkpatch.journal import RowStatus, Snapshot
+from bulkpatch.journal import FOLLOWER_MOVED, RowStatus, Snapshot
 from bulkpatch.model.diff import (
     ABSENT,
     before_values,
@@ -74,8 +74,9 @@ async def take_row(
     before = row.before
     relative = relative_parts(body)
     if row.sent and relative:
-        if not row.resolved:  # a journal written before times were kept: never guess them
-            await finish(row, RowStatus.FAILED, 0, None, _UNRESOLVED, None)
+        if not row.resolved:  # times not kept (or dropped behind a move): never guess them
+            reason = FOLLOWER_MOVED if row.behind_a_move else _UNRESOLVED
+            await finish(row, RowStatus.FAILED, 0, None, reason, None)
             return
         body = with_resolved(body, row.resolved)  # never resolved twice: the first is sent again
     elif (relative or settings.snapshot) and _must_read(row, settings):

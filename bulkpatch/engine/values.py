@@ -91,6 +91,8 @@ class Planned:
     expect: dict[str, Any] | None = None
     sent: bool = False
     earlier: dict[str, Any] | None = None
+    #: Failed before as an offset row behind a move of its meeting (a retry fails it so again).
+    behind_a_move: bool = False
 
 
 @dataclass(frozen=True)

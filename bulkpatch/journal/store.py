@@ -312,15 +312,22 @@ class Journal:
     def states_from(self, after_line: int, limit: int) -> list[RowState]:
         """Up to ``limit`` rows after ``after_line``, in line order, as a run needs them."""
         query = (
-            "SELECT line, status, before, before_at, resolved, before_by FROM rows "
+            "SELECT line, status, before, before_at, resolved, before_by, error = ? FROM rows "
             "WHERE line > ? ORDER BY line LIMIT ?"
         )
         return [
             RowState(
-                line, RowStatus(status), before, taken_at, resolved, by == "run", by == "earlier"
+                line,
+                RowStatus(status),
+                before,
+                taken_at,
+                resolved,
+                by == "run",
+                by == "earlier",
+                bool(moved),
             )
-            for line, status, before, taken_at, resolved, by in self._read(
-                query, (after_line, limit)
+            for line, status, before, taken_at, resolved, by, moved in self._read(
+                query, (pairing.FOLLOWER_MOVED, after_line, limit)
             )
         ]
 

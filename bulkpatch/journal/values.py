@@ -79,6 +79,8 @@ class RowState:
     #: The before-values (and resolved times, if any) are an earlier version's of this row,
     #: which moved the meeting or may have (see :mod:`bulkpatch.journal.pairing`).
     carried: bool = False
+    #: Failed unsent: an offset row behind a row of its meeting that moves it again.
+    behind_a_move: bool = False
 
 
 @dataclass(frozen=True, slots=True)
