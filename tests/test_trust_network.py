@@ -481,3 +481,7 @@ def test_plan_retry_failed_shows_an_offset_row_behind_a_retried_move_as_refused(
     with Journal.open_read_only(journal) as opened:
         failed = list(opened.rows(RowStatus.FAILED))
     assert [(row.line, row.error) for row in failed] == [(3, FOLLOWER_MOVED)]
+    again = plan_against(server.api_url, job, "--retry-failed")[1]  # as the next retry would
+    row_3 = next(line for line in again.splitlines() if line.startswith("line 3"))
+    assert "refused" in row_3
+    assert "give this row absolute times" in row_3

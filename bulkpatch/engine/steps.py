@@ -60,6 +60,14 @@ def read_request(meeting_id: str, body: dict[str, Any]) -> Request:
     return Request("GET", meeting_path(meeting_id), query)
 
 
+def unresolvable(row: Planned) -> str | None:
+    """Why a row sent before cannot be sent again: offsets whose times were not kept (an old
+    journal), or dropped as it came behind a move of its meeting. Never guessed again."""
+    if row.sent and not row.resolved and relative_parts(row.body):
+        return FOLLOWER_MOVED if row.behind_a_move else _UNRESOLVED
+    return None
+
+
 async def take_row(
     row: Planned,
     pipeline: Pipeline,
@@ -74,9 +82,8 @@ async def take_row(
     before = row.before
     relative = relative_parts(body)
     if row.sent and relative:
-        if not row.resolved:  # times not kept (or dropped behind a move): never guess them
-            reason = FOLLOWER_MOVED if row.behind_a_move else _UNRESOLVED
-            await finish(row, RowStatus.FAILED, 0, None, reason, None)
+        if not row.resolved:
+            await finish(row, RowStatus.FAILED, 0, None, unresolvable(row), None)
             return
         body = with_resolved(body, row.resolved)  # never resolved twice: the first is sent again
     elif (relative or settings.snapshot) and _must_read(row, settings):

@@ -22,7 +22,7 @@ from structlog.typing import FilteringBoundLogger
 
 from bulkpatch.config import Settings
 from bulkpatch.engine import Pipeline, Planned, RunCounts, Stopper, StopReason, plan_rows
-from bulkpatch.engine.steps import another_meeting, read_request, resolved_patch
+from bulkpatch.engine.steps import another_meeting, read_request, resolved_patch, unresolvable
 from bulkpatch.journal import FOLLOWER_MOVED, Journal, Snapshot
 from bulkpatch.model.diff import FieldChange, before_values, changes, encode_values
 from bulkpatch.model.server import refusal
@@ -158,6 +158,8 @@ class _Reader:
     async def _plan(self, row: Planned, earlier: int | None) -> RowPlan | None:
         if self.followers.get(row.line):
             return RowPlan(row.line, row.meeting_id, "refused", reason=FOLLOWER_MOVED)
+        if problem := unresolvable(row):  # failed unsent, as a run would
+            return RowPlan(row.line, row.meeting_id, "refused", reason=problem)
         final = await self.pipeline.send(
             read_request(row.meeting_id, row.body), row=row.line, meetingId=row.meeting_id
         )
