@@ -38,6 +38,9 @@ from typing import Any
 
 from bulkpatch.sandbox.process import SandboxProcess
 
+sys.path.insert(0, str(Path(__file__).parent))
+from limit_report import LONG_RETRY_AFTER, render  # a sibling script
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 TOKEN = "limit-bench-token"
@@ -128,7 +131,7 @@ def unknown(folder: Path) -> list[Result]:
 
 
 def long_retry(folder: Path) -> list[Result]:
-    args = ("--rate", "50", "--burst", "10", "--retry-after-min", "60")
+    args = ("--rate", "50", "--burst", "10", "--retry-after-min", str(LONG_RETRY_AFTER))
     return [{**one_run(folder, 50 * 600, 50, args), "limit": 50, "jobSeconds": 600}]
 
 
@@ -256,9 +259,6 @@ def main() -> None:
     if not args.render:
         for name in args.scenarios or list(SCENARIOS):
             measure(name, args.repeat, args.limits if name == "unknown" else None)
-    sys.path.insert(0, str(Path(__file__).parent))
-    from limit_report import render  # a sibling script
-
     render(RESULTS, ROOT)
 
 
