@@ -1,7 +1,8 @@
 """The SQLite journal: what a run did to which rows, on which target, for which job file.
 
-``store`` holds the :class:`Journal`; ``files`` its lock and owner-only file handling;
-``schema`` its tables, version and migrations; ``values`` the statuses and records it returns.
+``store`` holds the :class:`Journal`, ``reports`` what it tells, ``statements`` how every
+statement runs; ``files`` its lock and owner-only file handling; ``schema`` its tables,
+version and migrations; ``values`` the statuses and records it returns.
 No ``sqlite3`` error leaves this package: every one becomes :class:`JournalError` (the journal
 cannot be used: exit 2) or :class:`JournalFailed` (it failed while in use: exit 3).
 """

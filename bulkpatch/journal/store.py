@@ -19,7 +19,7 @@ import os
 import secrets
 import socket
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Self
@@ -34,22 +34,16 @@ from bulkpatch.journal.opening import (
     sqlite_reason,
     upgraded_copy,
 )
-from bulkpatch.journal.schema import ROW_COLUMN_NAMES, SCHEMA_VERSION, upgrade, version_of
+from bulkpatch.journal.reports import Reports
+from bulkpatch.journal.schema import SCHEMA_VERSION, upgrade, version_of
 from bulkpatch.journal.values import (
-    STATUSES,
     JobBinding,
     Outcome,
-    RowRecord,
     RowState,
     RowStatus,
-    RunRecord,
     Snapshot,
-    UndoRow,
 )
 from bulkpatch.model import ValidatedRow, mask_secrets
-
-_ROW_COLUMNS = "line, meeting_id, status, attempts, http_status, tracking_id, error, finished_at"
-_BATCH = 5_000
 
 
 def default_journal_path(job: Path, *, sandbox: bool = False) -> Path:
@@ -70,14 +64,13 @@ def file_hash(path: Path) -> str:
 _TO_SEND_ON_RETRY = ("pending", "reverted", "failed")
 
 
-class Journal:
+class Journal(Reports):
     """An open journal: held exclusively by this process for a run, or read-only for a report."""
 
     def __init__(
         self, path: Path, db: sqlite3.Connection, lock: files.JournalLock | None = None
     ) -> None:
-        self.path = path
-        self._db = db
+        super().__init__(path, db)
         self._lock = lock
         self._pending: list[Outcome] = []
         self._snapshots: list[Snapshot] = []
@@ -376,93 +369,6 @@ class Journal:
         self._in_transaction(write)
         return len(outcomes) + len(snapshots)
 
-    def undo_rows(self) -> Iterator[UndoRow]:
-        """Rows that changed (or may have changed) a meeting and are not reverted, for undo.
-
-        Succeeded rows, and rows whose PATCH was sent without a recorded answer (a run killed
-        mid-flight); retired rows too. Oldest change first, so that the first before-value of a
-        meeting is the one it had before bulkpatch touched it.
-        """
-        query = (
-            "SELECT meeting_id, line, status, body, before, after, retired, resolved, "
-            "COALESCE(finished_at, before_at), COALESCE(before_at, finished_at) AS moment FROM ("
-            f"SELECT *, 0 AS retired FROM rows WHERE {pairing.MAY_HAVE_CHANGED} UNION ALL "
-            f"SELECT {ROW_COLUMN_NAMES}, 1 FROM retired WHERE {pairing.MAY_HAVE_CHANGED}) "
-            "ORDER BY moment IS NULL, moment, retired DESC, line"
-        )
-        for row in self._read(query):
-            yield UndoRow(
-                row[0],
-                row[1],
-                RowStatus(row[2]),
-                row[3],
-                row[4],
-                row[5],
-                bool(row[6]),
-                row[7],
-                row[8],
-            )
-
-    def mark_reverted(self, meeting_ids: Iterable[str]) -> None:
-        """Note that undo gave these meetings their values back: their rows are ``reverted``."""
-        self._write("CREATE TEMP TABLE IF NOT EXISTS reverted (meeting_id TEXT PRIMARY KEY)")
-        self._write_many(
-            "INSERT OR IGNORE INTO temp.reverted VALUES (?)", [(i,) for i in meeting_ids]
-        )
-        self._write_script(
-            [
-                (
-                    f"UPDATE {table} SET status = 'reverted' WHERE ({pairing.MAY_HAVE_CHANGED}) "
-                    "AND meeting_id IN (SELECT meeting_id FROM temp.reverted)",
-                    (),
-                )
-                for table in ("rows", "retired")
-            ]
-            + [("DELETE FROM temp.reverted", ())]
-        )
-
-    def retired_count(self) -> int:
-        """Done rows kept for undo after they left the job file."""
-        return int(self._read("SELECT COUNT(*) FROM retired WHERE status != 'reverted'")[0][0])
-
-    def counts(self) -> dict[RowStatus, int]:
-        """Rows by status, every status present (zero when none)."""
-        found = dict(self._read("SELECT status, COUNT(*) FROM rows GROUP BY status"))
-        return {status: found.get(status.value, 0) for status in STATUSES}
-
-    def rows(self, only: RowStatus | None = None) -> Iterator[RowRecord]:
-        """Rows in job-file order, optionally of one status (read in batches)."""
-        after = 0
-        condition, extra = ("", ()) if only is None else ("AND status = ?", (only.value,))
-        while True:
-            batch = self._read(
-                f"SELECT {_ROW_COLUMNS} FROM rows WHERE line > ? {condition} ORDER BY line LIMIT ?",
-                (after, *extra, _BATCH),
-            )
-            for row in batch:
-                yield _row_record(row)
-            if len(batch) < _BATCH:
-                return
-            after = batch[-1][0]
-
-    def last_errors(self, limit: int = 5) -> list[RowRecord]:
-        """The most recent failures."""
-        query = (
-            f"SELECT {_ROW_COLUMNS} FROM rows WHERE status IN ('failed', 'invalid') "
-            "ORDER BY finished_at DESC, line DESC LIMIT ?"
-        )
-        return [_row_record(row) for row in self._read(query, (limit,))]
-
-    def finished_between(self, start: str, end: str | None) -> tuple[int, str | None]:
-        """How many rows got an outcome from ``start`` on (up to ``end``), and the last moment."""
-        query = "SELECT COUNT(*), MAX(finished_at) FROM rows WHERE finished_at >= ?"
-        params: tuple[str, ...] = (start,)
-        if end is not None:
-            query += " AND finished_at <= ?"
-            params = (start, end)
-        count, last = self._read(query, params)[0]
-        return int(count), last
-
     # --- runs ----------------------------------------------------------------------------------
 
     def start_run(self, options: dict[str, Any]) -> int:
@@ -484,60 +390,6 @@ class Journal:
             "UPDATE runs SET ended_at = ?, outcome = ?, throttled = ? WHERE id = ?",
             (files.utcnow(), outcome, throttled, run_id),
         )
-
-    def runs(self) -> list[RunRecord]:
-        """Every run, oldest first."""
-        query = "SELECT id, started_at, ended_at, outcome, options, throttled FROM runs ORDER BY id"
-        return [
-            RunRecord(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5]) for r in self._read(query)
-        ]
-
-    # --- every statement goes through these: sqlite3 errors never leave the journal ------------
-
-    def _read(self, query: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        try:
-            return self._db.execute(query, params).fetchall()
-        except sqlite3.Error as exc:
-            raise JournalFailed(sqlite_reason(self.path, "read", exc)) from None
-
-    def _write(self, query: str, params: tuple[Any, ...] = ()) -> int:
-        return self._write_script([(query, params)])
-
-    def _write_many(self, query: str, rows: list[tuple[Any, ...]]) -> None:
-        self._in_transaction(lambda: self._db.executemany(query, rows))
-
-    def _write_script(self, statements: list[tuple[str, tuple[Any, ...]]]) -> int:
-        last = 0
-
-        def run() -> None:
-            nonlocal last
-            for query, params in statements:
-                last = self._db.execute(query, params).lastrowid or 0
-
-        self._in_transaction(run)
-        return last
-
-    def _insert(self, values: Iterator[tuple[Any, ...]], table: str) -> None:
-        query = f"INSERT INTO {table} (line, meeting_id, status, body, error, digest) VALUES (?, ?, ?, ?, ?, ?)"
-
-        def run() -> None:
-            while batch := [row for _, row in zip(range(_BATCH), values, strict=False)]:
-                self._db.executemany(query, batch)
-
-        self._in_transaction(run)
-
-    def _in_transaction(self, work: Callable[[], object]) -> None:
-        try:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                work()
-            except BaseException:
-                if self._db.in_transaction:  # SQLite may have rolled back already (disk full)
-                    self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            raise JournalFailed(sqlite_reason(self.path, "write to", exc)) from None
 
 
 def stored_body(body: dict[str, Any] | None) -> str | None:
@@ -568,10 +420,6 @@ def _row_values(rows: Iterable[ValidatedRow], key: bytes) -> Iterator[tuple[Any,
 
 def _by(snapshot: Snapshot) -> str:
     return "run" if snapshot.by_run else "plan"
-
-
-def _row_record(row: tuple[Any, ...]) -> RowRecord:
-    return RowRecord(row[0], row[1], RowStatus(row[2]), *row[3:])
 
 
 def _shown(target: str) -> str:
