@@ -387,7 +387,9 @@ def test_a_retried_row_is_followed_again_by_the_later_rows_of_its_meeting(
     server = hostile(site.answer)
     job = write_job(tmp_path / "job.csv", [{"meetingId": "m1", "title": t} for t in "AB"])
     once = {"BULKPATCH_MAX_ATTEMPTS": "1"}
-    assert run_against(server.api_url, job, env=once)[0] == 1
+    code, out, _ = run_against(server.api_url, job, env=once)
+    assert code == 1
+    assert "again with --retry-failed" in out  # the next step the summary gives
     assert site.titles["m1"] == "B"
     site.down = False
     code, out, err = run_against(server.api_url, job, "--retry-failed", env=once)
@@ -420,6 +422,7 @@ def test_plan_retry_failed_shows_the_done_rows_a_retry_sends_again(
     assert "change" in row_b
     assert "sent again after line 2" in row_b
     assert "2 change" in out
+    assert out.rstrip().endswith("--retry-failed")  # the run that does what the plan shows
     document = json.loads(
         plan_against(server.api_url, job, "--retry-failed", "--format", "json")[1]
     )

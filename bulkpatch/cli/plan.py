@@ -101,7 +101,7 @@ def plan_command(
             click.echo("Nothing was read: fix the job first.", err=True)
             return EXIT_USAGE
         credentials = read_token(settings, log)
-        render = _Json() if output_format == "json" else _Text(show_all, delimiter)
+        render = _Json() if output_format == "json" else _Text(show_all, delimiter, retry_failed)
         report = anyio.run(_execute, prepared, options, settings, credentials, render, log)
     render.close(report)
     return EXIT_OK if report.reason is StopReason.FINISHED else EXIT_NOT_FINISHED
@@ -149,9 +149,11 @@ def _change_text(change: FieldChange) -> str:
 class _Text:
     """The plan for people: one line per row that does something, then the totals."""
 
-    def __init__(self, show_all: bool, delimiter: str) -> None:
+    def __init__(self, show_all: bool, delimiter: str, retry_failed: bool) -> None:
         self._show_all = show_all
         self._delimiter = delimiter
+        #: The run that sends what this plan shows takes the same flag.
+        self._retry = " --retry-failed" if retry_failed else ""
 
     def row(self, plan: RowPlan) -> None:
         if plan.klass == "unchanged" and not self._show_all:
@@ -177,7 +179,7 @@ class _Text:
         if report.reason is not StopReason.FINISHED:
             say(f"  stopped   {report.reason.value}: {printable(report.detail)}")
         elif report.patches:
-            say(f"  next      {run_hint(str(report.job), self._delimiter)}")
+            say(f"  next      {run_hint(str(report.job), self._delimiter)}{self._retry}")
 
 
 class _Json:

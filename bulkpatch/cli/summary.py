@@ -89,11 +89,18 @@ def _next_step(report: RunReport) -> str:
         if report.reason in (StopReason.FORBIDDEN, StopReason.NOT_FOUND):
             return "fix the token or site, then run the same command again with --retry-failed"
         return "run the same command again to continue"
-    for status in (RowStatus.FAILED, RowStatus.INVALID):
-        if totals[status]:
-            fix = shown_path(job.with_name(f"{job.stem}.{status.value}{job.suffix}"))
-            return (
-                f"bulkpatch export {journal} --only {status.value} --as-job -o {fix}   "
-                "(fix those rows, then run that file)"
-            )
+    if totals[RowStatus.FAILED]:
+        # In this journal, so the rows after a failed one of its meeting follow it again: a
+        # file of the failed rows alone would leave such a meeting at the failed row's values.
+        return (
+            "run the same command again with --retry-failed   (the failed rows and, in file "
+            f"order, the later rows of their meetings; why each failed: bulkpatch export {journal} "
+            "--only failed)"
+        )
+    if totals[RowStatus.INVALID]:
+        fix = shown_path(job.with_name(f"{job.stem}.invalid{job.suffix}"))
+        return (
+            f"bulkpatch export {journal} --only invalid --as-job -o {fix}   "
+            "(fix those rows, then run that file)"
+        )
     return f"bulkpatch export {journal} -o {shown_path(job.with_name(f'{job.stem}.results.csv'))}"

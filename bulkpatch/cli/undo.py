@@ -108,10 +108,16 @@ def undo_command(
         if not ready:
             write_inverse(content, output, protected_paths(original))
         _describe(inverse, output, ready)
+        trial = original.meta.get("target") == SANDBOX_TARGET
         if not run_it:
-            say(f"  next      bulkpatch undo {journal} --run   (with the drift guard)")
+            say(
+                "  next      nothing to run: that trial's in-process sandbox is gone, and its "
+                "meetings with it"
+                if trial
+                else f"  next      bulkpatch undo {journal} --run   (with the drift guard)"
+            )
             return EXIT_OK
-        if original.meta.get("target") == SANDBOX_TARGET:
+        if trial:
             raise ConfigError(
                 "that run went to an in-process sandbox, which is gone; run the inverse job on "
                 f"a sandbox of your own: bulkpatch run {output} --base-url URL"
