@@ -98,6 +98,10 @@ class Streaks:
         return Streaks(0, forbidden, initial, other)
 
 
+#: Requests in a row without an answer that take a row's silence for the host's.
+_HOST_SILENT = 3
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     """What to do, how long to wait first, and why (for the log)."""
@@ -134,9 +138,10 @@ def decide(
     retryable = status is None or status in RETRYABLE
     if retryable and attempt < limits.max_attempts:
         return _retry(status, retry_after, attempt, limits, rng)
-    if status is None and streaks.no_answer >= attempt:
+    if status is None and streaks.no_answer >= max(attempt, _HOST_SILENT):
         # Every attempt of this row went unanswered, and nothing else was answered meanwhile:
-        # that is the host, not the row.
+        # that is the host, not the row. (One dropped connection is not: with max_attempts 1,
+        # every drop would have stopped the run.)
         return Decision(Action.STOP, reason="no answer", stop=StopReason.UNREACHABLE)
     if status == 403 and streaks.forbidden >= limits.max_consecutive_403:
         return Decision(Action.FAIL, stop=StopReason.FORBIDDEN)

@@ -103,6 +103,16 @@ def test_a_row_never_answered_stops_the_run_instead_of_failing() -> None:
     assert decided(None, 3, streaks=answered_meanwhile, limits=limits) == (Action.FAIL, None)
 
 
+def test_one_dropped_connection_is_not_the_host() -> None:
+    """With one attempt a row, one request unanswered fails its row; three in a row stop."""
+    limits = Limits(max_attempts=1, max_connection_failures=10)
+    assert decided(None, 1, streaks=Streaks(no_answer=1), limits=limits) == (Action.FAIL, None)
+    assert decided(None, 1, streaks=Streaks(no_answer=3), limits=limits) == (
+        Action.STOP,
+        StopReason.UNREACHABLE,
+    )
+
+
 def test_403s_in_a_row_fail_the_row_and_stop_the_run() -> None:
     """The 20th 403 in a row (here 3rd) fails its row and stops the run."""
     limits = Limits(max_consecutive_403=3)
