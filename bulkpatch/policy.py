@@ -98,7 +98,7 @@ class Streaks:
         return Streaks(0, forbidden, initial, other)
 
 
-#: Requests in a row without an answer that take a row's silence for the host's.
+#: Attempts a row that gets no answer at all is given before its silence is the host's.
 _HOST_SILENT = 3
 
 
@@ -136,12 +136,13 @@ def decide(
     if status is None and streaks.no_answer >= limits.max_connection_failures:
         return Decision(Action.STOP, reason="no answer", stop=StopReason.UNREACHABLE)
     retryable = status is None or status in RETRYABLE
-    if retryable and attempt < limits.max_attempts:
+    # Every attempt of this row went unanswered, and nothing else was answered meanwhile.
+    silent = status is None and streaks.no_answer >= attempt
+    # Such a row is tried _HOST_SILENT times, whatever max_attempts says: one dropped
+    # connection cannot tell a row from a host that is down (whose rows must stay pending).
+    if retryable and (attempt < limits.max_attempts or (silent and attempt < _HOST_SILENT)):
         return _retry(status, retry_after, attempt, limits, rng)
-    if status is None and streaks.no_answer >= max(attempt, _HOST_SILENT):
-        # Every attempt of this row went unanswered, and nothing else was answered meanwhile:
-        # that is the host, not the row. (One dropped connection is not: with max_attempts 1,
-        # every drop would have stopped the run.)
+    if silent:
         return Decision(Action.STOP, reason="no answer", stop=StopReason.UNREACHABLE)
     if status == 403 and streaks.forbidden >= limits.max_consecutive_403:
         return Decision(Action.FAIL, stop=StopReason.FORBIDDEN)

@@ -204,6 +204,7 @@ def test_a_sandbox_trials_undo_never_stands_in_for_the_real_runs(
         code, out, _ = cli(None, "undo", str(job))
         assert code == 0
         assert "--run" not in out  # the trial's sandbox is gone: no next step can reach it
+        assert "in-process sandbox is gone" in out
     assert cli(site, "run", str(job), "--no-progress")[0] == 0
     code, out, err = cli(site, "undo", str(job))
     assert code == 0, out + err

@@ -104,13 +104,17 @@ def test_a_row_never_answered_stops_the_run_instead_of_failing() -> None:
 
 
 def test_one_dropped_connection_is_not_the_host() -> None:
-    """With one attempt a row, one request unanswered fails its row; three in a row stop."""
+    """With one attempt a row, a row that got no answer is tried again (up to three times) to
+    tell a dropped connection from a host that is down: the row fails only if something else
+    was answered meanwhile, and the run stops (its rows pending) if nothing was."""
     limits = Limits(max_attempts=1, max_connection_failures=10)
-    assert decided(None, 1, streaks=Streaks(no_answer=1), limits=limits) == (Action.FAIL, None)
-    assert decided(None, 1, streaks=Streaks(no_answer=3), limits=limits) == (
+    assert decided(None, 1, streaks=Streaks(no_answer=1), limits=limits)[0] is Action.RETRY
+    assert decided(None, 2, streaks=Streaks(no_answer=1), limits=limits) == (Action.FAIL, None)
+    assert decided(None, 3, streaks=Streaks(no_answer=3), limits=limits) == (
         Action.STOP,
         StopReason.UNREACHABLE,
     )
+    assert decided(503, 1, streaks=Streaks(), limits=limits) == (Action.FAIL, None)
 
 
 def test_403s_in_a_row_fail_the_row_and_stop_the_run() -> None:

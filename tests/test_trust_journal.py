@@ -79,16 +79,19 @@ def test_export_never_writes_onto_its_inputs(
 def test_the_hint_after_a_failed_run_never_names_the_job(
     start_sandbox: Callable[..., SandboxProcess], tmp_path: Path
 ) -> None:
-    """The export the summary suggests writes beside the job, never onto it, and works."""
+    """After failed rows the summary suggests the same run with --retry-failed (file order
+    kept in its journal), and an export that shows why, which works and writes no file."""
     site = start_sandbox()
     job = write_job(tmp_path / "fix.csv", [{"meetingId": "f" * 32, "title": "gone"}])
     code, out, _ = invoke(*run_args(site, job))
     assert code == 1
     (hint,) = [line for line in out.splitlines() if line.startswith("  next")]
-    suggested = hint.split("-o ", 1)[1].split()[0]
-    assert Path(suggested) == tmp_path / "fix.failed.csv"
-    args = hint.split("bulkpatch ", 1)[1].split("   (")[0].split()
-    assert invoke(*args)[0] == 0
+    assert "again with --retry-failed" in hint
+    args = hint.split("why each failed: bulkpatch ", 1)[1].rstrip(")").split()
+    code, shown, _ = invoke(*args)
+    assert code == 0
+    assert "gone" in shown or "f" * 32 in shown
+    assert not list(tmp_path.glob("fix.*.csv"))  # shown, not written beside the job
     assert job.read_text().count("\n") == 2
 
 

@@ -218,9 +218,10 @@ def export(
     Columns: row, meetingId, status, httpStatus, attempts, trackingId, error, finishedAt.
     Cells a spreadsheet would run as a formula are neutralised; on a terminal, control
     characters from the server are shown escaped. --only failed --as-job -o FILE writes the
-    failed rows back as a job file, ready to fix and run again, in the job's own format (an -o
-    name or --format of the other one is refused). JOURNAL may also be the job file it was
-    made for.
+    failed rows back as a job file in the job's own format (an -o name or --format of the
+    other one is refused). Run on its own, that file skips the later rows of the same
+    meetings: to send failed rows again in file order, run the job with --retry-failed.
+    JOURNAL may also be the job file it was made for.
 
     \b
     Example:

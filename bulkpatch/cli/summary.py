@@ -78,25 +78,25 @@ def summarise(
         )
         say(f"  pace      {found:g}/s {what}, {held:g} s held by Retry-After")
     say(f"  journal   {shown_path(report.journal)}")
-    say(f"  next      {_next_step(report)}")
+    say(f"  next      {_next_step(report, command)}")
     return code
 
 
-def _next_step(report: RunReport) -> str:
+def _next_step(report: RunReport, command: str) -> str:
     """What to run next; never a command that would write onto the job file."""
     journal, totals, job = shown_path(report.journal), report.totals, report.job
     if not report.finished:
         if report.reason in (StopReason.FORBIDDEN, StopReason.NOT_FOUND):
             return "fix the token or site, then run the same command again with --retry-failed"
         return "run the same command again to continue"
+    why = f"bulkpatch export {journal} --only failed"
+    if totals[RowStatus.FAILED] and command != "bulkpatch run":
+        return f"{why}   (why each row failed)"
     if totals[RowStatus.FAILED]:
         # In this journal, so the rows after a failed one of its meeting follow it again: a
         # file of the failed rows alone would leave such a meeting at the failed row's values.
-        return (
-            "run the same command again with --retry-failed   (the failed rows and, in file "
-            f"order, the later rows of their meetings; why each failed: bulkpatch export {journal} "
-            "--only failed)"
-        )
+        invalid = "; fix the invalid rows in the job first" if totals[RowStatus.INVALID] else ""
+        return f"the same command again with --retry-failed{invalid}   (why each failed: {why})"
     if totals[RowStatus.INVALID]:
         fix = shown_path(job.with_name(f"{job.stem}.invalid{job.suffix}"))
         return (
