@@ -205,10 +205,14 @@ def test_a_host_that_does_not_answer_stops_the_run_rows_pending(tmp_path: Path) 
     assert (counts[RowStatus.PENDING], counts[RowStatus.FAILED]) == (30, 0)
 
 
-def test_a_row_never_answered_with_one_worker_stops_the_run(tmp_path: Path) -> None:
-    """With one worker, the first row's attempts all unanswered: the host is down, not the row."""
+@pytest.mark.parametrize("attempts", ["1", "2", "5"])
+def test_a_row_never_answered_with_one_worker_stops_the_run(tmp_path: Path, attempts: str) -> None:
+    """With one worker, the first row's attempts all unanswered: the host is down, not the row,
+    however few attempts a row is given (a row is tried three times before it says so)."""
     job = titles_job(tmp_path / "job.csv", 5)
-    code, _, _ = run_against(f"http://127.0.0.1:{closed_port()}/v1", job, "--concurrency", "1")
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    env = {"BULKPATCH_MAX_ATTEMPTS": attempts}
+    code, _, _ = run_against(url, job, "--concurrency", "1", env=env)
     assert code == 3
     assert statuses(tmp_path / "job.csv.journal")[RowStatus.FAILED] == 0
 
