@@ -31,15 +31,18 @@ def spawn(*args: str, **popen: object) -> subprocess.Popen[bytes]:
 def test_after_skip_invalid_the_hint_is_about_the_invalid_rows(
     start_sandbox: Callable[..., SandboxProcess], tmp_path: Path
 ) -> None:
-    """The suggested next step exports what went wrong: invalid rows when those are the problem."""
+    """After --skip-invalid, the next step is to fix the invalid rows in the job and run it
+    again with --force (the same journal, so file order holds); followed, it finishes the job."""
     site = start_sandbox()
     job = half_invalid_job(tmp_path)
     code, out, _ = invoke(*run_args(site, job, "--skip-invalid"))
     assert code == 1
-    assert "--only invalid --as-job" in out
-    args = out.split("next      bulkpatch ", 1)[1].split("   (")[0].split()
-    assert invoke(*args)[0] == 0
-    assert (tmp_path / "job.invalid.csv").read_text().count("\n") == 2
+    (hint,) = [line for line in out.splitlines() if line.startswith("  next")]
+    assert "fix the invalid rows in" in hint
+    assert hint.endswith("the same command again with --force")
+    job.write_text(job.read_text().replace("t" * 200, "fixed"))
+    code, out, _ = invoke(*run_args(site, job, "--skip-invalid", "--force"))
+    assert code == 0, out
 
 
 def test_base_url_with_sandbox_is_refused(tmp_path: Path) -> None:

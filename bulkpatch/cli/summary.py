@@ -90,17 +90,18 @@ def _next_step(report: RunReport, command: str) -> str:
             return "fix the token or site, then run the same command again with --retry-failed"
         return "run the same command again to continue"
     why = f"bulkpatch export {journal} --only failed"
-    if totals[RowStatus.FAILED] and command != "bulkpatch run":
-        return f"{why}   (why each row failed)"
+    if command != "bulkpatch run":  # undo: its rows are no file to fix or flags to run again
+        for status in (RowStatus.FAILED, RowStatus.INVALID):
+            if totals[status]:
+                return f"bulkpatch export {journal} --only {status.value}   (what went wrong)"
+    # The rows go again in this journal, with the later rows of their meetings after them in
+    # file order: a file of those rows alone would leave such a meeting at their values.
+    fix = f"fix the invalid rows in {shown_path(job)} (bulkpatch validate names them), then "
     if totals[RowStatus.FAILED]:
-        # In this journal, so the rows after a failed one of its meeting follow it again: a
-        # file of the failed rows alone would leave such a meeting at the failed row's values.
-        invalid = "; fix the invalid rows in the job first" if totals[RowStatus.INVALID] else ""
-        return f"the same command again with --retry-failed{invalid}   (why each failed: {why})"
+        again = "the same command again with --retry-failed"
+        if totals[RowStatus.INVALID]:
+            again = f"{fix}{again} --force"
+        return f"{again}   (why each failed: {why})"
     if totals[RowStatus.INVALID]:
-        fix = shown_path(job.with_name(f"{job.stem}.invalid{job.suffix}"))
-        return (
-            f"bulkpatch export {journal} --only invalid --as-job -o {fix}   "
-            "(fix those rows, then run that file)"
-        )
+        return f"{fix}the same command again with --force"
     return f"bulkpatch export {journal} -o {shown_path(job.with_name(f'{job.stem}.results.csv'))}"
