@@ -89,11 +89,11 @@ def _next_step(report: RunReport, command: str) -> str:
         if report.reason in (StopReason.FORBIDDEN, StopReason.NOT_FOUND):
             return "fix the token or site, then run the same command again with --retry-failed"
         return "run the same command again to continue"
-    why = f"bulkpatch export {journal} --only failed"
     if command != "bulkpatch run":  # undo: its rows are no file to fix or flags to run again
         for status in (RowStatus.FAILED, RowStatus.INVALID):
             if totals[status]:
                 return f"bulkpatch export {journal} --only {status.value}   (what went wrong)"
+    why = f"bulkpatch export {journal} --only failed"
     # The rows go again in this journal, with the later rows of their meetings after them in
     # file order: a file of those rows alone would leave such a meeting at their values.
     fix = f"fix the invalid rows in {shown_path(job)} (bulkpatch validate names them), then "

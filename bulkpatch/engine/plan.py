@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Container, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +25,7 @@ def plan_rows(
     fresh_since: datetime | None = None,
     expect: Mapping[str, dict[str, Any]] | None = None,
     retry_conflicts: bool = False,
-    also: Container[int] = frozenset(),
+    also: Mapping[int, bool] | None = None,
 ) -> Iterator[Planned]:
     """The rows still to send, in file order, with their real patches.
 
@@ -36,8 +36,10 @@ def plan_rows(
     the run need not read those meetings again; resolved times always do, and so do the
     before-values of a row's earlier version (see :mod:`bulkpatch.journal.pairing`). ``expect`` gives, by
     meeting id, what each meeting must still hold (undo's drift guard). Rows at the lines in
-    ``also`` come whatever their status (the done rows a retry sends again, for a plan).
+    ``also`` come whatever their status, as a retry would make them (the done rows it sends
+    again, for a plan: True for an offset row behind a move, whose times the retry drops).
     """
+    also = also or {}
     wanted = {RowStatus.PENDING, RowStatus.REVERTED}
     wanted |= {RowStatus.FAILED} if retry_failed else set()
     wanted |= {RowStatus.CONFLICT} if retry_conflicts else set()
@@ -48,22 +50,26 @@ def plan_rows(
             state = next(states, None)
         if state is None or state.line != row.line:
             continue
-        if (state.status in wanted or state.line in also) and row.body is not None:
+        followed = state.line in also
+        if (state.status in wanted or followed) and row.body is not None:
             # A done row a retry sends again is to send as if pending: sent as before when a
             # run took its before-values, read first otherwise.
-            maybe_sent = state.status in _MAYBE_SENT or state.line in also
-            kept = state.before if state.sent and maybe_sent else None
+            kept = (
+                state.before if state.sent and (state.status in _MAYBE_SENT or followed) else None
+            )
             earlier = state.before if state.carried else None
+            behind_a_move = state.behind_a_move or also.get(state.line, False)
+            resolved = None if behind_a_move else state.resolved
             yield Planned(
                 row.line,
                 row.meeting_id,
                 row.body,
                 decode_values(kept) if kept else _fresh_before(state, fresh_since),
-                json.loads(state.resolved) if (kept or earlier) and state.resolved else None,
+                json.loads(resolved) if (kept or earlier) and resolved else None,
                 (expect or {}).get(row.meeting_id),
                 sent=kept is not None,
                 earlier=decode_values(earlier) if earlier else None,
-                behind_a_move=state.behind_a_move,
+                behind_a_move=behind_a_move,
             )
 
 

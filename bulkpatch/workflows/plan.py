@@ -23,7 +23,7 @@ from structlog.typing import FilteringBoundLogger
 from bulkpatch.config import Settings
 from bulkpatch.engine import Pipeline, Planned, RunCounts, Stopper, StopReason, plan_rows
 from bulkpatch.engine.steps import another_meeting, read_request, resolved_patch, unresolvable
-from bulkpatch.journal import FOLLOWER_MOVED, Journal, Snapshot
+from bulkpatch.journal import Journal, Snapshot
 from bulkpatch.model.diff import FieldChange, before_values, changes, encode_values
 from bulkpatch.model.server import refusal
 from bulkpatch.tokens import Credentials
@@ -107,7 +107,7 @@ async def plan_job(
         )
         async with open_session(settings, credentials, target, log=log, stopper=stopper) as session:
             if target.is_sandbox or await bind_organisation(session, journal, log):
-                reader = _Reader(session.pipeline, journal, report, on_row, followers)
+                reader = _Reader(session.pipeline, journal, report, on_row)
                 await reader.read_all(_first_of_each(rows), settings.concurrency)
         journal.flush()
         report.counts = session.pipeline.counts
@@ -132,9 +132,6 @@ class _Reader:
     journal: Journal
     report: PlanReport
     on_row: Callable[[RowPlan], None]
-    #: Done rows a retry sends again, by line: True for an offset row it fails unsent instead
-    #: (a retried row moves its meeting first).
-    followers: dict[int, bool] = field(default_factory=dict)
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     _waiting: dict[int, RowPlan] = field(default_factory=dict)
     _next: int = 0
@@ -156,8 +153,6 @@ class _Reader:
                 group.start_soon(worker)
 
     async def _plan(self, row: Planned, earlier: int | None) -> RowPlan | None:
-        if self.followers.get(row.line):
-            return RowPlan(row.line, row.meeting_id, "refused", reason=FOLLOWER_MOVED)
         if problem := unresolvable(row):  # failed unsent, as a run would
             return RowPlan(row.line, row.meeting_id, "refused", reason=problem)
         final = await self.pipeline.send(
