@@ -173,6 +173,20 @@ def test_a_probe_that_holds_doubles_its_step(virtual_clock: VirtualClock) -> Non
     assert finder.rate > 40.0
 
 
+@pytest.mark.parametrize("learned", [None, 20.0])
+def test_a_run_that_does_not_lead_neither_grows_nor_probes(
+    virtual_clock: VirtualClock, learned: float | None
+) -> None:
+    """Of the runs on one token only the leader raises the pace, starting or probing; the
+    others pace with it, and one still starting takes its pace as found."""
+    finder = RateFinder(virtual_clock.now(), learned=learned)
+    finder.leads = False
+    _send(finder, virtual_clock, 300.0)
+    assert finder.rate == (START_RATE if learned is None else learned)
+    finder.pace_with(33.0)
+    assert (finder.rate, finder.discovering) == (33.0, False)
+
+
 def test_a_failed_probe_goes_back_under_the_refused_pace(virtual_clock: VirtualClock) -> None:
     """A probe refused after a second at it: the pace goes under the probe's, and waits again."""
     finder = RateFinder(virtual_clock.now(), learned=20.0)

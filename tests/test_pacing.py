@@ -152,10 +152,12 @@ def test_a_killed_run_still_teaches(tmp_path: Path) -> None:
     run_virtual(main)
 
 
-def test_two_runs_on_one_token_share_the_limit(tmp_path: Path) -> None:
-    """Two runs sharing a token, both starting fresh half a second apart: together at 85 % of
-    the limit or more (each counts its own successes for both, which is rough while they
-    start), each at 35 % or more, under 5 % of requests refused, no violation."""
+@pytest.mark.parametrize("delay", [0.0, 0.3, 2.0])
+def test_two_runs_on_one_token_share_the_limit(tmp_path: Path, delay: float) -> None:
+    """Two runs sharing a token, both starting fresh, at once or apart: together at 90 % of
+    the limit or more (issue 14's target), each at 35 % or more, under 5 % of requests
+    refused, no violation. (Each probing on its own, they made 88 %: one probing alone
+    counted the other's traffic as high as its own.)"""
 
     async def one(limits: RateLimits, delay: float) -> Outcome:
         await asyncio.sleep(delay)
@@ -166,15 +168,43 @@ def test_two_runs_on_one_token_share_the_limit(tmp_path: Path) -> None:
 
     async def main() -> tuple[Outcome, Outcome]:
         limits = _limits(50)
-        first, second = await asyncio.gather(one(limits, 0.0), one(limits, 0.5))
+        first, second = await asyncio.gather(one(limits, 0.0), one(limits, delay))
         return first, second
 
     first, second = run_virtual(main)
-    together = (first.rows + second.rows) / max(first.seconds, second.seconds + 0.5)
-    assert together >= 0.85 * 50
+    together = (first.rows + second.rows) / max(first.seconds, second.seconds + delay)
+    assert together >= 0.90 * 50
     assert min(first.share(50), second.share(50)) >= 0.35
     assert (first.throttled + second.throttled) < 0.05 * (first.requests + second.requests)
     assert first.violations + second.violations == 0
+
+
+def test_a_rate_written_before_the_latest_429_is_not_taken(tmp_path: Path) -> None:
+    """A run refused measures the token's rate; the leader, whose pace in the state file
+    dates from before that 429, takes the measure, and the refused run keeps it (it used to
+    meet that older pace halfway, and both settled under the limit the 429 had measured)."""
+
+    async def main() -> None:
+        with open_pacing(clock=LoopClock(), target="t", identity="i", state_dir=tmp_path) as leader:
+            leading = leader.lane("write")
+            await leading.acquire()
+            await asyncio.sleep(0.1)
+            with open_pacing(
+                clock=LoopClock(), target="t", identity="i", state_dir=tmp_path
+            ) as refused:
+                lane = refused.lane("write")
+                await lane.acquire()
+                assert lane.finder.rate == leading.finder.rate
+                lane.on_throttle(1.0)
+                measured = lane.finder.rate
+                assert measured < leading.finder.rate
+                # Both wait the pause out, reading the state file.
+                await asyncio.gather(lane.acquire(), leading.acquire())
+                assert lane.finder.rate == pytest.approx(measured)
+                assert leading.finder.rate == pytest.approx(measured)
+                assert (leading.finder.leads, lane.finder.leads) == (True, False)
+
+    run_virtual(main)
 
 
 def test_a_429_on_one_lane_holds_every_lane(tmp_path: Path) -> None:

@@ -79,6 +79,7 @@ class RateFinder:
         "discovering",
         "good",
         "last_refusal_at",
+        "leads",
         "min_rate",
         "rate",
         "refused",
@@ -109,6 +110,8 @@ class RateFinder:
         self.uncertainty = MAX_PROBE
         #: How many runs share the token (each success of ours stands for this many).
         self.share = 1
+        #: Whether this run may probe: of the runs sharing a token, only the one leading does.
+        self.leads = True
         self.discovering = learned is None
         start = START_RATE if learned is None else learned
         self.rate = self._bounded(start)
@@ -148,28 +151,28 @@ class RateFinder:
             return self.good  # a probe under way is not known to hold yet
         return self.rate
 
-    def adopt(self, others: float) -> None:
-        """Another run on the same token paces at ``others`` (the token's total): join it.
+    def pace_with(self, pace: float) -> None:
+        """Another run leads on this token and paces it at ``pace`` (the token's total): pace
+        the same.
 
-        While starting, take it as found; otherwise meet it halfway, unless a probe of ours is
-        under way (it will tell the others when it holds, or when it fails).
+        Each run reckons the token's traffic as its own successes times the runs sharing it,
+        which holds only while every run paces the same total; so one run leads (it alone
+        probes) and the others pace with it. A run still starting takes the pace as found.
         """
+        if self.window.quota is not None:
+            return  # each run paces the quota it saw
         if self.discovering:
             self.discovering = False
-            self.good = self.rate = self._bounded(others)
-            self._steady = False
-            self.uncertainty = MIN_GAP
-            self._probe_step = MIN_GAP
-        elif (
-            self._probe_since is None
-            and self.window.quota is None
-            and abs(others - self.rate) > MIN_GAP * self.rate
-        ):
-            self.rate = self._bounded((self.rate + others) / 2)
+            self.good = self._bounded(pace)
+            self.uncertainty = self._probe_step = MIN_GAP
+        self._probe_since = self._base = None
+        if abs(pace - self.rate) > 1e-9 * self.rate:
+            self.rate = self._bounded(pace)
             self._steady = False
 
-    def follow(self, now: float, pause: float, rate: float) -> None:
-        """Another run on the token was refused and measured ``rate`` (the token's): take it.
+    def follow(self, now: float, pause: float, rate: float, uncertainty: float = MIN_GAP) -> None:
+        """Another run on the token was refused and measured ``rate`` (the token's), as
+        precise as ``uncertainty``: take it.
 
         Our own successes are only a share of what the server counted, so the run that was
         refused measures, and the others follow; probes and starts under way end.
@@ -179,7 +182,7 @@ class RateFinder:
         self.rate = self._bounded(rate)
         self.refused = self.good = self._base = self._probe_since = None
         self.last_refusal_at = now
-        self.uncertainty = self._probe_step = MIN_GAP
+        self.uncertainty = self._probe_step = min(MAX_PROBE, max(MIN_GAP, uncertainty))
         self._steady = False
         self._history.clear()
         self._cycle = 0
@@ -196,6 +199,8 @@ class RateFinder:
         history.append(now)
         while history[0] < now - _HISTORY_SECONDS:
             history.popleft()
+        if not self.leads:
+            return  # the run leading the token grows and probes; this one paces with it
         if self.discovering:
             self._grow(now)
         else:
@@ -224,7 +229,7 @@ class RateFinder:
 
     def _probe(self, now: float) -> None:
         """Hold, then probe above the pace held once a quiet time has passed."""
-        if self.window.quota is not None or self.rate >= self.ceiling:
+        if self.window.quota is not None or self.rate >= self.ceiling or not self.leads:
             return
         since = self._probe_since
         if since is not None:
@@ -304,7 +309,7 @@ class RateFinder:
             # (our own requests stand for ``share`` of the token's each).
             self.uncertainty = min(MAX_PROBE, max(MIN_GAP, self.share / (estimate * seconds)))
             pace = MARGIN * estimate
-            if self.cost >= EXPENSIVE_SECONDS or self.share > 1:
+            if self.cost >= EXPENSIVE_SECONDS:
                 pace *= 1 - self.uncertainty / 2
         elif probing and self._base is not None:
             pace = self._base  # a probe failed, measuring nothing: back to what held before it

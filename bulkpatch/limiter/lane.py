@@ -181,9 +181,9 @@ class AdaptiveLimiter:
         self._pacer.restart(self._hold.until)
         return new_episode
 
-    def throttled_elsewhere(self, pause: float, rate: float) -> None:
+    def throttled_elsewhere(self, pause: float, rate: float, uncertainty: float) -> None:
         """Another run on this token was refused and measured the token's rate: follow it."""
-        self.finder.follow(self._clock.now(), pause, rate)
+        self.finder.follow(self._clock.now(), pause, rate, uncertainty)
         self._pacer.restart(self._hold.until)
 
     def hold(self, seconds: float) -> None:

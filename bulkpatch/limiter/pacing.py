@@ -46,9 +46,11 @@ class Pacing:
         "_episode_seen",
         "_finder",
         "_gate",
+        "_joined",
         "_lanes",
         "_last_beat",
         "_learned",
+        "_published",
         "_recent",
         "_state",
         "ceiling",
@@ -86,6 +88,10 @@ class Pacing:
         self._learned: dict[str, Any] = {}
         self._episode_seen = 0
         self._last_beat = -float("inf")
+        #: When this run joined (wall clock): of the runs on a token, the first to join leads.
+        self._joined = clock.wall().timestamp()
+        #: The pace this run last wrote to the state file (a leader writes each change at once).
+        self._published: float | None = None
 
     def __repr__(self) -> str:
         lanes = " ".join(f"{name}={lane.rate:.2f}/s" for name, lane in self._lanes.items())
@@ -202,9 +208,14 @@ class Pacing:
         """Read what earlier runs learned and announce this run to the ones running now."""
         if self._state is None:
             return
+
+        def change(data: dict[str, Any]) -> None:
+            self._episode_seen = int(data.get("episode") or 0)
+            self._beat_into(data)
+
         try:
             self._state.prepare()
-            data = self._state.update(self._beat_into)
+            data = self._state.update(change)
         except OSError as exc:
             self._give_up(exc)
             return
@@ -214,7 +225,6 @@ class Pacing:
             for name, rate in (participant.get("lanes") or {}).items():
                 if isinstance(rate, int | float) and rate > 0:
                     self._learned.setdefault(name, {})["rate"] = rate
-        self._episode_seen = int(data.get("episode") or 0)
         self._absorb(data)
 
     def leave(self) -> None:
@@ -243,10 +253,21 @@ class Pacing:
             data = self._state.read_if_changed()
             if data is not None:
                 self._absorb(data)
-            if self._clock.now() - self._last_beat >= _BEAT_SECONDS:
+            if self._clock.now() - self._last_beat >= _BEAT_SECONDS or self._pace_moved():
                 self._absorb(self._state.update(self._beat_into))
         except OSError as exc:
             self._give_up(exc)
+
+    def _pace_moved(self) -> bool:
+        """Whether this run leads and paces otherwise than it last wrote (a start or probe step)."""
+        finder = self._finder
+        if finder is None or not finder.leads or self.participants == 1:
+            return False
+        return self._published is None or abs(finder.rate - self._published) > 0.005 * finder.rate
+
+    def _pace(self) -> float | None:
+        """The token's pace this run sends at now, starting or not (None before it sent)."""
+        return None if self._finder is None else round(self._finder.rate, 3)
 
     def _beat_into(self, data: dict[str, Any]) -> None:
         wall = self._clock.wall().timestamp()
@@ -256,13 +277,12 @@ class Pacing:
             k for k, v in participants.items() if v.get("heartbeat", 0) < wall - STALE_SECONDS
         ]:
             del participants[key]
+        self._published = pace = self._pace()
         participants[self.participant] = {
             "heartbeat": wall,
-            "lanes": {
-                name: round(lane.finder.settled, 3)
-                for name, lane in self._lanes.items()
-                if lane.finder.settled is not None
-            },
+            "joined": self._joined,
+            "episode": self._episode_seen,
+            "lanes": {} if pace is None else dict.fromkeys(self._lanes, pace),
         }
         self._learn_into(data)
 
@@ -287,39 +307,52 @@ class Pacing:
             if value.get("heartbeat", 0) >= wall - STALE_SECONDS
         ]
         self.participants = max(1, len(set(fresh) | {self.participant}))
-        self._converge(data, fresh)
         pause_until = data.get("pauseUntil")
-        if not isinstance(pause_until, int | float):
-            return
-        until = now + (pause_until - wall)
-        moved = self.hold.extend(until)
-        episode = int(data.get("episode") or 0)
-        if episode > self._episode_seen:
-            self._episode_seen = episode
-            lane = self._lanes.get(str(data.get("episodeLane")))
-            rate = data.get("episodeRate")
-            if moved and lane is not None and isinstance(rate, int | float) and rate > 0:
-                lane.throttled_elsewhere(until - now, float(rate))
+        if isinstance(pause_until, int | float):
+            until = now + (pause_until - wall)
+            moved = self.hold.extend(until)
+            episode = int(data.get("episode") or 0)
+            if episode > self._episode_seen:
+                self._episode_seen = episode
+                lane = self._lanes.get(str(data.get("episodeLane")))
+                rate = data.get("episodeRate")
+                uncertainty = data.get("episodeUncertainty")
+                if moved and lane is not None and isinstance(rate, int | float) and rate > 0:
+                    lane.throttled_elsewhere(
+                        until - now,
+                        float(rate),
+                        float(uncertainty) if isinstance(uncertainty, int | float) else 0.0,
+                    )
+        self._converge(data, fresh)
 
     def _converge(self, data: dict[str, Any], fresh: list[str]) -> None:
-        """Each lane paces the token's total the runs found together: the mean of theirs.
+        """The run that joined first leads the token: it alone probes, the others pace with it.
 
-        A lane still starting takes the others' rate as found; one that found its own meets
-        the others halfway, so runs on one token keep equal shares of one total.
+        Each run reckons the token's traffic as its own successes times the runs sharing it,
+        which is right only while all pace the same total: a run probing alone would measure
+        the others' traffic as if it were as high as its own, and pass it on after a 429. A
+        leader's pace counts only when written since the latest 429, which set a new one.
         """
         participants = data.get("participants") or {}
+
+        def seniority(key: str) -> tuple[float, str]:
+            if key == self.participant:
+                return (self._joined, key)
+            joined = participants[key].get("joined")
+            return (float(joined) if isinstance(joined, int | float) else 0.0, key)
+
+        leader = min([*fresh, self.participant], key=seniority)
+        if self._finder is not None:
+            self._finder.leads = leader == self.participant
+        if leader == self.participant:
+            return
+        entry = participants[leader]
+        if int(entry.get("episode") or 0) < self._episode_seen:
+            return
         for name, lane in self._lanes.items():
-            others = [
-                rate
-                for key in fresh
-                if key != self.participant
-                and isinstance(
-                    rate := (participants[key].get("lanes") or {}).get(name), int | float
-                )
-                and rate > 0
-            ]
-            if others:
-                lane.finder.adopt(sum(others) / len(others))
+            pace = (entry.get("lanes") or {}).get(name)
+            if isinstance(pace, int | float) and pace > 0:
+                lane.finder.pace_with(float(pace))
 
     def _publish(self, lane: str | None, until: float, rate: float) -> None:
         """Tell the other runs of a pause (and, with a lane, of a new throttle episode and the
@@ -334,6 +367,9 @@ class Pacing:
                 data["episode"] = self._episode_seen = int(data.get("episode") or 0) + 1
                 data["episodeLane"] = lane
                 data["episodeRate"] = round(rate, 3)
+                if self._finder is not None:
+                    data["episodeUncertainty"] = round(self._finder.uncertainty, 4)
+                self._beat_into(data)  # the others converge on the rate just measured
 
         try:
             self._state.update(change)
