@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -425,6 +426,35 @@ def test_the_text_plan_ends_with_the_run_that_reads_the_job_as_it_did(
     assert code == 0, out
     assert "1 change" in out
     assert out.rstrip().endswith(f"next      bulkpatch run '{job}' --delimiter ';'")
+
+
+def test_the_run_a_plan_names_uses_its_journal_and_target(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """A plan given --journal, --base-url, --max-rate and --force names a run with each of
+    them; that command, run as printed, sends the planned change without reading the meeting
+    again (it used to name the job alone: that run kept another journal and read again)."""
+    job = tmp_path / "job.csv"
+    job.write_text(f"meetingId,title\n{IDS[21]},Planned\n")
+    journal = tmp_path / "kept apart.journal"
+    assert cli(site, "run", str(job), "--journal", str(journal), "--dry-run")[0] == 0
+    job.write_text(f"meetingId,title\n{IDS[21]},Planned again\n")  # --force is needed now
+    plan = ["plan", str(job), "--journal", str(journal), "--base-url", site.api_url]
+    code, out, err = cli(site, *plan, "--max-rate", "50", "--force")
+    assert code == 0, out + err
+    next_line = out.rstrip().splitlines()[-1].split("next", 1)[1].strip()
+    command = shlex.split(next_line)
+    assert command[:3] == ["bulkpatch", "run", str(job)]
+    for option in ("--journal", "--base-url", "--max-rate", "--force"):
+        assert option in command
+    before_run = site.stats()["requests"]
+    code, out, err = cli(site, *command[1:])
+    assert code == 0, out + err
+    requests = site.stats()["requests"]
+    # The plan's read stands: the token's person (binding the journal), then the PATCH alone.
+    assert requests["GET 200"] == before_run["GET 200"] + 1
+    assert requests["PATCH 200"] == before_run.get("PATCH 200", 0) + 1
+    assert stored(site, IDS[21])["title"] == "Planned again"
 
 
 def test_plan_shows_a_done_row_below_an_inserted_one_as_sent_again(

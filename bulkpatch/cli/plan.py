@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,10 @@ def plan_command(
             click.echo("Nothing was read: fix the job first.", err=True)
             return EXIT_USAGE
         credentials = read_token(settings, log)
-        render = _Json() if output_format == "json" else _Text(show_all, delimiter, retry_failed)
+        next_run = _run_command(
+            job, delimiter, journal_path, retry_failed, force, remote, config_path
+        )
+        render = _Json() if output_format == "json" else _Text(show_all, next_run)
         report = anyio.run(_execute, prepared, options, settings, credentials, render, log)
     render.close(report)
     return EXIT_OK if report.reason is StopReason.FINISHED else EXIT_NOT_FINISHED
@@ -132,6 +136,30 @@ async def _execute(
     return report
 
 
+def _run_command(
+    job: Path,
+    delimiter: str,
+    journal: Path | None,
+    retry_failed: bool,
+    force: bool,
+    remote: RemoteFlags,
+    config: Path | None,
+) -> str:
+    """The run that sends what this plan shows: the job, and every option the plan was given
+    that the run shares (its journal, target, token, settings file, ceiling, --force)."""
+    given: list[tuple[str, object]] = [
+        ("--journal", journal),
+        ("--config", config),
+        ("--base-url", remote.base_url),
+        ("--token-file", remote.token_file),
+        ("--max-rate", remote.max_rate),
+        ("--concurrency", remote.concurrency),
+    ]
+    options = "".join(f" {flag} {shlex.quote(str(value))}" for flag, value in given if value)
+    flags = " --retry-failed" * retry_failed + " --force" * force
+    return f"{run_hint(str(job), delimiter)}{options}{flags}"
+
+
 def _value(path: str, value: Any) -> str:
     if value is ABSENT:
         return "(absent)"
@@ -149,11 +177,9 @@ def _change_text(change: FieldChange) -> str:
 class _Text:
     """The plan for people: one line per row that does something, then the totals."""
 
-    def __init__(self, show_all: bool, delimiter: str, retry_failed: bool) -> None:
+    def __init__(self, show_all: bool, next_run: str) -> None:
         self._show_all = show_all
-        self._delimiter = delimiter
-        #: The run that sends what this plan shows takes the same flag.
-        self._retry = " --retry-failed" if retry_failed else ""
+        self._next_run = next_run
 
     def row(self, plan: RowPlan) -> None:
         if plan.klass == "unchanged" and not self._show_all:
@@ -179,7 +205,7 @@ class _Text:
         if report.reason is not StopReason.FINISHED:
             say(f"  stopped   {report.reason.value}: {printable(report.detail)}")
         elif report.patches:
-            say(f"  next      {run_hint(str(report.job), self._delimiter)}{self._retry}")
+            say(f"  next      {self._next_run}")
 
 
 class _Json:
