@@ -13,12 +13,8 @@ from __future__ import annotations
 import json
 import ssl
 import zlib
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from types import TracebackType
-from typing import Any, Literal, Self
-from urllib.parse import quote
+from typing import Any, Self
 
 import aiohttp
 from yarl import URL
@@ -27,6 +23,18 @@ from bulkpatch.config import DEFAULT_BASE_URL, check_base_url
 from bulkpatch.errors import ForeignURLError, RemoteError, TransportError
 from bulkpatch.model import too_deep
 from bulkpatch.redact import Redactor, capped
+from bulkpatch.wire import (
+    LONGEST_WAIT,
+    MESSAGE_CAP,
+    REPLY_CAP,
+    Reply,
+    Request,
+    Timeouts,
+    TokenGrant,
+    api_message,
+    meeting_path,
+    parse_retry_after,
+)
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -42,126 +50,6 @@ __all__ = [
     "meeting_path",
     "parse_retry_after",
 ]
-
-#: A meeting is a few KB and a page of 100 a few hundred: anything bigger is not read.
-REPLY_CAP = 1 << 20
-#: What is kept of a server's message (in the journal, the logs, exports).
-MESSAGE_CAP = 2_000
-#: The longest wait a Retry-After can express that is still a number of seconds we can add up.
-LONGEST_WAIT = 10.0 * 365 * 24 * 3600
-
-Method = Literal["GET", "PATCH"]
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """One API call: method, where under the base URL, and the JSON body of a PATCH.
-
-    ``path`` is relative to the base URL and already percent-encoded (see :func:`meeting_path`);
-    ``url`` is an absolute URL the API itself gave (a ``Link: rel="next"`` page), accepted only
-    under the base URL.
-    """
-
-    method: Method
-    path: str = ""
-    query: tuple[tuple[str, str], ...] = ()
-    body: dict[str, Any] | None = None
-    url: str | None = None
-    #: Extra request headers some calls take (List User Session Type's ``email``).
-    headers: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def lane(self) -> Literal["read", "write"]:
-        """Reads and writes are paced apart: a server may limit them separately."""
-        return "read" if self.method == "GET" else "write"
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """What the API answered to one request."""
-
-    status: int
-    tracking_id: str | None
-    message: str = ""
-    retry_after: float | None = None
-    retry_after_raw: str | None = None
-    #: The JSON of the answer (a 2xx's meeting or page), None when empty, unreadable or too big.
-    payload: Any = None
-    #: Where a 3xx pointed (never followed).
-    location: str | None = None
-    #: The ``Link: <...>; rel="next"`` URL of a paged list.
-    next_url: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """A 2xx answer."""
-        return 200 <= self.status < 300
-
-
-@dataclass(frozen=True, slots=True)
-class TokenGrant:
-    """What a refresh gives back: a new access token, and the refresh token to use next."""
-
-    access_token: str = field(repr=False)
-    refresh_token: str = field(repr=False)
-
-
-@dataclass(frozen=True, slots=True)
-class Timeouts:
-    """How long to wait for a connection, and for a whole answer, in seconds."""
-
-    connect: float = 10.0
-    total: float = 60.0
-
-
-def meeting_path(meeting_id: str) -> str:
-    """``meetings/<id>``, the id percent-encoded as exactly one path segment.
-
-    ``safe=""`` encodes "/" and "?" too, and the URL is built as already encoded, so no id,
-    however odd, can reach another endpoint.
-    """
-    return f"meetings/{quote(meeting_id, safe='')}"
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After value: whole or decimal seconds, or an HTTP date.
-
-    None when absent or unreadable (the real API has sent things like ``rand(30),add(30)``);
-    the caller then backs off on its own. A huge value stays a (huge) finite number, which the
-    policy compares with ``max_retry_after``; it never overflows a date.
-    """
-    if value is None:
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        pass
-    else:
-        if not 0 <= seconds < float("inf"):  # NaN, negative, infinite: not a number of seconds
-            return None
-        return min(seconds, LONGEST_WAIT)
-    try:
-        moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return min(LONGEST_WAIT, max(0.0, (moment - (now or datetime.now(UTC))).total_seconds()))
-
-
-def api_message(body: Any) -> str:
-    """The API's own explanation from a Webex error body, as one line."""
-    if not isinstance(body, dict):
-        return ""
-    details = [
-        str(e.get("description"))
-        for e in body.get("errors") or ()
-        if isinstance(e, dict) and e.get("description")
-    ]
-    message = str(body.get("message") or "")
-    extra = [detail for detail in details if detail != message]
-    return "; ".join([message, *extra] if message else extra)
 
 
 class MeetingsClient:
