@@ -185,10 +185,12 @@ class FindingStore:
                 meeting_id,
             )
 
-    def findings(self) -> Iterator[Finding]:
-        """Every finding, in file order."""
-        query = "SELECT line, severity, field, rule, message, value, meeting_id FROM finding ORDER BY line, seq"
-        for line, severity, field_, rule, message, value, meeting_id in self._db.execute(query):
+    def findings(self, *, only: Severity | None = None) -> Iterator[Finding]:
+        """Every finding in file order, or ``only`` those of one severity (chosen by SQLite)."""
+        where = "" if only is None else "WHERE severity = ?"
+        query = f"SELECT line, severity, field, rule, message, value, meeting_id FROM finding {where} ORDER BY line, seq"
+        rows = self._db.execute(query, () if only is None else (only.value,))
+        for line, severity, field_, rule, message, value, meeting_id in rows:
             yield Finding(Severity(severity), line, field_, rule, message, value, meeting_id)
 
 

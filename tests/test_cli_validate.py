@@ -76,17 +76,21 @@ def test_secrets_are_masked_in_every_message(write_job: WriteJob) -> None:
         assert "123456789" not in out + err
 
 
-@pytest.mark.parametrize(
-    ("name", "content", "message"),
-    [
-        ("missing.csv", None, "cannot read the job file"),
-        ("job.xlsx", "meetingId\n", "must end in .csv, .jsonl or .ndjson"),
-        ("empty.csv", "", "the file is empty"),
-        ("header.csv", "title\nx\n", "no meetingId column"),
-    ],
-)
+#: Job files that cannot be used at all: (name, content or None for a missing file, message, rule).
+UNUSABLE = [
+    ("missing.csv", None, "cannot read the job file", "unreadable"),
+    ("job.xlsx", "meetingId\n", "must end in .csv, .jsonl or .ndjson", "extension"),
+    ("empty.csv", "", "the file is empty", "empty"),
+    ("header.csv", "title\nx\n", "no meetingId column", "header"),
+    ("unknown.csv", "meetingId,titel\nm1,x\n", "titel is not a field", "header"),
+    ("latin1.csv", b"meetingId,t\xeftle\nm1,x\n", "not UTF-8 text", "header"),
+    ("no-rows.jsonl", "\n", "the job file has no rows", "empty"),
+]
+
+
+@pytest.mark.parametrize(("name", "content", "message", "rule"), UNUSABLE)
 def test_unusable_file_is_one_line_and_exit_2(
-    write_job: WriteJob, tmp_path: Path, name: str, content: str | None, message: str
+    write_job: WriteJob, tmp_path: Path, name: str, content: str | None, message: str, rule: str
 ) -> None:
     """A file that cannot be used gives one clear line on stderr and exit 2, no traceback."""
     path = write_job(name, content) if content is not None else tmp_path / name
@@ -151,3 +155,84 @@ def test_journal_in_a_missing_folder_is_exit_2(tmp_path: Path) -> None:
     )
     assert code == 2
     assert "does not exist" in err
+
+
+@pytest.mark.parametrize(("name", "content", "message", "rule"), UNUSABLE)
+def test_unusable_file_with_format_json_is_a_json_report(
+    write_job: WriteJob, tmp_path: Path, name: str, content: str | None, message: str, rule: str
+) -> None:
+    """--format json gives a JSON report for a file that cannot be used: the error as a finding, no counts, exit 2."""
+    path = write_job(name, content) if content is not None else tmp_path / name
+    code, out, err = invoke("validate", str(path), "--format", "json")
+    report = json.loads(out)
+    assert code == 2
+    assert message in report["error"]
+    assert report["file"] == str(path)
+    assert (report["rows"], report["valid"], report["invalid"], report["warnings"]) == (None,) * 4
+    [finding] = report["findings"]
+    assert (finding["severity"], finding["rule"]) == ("error", rule)
+    assert message in finding["message"]
+    assert report["rules"] == {f"error:{rule}": 1}
+    assert message in err  # the one line for people (and logs) stays on stderr
+    assert len(err.strip().splitlines()) == 1
+
+
+def _one_error_one_warning(write_job: WriteJob) -> Path:
+    """Line 2 fine, line 3 the same meeting again (a warning), line 4 a title too long (an error)."""
+    return write_job("job.csv", f"meetingId,title\nm1,ok\nm1,again\nm2,{'t' * 200}\n")
+
+
+def test_errors_only_lists_errors_and_counts_the_warnings_left_out(write_job: WriteJob) -> None:
+    """--errors-only prints the errors alone; the summary still counts the warnings and says they were left out."""
+    path = _one_error_one_warning(write_job)
+    code, out, _ = invoke("validate", str(path), "--errors-only")
+    assert code == 2
+    assert f"{path}:4: error: title" in out
+    assert ": warning:" not in out
+    assert "3 rows, 2 valid, 1 invalid, 1 warnings (left out by --errors-only)" in out
+    assert "warning:duplicate_id" in out  # still counted by rule
+    _, everything, _ = invoke("validate", str(path))
+    assert f"{path}:3: warning: meetingId" in everything
+    assert "left out" not in everything
+
+
+@pytest.mark.parametrize("errors_only", [False, True])
+def test_json_report_says_whether_warnings_were_left_out(
+    write_job: WriteJob, errors_only: bool
+) -> None:
+    """The JSON report has the same keys with or without --errors-only; only the findings are filtered."""
+    path = _one_error_one_warning(write_job)
+    args = ["validate", str(path), "--format", "json"] + ["--errors-only"] * errors_only
+    code, out, _ = invoke(*args)
+    report = json.loads(out)
+    assert code == 2
+    assert report["warnings"] == 1
+    assert report["rules"] == {"warning:duplicate_id": 1, "error:max_length": 1}
+    assert report["errorsOnly"] is errors_only
+    assert report["warningsOmitted"] == (1 if errors_only else 0)
+    assert report["error"] is None
+    listed = {finding["severity"] for finding in report["findings"]}
+    assert listed == ({"error"} if errors_only else {"error", "warning"})
+
+
+@pytest.mark.parametrize("output_format", ["text", "json"])
+def test_reader_leaving_early_keeps_the_exit_code(tmp_path: Path, output_format: str) -> None:
+    """`validate BAD.csv | head -1`: the reader closes the pipe, the exit code is still 2, no traceback."""
+    # Far more output than a pipe holds, so the writes go on after the reader has left.
+    rows = "".join(f"m{i},{'t' * 200}\n" for i in range(10_000))
+    job = tmp_path / "bad.csv"
+    job.write_text("meetingId,title\n" + rows)
+    errors = tmp_path / "stderr.txt"
+    with errors.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bulkpatch", "validate", str(job), "--format", output_format],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+        )
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        process.stdout.close()
+        code = process.wait(timeout=120)
+    assert b"10000 invalid" in first or b'"invalid": 10000' in first
+    assert code == 2
+    assert errors.read_text() == ""

@@ -7,7 +7,7 @@ import functools
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NoReturn, ParamSpec, TypeVar
 
@@ -145,10 +145,27 @@ def _exit_for(error: BaseException, verbose: bool) -> NoReturn:
 
 def _quiet_broken_pipe() -> NoReturn:
     """The reader went away (``| head``): end quietly, as command-line tools do."""
+    _stdout_to_devnull()
+    sys.exit(EXIT_OK)
+
+
+@contextlib.contextmanager
+def reader_may_leave() -> Iterator[None]:
+    """Print a report the reader may stop reading (``| head``): the command's exit code stays its own.
+
+    Where the exit code says what was found (validate: 2 for an invalid job), a closed pipe
+    ends the printing quietly instead of turning the outcome into exit 0.
+    """
+    try:
+        yield
+    except BrokenPipeError:
+        _stdout_to_devnull()
+
+
+def _stdout_to_devnull() -> None:
     # Python would complain when flushing stdout at exit: point it at /dev/null first.
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
-    sys.exit(EXIT_OK)
 
 
 def _fail(

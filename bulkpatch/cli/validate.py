@@ -18,11 +18,12 @@ from bulkpatch.cli.common import (
     common_options,
     exits_cleanly,
     main,
+    reader_may_leave,
     settings_from,
     text_or_json,
 )
-from bulkpatch.errors import ConfigError
-from bulkpatch.jobfile import DELIMITERS
+from bulkpatch.errors import ConfigError, JobFileError
+from bulkpatch.jobfile import DELIMITERS, job_format
 from bulkpatch.model import Finding, Severity
 from bulkpatch.model.site import SiteProfile, SiteProfileError, load_profile, site_findings
 from bulkpatch.sidefiles import read_side_file
@@ -60,6 +61,11 @@ delimiter_option = click.option(
 @click.argument("job", type=click.Path(path_type=Path, dir_okay=False))
 @site_option
 @text_or_json
+@click.option(
+    "--errors-only",
+    is_flag=True,
+    help="List the errors alone; warnings are still counted in the summary.",
+)
 @delimiter_option
 @common_options
 @exits_cleanly
@@ -67,6 +73,7 @@ def validate(
     job: Path,
     site: SiteProfile | None,
     output_format: str,
+    errors_only: bool,
     delimiter: str,
     config_path: Path | None,
     log_format: str | None,
@@ -75,28 +82,40 @@ def validate(
     """Check every row of JOB against the API's rules, offline; nothing is sent.
 
     Prints a summary (rows, valid, invalid, warnings, rows per field), then every error and
-    warning with its file, line, field, value and rule. Exit 0 when every row is valid
-    (warnings allowed), 2 otherwise. With --site, the site profile's rules too (password
-    complexity, tracking codes, session types).
+    warning with its file, line, field, value and rule; with --errors-only, the errors alone
+    (the summary still counts the warnings, and says they were left out). Exit 0 when every
+    row is valid (warnings allowed), 2 otherwise, also when a reader such as `head` stops
+    early. With --site, the site profile's rules too (password complexity, tracking codes,
+    session types). With --format json, a job file that cannot be read at all is a JSON
+    report too: its "error" names what is wrong, exit 2.
 
     \b
     Example:
       bulkpatch validate jobs/site-migration-lobby.csv
+      bulkpatch validate big-job.csv --errors-only
       bulkpatch validate jobs/reschedule-with-timezones.jsonl --format json > report.json
       bulkpatch validate jobs/tracking-codes.csv --site site.toml
       bulkpatch validate jobs/saved-by-excel.csv --delimiter ';'
     """
     settings_from(config_path, log_format, verbose)
+    only = Severity.ERROR if errors_only else None
     with FindingStore(keep_rows=site is not None) as store:
-        summary = validate_job(
-            job, datetime.now(UTC), store, delimiter=DELIMITERS[delimiter], workers=None
-        )
+        try:
+            summary = validate_job(
+                job, datetime.now(UTC), store, delimiter=DELIMITERS[delimiter], workers=None
+            )
+        except JobFileError as error:
+            if output_format == "json":
+                with reader_may_leave():
+                    render_json_error(job, error, errors_only)
+            raise  # the one line on stderr and exit 2, as in text
         if site is not None:
             _apply_site(summary, store, site)
-        if output_format == "json":
-            render_json(summary, store.findings())
-        else:
-            render_text(summary, store.findings(), delimiter)
+        with reader_may_leave():
+            if output_format == "json":
+                render_json(summary, store.findings(only=only), errors_only)
+            else:
+                render_text(summary, store.findings(only=only), delimiter, errors_only)
     return EXIT_OK if summary.ok else EXIT_USAGE
 
 
@@ -124,11 +143,18 @@ def run_hint(job: str, delimiter: str) -> str:
     return f"bulkpatch run {shlex.quote(job)}{option}"
 
 
-def render_text(summary: JobSummary, findings: Iterator[Finding], delimiter: str = ",") -> None:
+def render_text(
+    summary: JobSummary,
+    findings: Iterator[Finding],
+    delimiter: str = ",",
+    errors_only: bool = False,
+) -> None:
+    """The summary, then ``findings`` (only the errors when ``errors_only``), then the verdict."""
     echo = click.echo
+    left_out = " (left out by --errors-only)" if errors_only and summary.warnings else ""
     echo(
         f"{summary.path} ({summary.format.upper()}): {summary.rows} rows, {summary.valid} valid, "
-        f"{summary.invalid} invalid, {summary.warnings} warnings"
+        f"{summary.invalid} invalid, {summary.warnings} warnings{left_out}"
     )
     if summary.fields:
         echo("\nRows changing each field:")
@@ -163,7 +189,10 @@ def _echo_findings(findings: Iterator[Finding], path: str) -> None:
         click.echo("\n".join(lines))
 
 
-def render_json(summary: JobSummary, findings: Iterator[Finding]) -> None:
+def render_json(
+    summary: JobSummary, findings: Iterator[Finding], errors_only: bool = False
+) -> None:
+    """One JSON document: the summary, then ``findings`` (only the errors when ``errors_only``)."""
     head: dict[str, Any] = {
         "file": summary.path,
         "format": summary.format.value,
@@ -173,6 +202,9 @@ def render_json(summary: JobSummary, findings: Iterator[Finding]) -> None:
         "warnings": summary.warnings,
         "fields": dict(summary.fields.most_common()),
         "rules": dict(summary.rules.most_common()),
+        "errorsOnly": errors_only,
+        "warningsOmitted": summary.warnings if errors_only else 0,
+        "error": None,
     }
     # Streamed a thousand findings at a time: a million never sit in memory together.
     click.echo(json.dumps(head, ensure_ascii=False)[:-1] + ', "findings": [', nl=False)
@@ -182,6 +214,35 @@ def render_json(summary: JobSummary, findings: Iterator[Finding]) -> None:
         click.echo(separator + ",\n  ".join(lines), nl=False)
         separator = ",\n  "
     click.echo("\n]}")
+
+
+def render_json_error(job: Path, error: JobFileError, errors_only: bool) -> None:
+    """The JSON report of a job file that cannot be used: the report's keys, no counts.
+
+    A script reads every outcome the same way: ``error`` says what is wrong, and the one
+    finding places it (line, field, rule) as a row's error would be placed.
+    """
+    try:
+        fmt: str | None = job_format(job).value
+    except JobFileError:
+        fmt = None  # the name itself is what is wrong
+    finding = Finding(Severity.ERROR, error.line, error.field, error.rule, error.message)
+    report = {
+        "file": str(job),
+        "format": fmt,
+        "rows": None,
+        "valid": None,
+        "invalid": None,
+        "warnings": None,
+        "fields": {},
+        "rules": {f"{finding.severity}:{finding.rule}": 1},
+        "errorsOnly": errors_only,
+        "warningsOmitted": 0,
+        "error": str(error),
+        # line null: the file as a whole (it could not be opened, or its name is wrong)
+        "findings": [_finding_json(finding) | {"line": error.line or None}],
+    }
+    click.echo(json.dumps(report, ensure_ascii=False))
 
 
 def _finding_json(finding: Finding) -> dict[str, Any]:
