@@ -14,12 +14,12 @@ import os
 import platform
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
 
-from bulkpatch.sandbox import generate
+from bulkpatch.sandbox import generate_meetings
 from bulkpatch.sandbox.process import SandboxProcess
 
 ROOT = Path(__file__).parent.parent
@@ -65,11 +65,16 @@ def main() -> None:
     parser.add_argument("--meetings", type=int, default=2_000)
     parser.add_argument("--dry", action="store_true", help="print, write nothing to the docs")
     args = parser.parse_args()
-    store = generate(args.meetings, RANDOM_SEED, datetime.now(UTC))
-    ids = [
+    now = datetime.now(UTC)
+    store = generate_meetings(args.meetings, RANDOM_SEED, now)  # what --meetings serves
+    far = now + timedelta(days=3650)
+    ids = [  # the patchable ones: not ended, in progress, ad hoc, a personal room or 10+ years ahead
         mid
         for mid, seed in store.seeds.items()
-        if seed.state in {"active", "scheduled"} and not seed.adhoc
+        if seed.state in {"active", "scheduled"}
+        and not seed.adhoc
+        and seed.scheduled_type != "personalRoomMeeting"
+        and seed.start < far
     ]
     sandbox = SandboxProcess.start(
         "--quiet",

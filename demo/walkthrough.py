@@ -64,9 +64,9 @@ def main() -> None:
     step("export", str(reschedule), "-o", str(OUT / "results.csv"))
 
     print("\n== 2. pull -> edit -> validate -> plan -> run -> undo, on a sandbox site ==")
-    site = SandboxProcess.start("--quiet", "--token", TOKEN, "--meetings", "40", "--hosts", "4")
+    site = SandboxProcess.start("--quiet", "--token", TOKEN, "--meetings", "95", "--hosts", "4")
     env = {**os.environ, "WEBEX_ACCESS_TOKEN": TOKEN, "BULKPATCH_BASE_URL": site.api_url}
-    print(f"(a sandbox serving 40 meeting series of 4 hosts at {site.api_url})")
+    print(f"(a sandbox serving 95 meetings of 4 hosts at {site.api_url})")
     try:
         job = OUT / "lobby.csv"
         fields = "unlockedMeetingJoinSecurity,enabledJoinBeforeHost"

@@ -12,7 +12,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from bulkpatch.cli import main
-from bulkpatch.sandbox.process import read_until
+from bulkpatch.sandbox.process import SandboxProcess, read_until
 
 JOBS = Path(__file__).parent.parent / "jobs"
 
@@ -72,3 +72,21 @@ def test_sandbox_rejects_bad_latency() -> None:
     result = CliRunner().invoke(main, ["sandbox", "--latency-ms", "250-50"])
     assert result.exit_code == 2
     assert "latency" in result.stderr
+
+
+def test_sandbox_generates_as_many_meetings_as_asked() -> None:
+    """--meetings 40 serves 40 meetings, says what they are and which rare kinds need more."""
+    process = SandboxProcess.start("--quiet", "--meetings", "40", "--hosts", "4")
+    try:
+        lines = process.banner.splitlines()
+    finally:
+        process.stop()
+    assert lines[0].startswith("bulkpatch sandbox: 40 meetings at http://127.0.0.1:")
+    assert lines[1] == (
+        "generated: 16 series, 24 scheduled occurrences and 0 meeting instances (in progress or "
+        "ended), of 4 hosts"
+    )
+    assert lines[2] == (
+        "  no ended, in-progress, ad hoc, personal room or 11-years-ahead meeting: every kind "
+        "needs --meetings 50 or more"
+    )

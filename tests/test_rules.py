@@ -216,6 +216,38 @@ CASES: list[tuple[str, str, dict[str, Any], Severity, str, str]] = [
         "datetime_format",
     ),
     (
+        "no such day",
+        OCCURRENCE,
+        {"start": "2027-02-30T10:00:00Z", "end": TOMORROW_HOUR},
+        E,
+        "start",
+        "impossible_datetime",
+    ),
+    (
+        "no such month",
+        OCCURRENCE,
+        {"start": TOMORROW, "end": "2027-13-01T10:00:00Z"},
+        E,
+        "end",
+        "impossible_datetime",
+    ),
+    (
+        "no such hour",
+        OCCURRENCE,
+        {"start": "2027-01-05T25:00:00", "end": "2027-01-05T11:00:00", "timezone": "UTC"},
+        E,
+        "start",
+        "impossible_datetime",
+    ),
+    (
+        "rrule no such until",
+        SERIES,
+        {"recurrence": "FREQ=DAILY;INTERVAL=1;UNTIL=20270230T000000Z"},
+        E,
+        "recurrence",
+        "impossible_datetime",
+    ),
+    (
         "no offset",
         OCCURRENCE,
         {"start": "2027-01-05T10:00:00", "end": "2027-01-05T11:00:00"},
@@ -465,3 +497,53 @@ def test_a_huge_time_cell_is_read_but_not_kept(now: datetime) -> None:
     checked = check_row(JobRow(2, OCCURRENCE, {"start": huge}), now)
     assert "needs_offset" in [f.rule for f in checked.findings if f.field == "start"]
     assert timing._cached_reading.cache_info().currsize == size
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        (
+            "2027-02-30T10:00:00Z",
+            "2027-02-30 is not a day of the calendar (February 2027 has 28 days)",
+        ),
+        (
+            "2028-02-30T10:00:00Z",
+            "2028-02-30 is not a day of the calendar (February 2028 has 29 days)",
+        ),
+        (
+            "2027-04-31 10:00+02:00",
+            "2027-04-31 is not a day of the calendar (April 2027 has 30 days)",
+        ),
+        ("20270230T100000Z", "2027-02-30 is not a day of the calendar (February 2027 has 28 days)"),
+        ("2027-13-01T10:00:00Z", "2027-13-01 is not a day of the calendar (months run 01 to 12)"),
+        ("2027-00-10T10:00:00Z", "2027-00-10 is not a day of the calendar (months run 01 to 12)"),
+        ("2027-01-05T25:00:00Z", "25:00:00 is not a time of day (hours run 00 to 23)"),
+        (
+            "2027-01-05T24:00Z",
+            "24:00 is not a time of day (hours run 00 to 23: write 00:00 of the next day)",
+        ),
+        ("2027-01-05T10:60Z", "10:60 is not a time of day (minutes run 00 to 59)"),
+        ("2027-01-05T10:00:60.5Z", "10:00:60 is not a time of day (seconds run 00 to 59)"),
+    ],
+)
+def test_an_impossible_date_is_named_not_called_a_format_error(
+    text: str, says: str, now: datetime
+) -> None:
+    """A start written in the right format on a day or at a time that does not exist says which
+    part does not exist and why, not that the format is wrong."""
+    row = JobRow(2, OCCURRENCE, {"start": text, "end": TOMORROW_HOUR})
+    found = [f for f in check_row(row, now).findings if f.field == "start"]
+    assert [(f.rule, f.value) for f in found] == [("impossible_datetime", repr(text))]
+    assert found[0].message == f"start has the right format, but {says}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2027-02-30", "2027-02-30T10:00:00Q", "2027-0230T10:00", "+2027-02-30T10:00Z", "2027-02-30T1"],
+)
+def test_a_wrong_format_stays_a_format_error(text: str, now: datetime) -> None:
+    """A text that is not an ISO 8601 date and time is a format error even when its day is
+    impossible too: the format is what to fix first."""
+    row = JobRow(2, OCCURRENCE, {"start": text, "end": TOMORROW_HOUR})
+    rules = [f.rule for f in check_row(row, now).findings if f.field == "start"]
+    assert rules == ["datetime_format"]

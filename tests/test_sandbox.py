@@ -15,12 +15,14 @@ from bulkpatch.sandbox import (
     RunningSandbox,
     SandboxError,
     check_loopback,
+    every_kind_from,
     generate,
+    generate_meetings,
     occurrence_id,
     running_sandbox,
     seed_from_ids,
 )
-from bulkpatch.sandbox.store import Seed
+from bulkpatch.sandbox.store import MeetingStore, Seed
 
 Json = dict[str, Any]
 
@@ -566,6 +568,65 @@ def test_generation_is_deterministic() -> None:
         "scheduledMeeting",
         "meeting",
     }
+
+
+@pytest.mark.parametrize("hosts", [None, 1, 7])
+def test_generating_n_meetings_makes_n_meetings(hosts: int | None) -> None:
+    """--meetings N is N meetings in all, occurrences and instances counted, whatever N and hosts."""
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    for total in range(120):
+        assert len(generate_meetings(total, 5, now, hosts=hosts)) == total
+
+
+def _rare_kinds(store: MeetingStore, now: datetime) -> set[str]:
+    seeds = store.seeds.values()
+    return {
+        kind
+        for kind, present in (
+            ("ended", any(seed.state == "ended" for seed in seeds)),
+            ("in progress", any(seed.state == "inProgress" for seed in seeds)),
+            ("ad hoc", any(seed.adhoc for seed in seeds)),
+            ("room", any(seed.scheduled_type == "personalRoomMeeting" for seed in seeds)),
+            ("far", any(seed.start > now + timedelta(days=3650) for seed in seeds)),
+        )
+        if present
+    }
+
+
+@pytest.mark.parametrize("hosts", [None, 9])
+def test_every_kind_of_meeting_is_generated_from_the_minimum_the_help_names(
+    hosts: int | None,
+) -> None:
+    """From every_kind_from(hosts) meetings on, every rare kind is there; one fewer lacks some."""
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    fewest = every_kind_from(hosts or 4)
+    assert fewest == every_kind_from(0) + (hosts or 4)
+    every = {"ended", "in progress", "ad hoc", "room", "far"}
+    assert _rare_kinds(generate_meetings(fewest, 5, now, hosts=hosts), now) == every
+    assert _rare_kinds(generate_meetings(fewest - 1, 5, now, hosts=hosts), now) < every
+
+
+def test_generated_meetings_are_the_series_generate_draws() -> None:
+    """N meetings are generate()'s series and extras, in order: 95 are exactly its 40 series of
+    4 hosts with their occurrences, so a site described by its series stays the same site."""
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    by_total, by_series = generate_meetings(95, 5, now), generate(40, 5, now, extras=True)
+    assert list(by_total.seeds.items()) == list(by_series.seeds.items())
+    assert by_total.registrants == by_series.registrants
+    cut = generate_meetings(17, 5, now)  # 6 series make 14; the 7th recurs, cut to 2 occurrences
+    assert list(cut.seeds)[:14] == list(generate(6, 5, now).seeds)
+    assert [seed.kind for seed in list(cut.seeds.values())[14:]] == ["meetingSeries"] + [
+        "scheduledMeeting"
+    ] * 2
+
+
+def test_seeding_leaves_out_an_occurrence_on_a_day_that_does_not_exist() -> None:
+    """An occurrence id stamped 30 February names no meeting the API could have: it is left
+    out (404), not a crash of the sandbox seeded from that job."""
+    now = datetime(2030, 1, 1, tzinfo=UTC)
+    impossible = "1d824a4a205042eba9574e00b711b226_20270230T100000Z"
+    store = seed_from_ids(["abc", impossible], now)
+    assert set(store.seeds) == {"abc"}
 
 
 def test_seeding_makes_every_job_id_patchable() -> None:

@@ -344,24 +344,38 @@ def test_undo_run_is_bound_to_the_organisation_of_the_run(
     assert statuses(tmp_path / "job.csv.journal")[RowStatus.SUCCEEDED] == 2
 
 
-async def _people_me_failing(request: web.Request) -> web.StreamResponse:
-    """The API, but GET /v1/people/me answers 503 every time."""
-    if request.path == "/v1/people/me":
-        return web.json_response(webex_error("Service Unavailable"), status=503)
-    return await _meeting_echo(request)
+def _people_me_failing(message: str) -> Answer:
+    """The API, but GET /v1/people/me answers 503 with ``message`` every time."""
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        if request.path == "/v1/people/me":
+            return web.json_response(webex_error(message), status=503)
+        return await _meeting_echo(request)
+
+    return answer
 
 
+@pytest.mark.parametrize(
+    ("message", "said"),
+    [
+        ("Service Unavailable", "Service Unavailable; nothing was sent"),
+        ("The server is busy, try again later. ", "try again later; nothing was sent"),
+    ],
+)
 def test_a_failing_people_me_stops_before_anything_is_sent(
-    hostile: Callable[[Answer], HostileServer], tmp_path: Path
+    hostile: Callable[[Answer], HostileServer], tmp_path: Path, message: str, said: str
 ) -> None:
     """A 5xx from GET /v1/people/me is no answer about the organisation: the run stops (exit 3)
-    before a row is sent, rather than going on with the journal bound to no organisation."""
-    server = hostile(_people_me_failing)
+    before a row is sent, rather than going on with the journal bound to no organisation, and
+    says so in one sentence whether or not the server's message ends with a period."""
+    server = hostile(_people_me_failing(message))
     server.org_id = None
     job = titles_job(tmp_path / "job.csv", 2)
     code, out, err = run_against(server.api_url, job)
     assert code == 3, out + err
     assert "organisation could not be read" in out
+    assert said in out
+    assert ".;" not in out
     assert [r.method for r in server.received if r.path_qs != "/v1/people/me"] == []
 
 

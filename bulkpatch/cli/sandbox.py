@@ -6,12 +6,14 @@ import random
 import signal
 import sys
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
 import anyio
 import click
 import structlog
+from dateutil.relativedelta import relativedelta
 
 from bulkpatch.cli.common import EXIT_OK, common_options, exits_cleanly, main, settings_from
 from bulkpatch.cli.validate import delimiter_option, site_option
@@ -24,7 +26,8 @@ from bulkpatch.sandbox import (
     SandboxError,
     SandboxState,
     SnapshotError,
-    generate,
+    every_kind_from,
+    generate_meetings,
     is_snapshot,
     new_state,
     parse_latency,
@@ -59,6 +62,10 @@ def _user_tokens(_: click.Context, __: click.Parameter, value: tuple[str, ...]) 
         raise click.BadParameter(str(exc)) from None
 
 
+#: Meetings generated when neither --seed nor --meetings is given.
+DEFAULT_MEETINGS = 100
+
+
 @main.command()
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="Loopback address to serve on."
@@ -80,8 +87,11 @@ def _user_tokens(_: click.Context, __: click.Parameter, value: tuple[str, ...]) 
 @click.option(
     "--meetings",
     type=click.IntRange(0),
+    metavar="N",
     default=None,
-    help="Generate N meeting series (default 100 without --seed).",
+    help=f"Generate N meetings in all: series, their occurrences and instances count alike "
+    f"(default {DEFAULT_MEETINGS} without --seed). Every kind (ended, in progress, ad hoc, a "
+    f"personal room per host, 11 years ahead) from N = {every_kind_from(0)} + hosts.",
 )
 @click.option(
     "--hosts",
@@ -241,7 +251,9 @@ def sandbox(
       bulkpatch sandbox --rate-schedule 0:50,60:25,180:50 --read-rate 100
     """
     settings_from(config_path, log_format, verbose)
-    store = _store(seed_job, DELIMITERS[delimiter], meetings, hosts, random_seed, datetime.now(UTC))
+    now = datetime.now(UTC)
+    store = _store(seed_job, DELIMITERS[delimiter], meetings, hosts, random_seed, now)
+    generated = _generated(store, now) if seed_job is None else None
     faults = Faults(
         latency_ms=latency_ms,
         fault_rate=fault_rate,
@@ -281,7 +293,7 @@ def sandbox(
             state.on_request = lambda method, path, status, tracking: log.info(
                 "sandbox.request", method=method, path=path, status=status, trackingId=tracking
             )
-        anyio.run(_serve, state, host, port, token)
+        anyio.run(_serve, state, host, port, token, generated)
     except SandboxError as exc:  # a port in use, a host off loopback: the user's to fix
         raise ConfigError(str(exc)) from None
     return EXIT_OK
@@ -295,10 +307,10 @@ def _store(
     random_seed: int,
     now: datetime,
 ) -> MeetingStore:
-    """The meetings to serve: a snapshot's, a job's ids, or generated ones (with rare kinds)."""
+    """The meetings to serve: a snapshot's, a job's ids, or exactly ``meetings`` generated ones."""
     if seed is None:
-        count = 100 if meetings is None else meetings
-        return generate(count, random_seed, now, hosts=hosts, extras=count > 0)
+        total = DEFAULT_MEETINGS if meetings is None else meetings
+        return generate_meetings(total, random_seed, now, hosts=hosts)
     if is_snapshot(seed):
         try:
             return read_snapshot(seed)
@@ -307,11 +319,44 @@ def _store(
     return seed_from_ids(meeting_ids(seed, delimiter=delimiter), now)
 
 
-async def _serve(state: SandboxState, host: str, port: int, token: str | None) -> None:
+def _generated(store: MeetingStore, now: datetime) -> str:
+    """What the generated meetings are, by the API's meetingType, and which rare kinds are missing."""
+    seeds = store.seeds.values()
+    kinds = Counter(seed.kind for seed in seeds)
+    hosts = len(store.hosts)
+    made = (
+        f"generated: {kinds['meetingSeries']} series, {kinds['scheduledMeeting']} scheduled "
+        f"occurrences and {kinds['meeting']} meeting instances (in progress or ended), of {hosts} hosts"
+    )
+    far = now + relativedelta(years=10)
+    rare = {
+        "ended": any(seed.state == "ended" for seed in seeds),
+        "in-progress": any(seed.state == "inProgress" for seed in seeds),
+        "ad hoc": any(seed.adhoc for seed in seeds),
+        "personal room": any(seed.scheduled_type == "personalRoomMeeting" for seed in seeds),
+        "11-years-ahead": any(seed.start >= far for seed in seeds),
+    }
+    missing = [name for name, present in rare.items() if not present]
+    if not missing:
+        return f"{made}\n  every kind is there: {', '.join(rare)}"
+    kinds_missing = (
+        f"{', '.join(missing[:-1])} or {missing[-1]}" if len(missing) > 1 else missing[0]
+    )
+    return (
+        f"{made}\n  no {kinds_missing} meeting: every kind needs --meetings "
+        f"{every_kind_from(hosts)} or more"
+    )
+
+
+async def _serve(
+    state: SandboxState, host: str, port: int, token: str | None, generated: str | None
+) -> None:
     """Serve until SIGINT or SIGTERM; running_sandbox refuses any host that is not loopback."""
     async with running_sandbox(state, host, port) as running:
         example = next(iter(state.store.seeds), "<meetingId>")
         click.echo(f"bulkpatch sandbox: {len(state.store)} meetings at {running.api_url}")
+        if generated is not None:
+            click.echo(generated)
         click.echo(f"export WEBEX_ACCESS_TOKEN={token or 'sandbox-token'}")
         for user_token, email in state.users.items():
             click.echo(f"user token for {email}: {user_token}")

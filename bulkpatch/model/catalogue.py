@@ -128,6 +128,13 @@ RULES: tuple[Rule, ...] = (
     # --- times ---------------------------------------------------------------------------------
     _R("datetime_format", "start, end", "error", _400, "in any ISO 8601 compliant format"),
     _R(
+        "impossible_datetime",
+        "start, end, recurrence (UNTIL)",
+        "error",
+        _400,
+        "(a date or time of day no calendar has, in the right format: 2027-02-30, 25:00)",
+    ),
+    _R(
         "needs_offset",
         "start, end",
         "error",

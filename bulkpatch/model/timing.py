@@ -6,6 +6,8 @@ or over 23 h 59 min, and a start 10 years or more ahead; recurrence is an RFC 24
 
 from __future__ import annotations
 
+import re
+from calendar import monthrange
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
@@ -115,7 +117,7 @@ def _read_time(
     # Only a text that may be a time is kept: a cell of a megabyte stays out of the cache.
     reading = _cached_reading(text, zone) if len(text) <= _CACHED_LENGTH else _reading(text, zone)
     if reading.problem is not None:
-        _report_time(field, text, zone, reading.problem, report)
+        _report_time(field, text, zone, reading, report)
     if reading.sent is not None:
         body[field] = reading.sent
     return reading.moment
@@ -127,12 +129,17 @@ class _Reading(NamedTuple):
     moment: datetime | None  # None: refused
     problem: str | None  # the rule it breaks (``ambiguous_time`` only warns)
     sent: str | None = None  # a local time as sent, with its offset
+    why: str = ""  # which part of an ``impossible_datetime`` does not exist
 
 
 def _reading(text: str, zone: tzinfo | None) -> _Reading:
     """What ``text`` means as a start or end in ``zone`` (None: the row gives no timezone)."""
     moment = parse_iso8601(text)
     if moment is None:
+        # Only a text that failed is looked at again: a valid time costs nothing more.
+        why = calendar_problem(text)
+        if why is not None:
+            return _Reading(None, "impossible_datetime", why=why)
         return _Reading(None, "datetime_format")
     if moment.tzinfo is not None:
         return _Reading(moment, None)
@@ -156,10 +163,11 @@ _cached_reading = lru_cache(maxsize=8192)(_reading)
 
 
 def _report_time(
-    field: str, text: str, zone: tzinfo | None, problem: str, report: Reporter
+    field: str, text: str, zone: tzinfo | None, reading: _Reading, report: Reporter
 ) -> None:
     """The finding for a time ``_reading`` refused or warned of, on this row."""
-    message = _TIME_PROBLEMS[problem].format(field=field, zone=zone)
+    problem = reading.problem or ""
+    message = _TIME_PROBLEMS[problem].format(field=field, zone=zone, why=reading.why)
     if problem == "ambiguous_time":
         report.warning(field, problem, message, text)
     else:
@@ -170,6 +178,7 @@ _TIME_PROBLEMS = {
     "datetime_format": (
         "{field} must be an ISO 8601 date and time, such as 2030-01-27T20:30:00+08:00"
     ),
+    "impossible_datetime": "{field} has the right format, but {why}",
     "needs_offset": "{field} has no UTC offset; add one (+02:00, Z) or give the row a timezone",
     "nonexistent_time": "{field} does not exist in {zone} (the clocks skip it)",
     "ambiguous_time": "{field} happens twice in {zone}; the first is used",
@@ -185,6 +194,65 @@ def parse_iso8601(text: str) -> datetime | None:
         return datetime.fromisoformat(stripped)
     except ValueError:
         return None
+
+
+#: An ISO 8601 calendar date and time of day, extended (2027-02-30T10:00) or basic (20270230T1000);
+#: what may follow (fraction, offset) is left to ``datetime.fromisoformat``.
+_DATE_TIME = re.compile(
+    r"(?P<year>\d{4})(?P<dash>-?)(?P<month>\d{2})(?P=dash)(?P<day>\d{2})"
+    r"(?:(?P<t>[Tt ])(?P<hour>\d{2})(?:(?P<colon>:?)(?P<minute>\d{2})"
+    r"(?:(?P=colon)(?P<second>\d{2}))?)?)?"
+)
+#: The forms RFC 2445 gives UNTIL: a date, or a date and time (20270228, 20270228T100000Z).
+_UNTIL = re.compile(r"\d{8}(?:[Tt]\d{6}[Zz]?)?")
+#: In English whatever the locale: findings read the same on every machine.
+_MONTHS = "January February March April May June July August September October November December"
+
+
+def calendar_problem(text: str, *, needs_time: bool = True) -> str | None:
+    """Why an ISO 8601 text in the right format names no real moment (2027-02-30, 25:00), or
+    None: the text is fine, or its format is wrong (then that is what to say).
+
+    Meant for a text that did not parse, so valid times never pay for it. The same text with
+    every number in range must parse, so a wrong format is never called an impossible date.
+    """
+    stripped = text.strip()
+    match = _DATE_TIME.match(stripped)
+    if match is None or (needs_time and match["t"] is None):
+        return None
+    dash, colon = match["dash"], match["colon"] or ""
+    in_range = f"2000{dash}01{dash}01"
+    if match["t"] is not None:
+        in_range += match["t"] + "00"
+        if match["minute"] is not None:
+            in_range += f"{colon}00" + (f"{colon}00" if match["second"] is not None else "")
+    try:
+        datetime.fromisoformat(in_range + stripped[match.end() :])
+    except ValueError:
+        return None  # the format is wrong, whatever the numbers
+    year, month, day = (int(match[name]) for name in ("year", "month", "day"))
+    date = f"{match['year']}-{match['month']}-{match['day']}"
+    if year == 0:
+        return f"{date} is not a day of the calendar (years run 0001 to 9999)"
+    if not 1 <= month <= 12:
+        return f"{date} is not a day of the calendar (months run 01 to 12)"
+    days = monthrange(year, month)[1]
+    if not 1 <= day <= days:
+        return f"{date} is not a day of the calendar ({_MONTHS.split()[month - 1]} {year} has {days} days)"
+    return _time_of_day_problem(match)
+
+
+def _time_of_day_problem(match: re.Match[str]) -> str | None:
+    """Why the time of day of a :data:`_DATE_TIME` match does not exist, or None."""
+    parts = [match[name] for name in ("hour", "minute", "second") if match[name] is not None]
+    shown = ":".join(parts + ["00"] * (len(parts) == 1))
+    hour, minute, second = (int(part) for part in [*parts, "0", "0", "0"][:3])
+    if hour == 24 and minute == second == 0:
+        return f"{shown} is not a time of day (hours run 00 to 23: write 00:00 of the next day)"
+    for value, unit, top in ((hour, "hours", 23), (minute, "minutes", 59), (second, "seconds", 59)):
+        if value > top:
+            return f"{shown} is not a time of day ({unit} run 00 to {top})"
+    return None
 
 
 def _as_sent(moment: datetime, limits: _Limits, *, is_start: bool) -> datetime:
@@ -267,7 +335,13 @@ def check_rrule(text: str, now: datetime, report: Reporter, start: datetime | No
     try:
         expand(text, start or now)
     except (ValueError, TypeError, KeyError, OverflowError) as exc:
-        report.error("recurrence", "rrule", f"recurrence is not a valid RRULE: {exc}", text)
+        until = parts.get("UNTIL", "")
+        why = calendar_problem(until, needs_time=False) if _UNTIL.fullmatch(until) else None
+        if why is not None:
+            message = f"recurrence's UNTIL has the right format, but {why}"
+            report.error("recurrence", "impossible_datetime", message, text)
+        else:
+            report.error("recurrence", "rrule", f"recurrence is not a valid RRULE: {exc}", text)
         return
     bent = bend(text, now, start or now)
     for name in bent.first_only:

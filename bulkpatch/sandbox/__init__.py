@@ -17,7 +17,13 @@ from bulkpatch.sandbox.app import (
     new_state,
     running_sandbox,
 )
-from bulkpatch.sandbox.seeding import generate, occurrence_id, seed_from_ids
+from bulkpatch.sandbox.seeding import (
+    every_kind_from,
+    generate,
+    generate_meetings,
+    occurrence_id,
+    seed_from_ids,
+)
 from bulkpatch.sandbox.snapshot import SnapshotError, is_snapshot, read_snapshot, seed_from_snapshot
 from bulkpatch.sandbox.store import MeetingStore
 from bulkpatch.sandbox.traffic import Faults, RateLimits, Stats, parse_latency
@@ -35,7 +41,9 @@ __all__ = [
     "Stats",
     "build_app",
     "check_loopback",
+    "every_kind_from",
     "generate",
+    "generate_meetings",
     "is_snapshot",
     "new_state",
     "occurrence_id",

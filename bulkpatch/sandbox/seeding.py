@@ -24,9 +24,9 @@ def occurrence_id(series_id: str, start: datetime) -> str:
 def seed_from_ids(meeting_ids: Iterable[str], now: datetime) -> MeetingStore:
     """A store in which every id exists and can be patched: series, or occurrences of one.
 
-    Ids the API could never have (empty, ``.``, ``..``) are left out, so no such id ever names a
-    meeting of the sandbox. Their hosts are invented, so a ``hostEmail`` naming the real host is
-    not refused as another host's.
+    Ids the API could never have (empty, ``.``, ``..``, an occurrence on a day the calendar does
+    not have) are left out, so no such id ever names a meeting of the sandbox. Their hosts are
+    invented, so a ``hostEmail`` naming the real host is not refused as another host's.
     """
     store = MeetingStore(hosts_known=False)
     for meeting_id in meeting_ids:
@@ -36,7 +36,10 @@ def seed_from_ids(meeting_ids: Iterable[str], now: datetime) -> MeetingStore:
         zone = rng.choice(ZONES)
         if is_occurrence_id(meeting_id):
             series_id, stamp = meeting_id.rsplit("_", 1)
-            start = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            try:
+                start = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+            except ValueError:
+                continue  # 20270230T100000Z: no occurrence starts at a moment that does not exist
             if start <= now:
                 start = _future_slot(rng, now)
             if series_id not in store.seeds:
@@ -71,41 +74,115 @@ def generate(
     change), a personal room meeting for each host and a meeting 11 years ahead.
     """
     rng = random.Random(random_seed)
-    store = MeetingStore(hosts=numbered_hosts(hosts) if hosts else MeetingStore().hosts)
+    store = _empty_store(hosts)
     for index in range(count):
-        series_id = f"{rng.getrandbits(128):032x}"
-        start = _future_slot(rng, now)
-        zone = ZONES[index % len(ZONES)]
-        kind_of_type: ScheduledType = "webinar" if index % 5 == 4 else "meeting"
-        special = index % 20
-        if special == 17:
-            store.add(
-                series_id, Seed("meeting", "ended", now - timedelta(days=1), 60, zone, kind_of_type)
-            )
-        elif special == 18:
-            began = now - timedelta(minutes=20)
-            store.add(series_id, Seed("meetingSeries", "inProgress", began, 60, zone, kind_of_type))
-            instance = f"{hashlib.sha256(series_id.encode()).hexdigest()[:32]}_I_{index}"
-            store.add(
-                instance, Seed("meeting", "inProgress", began, 60, zone, kind_of_type, series_id)
-            )
-        elif special == 19:
-            store.add(series_id, Seed("meetingSeries", "active", start, 60, zone, adhoc=True))
-        elif index % 3 == 0:
-            store.add(series_id, weekly_series(start, zone, kind_of_type))
-            for week in range(OCCURRENCES_PER_SERIES):
-                when = start + timedelta(weeks=week)
-                store.add(
-                    occurrence_id(series_id, when),
-                    Seed("scheduledMeeting", "scheduled", when, 60, zone, kind_of_type, series_id),
-                )
-        else:
-            store.add(series_id, Seed("meetingSeries", "active", start, 30, zone, kind_of_type))
-        if index % 10 == 9:
-            store.registrants[series_id] = 3
+        _add_series(store, index, _draw_series(index, rng, now))
     if extras:
         _add_extras(store, random_seed, now)
     return store
+
+
+def generate_meetings(
+    total: int, random_seed: int, now: datetime, *, hosts: int | None = None
+) -> MeetingStore:
+    """Exactly ``total`` meetings, occurrences included: :func:`generate`'s series in its order.
+
+    The last series is cut to fit (a weekly one keeps the occurrences there is room for, any
+    other becomes a plain series). From :func:`every_kind_from` meetings on, the rare kinds are
+    there too: ended, in progress and ad hoc among the series, then :func:`generate`'s extras.
+    Below that, the series alone, as many as fit.
+    """
+    rng = random.Random(random_seed)
+    store = _empty_store(hosts)
+    with_extras = total >= every_kind_from(len(store.hosts))
+    room = total - _extras_size(len(store.hosts)) if with_extras else total
+    index = 0
+    while len(store) < room:
+        _add_series(store, index, _draw_series(index, rng, now, room - len(store)))
+        index += 1
+    if with_extras:
+        _add_extras(store, random_seed, now)
+    return store
+
+
+#: The series after which every kind has been drawn: the 18th to 20th are ended, in progress, ad hoc.
+_EVERY_KIND_SERIES = 20
+
+
+def every_kind_from(hosts: int) -> int:
+    """The fewest meetings :func:`generate_meetings` holds every kind of meeting in, for ``hosts``."""
+    drawn = sum(_series_size(index) for index in range(_EVERY_KIND_SERIES))
+    return drawn + _extras_size(hosts)
+
+
+def _empty_store(hosts: int | None) -> MeetingStore:
+    return MeetingStore(hosts=numbered_hosts(hosts) if hosts else MeetingStore().hosts)
+
+
+def _extras_size(hosts: int) -> int:
+    """A personal room meeting per host and the meeting 11 years ahead."""
+    return hosts + 1
+
+
+def _kind(index: int) -> str:
+    """What the ``index``-th generated series is (its meetings are drawn in :func:`_draw_series`)."""
+    special = index % 20
+    if 17 <= special <= 19:
+        return ("ended", "in_progress", "adhoc")[special - 17]
+    return "weekly" if index % 3 == 0 else "plain"
+
+
+def _series_size(index: int) -> int:
+    """How many meetings the ``index``-th series brings: itself and its occurrences or instance."""
+    return {"weekly": 1 + OCCURRENCES_PER_SERIES, "in_progress": 2}.get(_kind(index), 1)
+
+
+def _draw_series(
+    index: int, rng: random.Random, now: datetime, room: int | None = None
+) -> list[tuple[str, Seed]]:
+    """The ``index``-th series, first, then its occurrences or its in-progress instance.
+
+    With ``room``, at most that many meetings: a weekly series keeps the occurrences that fit,
+    a series that does not fit otherwise is drawn plain (the same id, start and zone).
+    """
+    series_id = f"{rng.getrandbits(128):032x}"
+    start = _future_slot(rng, now)
+    zone = ZONES[index % len(ZONES)]
+    kind_of_type: ScheduledType = "webinar" if index % 5 == 4 else "meeting"
+    kind = _kind(index)
+    occurrences = OCCURRENCES_PER_SERIES if room is None else min(OCCURRENCES_PER_SERIES, room - 1)
+    if room is not None and _series_size(index) > room and (kind != "weekly" or occurrences < 1):
+        kind = "plain"
+    if kind == "ended":
+        return [
+            (series_id, Seed("meeting", "ended", now - timedelta(days=1), 60, zone, kind_of_type))
+        ]
+    if kind == "in_progress":
+        began = now - timedelta(minutes=20)
+        instance = f"{hashlib.sha256(series_id.encode()).hexdigest()[:32]}_I_{index}"
+        return [
+            (series_id, Seed("meetingSeries", "inProgress", began, 60, zone, kind_of_type)),
+            (instance, Seed("meeting", "inProgress", began, 60, zone, kind_of_type, series_id)),
+        ]
+    if kind == "adhoc":
+        return [(series_id, Seed("meetingSeries", "active", start, 60, zone, adhoc=True))]
+    if kind == "weekly":
+        weeks = (start + timedelta(weeks=week) for week in range(occurrences))
+        return [(series_id, weekly_series(start, zone, kind_of_type))] + [
+            (
+                occurrence_id(series_id, when),
+                Seed("scheduledMeeting", "scheduled", when, 60, zone, kind_of_type, series_id),
+            )
+            for when in weeks
+        ]
+    return [(series_id, Seed("meetingSeries", "active", start, 30, zone, kind_of_type))]
+
+
+def _add_series(store: MeetingStore, index: int, group: list[tuple[str, Seed]]) -> None:
+    for meeting_id, seed in group:
+        store.add(meeting_id, seed)
+    if index % 10 == 9:
+        store.registrants[group[0][0]] = 3
 
 
 def _add_extras(store: MeetingStore, random_seed: int, now: datetime) -> None:

@@ -74,7 +74,7 @@ async def bind_organisation(session: Session, journal: Journal, log: FilteringBo
         journal.bind_org(org_id)
         return True
     if not final.ok and status not in _NO_SCOPE:
-        detail = f"GET /v1/people/me: {final.error or f'HTTP {status}'}; nothing was sent"
+        detail = f"GET /v1/people/me: {_clause(final.error or f'HTTP {status}')}; nothing was sent"
         log.error("journal.org_unreadable", error=detail)
         session.pipeline.stopper.request(StopReason.IDENTITY, detail)
         return False
@@ -91,6 +91,12 @@ async def bind_organisation(session: Session, journal: Journal, log: FilteringBo
 
 #: Answers to GET /v1/people/me that mean the token may not read it, not that the API failed.
 _NO_SCOPE = frozenset({403, 404})
+
+
+def _clause(message: str) -> str:
+    """A server's message made to go on as part of a sentence: its closing period dropped."""
+    text = message.rstrip()
+    return text[:-1].rstrip() if text.endswith(".") and not text.endswith("..") else text
 
 
 def limits_of(settings: Settings) -> Limits:
