@@ -312,3 +312,23 @@ def test_a_sandbox_trial_of_a_pulled_job_meets_the_sites_states(tmp_path: Path) 
     snapshot.unlink()
     code, out, _ = invoke("run", str(job), "--sandbox", "--journal", str(tmp_path / "j2"))
     assert code == 0, out
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ("2027-02-30", "February 2027 has 28 days"),
+        ("2027-13-01T10:00", "months run 01 to 12"),
+        ("next tuesday", "expected an ISO 8601 date or date-time"),
+    ],
+)
+def test_a_date_that_does_not_exist_is_named_as_such(tmp_path: Path, given: str, said: str) -> None:
+    """--from 2027-02-30 is in the right format on a day that does not exist: the error says
+    so (it said the format was wrong); a text in no date format still hears that."""
+    out = tmp_path / "pulled.csv"
+    code, stdout, stderr = invoke(
+        "pull", "-o", str(out), "--host-email", "a@example.com", "--from", given, token="t"
+    )
+    assert code == 2, stdout + stderr
+    assert said in stderr
+    assert not out.exists()

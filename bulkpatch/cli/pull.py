@@ -32,7 +32,7 @@ from bulkpatch.config import Settings
 from bulkpatch.engine import Stopper, StopReason
 from bulkpatch.errors import ConfigError
 from bulkpatch.jobfile import JobFormat, job_format
-from bulkpatch.model.timing import parse_iso8601
+from bulkpatch.model.timing import calendar_problem, parse_iso8601
 from bulkpatch.redact import printable
 from bulkpatch.sidefiles import read_side_file
 from bulkpatch.tokens import Credentials
@@ -215,8 +215,12 @@ def _moment(text: str | None, flag: str) -> datetime | None:
         return None
     moment = parse_iso8601(text) or parse_iso8601(f"{text.strip()}T00:00")
     if moment is None:
+        why = calendar_problem(text, needs_time=False)
         raise click.BadParameter(
-            f"expected an ISO 8601 date or date-time, not {text!r}", param_hint=flag
+            f"{text!r} has the right format, but {why}"
+            if why
+            else f"expected an ISO 8601 date or date-time, not {text!r}",
+            param_hint=flag,
         )
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
