@@ -9,7 +9,7 @@ import pytest
 from conftest import VirtualClock
 
 from bulkpatch.limiter import AdaptiveLimiter, RateFinder
-from bulkpatch.limiter.finder import MARGIN, START_RATE
+from bulkpatch.limiter.finder import DECREASE, MARGIN, START_RATE
 from bulkpatch.limiter.pacer import Pacer
 from bulkpatch.limiter.window import WindowDetector
 
@@ -146,6 +146,23 @@ def test_a_pause_too_short_to_fill_the_bucket_still_measures_the_limit(
     assert finder.rate == pytest.approx(5.0, rel=0.03)
 
 
+def test_a_429_soon_after_a_pause_does_not_measure_the_pause(
+    virtual_clock: VirtualClock,
+) -> None:
+    """Refused again 40 ms after a 1-second pause: the successes since the last 429 over the
+    second and more since then (21/s at a limit of 300) say nothing of a limit whose bucket
+    the pause refilled; the pace is cut by DECREASE instead, the next 429 measures."""
+    finder = RateFinder(virtual_clock.now(), learned=500.0)
+    finder.throttled(virtual_clock.now(), 1.0, new_episode=True)
+    virtual_clock.monotonic += 1.0
+    pace = finder.rate
+    for _ in range(21):  # the refilled bucket, and 300/s, in 40 ms
+        virtual_clock.monotonic += 0.04 / 21
+        finder.succeeded(virtual_clock.monotonic)
+    finder.throttled(virtual_clock.now(), 1.0, new_episode=True)
+    assert finder.rate == pytest.approx(DECREASE * pace)
+
+
 def test_in_flight_refusals_change_nothing(virtual_clock: VirtualClock) -> None:
     """Only the first 429 of an episode moves the pace."""
     finder = RateFinder(virtual_clock.now(), learned=40.0)
@@ -178,13 +195,14 @@ def test_a_run_that_does_not_lead_neither_grows_nor_probes(
     virtual_clock: VirtualClock, learned: float | None
 ) -> None:
     """Of the runs on one token only the leader raises the pace, starting or probing; the
-    others pace with it, and one still starting takes its pace as found."""
+    others pace with it, and following measures nothing: nothing to remember as found."""
     finder = RateFinder(virtual_clock.now(), learned=learned)
-    finder.leads = False
+    finder.lead(virtual_clock.now(), leading=False)
     _send(finder, virtual_clock, 300.0)
     assert finder.rate == (START_RATE if learned is None else learned)
     finder.pace_with(33.0)
-    assert (finder.rate, finder.discovering) == (33.0, False)
+    assert finder.rate == 33.0
+    assert finder.settled == (None if learned is None else 33.0)
 
 
 def test_a_failed_probe_goes_back_under_the_refused_pace(virtual_clock: VirtualClock) -> None:

@@ -15,6 +15,7 @@ import pytest
 from simulation import LoopClock, Outcome, run_virtual, simulate, simulate_rows
 
 from bulkpatch.limiter import AdaptiveLimiter, default_state_dir, open_pacing, token_identity
+from bulkpatch.limiter.peers import leader, leader_pace, others_sending
 from bulkpatch.limiter.state import StateFile, state_path
 from bulkpatch.sandbox.limits import RateLimits
 
@@ -179,30 +180,90 @@ def test_two_runs_on_one_token_share_the_limit(tmp_path: Path, delay: float) -> 
     assert first.violations + second.violations == 0
 
 
-def test_a_rate_written_before_the_latest_429_is_not_taken(tmp_path: Path) -> None:
-    """A run refused measures the token's rate; the leader, whose pace in the state file
-    dates from before that 429, takes the measure, and the refused run keeps it (it used to
-    meet that older pace halfway, and both settled under the limit the 429 had measured)."""
+def test_a_pace_written_before_the_latest_429_is_not_taken(tmp_path: Path) -> None:
+    """A leader pacing a learned 60/s; the other run is refused and measures less: after the
+    pause both pace that measure (the leader's entry still held 60/s from before the 429; the
+    two used to meet halfway, and settle where no 429 had measured)."""
+    (state := StateFile(state_path(tmp_path, "t", "i"))).prepare()
+    state.update(
+        lambda d: d.update(lanes={"write": {"rate": 60.0, "retryAfter": 1.0, "learnedAt": 0.0}})
+    )
 
     async def main() -> None:
-        with open_pacing(clock=LoopClock(), target="t", identity="i", state_dir=tmp_path) as leader:
-            leading = leader.lane("write")
+        with open_pacing(clock=LoopClock(), target="t", identity="i", state_dir=tmp_path) as first:
+            leading = first.lane("write")
             await leading.acquire()
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(1.1)
+            await leading.acquire()  # a heartbeat with its pace
             with open_pacing(
                 clock=LoopClock(), target="t", identity="i", state_dir=tmp_path
-            ) as refused:
-                lane = refused.lane("write")
+            ) as second:
+                lane = second.lane("write")
                 await lane.acquire()
-                assert lane.finder.rate == leading.finder.rate
+                for _ in range(40):
+                    lane.on_success()
+                    await asyncio.sleep(0.025)
                 lane.on_throttle(1.0)
                 measured = lane.finder.rate
-                assert measured < leading.finder.rate
-                # Both wait the pause out, reading the state file.
+                assert measured < 0.9 * 60
                 await asyncio.gather(lane.acquire(), leading.acquire())
-                assert lane.finder.rate == pytest.approx(measured)
-                assert leading.finder.rate == pytest.approx(measured)
+                await asyncio.sleep(1.5)
+                await asyncio.gather(lane.acquire(), leading.acquire())
+                assert lane.finder.rate == pytest.approx(measured, rel=0.01)
+                assert leading.finder.rate == pytest.approx(measured, rel=0.01)
                 assert (leading.finder.leads, lane.finder.leads) == (True, False)
+
+    run_virtual(main)
+
+
+def test_a_run_that_cannot_send_its_share_does_not_hold_the_other_back(tmp_path: Path) -> None:
+    """The first run on a token can send only about 26/s (8 workers, 0.3 s answers); one
+    joining 2 s later sends the rest of a 300/s limit: it leads (the first cannot keep up)
+    and gets what the first leaves. (With the first leading, both sat at a third of the
+    limit; counting each success twice, the second measured the limit too high.)"""
+
+    async def one(limits: RateLimits, delay: float, rows: int, **how: float) -> Outcome:
+        await asyncio.sleep(delay)
+        with open_pacing(
+            clock=LoopClock(), target="t", identity="id", state_dir=tmp_path
+        ) as pacing:
+            return await simulate(pacing.lane("write"), limits, rows, **how)  # type: ignore[arg-type]
+
+    async def main() -> tuple[Outcome, Outcome]:
+        limits = _limits(300)
+        slow = one(limits, 0.0, 300 * 40, concurrency=8, latency=0.3)
+        first, second = await asyncio.gather(slow, one(limits, 2.0, 300 * 30))
+        return first, second
+
+    first, second = run_virtual(main)
+    assert second.share(300) >= 0.7
+    assert (first.throttled + second.throttled) < 0.05 * (first.requests + second.requests)
+
+
+def test_a_run_following_a_start_learns_nothing(tmp_path: Path) -> None:
+    """A run pacing with a leader still starting measured nothing: it leaves no rate for the
+    next run (it left the leader's unmeasured pace, which held the next run under the limit
+    for a hundred seconds)."""
+
+    async def main() -> None:
+        clock = LoopClock()
+        with open_pacing(clock=clock, target="t", identity="i", state_dir=tmp_path) as leader:
+            leading = leader.lane("write")
+            for _ in range(30):
+                await leading.acquire()
+                leading.on_success()
+            assert leading.finder.discovering
+            assert leading.finder.rate > 20
+            with open_pacing(clock=clock, target="t", identity="i", state_dir=tmp_path) as follower:
+                lane = follower.lane("write")
+                for _ in range(5):
+                    await leading.acquire()  # the leader sees a second run, and writes its pace
+                    await lane.acquire()
+                    lane.on_success()
+                assert lane.finder.rate == leading.finder.rate
+                assert follower.report()["rateLearned"] is None
+            saved = StateFile(state_path(tmp_path, "t", "i")).read()
+            assert saved.get("lanes", {}) == {}
 
     run_virtual(main)
 
@@ -359,3 +420,43 @@ def test_the_ceiling_holds_even_when_the_finder_is_wrong() -> None:
     outcome = run_virtual(main)
     assert outcome.rows / outcome.seconds <= 20.0 * 1.01
     assert max(outcome.per_second.values()) <= 21
+
+
+def _entry(
+    joined: float | None, *, keeps_up: bool | None = True, **more: object
+) -> dict[str, object]:
+    """A participant entry of the state file (None: a key an earlier version did not write)."""
+    entry: dict[str, object] = dict(more)
+    if joined is not None:
+        entry["joined"] = joined
+    if keeps_up is not None:
+        entry["keepsUp"] = keeps_up
+    return entry
+
+
+@pytest.mark.parametrize(
+    ("entries", "expected"),
+    [
+        ({"a": _entry(1.0), "b": _entry(2.0)}, "a"),  # the first to join
+        ({"a": _entry(1.0, keeps_up=False), "b": _entry(2.0)}, "b"),  # it cannot keep up
+        ({"a": _entry(1.0, keeps_up=False), "b": _entry(2.0, keeps_up=False)}, "a"),
+        ({"a": _entry(None, keeps_up=None), "b": _entry(2.0)}, "b"),  # an earlier version's
+    ],
+)
+def test_the_first_run_to_join_that_keeps_up_leads(
+    entries: dict[str, dict[str, object]], expected: str
+) -> None:
+    """Of the runs on a token, the first to join among those sending their share leads; when
+    none does, the first to join; a run of an earlier version (no `joined`) never leads."""
+    assert leader(entries, list(entries), "b") == expected
+
+
+def test_a_leaders_pace_counts_only_since_the_latest_429() -> None:
+    """A pace written before the latest 429 this run saw is not taken; an entry of an earlier
+    version (no episode) is; a run that keeps up sends its share, one that does not what it
+    wrote."""
+    assert leader_pace(_entry(1.0, episode=3, pace=40.0), 4) is None
+    assert leader_pace(_entry(1.0, episode=4, pace=40.0), 4) == 40.0
+    assert leader_pace(_entry(1.0, pace=40.0), 4) == 40.0
+    assert others_sending(_entry(1.0, sending=12.5)) is None
+    assert others_sending(_entry(1.0, keeps_up=False, sending=12.5)) == 12.5

@@ -5,8 +5,10 @@
   ``episodes``), decided by a :class:`RateFinder` (``finder.py``: start, measure, probe by
   cost; ``window.py``: fixed-window quotas) and spaced by ``pacer.py``.
 * :class:`Pacing`: the lanes of a run (``pacing.lane("read")``, ``pacing.lane("write")``), each
-  learning its own rate, all held by one Retry-After; :func:`open_pacing` builds it with the
-  rate learned by earlier runs and joins the other runs on the same target and token.
+  its portion of one rate found for the token, all held by one Retry-After; :func:`open_pacing`
+  builds it with the rate learned by earlier runs and joins the other runs on the same target
+  and token through the state file (``state.py``; ``sharing.py``, ``peers.py``: which run
+  leads, what each sends).
 """
 
 from bulkpatch.clock import Clock, SystemClock

@@ -23,6 +23,9 @@ A server's limit shows only when it is passed: a 429, and a Retry-After to wait 
 * **Windows.** A limit of N per fixed window shows as refusals that resume on the window's
   boundaries (:mod:`bulkpatch.limiter.window`); once three do, the quota is paced evenly over
   the window.
+* **Shared.** With other runs on the token, each success of ours stands for ``weight`` of the
+  token's (its traffic against ours, :mod:`bulkpatch.limiter.peers`), and only the run that
+  leads raises the pace (:attr:`RateFinder.leads`); the others pace with it.
 
 Everything here is a value computed from the clock's time; nothing sleeps or sends.
 """
@@ -83,8 +86,8 @@ class RateFinder:
         "min_rate",
         "rate",
         "refused",
-        "share",
         "uncertainty",
+        "weight",
         "window",
     )
 
@@ -108,9 +111,11 @@ class RateFinder:
         self.last_refusal_at: float | None = None
         #: How far off the last measure may be, as a share of it: the gap a probe may find.
         self.uncertainty = MAX_PROBE
-        #: How many runs share the token (each success of ours stands for this many).
-        self.share = 1
-        #: Whether this run may probe: of the runs sharing a token, only the one leading does.
+        #: How many of the token's successes each of ours stands for (1 alone; with other
+        #: runs on the token, their traffic and ours against ours).
+        self.weight = 1.0
+        #: Whether this run raises the pace (starting, or probing): of the runs sharing a
+        #: token, only the one leading does; the others pace with it (see :meth:`pace_with`).
         self.leads = True
         self.discovering = learned is None
         start = START_RATE if learned is None else learned
@@ -122,14 +127,15 @@ class RateFinder:
             self.last_refusal_at = now
             self.uncertainty = MIN_GAP
         self.window = WindowDetector()
-        self._history: deque[float] = deque()
+        #: Our successes of the last seconds: when, and how many of the token's each stood for.
+        self._history: deque[tuple[float, float]] = deque()
         #: The server's burst the measure assumes, learned from steady cycles (see _learn_burst).
         self.burst = ASSUMED_BURST
         #: Whether the pace stayed the same since sending last resumed, and such cycles' lengths.
         self._steady = False
         self._stuck = 0
-        self._steady_cycles: deque[tuple[float, int]] = deque(maxlen=4)
-        self._cycle = 0
+        self._steady_cycles: deque[tuple[float, float]] = deque(maxlen=4)
+        self._cycle = 0.0
         self._resumed_at = now
         #: When the server's bucket was last seen empty: the last 429 (ours or another run's).
         self._emptied_at: float | None = None
@@ -157,20 +163,26 @@ class RateFinder:
 
         Each run reckons the token's traffic as its own successes times the runs sharing it,
         which holds only while every run paces the same total; so one run leads (it alone
-        probes) and the others pace with it. A run still starting takes the pace as found.
+        raises the pace) and the others pace with it. Following measures nothing: a run still
+        starting stays so (its pace is not one to remember) until a 429 measures.
         """
         if self.window.quota is not None:
             return  # each run paces the quota it saw
-        if self.discovering:
-            self.discovering = False
-            self.good = self._bounded(pace)
-            self.uncertainty = self._probe_step = MIN_GAP
         self._probe_since = self._base = None
         if abs(pace - self.rate) > 1e-9 * self.rate:
             self.rate = self._bounded(pace)
             self._steady = False
 
-    def follow(self, now: float, pause: float, rate: float, uncertainty: float = MIN_GAP) -> None:
+    def lead(self, now: float, leading: bool) -> None:
+        """Lead the token's runs from ``now`` (raise the pace: start, probe), or stop leading.
+
+        A run that takes the lead while still starting grows from its pace as of now.
+        """
+        if leading and not self.leads:
+            self._start_step_at = now
+        self.leads = leading
+
+    def follow(self, now: float, pause: float, rate: float, uncertainty: float) -> None:
         """Another run on the token was refused and measured ``rate`` (the token's), as
         precise as ``uncertainty``: take it.
 
@@ -185,19 +197,21 @@ class RateFinder:
         self.uncertainty = self._probe_step = min(MAX_PROBE, max(MIN_GAP, uncertainty))
         self._steady = False
         self._history.clear()
-        self._cycle = 0
+        self._cycle = 0.0
         self._emptied_at = now
         self._resumed_at = now + pause
 
     def _bounded(self, rate: float) -> float:
         return max(self.min_rate, min(self.ceiling, rate))
 
-    def succeeded(self, now: float) -> None:
-        """One request succeeded at ``now``."""
-        self._cycle += 1
+    def succeeded(self, now: float, weight: float = 1.0) -> None:
+        """One request succeeded at ``now``, standing for ``weight`` of the token's successes
+        (the runs sharing the token: their traffic and ours, against ours)."""
+        self.weight = weight
+        self._cycle += weight
         history = self._history
-        history.append(now)
-        while history[0] < now - _HISTORY_SECONDS:
+        history.append((now, weight))
+        while history[0][0] < now - _HISTORY_SECONDS:
             history.popleft()
         if not self.leads:
             return  # the run leading the token grows and probes; this one paces with it
@@ -206,12 +220,13 @@ class RateFinder:
         else:
             self._probe(now)
 
-    def _sent_since(self, since: float) -> int:
-        count = 0
-        for moment in reversed(self._history):
+    def _sent_since(self, since: float) -> float:
+        """The token's successes since ``since``, as ours reckon them."""
+        count = 0.0
+        for moment, weight in reversed(self._history):
             if moment < since:
                 break
-            count += 1
+            count += weight
         return count
 
     def _grow(self, now: float) -> None:
@@ -229,7 +244,7 @@ class RateFinder:
 
     def _probe(self, now: float) -> None:
         """Hold, then probe above the pace held once a quiet time has passed."""
-        if self.window.quota is not None or self.rate >= self.ceiling or not self.leads:
+        if self.window.quota is not None or self.rate >= self.ceiling:
             return
         since = self._probe_since
         if since is not None:
@@ -301,13 +316,13 @@ class RateFinder:
         else:
             self._stuck = 0
         self.window.refused(now + pause, self._cycle)
-        self._cycle = 0
+        self._cycle = 0.0
         probing = self._probe_since is not None and self._base is not None
         if measured is not None and measured[0] < MARGIN * refused_pace and not stuck:
             estimate, seconds = measured
             # One request more or less in the measured stretch moves the measure this much
-            # (our own requests stand for ``share`` of the token's each).
-            self.uncertainty = min(MAX_PROBE, max(MIN_GAP, self.share / (estimate * seconds)))
+            # (our own requests stand for ``weight`` of the token's each).
+            self.uncertainty = min(MAX_PROBE, max(MIN_GAP, self.weight / (estimate * seconds)))
             pace = MARGIN * estimate
             if self.cost >= EXPENSIVE_SECONDS:
                 pace *= 1 - self.uncertainty / 2
@@ -334,7 +349,7 @@ class RateFinder:
         self._resumed_at = now + pause
         self._history.clear()
 
-    def _learn_burst(self, seconds: float, successes: int) -> bool:
+    def _learn_burst(self, seconds: float, successes: float) -> bool:
         """Learn the server's burst from cycles sent at one pace, each from a full bucket.
 
         Such a cycle, refused after ``seconds``, let ``burst + limit * seconds`` through; two
@@ -363,11 +378,11 @@ class RateFinder:
         5/s refills 5 of a burst of 10), the first floor alone would measure low.
         """
         best: tuple[float, float] | None = None
-        count = 0
-        for moment in reversed(self._history):
+        count = 0.0
+        for moment, weight in reversed(self._history):
             if moment < self._resumed_at:
                 break
-            count += 1
+            count += weight
             seconds = now - moment
             if seconds < 0.05 or count <= self.burst:
                 continue
@@ -375,8 +390,15 @@ class RateFinder:
             rate = (count - self.burst + 0.5) / seconds
             if best is None or rate > best[0]:
                 best = (rate, seconds)
-        if self._emptied_at is not None and count > self.burst:
+        sending = now - self._resumed_at
+        if (
+            self._emptied_at is not None
+            and count > self.burst
+            and sending >= self._resumed_at - self._emptied_at
+        ):
             # The part of a token left at that 429 and the part left now cancel out on average.
+            # Only over a stretch of sending at least as long as the pause: a pause that may
+            # have refilled the bucket makes this floor say nothing (21/s at a limit of 300).
             seconds = now - self._emptied_at
             rate = count / seconds
             if best is None or rate > best[0]:

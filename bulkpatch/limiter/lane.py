@@ -66,14 +66,15 @@ class AdaptiveLimiter:
 
     __slots__ = (
         "_clock",
+        "_fraction",
         "_gate",
         "_hold",
         "_pacer",
         "_portion",
         "_publish",
         "_sent",
-        "_share",
         "_tick",
+        "_weight",
         "episodes",
         "finder",
         "name",
@@ -90,7 +91,8 @@ class AdaptiveLimiter:
         finder: RateFinder | None = None,
         hold: Hold | None = None,
         name: str = "write",
-        share: Callable[[], int] = lambda: 1,
+        fraction: Callable[[], float] = lambda: 1.0,
+        weight: Callable[[], float] = lambda: 1.0,
         portion: Callable[[], float] = lambda: 1.0,
         sent: Callable[[], None] = lambda: None,
         tick: Callable[[], None] = lambda: None,
@@ -106,7 +108,8 @@ class AdaptiveLimiter:
         self.episodes = 0
         self._clock = clock
         self._hold = hold or Hold(clock)
-        self._share = share
+        self._fraction = fraction
+        self._weight = weight
         self._portion = portion
         self._sent = sent
         self._tick = tick
@@ -124,7 +127,12 @@ class AdaptiveLimiter:
     def rate(self) -> float:
         """This process's pace on this lane, in requests per second: its portion of the token's
         pace (the lanes of a run share one finder), shared with the other runs on the token."""
-        return self.finder.rate * self._portion() / max(1, self._share())
+        return self.finder.rate * self._portion() * self._fraction()
+
+    @property
+    def slots(self) -> tuple[int, int]:
+        """Send slots handed out so far, and how many a worker had to wait for."""
+        return self._pacer.slots, self._pacer.waited_for
 
     @property
     def ceiling(self) -> float:
@@ -163,9 +171,8 @@ class AdaptiveLimiter:
         self.succeeded += 1
         self._sent()
         now = self._clock.now()
-        share = self.finder.share = max(1, self._share())
-        for _ in range(share):  # the finder reckons the token's whole traffic
-            self.finder.succeeded(now)
+        # The finder reckons the token's whole traffic: this run's and the others'.
+        self.finder.succeeded(now, self._weight())
 
     def on_throttle(self, pause: float) -> bool:
         """A 429 told everyone to wait ``pause`` seconds; return True if it began a new episode."""

@@ -22,10 +22,15 @@ class Pacer:
     change never hands out a fresh burst.
     """
 
-    __slots__ = ("_clock", "_next", "_queue", "rate")
+    __slots__ = ("_clock", "_next", "_queue", "rate", "slots", "waited_for")
 
     def __init__(self, rate: float, clock: Clock) -> None:
         self.rate = rate
+        #: Slots handed out, and how many of them a caller had to wait for: a run whose
+        #: callers wait sends at the pace; one whose callers never do sends less (slow
+        #: answers, few workers, the tail of a job).
+        self.slots = 0
+        self.waited_for = 0
         self._clock = clock
         self._next = clock.now()
         self._queue: deque[anyio.Event] = deque()
@@ -48,8 +53,10 @@ class Pacer:
 
     async def acquire(self) -> None:
         """Wait for this caller's slot."""
+        self.slots += 1
         if not self._queue and not self._take():
             return
+        self.waited_for += 1
         turn = anyio.Event()
         self._queue.append(turn)
         try:

@@ -10,9 +10,9 @@ a short one-way digest, never the token.
     {"version": 1, "target": "https://webexapis.com/v1", "identity": "3f9a0c1b2d4e",
      "lanes": {"write": {"rate": 48.6, "retryAfter": 1.0, "learnedAt": 1764070000.0}},
      "pauseUntil": 1764070012.5, "episode": 7, "episodeLane": "write", "episodeRate": 48.6,
-     "episodeUncertainty": 0.02,
-     "participants": {"4242@host-a1b2c3": {"heartbeat": 1764070011.9, "joined": 1764069950.2,
-                                           "episode": 7, "lanes": {"write": 48.6}}}}
+     "episodeUncertainty": 0.02, "participants": {"4242@host-a1b2c3": {...}}}
+
+(a participant's entry: :mod:`bulkpatch.limiter.peers`).
 
 Times are Unix seconds (wall clock), so every process on the machine reads them alike.
 """

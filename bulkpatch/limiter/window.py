@@ -26,14 +26,14 @@ class WindowDetector:
 
     def __init__(self) -> None:
         #: (moment sending may resume, successes in the cycle that ended at that refusal)
-        self._cycles: deque[tuple[float, int]] = deque(maxlen=3)
+        self._cycles: deque[tuple[float, float]] = deque(maxlen=3)
         self.period: float | None = None
         self.quota: int | None = None
 
     def __repr__(self) -> str:
         return f"<WindowDetector period={self.period} quota={self.quota}>"
 
-    def refused(self, resume_at: float, cycle_successes: int) -> None:
+    def refused(self, resume_at: float, cycle_successes: float) -> None:
         """A refusal ended a cycle of ``cycle_successes``; sending resumes at ``resume_at``."""
         if self.quota is not None:
             # Paced at the quota and refused all the same: it moved, or it was no window.
