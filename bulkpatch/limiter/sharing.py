@@ -71,8 +71,10 @@ class SharedState:
     def _sending(self) -> float:
         """Requests a second this run sent over the last seconds, every lane together."""
         since = self._clock.now() - PORTION_SECONDS
-        sent = sum(1 for moments in self._recent.values() for moment in moments if moment >= since)
-        return sent / PORTION_SECONDS
+        for moments in self._recent.values():
+            while moments and moments[0] < since:
+                moments.popleft()
+        return sum(len(moments) for moments in self._recent.values()) / PORTION_SECONDS
 
     def _fraction(self) -> float:
         """This run's part of the token's pace (see :func:`.peers.fraction`)."""
