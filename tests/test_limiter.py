@@ -198,7 +198,7 @@ def test_a_run_that_does_not_lead_neither_grows_nor_probes(
     others pace with it, and following measures nothing: nothing to remember as found."""
     finder = RateFinder(virtual_clock.now(), learned=learned)
     finder.lead(virtual_clock.now(), leading=False)
-    _send(finder, virtual_clock, 300.0)
+    _send(finder, virtual_clock, 300.0, limit=100.0)
     assert finder.rate == (START_RATE if learned is None else learned)
     finder.pace_with(33.0)
     assert finder.rate == 33.0

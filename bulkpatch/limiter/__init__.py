@@ -8,7 +8,7 @@
   its portion of one rate found for the token, all held by one Retry-After; :func:`open_pacing`
   builds it with the rate learned by earlier runs and joins the other runs on the same target
   and token through the state file (``state.py``; ``sharing.py``, ``peers.py``: which run
-  leads, what each sends).
+  leads).
 """
 
 from bulkpatch.clock import Clock, SystemClock

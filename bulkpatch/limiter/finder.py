@@ -23,9 +23,9 @@ A server's limit shows only when it is passed: a 429, and a Retry-After to wait 
 * **Windows.** A limit of N per fixed window shows as refusals that resume on the window's
   boundaries (:mod:`bulkpatch.limiter.window`); once three do, the quota is paced evenly over
   the window.
-* **Shared.** With other runs on the token, each success of ours stands for ``weight`` of the
-  token's (its traffic against ours, :mod:`bulkpatch.limiter.peers`), and only the run that
-  leads raises the pace (:attr:`RateFinder.leads`); the others pace with it.
+* **Shared.** With other runs on the token, each success of ours stands for as many of the
+  token's (``weight``: the runs, each pacing alike), and only the run that leads raises the
+  pace (:attr:`RateFinder.leads`); the others pace with it (:mod:`bulkpatch.limiter.peers`).
 
 Everything here is a value computed from the clock's time; nothing sleeps or sends.
 """

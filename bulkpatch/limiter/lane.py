@@ -66,15 +66,14 @@ class AdaptiveLimiter:
 
     __slots__ = (
         "_clock",
-        "_fraction",
         "_gate",
         "_hold",
         "_pacer",
         "_portion",
         "_publish",
         "_sent",
+        "_share",
         "_tick",
-        "_weight",
         "episodes",
         "finder",
         "name",
@@ -91,8 +90,7 @@ class AdaptiveLimiter:
         finder: RateFinder | None = None,
         hold: Hold | None = None,
         name: str = "write",
-        fraction: Callable[[], float] = lambda: 1.0,
-        weight: Callable[[], float] = lambda: 1.0,
+        share: Callable[[], int] = lambda: 1,
         portion: Callable[[], float] = lambda: 1.0,
         sent: Callable[[], None] = lambda: None,
         tick: Callable[[], None] = lambda: None,
@@ -108,8 +106,7 @@ class AdaptiveLimiter:
         self.episodes = 0
         self._clock = clock
         self._hold = hold or Hold(clock)
-        self._fraction = fraction
-        self._weight = weight
+        self._share = share
         self._portion = portion
         self._sent = sent
         self._tick = tick
@@ -127,7 +124,7 @@ class AdaptiveLimiter:
     def rate(self) -> float:
         """This process's pace on this lane, in requests per second: its portion of the token's
         pace (the lanes of a run share one finder), shared with the other runs on the token."""
-        return self.finder.rate * self._portion() * self._fraction()
+        return self.finder.rate * self._portion() / max(1, self._share())
 
     @property
     def slots(self) -> tuple[int, int]:
@@ -171,8 +168,8 @@ class AdaptiveLimiter:
         self.succeeded += 1
         self._sent()
         now = self._clock.now()
-        # The finder reckons the token's whole traffic: this run's and the others'.
-        self.finder.succeeded(now, self._weight())
+        # The finder reckons the token's whole traffic: each run sends as much as this one.
+        self.finder.succeeded(now, float(max(1, self._share())))
 
     def on_throttle(self, pause: float) -> bool:
         """A 429 told everyone to wait ``pause`` seconds; return True if it began a new episode."""

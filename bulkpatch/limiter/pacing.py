@@ -21,8 +21,11 @@ from typing import Any
 from bulkpatch.clock import Clock
 from bulkpatch.limiter.finder import RateFinder
 from bulkpatch.limiter.lane import AdaptiveLimiter, Hold, ceiling_gate
-from bulkpatch.limiter.sharing import PORTION_SECONDS, SharedState
+from bulkpatch.limiter.sharing import SharedState
 from bulkpatch.limiter.state import StateFile, state_path
+
+#: The lanes' portions of the token's pace follow what each sent over this many seconds.
+PORTION_SECONDS = 2.0
 
 
 class Pacing(SharedState):
@@ -69,13 +72,12 @@ class Pacing(SharedState):
         #: When this run joined (wall clock): of the runs on a token, the first to join leads.
         self._joined = clock.wall().timestamp()
         self._leading = True
-        #: Send slots handed out, and waited for, at the last beat (see :meth:`_keeps_up`).
-        self._slots_seen = (0, 0)
-        #: Whether this run sent at its pace at the last beat (presumed until seen otherwise).
+        #: Send slots handed out, and waited for, per lane at the last beat; what that beat
+        #: judged; and whether this run keeps up with its share (presumed until seen
+        #: otherwise, see :meth:`_judge_keeping_up`).
+        self._slots_seen: dict[str, tuple[int, int]] = {}
+        self._last_judgement = True
         self._kept_up = True
-        #: What each other run on the token sends: its share of the pace (None), or this many
-        #: a second, when it does not keep up with its share.
-        self._others: list[float | None] = []
         #: The pace this run last wrote to the state file (a leader writes each change at once).
         self._published: float | None = None
 
@@ -97,8 +99,7 @@ class Pacing(SharedState):
                 finder=self._shared_finder(),
                 hold=self.hold,
                 name=name,
-                fraction=self._fraction,
-                weight=self._weight,
+                share=lambda: self.participants,
                 portion=lambda: self._portion(name),
                 sent=lambda: self._sent(name),
                 tick=self._tick,

@@ -16,12 +16,13 @@ from typing import Any
 from bulkpatch.clock import Clock
 from bulkpatch.limiter.finder import RateFinder
 from bulkpatch.limiter.lane import AdaptiveLimiter, Hold
-from bulkpatch.limiter.peers import fraction, leader, leader_pace, others_sending, weight
+from bulkpatch.limiter.peers import leader, leader_pace
 from bulkpatch.limiter.state import STALE_SECONDS, StateFile
 
 _BEAT_SECONDS = 1.0
-#: What a run sent over this many seconds tells whether it keeps up, and how much it sends.
-PORTION_SECONDS = 2.0
+#: A run keeps up with its share when at least this share of its sends on its busiest lane
+#: waited for their slot since its last beat (two beats alike before the judgement changes).
+_WAITED_TO_KEEP_UP = 0.5
 
 
 class SharedState:
@@ -33,9 +34,9 @@ class SharedState:
         "_joined",
         "_kept_up",
         "_last_beat",
+        "_last_judgement",
         "_leading",
         "_learned",
-        "_others",
         "_published",
         "_slots_seen",
         "_state",
@@ -59,46 +60,30 @@ class SharedState:
     _leading: bool
     _published: float | None
     _kept_up: bool
-    _slots_seen: tuple[int, int]
-    _others: list[float | None]
+    _slots_seen: dict[str, tuple[int, int]]
+    _last_judgement: bool
     participant: str
     participants: int
     warning: str | None
 
-    def _shared_finder(self) -> RateFinder:
-        raise NotImplementedError  # Pacing builds it
-
-    def _sending(self) -> float:
-        """Requests a second this run sent over the last seconds, every lane together."""
-        since = self._clock.now() - PORTION_SECONDS
-        for moments in self._recent.values():
-            while moments and moments[0] < since:
-                moments.popleft()
-        return sum(len(moments) for moments in self._recent.values()) / PORTION_SECONDS
-
-    def _fraction(self) -> float:
-        """This run's part of the token's pace (see :func:`.peers.fraction`)."""
-        if self._finder is None:
-            return 1.0 / self.participants
-        return fraction(self._finder.rate, self.participants, self._kept_up, self._others)
-
-    def _weight(self) -> float:
-        """How many of the token's successes one of ours stands for (see :func:`.peers.weight`)."""
-        if self._finder is None or self.participants == 1:
-            return 1.0
-        mine = self._fraction() * self._finder.rate if self._kept_up else self._sending()
-        return weight(self._finder.rate, self.participants, mine, self._kept_up, self._others)
-
-    def _keeps_up(self) -> bool:
-        """Whether this run sent at its pace since the last beat: most of its workers had to
-        wait for their slot. A run whose workers did not (slow answers, few workers, the tail
-        of its job) sends less than its share, and must not lead."""
-        counts = [lane.slots for lane in self._lanes.values()]
-        slots, waited = sum(c[0] for c in counts), sum(c[1] for c in counts)
-        before, self._slots_seen = self._slots_seen, (slots, waited)
-        handed = slots - before[0]
-        if handed:  # none: held by a Retry-After, which tells nothing either way
-            self._kept_up = waited - before[1] >= 0.5 * handed
+    def _judge_keeping_up(self) -> bool:
+        """Whether this run sent at its pace since the last beat: on its busiest lane, most
+        sends waited for their slot (two beats alike before it changes). A run with a ceiling
+        of its own (``--max-rate``) never does: it could not raise the token's pace."""
+        if self._capped():
+            self._kept_up = self._last_judgement = False
+            return False
+        counts = {name: lane.slots for name, lane in self._lanes.items()}
+        before, self._slots_seen = self._slots_seen, counts
+        handed = {name: c[0] - before.get(name, (0, 0))[0] for name, c in counts.items()}
+        if not handed or max(handed.values()) == 0:
+            return self._kept_up  # held by a Retry-After: tells nothing either way
+        busiest = max(handed, key=lambda name: handed[name])
+        waited = counts[busiest][1] - before.get(busiest, (0, 0))[1]
+        now_up = waited >= _WAITED_TO_KEEP_UP * handed[busiest]
+        if now_up == self._last_judgement:
+            self._kept_up = now_up
+        self._last_judgement = now_up
         return self._kept_up
 
     def join(self) -> None:
@@ -180,8 +165,7 @@ class SharedState:
             "joined": self._joined,
             "episode": self._episode_seen,
             "pace": pace,
-            "keepsUp": self._keeps_up(),
-            "sending": round(self._sending(), 3),
+            "keepsUp": self._judge_keeping_up(),
             "lanes": {
                 name: round(lane.finder.settled, 3)
                 for name, lane in self._lanes.items()
@@ -191,7 +175,13 @@ class SharedState:
         self._learn_into(data)
 
     def _learn_into(self, data: dict[str, Any]) -> None:
-        """Keep each lane's rate found, so a run killed now still teaches the next one."""
+        """Keep each lane's rate found, so a run killed now still teaches the next one.
+
+        Only the run leading writes it: the others pace with it, a probe of its that has not
+        held yet included, and measured nothing of their own since.
+        """
+        if not self._leading:
+            return
         lanes = data.setdefault("lanes", {})
         for name, lane in self._lanes.items():
             settled = lane.finder.settled
@@ -232,9 +222,6 @@ class SharedState:
     def _converge(self, data: dict[str, Any], fresh: list[str]) -> None:
         """Lead the token's runs, or pace with the one leading (see :mod:`.peers`)."""
         participants = data.get("participants") or {}
-        self._others = [
-            others_sending(participants[key]) for key in fresh if key != self.participant
-        ]
         leading_key = leader(participants, fresh, self.participant)
         self._leading = leading_key == self.participant
         finder = self._finder
@@ -246,11 +233,16 @@ class SharedState:
             if pace is not None:
                 finder.pace_with(pace)
 
+    def _capped(self) -> bool:
+        return self._finder is not None and self._finder.ceiling < float("inf")
+
     def _publish(self, lane: str | None, until: float, rate: float) -> None:
         """Tell the other runs of a pause (and, with a lane, of a new throttle episode and the
-        token's rate this run measured at it)."""
+        token's rate this run measured at it, unless a ceiling of its own bounds that rate)."""
         if self._state is None:
             return
+        if self._capped():
+            lane = None
         wall_until = self._clock.wall().timestamp() + (until - self._clock.now())
 
         def change(data: dict[str, Any]) -> None:
@@ -259,7 +251,8 @@ class SharedState:
                 data["episode"] = self._episode_seen = int(data.get("episode") or 0) + 1
                 data["episodeLane"] = lane
                 data["episodeRate"] = round(rate, 3)
-                data["episodeUncertainty"] = round(self._shared_finder().uncertainty, 4)
+                if self._finder is not None:  # a lane was refused: its finder exists
+                    data["episodeUncertainty"] = round(self._finder.uncertainty, 4)
                 self._beat_into(data)  # the others converge on the rate just measured
 
         try:
