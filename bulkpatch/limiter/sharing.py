@@ -10,7 +10,6 @@ be used leaves ``warning`` set and the run going on without it.
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
 from bulkpatch.clock import Clock
@@ -49,7 +48,6 @@ class SharedState:
     _clock: Clock
     _finder: RateFinder | None
     _lanes: dict[str, AdaptiveLimiter]
-    _recent: dict[str, deque[float]]
     hold: Hold
     # This side's (Pacing.__init__ sets them).
     _state: StateFile | None
@@ -166,10 +164,11 @@ class SharedState:
             "episode": self._episode_seen,
             "pace": pace,
             "keepsUp": self._judge_keeping_up(),
+            # What a run joining may take as learned: only the leader's (the others follow).
             "lanes": {
                 name: round(lane.finder.settled, 3)
                 for name, lane in self._lanes.items()
-                if lane.finder.settled is not None
+                if lane.finder.settled is not None and self._leading
             },
         }
         self._learn_into(data)
