@@ -475,3 +475,22 @@ def test_plan_shows_a_done_row_below_an_inserted_one_as_sent_again(
     code, out, err = cli(site, "run", str(job))
     assert code == 0, out + err
     assert stored(site, IDS[5])["title"] == "B"
+
+
+@pytest.mark.parametrize("journal", ["my j/lob $HOME.journal", "-dash.journal"])
+def test_the_summarys_next_command_pastes_as_printed(
+    site: SandboxProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, journal: str
+) -> None:
+    """A journal named with a space and a `$`, or starting with `-`: the summary's `next`
+    command, split as a shell splits it, exports that journal (it printed the bare path,
+    which split at the space, expanded `$HOME`, or read as an option)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my j").mkdir()
+    job = write_job(tmp_path / "job.csv", [{"meetingId": IDS[22], "title": "Pasted"}])
+    code, out, err = cli(site, "run", str(job), f"--journal={journal}")
+    assert code == 0, out + err
+    command = shlex.split(out.rstrip().splitlines()[-1].split("next", 1)[1])
+    assert command[:2] == ["bulkpatch", "export"]
+    code, out, err = cli(site, *command[1:])
+    assert code == 0, out + err
+    assert (tmp_path / "job.results.csv").read_text().count(IDS[22]) == 1

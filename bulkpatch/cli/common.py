@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import shlex
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -191,3 +192,10 @@ def shown_path(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+def command_path(path: Path) -> str:
+    """A path as a command to paste takes it: :func:`shown_path`, quoted for the shell, and
+    never read as an option (``./-name``)."""
+    shown = shown_path(path)
+    return shlex.quote(f"./{shown}" if shown.startswith("-") else shown)

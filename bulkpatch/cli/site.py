@@ -12,6 +12,7 @@ from structlog.typing import FilteringBoundLogger
 from bulkpatch.cli.common import (
     EXIT_NOT_FINISHED,
     EXIT_OK,
+    command_path,
     common_options,
     exits_cleanly,
     main,
@@ -103,7 +104,7 @@ def site_pull(
         f"types, {len(profile.hosts)} hosts ({report.counts.requests} requests)"
     )
     say("  fill in   admins and [password] from Control Hub: no API lists them")
-    say(f"  next      bulkpatch validate JOB --site {shown_path(output)}")
+    say(f"  next      bulkpatch validate JOB --site {command_path(output)}")
     return EXIT_OK
 
 

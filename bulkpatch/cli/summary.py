@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from structlog.typing import FilteringBoundLogger
 
-from bulkpatch.cli.common import EXIT_NOT_FINISHED, EXIT_OK, EXIT_ROWS_FAILED, say, shown_path
+from bulkpatch.cli.common import (
+    EXIT_NOT_FINISHED,
+    EXIT_OK,
+    EXIT_ROWS_FAILED,
+    command_path,
+    say,
+    shown_path,
+)
 from bulkpatch.engine import StopReason
 from bulkpatch.journal import NOT_DONE, RARE, STATUSES, RowStatus
 from bulkpatch.redact import printable
@@ -84,7 +91,7 @@ def summarise(
 
 def _next_step(report: RunReport, command: str) -> str:
     """What to run next; never a command that would write onto the job file."""
-    journal, totals, job = shown_path(report.journal), report.totals, report.job
+    journal, totals, job = command_path(report.journal), report.totals, report.job
     if not report.finished:
         if report.reason in (StopReason.FORBIDDEN, StopReason.NOT_FOUND):
             return "fix the token or site, then run the same command again with --retry-failed"
@@ -104,4 +111,4 @@ def _next_step(report: RunReport, command: str) -> str:
         return f"{again}   (why each failed: {why})"
     if totals[RowStatus.INVALID]:
         return f"{fix}the same command again with --force"
-    return f"bulkpatch export {journal} -o {shown_path(job.with_name(f'{job.stem}.results.csv'))}"
+    return f"bulkpatch export {journal} -o {command_path(job.with_name(f'{job.stem}.results.csv'))}"
