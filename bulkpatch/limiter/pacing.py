@@ -25,7 +25,7 @@ from bulkpatch.limiter.sharing import SharedState
 from bulkpatch.limiter.state import StateFile, state_path
 
 #: The lanes' portions of the token's pace follow what each sent over this many seconds.
-PORTION_SECONDS = 2.0
+_PORTION_SECONDS = 2.0
 
 
 class Pacing(SharedState):
@@ -127,11 +127,7 @@ class Pacing(SharedState):
         return self._finder
 
     def _sent(self, name: str) -> None:
-        now = self._clock.now()
-        moments = self._recent[name]
-        moments.append(now)
-        while moments[0] < now - PORTION_SECONDS:
-            moments.popleft()
+        self._recent[name].append(self._clock.now())
 
     def _portion(self, name: str) -> float:
         """The share of the token's pace lane ``name`` gets: what it sent lately, against all
@@ -143,7 +139,7 @@ class Pacing(SharedState):
         """
         if len(self._lanes) == 1:
             return 1.0
-        since = self._clock.now() - PORTION_SECONDS
+        since = self._clock.now() - _PORTION_SECONDS
         counts = {}
         for lane, moments in self._recent.items():
             while moments and moments[0] < since:

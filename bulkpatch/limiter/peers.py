@@ -13,9 +13,9 @@ An entry of the file's ``participants``, as :meth:`Pacing._beat_into` writes it:
 
 ``pace`` is the token's pace the run sends at now (starting or probing too); ``keepsUp``
 whether most of its workers waited for their slot (it sends its share of the pace, so it may
-lead); ``lanes`` holds
-only rates measured (what a run joining may take as learned). An entry of an earlier version,
-with no ``joined``, counts as the newest run, and one with no ``episode`` as current.
+lead); ``lanes`` only rates the leader measured (what a run joining may take as learned). An
+entry of an earlier version, with no ``joined``, counts as the newest run, and one with no
+``episode`` as current.
 """
 
 from __future__ import annotations

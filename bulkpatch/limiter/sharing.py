@@ -164,32 +164,30 @@ class SharedState:
             "episode": self._episode_seen,
             "pace": pace,
             "keepsUp": self._judge_keeping_up(),
-            # What a run joining may take as learned: only the leader's (the others follow).
-            "lanes": {
-                name: round(lane.finder.settled, 3)
-                for name, lane in self._lanes.items()
-                if lane.finder.settled is not None and self._leading
-            },
+            "lanes": self._measured(),  # what a run joining may take as learned
         }
         self._learn_into(data)
 
-    def _learn_into(self, data: dict[str, Any]) -> None:
-        """Keep each lane's rate found, so a run killed now still teaches the next one.
-
-        Only the run leading writes it: the others pace with it, a probe of its that has not
-        held yet included, and measured nothing of their own since.
-        """
+    def _measured(self) -> dict[str, float]:
+        """Each lane's rate found, if this run leads: the others pace with it, a probe of its
+        that has not held yet included, and measured nothing of their own since."""
         if not self._leading:
-            return
+            return {}
+        return {
+            name: round(lane.finder.settled, 3)
+            for name, lane in self._lanes.items()
+            if lane.finder.settled is not None
+        }
+
+    def _learn_into(self, data: dict[str, Any]) -> None:
+        """Keep each lane's rate found, so a run killed now still teaches the next one."""
         lanes = data.setdefault("lanes", {})
-        for name, lane in self._lanes.items():
-            settled = lane.finder.settled
-            if settled is not None:
-                lanes[name] = {
-                    "rate": round(settled, 3),
-                    "retryAfter": lane.finder.cost,
-                    "learnedAt": round(self._clock.wall().timestamp(), 3),
-                }
+        for name, rate in self._measured().items():
+            lanes[name] = {
+                "rate": rate,
+                "retryAfter": self._lanes[name].finder.cost,
+                "learnedAt": round(self._clock.wall().timestamp(), 3),
+            }
 
     def _absorb(self, data: dict[str, Any]) -> None:
         """Take the pause, the episodes and the participant count other runs wrote."""
