@@ -17,6 +17,7 @@ from bulkpatch.cli.common import (
     EXIT_NOT_FINISHED,
     EXIT_OK,
     EXIT_USAGE,
+    command_path,
     common_options,
     exits_cleanly,
     main,
@@ -155,7 +156,11 @@ def _run_command(
         ("--max-rate", remote.max_rate),
         ("--concurrency", remote.concurrency),
     ]
-    options = "".join(f" {flag} {shlex.quote(str(value))}" for flag, value in given if value)
+    options = "".join(
+        f" {flag} {command_path(value) if isinstance(value, Path) else shlex.quote(str(value))}"
+        for flag, value in given
+        if value
+    )
     flags = " --retry-failed" * retry_failed + " --force" * force
     return f"{run_hint(str(job), delimiter)}{options}{flags}"
 
