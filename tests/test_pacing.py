@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -332,6 +335,39 @@ def test_a_pause_one_run_was_given_holds_the_other(tmp_path: Path) -> None:
             assert second.waited == pytest.approx(7.0, abs=0.01)
 
     run_virtual(main)
+
+
+def test_a_run_killed_on_this_machine_stops_counting_at_once(tmp_path: Path) -> None:
+    """The entry of a run whose process is gone (kill -9 leaves it behind) is dropped at the
+    next run's first read, so the run resumed after it leads and paces alone; a run on another
+    machine counts until its heartbeat goes stale."""
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+
+    dead, elsewhere = f"{gone}@{socket.gethostname()}-aaaaaa", "4242@another-host-bbbbbb"
+
+    async def main() -> tuple[int, int, set[str]]:
+        clock = LoopClock()
+        wall = clock.wall().timestamp()
+        entry = {"heartbeat": wall, "joined": wall - 60, "episode": 0, "pace": 5.0, "keepsUp": True}
+        state = StateFile(state_path(tmp_path, "t", "i"))
+        state.prepare()
+        state.update(lambda data: data.update(participants={dead: entry}))
+        with open_pacing(clock=clock, target="t", identity="i", state_dir=tmp_path) as alone:
+            alone.lane("write")
+            alone_count = alone.participants
+        state.update(lambda data: data.update(participants={dead: entry, elsewhere: entry}))
+        with open_pacing(clock=clock, target="t", identity="i", state_dir=tmp_path) as beside:
+            beside.lane("write")
+            kept = set(state.read()["participants"]) - {beside.participant}
+            return alone_count, beside.participants, kept
+
+    alone_count, beside_count, kept = run_virtual(main)
+    assert alone_count == 1
+    assert beside_count == 2
+    assert kept == {elsewhere}
 
 
 def test_state_file_is_private_and_holds_no_token(tmp_path: Path) -> None:

@@ -10,9 +10,6 @@ state a look (a ``stat``, a read only when another process wrote) and a heartbea
 from __future__ import annotations
 
 import contextlib
-import os
-import secrets
-import socket
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +19,7 @@ from bulkpatch.clock import Clock
 from bulkpatch.limiter.finder import RateFinder
 from bulkpatch.limiter.lane import AdaptiveLimiter, Hold, ceiling_gate
 from bulkpatch.limiter.sharing import SharedState
-from bulkpatch.limiter.state import StateFile, state_path
+from bulkpatch.limiter.state import StateFile, participant_key, state_path
 
 #: The lanes' portions of the token's pace follow what each sent over this many seconds.
 _PORTION_SECONDS = 2.0
@@ -57,7 +54,7 @@ class Pacing(SharedState):
         self.hold = Hold(clock)
         #: Runs sending on this target and token now, this one included.
         self.participants = 1
-        self.participant = f"{os.getpid()}@{socket.gethostname()}-{secrets.token_hex(3)}"
+        self.participant = participant_key()
         #: Why the state file could not be used, if it could not (the run goes on without it).
         self.warning: str | None = None
         self._clock = clock

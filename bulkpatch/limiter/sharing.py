@@ -16,7 +16,7 @@ from bulkpatch.clock import Clock
 from bulkpatch.limiter.finder import RateFinder
 from bulkpatch.limiter.lane import AdaptiveLimiter, Hold
 from bulkpatch.limiter.peers import leader, leader_pace
-from bulkpatch.limiter.state import STALE_SECONDS, StateFile
+from bulkpatch.limiter.state import StateFile, still_running
 
 _BEAT_SECONDS = 1.0
 #: A run keeps up with its share when at least this share of its sends on its busiest lane
@@ -153,9 +153,7 @@ class SharedState:
         wall = self._clock.wall().timestamp()
         self._last_beat = self._clock.now()
         participants = data.setdefault("participants", {})
-        for key in [
-            k for k, v in participants.items() if v.get("heartbeat", 0) < wall - STALE_SECONDS
-        ]:
+        for key in [k for k, v in participants.items() if not still_running(k, v, wall)]:
             del participants[key]
         self._published = pace = self._pace()
         participants[self.participant] = {
@@ -195,7 +193,7 @@ class SharedState:
         fresh = [
             key
             for key, value in (data.get("participants") or {}).items()
-            if value.get("heartbeat", 0) >= wall - STALE_SECONDS
+            if still_running(key, value, wall)
         ]
         self.participants = max(1, len(set(fresh) | {self.participant}))
         pause_until = data.get("pauseUntil")
