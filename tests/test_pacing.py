@@ -299,9 +299,10 @@ def test_a_429_on_one_lane_holds_every_lane(tmp_path: Path) -> None:
 
 def test_a_run_joining_a_run_that_found_the_limit_takes_half(tmp_path: Path) -> None:
     """A one-off run joining a nightly job that already paces at the limit takes the rate it
-    found: together they stay at the limit, each at about half of it, with hardly a 429."""
+    found: together they stay at the limit, each at about half of it, with hardly a 429; the
+    nightly job, ending alone, still reports that two runs shared the token."""
 
-    async def main() -> tuple[Outcome, Outcome]:
+    async def main() -> tuple[Outcome, Outcome, object]:
         limits = _limits(50)
         clock = LoopClock()
         with open_pacing(clock=clock, target="t", identity="i", state_dir=tmp_path) as nightly:
@@ -311,9 +312,11 @@ def test_a_run_joining_a_run_that_found_the_limit_takes_half(tmp_path: Path) -> 
             await asyncio.sleep(2)
             with open_pacing(clock=clock, target="t", identity="i", state_dir=tmp_path) as adhoc:
                 second = await simulate(adhoc.lane("write"), limits, 50 * 10)
-            return await first, second
+            finished = await first
+            return finished, second, nightly.report()["participants"]
 
-    first, second = run_virtual(main)
+    first, second, participants = run_virtual(main)
+    assert participants == 2
     assert second.share(50) >= 0.4
     assert second.throttled + first.throttled <= 2
     assert first.violations + second.violations == 0

@@ -54,6 +54,8 @@ class Pacing(SharedState):
         self.hold = Hold(clock)
         #: Runs sending on this target and token now, this one included.
         self.participants = 1
+        #: The most runs that sent on the token at once while this one ran (its summary's).
+        self.most_participants = 1
         self.participant = participant_key()
         #: Why the state file could not be used, if it could not (the run goes on without it).
         self.warning: str | None = None
@@ -174,7 +176,8 @@ class Pacing(SharedState):
     def report(self) -> dict[str, Any]:
         """What the summary, ``status`` and the logs show (beside the 429 count): the rate the
         run started from (learned by earlier runs, when there was one), the rate found, throttle
-        episodes, seconds every lane was held by Retry-After, and the runs sharing the token."""
+        episodes, seconds every lane was held by Retry-After, and the most runs that shared the
+        token at once while this one ran."""
         rates = [
             entry["rate"]
             for entry in self._learned.values()
@@ -185,7 +188,7 @@ class Pacing(SharedState):
             "rateFound": self.rate_found(),
             "throttleEpisodes": self.episodes,
             "heldSeconds": round(self.waited, 1),
-            "participants": self.participants,
+            "participants": self.most_participants,
         }
 
 

@@ -39,6 +39,7 @@ class SharedState:
         "_published",
         "_slots_seen",
         "_state",
+        "most_participants",
         "participant",
         "participants",
         "warning",
@@ -62,6 +63,7 @@ class SharedState:
     _last_judgement: bool
     participant: str
     participants: int
+    most_participants: int
     warning: str | None
 
     def _judge_keeping_up(self) -> bool:
@@ -196,6 +198,7 @@ class SharedState:
             if still_running(key, value, wall)
         ]
         self.participants = max(1, len(set(fresh) | {self.participant}))
+        self.most_participants = max(self.most_participants, self.participants)
         pause_until = data.get("pauseUntil")
         if isinstance(pause_until, int | float):
             until = now + (pause_until - wall)
