@@ -183,6 +183,33 @@ def test_two_runs_on_one_token_share_the_limit(tmp_path: Path, delay: float) -> 
     assert first.violations + second.violations == 0
 
 
+def test_a_run_far_away_beside_a_near_one_does_not_make_every_measure_high(
+    tmp_path: Path,
+) -> None:
+    """A run 200 ms from the server joins one 50 ms from it: their 429s in flight push the hold
+    past the first one's end, and the cycles are measured from where sending resumed. (Counted
+    from the first 429's end, the time held beyond it passed for sending, the burst was
+    learned at 1 for 10, and the pair paced above the limit, refused every two seconds: 0.60
+    of it together.)"""
+
+    async def one(limits: RateLimits, delay: float, latency: float) -> Outcome:
+        await asyncio.sleep(delay)
+        with open_pacing(
+            clock=LoopClock(), target="t", identity="id", state_dir=tmp_path
+        ) as pacing:
+            return await simulate(pacing.lane("write"), limits, 50 * 30, latency=latency)
+
+    async def main() -> tuple[Outcome, Outcome]:
+        limits = _limits(50)
+        first, second = await asyncio.gather(one(limits, 0.0, 0.05), one(limits, 0.4, 0.2))
+        return first, second
+
+    near, far = run_virtual(main)
+    together = (near.rows + far.rows) / max(near.seconds, far.seconds + 0.4)
+    assert together >= 0.85 * 50
+    assert min(near.share(50), far.share(50)) >= 0.4
+
+
 def test_a_pace_written_before_the_latest_429_is_not_taken(tmp_path: Path) -> None:
     """A leader pacing a learned 60/s; the other run is refused and measures less. Through the
     pause, the leader idle, the refused run reads the leader's entry, still at 60/s from before
@@ -338,6 +365,33 @@ def test_a_pause_one_run_was_given_holds_the_other(tmp_path: Path) -> None:
             assert second.waited == pytest.approx(7.0, abs=0.01)
 
     run_virtual(main)
+
+
+def test_two_runs_refused_at_once_measure_one_episode(tmp_path: Path) -> None:
+    """A run whose request in flight is refused just after another run's was takes that run's
+    hold and measure (one episode for the token), rather than measure the episode again."""
+
+    async def main() -> tuple[int, float, float]:
+        clock = LoopClock()
+        with (
+            open_pacing(clock=clock, target="t", identity="i", state_dir=tmp_path) as first,
+            open_pacing(clock=clock, target="t", identity="i", state_dir=tmp_path) as second,
+        ):
+            refused, beside = first.lane("write"), second.lane("write")
+            for lane in (refused, beside):
+                await lane.acquire()
+                lane.on_success()
+            await asyncio.sleep(0.5)
+            refused.on_throttle(1.0)
+            await asyncio.sleep(0.01)
+            new_episode = beside.on_throttle(1.0)
+            episodes = StateFile(state_path(tmp_path, "t", "i")).read()["episode"]
+            assert not new_episode
+            return episodes, refused.finder.rate, beside.finder.rate
+
+    episodes, measured, followed = run_virtual(main)
+    assert episodes == 1
+    assert followed == pytest.approx(measured)
 
 
 def test_a_run_killed_on_this_machine_stops_counting_at_once(tmp_path: Path) -> None:

@@ -208,7 +208,8 @@ class RateFinder:
         """One request succeeded at ``now``, standing for ``weight`` of the token's successes
         (the runs sharing the token: their traffic and ours, against ours)."""
         self.weight = weight
-        self._cycle += weight
+        if now >= self._resumed_at:  # answers to requests sent before the 429 are not this cycle's
+            self._cycle += weight
         history = self._history
         history.append((now, weight))
         while history[0][0] < now - _HISTORY_SECONDS:
@@ -219,6 +220,16 @@ class RateFinder:
             self._grow(now)
         else:
             self._probe(now)
+
+    def sending_resumed(self, at: float) -> None:
+        """Sending resumed (or will) at ``at``, the end of the latest hold: later 429s of one
+        episode (ours in flight, or another run's) may push it past the one that began it.
+
+        Cycles and stretches are measured from there: from the first 429's end, the time held
+        beyond it counted as sending, and two cycles then measured the burst too small (with a
+        run 200 ms away on the token, a burst of 1 for 10, and every measure high).
+        """
+        self._resumed_at = max(self._resumed_at, at)
 
     def _sent_since(self, since: float) -> float:
         """The token's successes since ``since``, as ours reckon them."""

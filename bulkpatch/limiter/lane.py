@@ -168,12 +168,16 @@ class AdaptiveLimiter:
         self.succeeded += 1
         self._sent()
         now = self._clock.now()
+        self.finder.sending_resumed(self._hold.until)
         # The finder reckons the token's whole traffic: each run sends as much as this one.
         self.finder.succeeded(now, float(max(1, self._share())))
 
     def on_throttle(self, pause: float) -> bool:
         """A 429 told everyone to wait ``pause`` seconds; return True if it began a new episode."""
         self.throttled += 1
+        # Another run on the token may have been refused a moment ago, its requests in flight
+        # beside ours: read its hold first, so that one measure counts, not two.
+        self._tick()
         now = self._clock.now()
         new_episode = now >= self._hold.until
         if new_episode:
