@@ -9,7 +9,8 @@ import pytest
 from conftest import VirtualClock
 
 from bulkpatch.limiter import AdaptiveLimiter, RateFinder
-from bulkpatch.limiter.finder import DECREASE, MARGIN, START_RATE
+from bulkpatch.limiter.finder import ASSUMED_BURST, DECREASE, MARGIN, START_RATE
+from bulkpatch.limiter.measure import burst_from_cycles
 from bulkpatch.limiter.pacer import Pacer
 from bulkpatch.limiter.window import WindowDetector
 
@@ -281,3 +282,13 @@ async def test_pacer_hands_slots_in_turn_and_survives_a_cancelled_waiter(
         with anyio.move_on_after(0):  # cancelled at once, while queued
             await pacer.acquire()
     assert order == [0, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("burst", "learned"), [(30.0, 30.0), (100.0, 100.0), (3.0, None), (ASSUMED_BURST, None)]
+)
+def test_only_a_burst_larger_than_assumed_is_learned(burst: float, learned: float | None) -> None:
+    """Two cycles from a full bucket (a limit of 20/s) give the server's burst when it is larger
+    than assumed; a smaller one would raise every measure, and is more often noise."""
+    cycles = [(seconds, burst + 20 * seconds) for seconds in (1.0, 2.0)]
+    assert burst_from_cycles(cycles, ASSUMED_BURST) == learned

@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 from collections import deque
 
+from bulkpatch.limiter.measure import burst_from_cycles, estimate
 from bulkpatch.limiter.window import WindowDetector
 
 START_RATE = 20.0
@@ -361,57 +362,21 @@ class RateFinder:
         self._history.clear()
 
     def _learn_burst(self, seconds: float, successes: float) -> bool:
-        """Learn the server's burst from cycles sent at one pace, each from a full bucket.
-
-        Such a cycle, refused after ``seconds``, let ``burst + limit * seconds`` through; two
-        of different lengths give both. A server whose burst is larger than assumed shows
-        exactly this way: refused again and again at the pace its last measure set. True when
-        the burst was learned.
-        """
+        """Learn the server's burst from this cycle and the last ones (see
+        :func:`~bulkpatch.limiter.measure.burst_from_cycles`); True when it was learned."""
         self._steady_cycles.append((seconds, successes))
-        short = min(self._steady_cycles)
-        long = max(self._steady_cycles)
-        if short[0] <= 0 or long[0] < 1.3 * short[0]:
-            return False
-        limit = (long[1] - short[1]) / (long[0] - short[0])
-        burst = short[1] - limit * short[0]
-        if limit <= 0 or burst < 1:
+        burst = burst_from_cycles(self._steady_cycles, ASSUMED_BURST)
+        if burst is None:
             return False
         self.burst = burst
         return True
 
     def _estimate(self, now: float) -> tuple[float, float] | None:
-        """The limit from the successes since the last pause, and over how many seconds.
-
-        Each stretch ending now gives a floor: from a full bucket, ``(count - burst) /
-        seconds``. The stretch since the last 429 gives another, ``count / seconds``, as the
-        bucket was empty then: after a pause too short to fill it (a 1-second Retry-After at
-        5/s refills 5 of a burst of 10), the first floor alone would measure low.
-        """
-        best: tuple[float, float] | None = None
-        count = 0.0
-        for moment, weight in reversed(self._history):
-            if moment < self._resumed_at:
-                break
-            count += weight
-            seconds = now - moment
-            if seconds < 0.05 or count <= self.burst:
-                continue
-            # The refused request found less than one token: half of one, on average, unused.
-            rate = (count - self.burst + 0.5) / seconds
-            if best is None or rate > best[0]:
-                best = (rate, seconds)
-        sending = now - self._resumed_at
-        if (
-            self._emptied_at is not None
-            and count > self.burst
-            and sending >= self._resumed_at - self._emptied_at
-        ):
-            # The part of a token left at that 429 and the part left now cancel out on average.
-            # Only over a stretch of sending at least as long as the pause: a pause that may
-            # have refilled the bucket makes this floor say nothing (21/s at a limit of 300).
-            seconds = now - self._emptied_at
-            rate = count / seconds
-            if best is None or rate > best[0]:
-                best = (rate, seconds)
-        return best
+        """The limit measured now, and over how many seconds (see :func:`.measure.estimate`)."""
+        return estimate(
+            self._history,
+            now,
+            resumed_at=self._resumed_at,
+            emptied_at=self._emptied_at,
+            burst=self.burst,
+        )
