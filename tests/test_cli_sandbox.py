@@ -88,5 +88,5 @@ def test_sandbox_generates_as_many_meetings_as_asked() -> None:
     )
     assert lines[2] == (
         "  no ended, in-progress, ad hoc, personal room or 11-years-ahead meeting: every kind "
-        "needs --meetings 50 or more"
+        "needs --meetings 55 or more"
     )

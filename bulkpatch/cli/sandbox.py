@@ -91,7 +91,7 @@ DEFAULT_MEETINGS = 100
     default=None,
     help=f"Generate N meetings in all: series, their occurrences and instances count alike "
     f"(default {DEFAULT_MEETINGS} without --seed). Every kind (ended, in progress, ad hoc, a "
-    f"personal room per host, 11 years ahead) from N = {every_kind_from(0)} + hosts.",
+    f"personal room per host, 11 years ahead) from N = {every_kind_from(0)} + 2 per host.",
 )
 @click.option(
     "--hosts",
