@@ -570,6 +570,19 @@ def test_generation_is_deterministic() -> None:
     }
 
 
+def test_generated_times_are_whole_minutes() -> None:
+    """Every generated meeting starts and ends on a whole minute, as the API keeps times (the
+    ended and in-progress ones, drawn back from now, kept its seconds)."""
+    now = datetime(2030, 1, 1, 9, 41, 27, 123456, tzinfo=UTC)
+    store = generate(40, 5, now, extras=True)
+    for meeting_id in store.order:
+        meeting = store.get(meeting_id)
+        assert meeting is not None
+        for name in ("start", "end"):
+            moment = datetime.fromisoformat(meeting[name])
+            assert (moment.second, moment.microsecond) == (0, 0), (meeting_id, meeting[name])
+
+
 @pytest.mark.parametrize("hosts", [None, 1, 7])
 def test_generating_n_meetings_makes_n_meetings(hosts: int | None) -> None:
     """--meetings N is N meetings in all, occurrences and instances counted, whatever N and hosts."""

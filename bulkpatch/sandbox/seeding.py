@@ -151,16 +151,20 @@ def _draw_series(
     zone = ZONES[index % len(ZONES)]
     kind_of_type: ScheduledType = "webinar" if index % 5 == 4 else "meeting"
     kind = _kind(index)
+    this_minute = now.replace(second=0, microsecond=0)  # the API keeps times to the minute
     occurrences = OCCURRENCES_PER_SERIES if room is None else min(OCCURRENCES_PER_SERIES, room - 1)
     if room is not None and _series_size(index) > room and (kind != "weekly" or occurrences < 1):
         kind = "plain"
     if kind == "ended":
         return [
-            (series_id, Seed("meeting", "ended", now - timedelta(days=1), 60, zone, kind_of_type))
+            (
+                series_id,
+                Seed("meeting", "ended", this_minute - timedelta(days=1), 60, zone, kind_of_type),
+            )
         ]
     instance = f"{hashlib.sha256(series_id.encode()).hexdigest()[:32]}_I_{index}"
     if kind == "in_progress":
-        began = now - timedelta(minutes=20)
+        began = this_minute - timedelta(minutes=20)
         return [
             (series_id, Seed("meetingSeries", "inProgress", began, 60, zone, kind_of_type)),
             (instance, Seed("meeting", "inProgress", began, 60, zone, kind_of_type, series_id)),
@@ -168,7 +172,7 @@ def _draw_series(
     if kind == "adhoc":
         # The API lists no ad hoc meeting by type, only by its space's roomId; the instance that
         # ended in that space is listed (meetingType=meeting), and shows the roomId.
-        met = now - timedelta(days=1)
+        met = this_minute - timedelta(days=1)
         return [
             (series_id, Seed("meetingSeries", "active", start, 60, zone, adhoc=True)),
             (instance, Seed("meeting", "ended", met, 60, zone, series_id=series_id)),
