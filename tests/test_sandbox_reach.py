@@ -169,3 +169,22 @@ def test_every_host_has_one_personal_room(hosts: int | None) -> None:
         assert meeting is not None
         assert meeting["hostEmail"] == email
         assert meeting["title"].startswith(f"{store.host_of(meeting_id).display_name}'s")
+
+
+async def test_listing_a_personal_rooms_meetings_by_series_is_a_400(reader: Any) -> None:
+    """meetingSeriesId of a personal room is a 400 in the API's words ("The meeting ID of a
+    scheduled personal room meeting is not supported"); it was a 404, the room not existing."""
+    store = generate_meetings(every_kind_from(4), 0, NOW)
+    site = await reader(store)
+    room = next(
+        i
+        for i in store.order
+        if store.seed(i).kind == "meetingSeries"
+        and store.seed(i).scheduled_type == "personalRoomMeeting"
+    )
+    host = store.host_of(room).email
+    async with site.session.get(
+        "/v1/meetings", params={"meetingSeriesId": room, "hostEmail": host}, headers=site.headers
+    ) as reply:
+        assert reply.status == 400
+        assert "personal room" in (await reply.json())["message"]
