@@ -18,6 +18,7 @@ from cli_helpers import invoke
 from click.testing import CliRunner
 
 from bulkpatch.cli import main
+from bulkpatch.sandbox import every_kind_from
 from bulkpatch.sandbox.process import SandboxProcess, read_until
 
 TOKEN = "pull-admin-token"
@@ -119,6 +120,21 @@ def test_every_page_of_a_host_is_read(
     assert {row["hostEmail"] for row in rows} == {host}
 
 
+def test_a_host_named_twice_is_listed_once(
+    site: Callable[..., SandboxProcess], tmp_path: Path
+) -> None:
+    """--host-email one@ and ONE@ name one host: listed once, its meeting one row."""
+    sandbox = site()
+    out = tmp_path / "pulled.csv"
+    code, stdout, _ = pull(
+        sandbox, out, "--host-email", "one@example.com", "--host-email", "ONE@Example.com"
+    )
+    assert code == 0, stdout
+    assert sandbox.stats()["requests"] == {"GET 200": 1}
+    assert len(rows_of(out)) == 1
+    assert "Pulled 1 meeting in" in stdout
+
+
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
 def test_all_hosts_and_an_unchanged_run_that_changes_nothing(
     site: Callable[..., SandboxProcess], tmp_path: Path, suffix: str
@@ -141,6 +157,56 @@ def test_all_hosts_and_an_unchanged_run_that_changes_nothing(
         after = _stored(sandbox, meeting["id"])
         for name in ("title", "agenda", "start", "end", "meetingOptions"):
             assert after[name] == meeting[name], (meeting["id"], name)
+
+
+@pytest.fixture(scope="module")
+def generated_site() -> Iterator[SandboxProcess]:
+    """A generated site with every kind of meeting: in progress, 11 years ahead, webinars..."""
+    process = SandboxProcess.start(
+        "--quiet", "--token", TOKEN, "--meetings", str(every_kind_from(4))
+    )
+    yield process
+    process.stop()
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ("start,end", "whose values for --fields the offline rules refuse as a change"),
+        ("requireAttendeeLogin", "with no value for --fields"),
+    ],
+)
+def test_the_summary_accounts_for_every_meeting_listed(
+    generated_site: SandboxProcess, tmp_path: Path, fields: str, reason: str
+) -> None:
+    """An admin's pull of a generated site: each meeting listed is a row, or is counted as left
+    out with its reason (a start in the past or 10 years ahead; no value at all, as a meeting
+    has no requireAttendeeLogin); no row is left with hostEmail alone."""
+    out = tmp_path / "pulled.csv"
+    far = (datetime.now(UTC) + timedelta(days=366 * 12)).date().isoformat()
+    flags = ["--all-hosts", "--type", "both", "--fields", fields, "--to", far]
+    code, stdout, _ = pull(generated_site, out, *flags)
+    assert code == 0, stdout
+    listed, rows = rows_of(Path(f"{out}.snapshot.jsonl")), rows_of(out)
+    left = len(listed) - len(rows)
+    assert left > 0
+    assert all(any(row[name] for name in fields.split(",")) for row in rows)
+    assert f"Pulled {len(listed)} meetings from the listings of 5 people" in stdout
+    assert (
+        f": {len(rows)} rows\n  left out  {left} of the {len(listed)} listed:\n"
+        f"              {left} {reason}"
+    ) in stdout
+    assert invoke("validate", str(out))[0] == 0
+
+
+def test_personal_room_meetings_are_no_choice(tmp_path: Path) -> None:
+    """--scheduled-type personalRoomMeeting is refused before anything is sent: List Meetings
+    has no series of them, and Patch a Meeting changes none."""
+    code, _, stderr = invoke(
+        "pull", "-o", str(tmp_path / "p.csv"), "--scheduled-type", "personalRoomMeeting", token="t"
+    )
+    assert code == 2
+    assert "'personalRoomMeeting' is not one of 'meeting', 'webinar'" in stderr
 
 
 def _stored(sandbox: SandboxProcess, meeting_id: str) -> dict[str, Any]:

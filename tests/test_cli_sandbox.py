@@ -9,6 +9,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from bulkpatch.cli import main
@@ -74,19 +75,40 @@ def test_sandbox_rejects_bad_latency() -> None:
     assert "latency" in result.stderr
 
 
-def test_sandbox_generates_as_many_meetings_as_asked() -> None:
-    """--meetings 40 serves 40 meetings, says what they are and which rare kinds need more."""
-    process = SandboxProcess.start("--quiet", "--meetings", "40", "--hosts", "4")
+@pytest.mark.parametrize(
+    ("meetings", "hosts", "first", "generated", "hosts_needed"),
+    [
+        (
+            "40",
+            "4",
+            "40 meetings",
+            "16 series, 24 scheduled occurrences and 0 meeting instances (in progress or ended), "
+            "of 4 hosts",
+            "55",
+        ),
+        (
+            "1",
+            "10",
+            "1 meeting",
+            "1 series, 0 scheduled occurrences and 0 meeting instances (in progress or ended), "
+            "of 1 host (10 hosts in List People)",
+            "67",
+        ),
+    ],
+)
+def test_sandbox_generates_as_many_meetings_as_asked(
+    meetings: str, hosts: str, first: str, generated: str, hosts_needed: str
+) -> None:
+    """--meetings N serves N meetings, says what they are (counted in words: 1 meeting, the
+    hosts that have meetings) and which rare kinds need more."""
+    process = SandboxProcess.start("--quiet", "--meetings", meetings, "--hosts", hosts)
     try:
         lines = process.banner.splitlines()
     finally:
         process.stop()
-    assert lines[0].startswith("bulkpatch sandbox: 40 meetings at http://127.0.0.1:")
-    assert lines[1] == (
-        "generated: 16 series, 24 scheduled occurrences and 0 meeting instances (in progress or "
-        "ended), of 4 hosts"
-    )
+    assert lines[0].startswith(f"bulkpatch sandbox: {first} at http://127.0.0.1:")
+    assert lines[1] == f"generated: {generated}"
     assert lines[2] == (
         "  no ended, in-progress, ad hoc, personal room or 11-years-ahead meeting: every kind "
-        "needs --meetings 50 or more"
+        f"needs --meetings {hosts_needed} or more"
     )

@@ -570,6 +570,19 @@ def test_generation_is_deterministic() -> None:
     }
 
 
+def test_generated_times_are_whole_minutes() -> None:
+    """Every generated meeting starts and ends on a whole minute, as the API keeps times (the
+    ended and in-progress ones, drawn back from now, kept its seconds)."""
+    now = datetime(2030, 1, 1, 9, 41, 27, 123456, tzinfo=UTC)
+    store = generate(40, 5, now, extras=True)
+    for meeting_id in store.order:
+        meeting = store.get(meeting_id)
+        assert meeting is not None
+        for name in ("start", "end"):
+            moment = datetime.fromisoformat(meeting[name])
+            assert (moment.second, moment.microsecond) == (0, 0), (meeting_id, meeting[name])
+
+
 @pytest.mark.parametrize("hosts", [None, 1, 7])
 def test_generating_n_meetings_makes_n_meetings(hosts: int | None) -> None:
     """--meetings N is N meetings in all, occurrences and instances counted, whatever N and hosts."""
@@ -600,17 +613,17 @@ def test_every_kind_of_meeting_is_generated_from_the_minimum_the_help_names(
     """From every_kind_from(hosts) meetings on, every rare kind is there; one fewer lacks some."""
     now = datetime(2030, 1, 1, tzinfo=UTC)
     fewest = every_kind_from(hosts or 4)
-    assert fewest == every_kind_from(0) + (hosts or 4)
+    assert fewest == every_kind_from(0) + 2 * (hosts or 4)  # a personal room is two meetings
     every = {"ended", "in progress", "ad hoc", "room", "far"}
     assert _rare_kinds(generate_meetings(fewest, 5, now, hosts=hosts), now) == every
     assert _rare_kinds(generate_meetings(fewest - 1, 5, now, hosts=hosts), now) < every
 
 
 def test_generated_meetings_are_the_series_generate_draws() -> None:
-    """N meetings are generate()'s series and extras, in order: 95 are exactly its 40 series of
+    """N meetings are generate()'s series and extras, in order: 101 are exactly its 40 series of
     4 hosts with their occurrences, so a site described by its series stays the same site."""
     now = datetime(2030, 1, 1, tzinfo=UTC)
-    by_total, by_series = generate_meetings(95, 5, now), generate(40, 5, now, extras=True)
+    by_total, by_series = generate_meetings(101, 5, now), generate(40, 5, now, extras=True)
     assert list(by_total.seeds.items()) == list(by_series.seeds.items())
     assert by_total.registrants == by_series.registrants
     cut = generate_meetings(17, 5, now)  # 6 series make 14; the 7th recurs, cut to 2 occurrences

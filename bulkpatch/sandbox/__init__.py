@@ -8,15 +8,7 @@ everything at ``GET /_sandbox/stats``. Only :mod:`bulkpatch.cli` and the tests i
 """
 
 from bulkpatch.sandbox.accounts import ADMIN, Identity, parse_user_token
-from bulkpatch.sandbox.app import (
-    RunningSandbox,
-    SandboxError,
-    SandboxState,
-    build_app,
-    check_loopback,
-    new_state,
-    running_sandbox,
-)
+from bulkpatch.sandbox.app import RunningSandbox, build_app, check_loopback, running_sandbox
 from bulkpatch.sandbox.seeding import (
     every_kind_from,
     generate,
@@ -25,6 +17,7 @@ from bulkpatch.sandbox.seeding import (
     seed_from_ids,
 )
 from bulkpatch.sandbox.snapshot import SnapshotError, is_snapshot, read_snapshot, seed_from_snapshot
+from bulkpatch.sandbox.state import SandboxError, SandboxState, new_state
 from bulkpatch.sandbox.store import MeetingStore
 from bulkpatch.sandbox.traffic import Faults, RateLimits, Stats, parse_latency
 

@@ -1,15 +1,15 @@
-"""The sandbox's HTTP face: aiohttp.web routes, the request gate, and start/stop on loopback."""
+"""The sandbox's HTTP face: aiohttp.web routes, and start/stop on loopback.
+
+Every request passes the gate first (:mod:`bulkpatch.sandbox.gate`: auth, limits, faults); the
+routes here answer it from the state (:mod:`bulkpatch.sandbox.state`).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
-import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -18,7 +18,8 @@ from aiohttp.typedefs import Handler
 from bulkpatch.model import too_deep
 from bulkpatch.model.site import SiteProfile
 from bulkpatch.sandbox import sitedata
-from bulkpatch.sandbox.accounts import ADMIN, Identity, identify, org_id
+from bulkpatch.sandbox.accounts import ADMIN, Identity
+from bulkpatch.sandbox.gate import API_PREFIX, bearer, gate
 from bulkpatch.sandbox.listing import (
     Page,
     current_of,
@@ -29,154 +30,9 @@ from bulkpatch.sandbox.listing import (
     person_json,
 )
 from bulkpatch.sandbox.patching import apply_patch
-from bulkpatch.sandbox.refusal import STATUS_WORDS, Refusal, not_found
+from bulkpatch.sandbox.refusal import Refusal, not_found
 from bulkpatch.sandbox.registrants import register
-from bulkpatch.sandbox.store import MeetingStore
-from bulkpatch.sandbox.traffic import Faults, RateLimits, Stats, TokenIssuer, fingerprint
-
-API_PREFIX = "/v1"
-
-
-class SandboxError(Exception):
-    """The sandbox cannot start as asked (a non-loopback host, a port in use)."""
-
-
-@dataclass
-class SandboxState:
-    """Everything a running sandbox holds; tests change ``faults`` and read ``stats`` directly."""
-
-    store: MeetingStore
-    limits: RateLimits
-    faults: Faults = field(default_factory=Faults)
-    stats: Stats = field(default_factory=Stats)
-    token: str | None = None
-    now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    tokens: TokenIssuer | None = None
-    on_request: Callable[[str, str, int, str], None] | None = None
-    users: dict[str, str] = field(default_factory=dict)
-    site: SiteProfile | None = None
-
-    def identity(self, token: str | None) -> Identity:
-        """Who a token is: a user bound to one host (``users``), else the site admin."""
-        if (token or "") not in self.users:
-            return Identity(ADMIN, admin=True)
-        admins = self.site.admins if self.site is not None else ()
-        return identify(token, self.users, admins, self.store.people())
-
-    @property
-    def org_id(self) -> str:
-        """The organisation everyone here is in: one per admin token (see accounts.org_id)."""
-        return org_id(self.token)
-
-
-STATE = web.AppKey("state", SandboxState)
-
-
-def error_response(
-    status: int,
-    message: str,
-    tracking_id: str,
-    reasons: list[str] | None = None,
-    headers: dict[str, str] | None = None,
-) -> web.Response:
-    """A Webex-shaped error body."""
-    body = {
-        "message": message,
-        "errors": [{"description": reason} for reason in reasons or [message]],
-        "trackingId": tracking_id,
-    }
-    return web.json_response(body, status=status, headers=headers)
-
-
-def _bearer(request: web.Request) -> str | None:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
-
-
-@web.middleware
-async def _gate(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Tracking id, stats, auth, rate limit, latency and faults, in the order the API applies them."""
-    state = request.app[STATE]
-    if request.path.startswith("/_sandbox/"):
-        return await handler(request)  # the emulator's own controls: not API traffic, not counted
-    tracking_id = f"SANDBOX_{uuid.uuid4()}"
-    state.stats.enter()
-    try:
-        response = await _admit(request, state, tracking_id) or await handler(request)
-    except Refusal as refused:
-        response = error_response(refused.status, refused.message, tracking_id, refused.reasons)
-    except web.HTTPException as exc:  # the router's own 404 and 405 (with its Allow header)
-        allow = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
-        message = STATUS_WORDS.get(exc.status, exc.reason)
-        response = error_response(exc.status, message, tracking_id, headers=allow)
-    finally:
-        state.stats.leave()
-    response.headers["trackingid"] = tracking_id
-    state.stats.count(request.method, response.status)
-    if state.on_request is not None:
-        state.on_request(request.method, request.path, response.status, tracking_id)
-    return response
-
-
-async def _admit(
-    request: web.Request, state: SandboxState, tracking_id: str
-) -> web.StreamResponse | None:
-    if request.path == f"{API_PREFIX}/access_token":
-        return None  # authenticated by its refresh token, not by a bearer
-    token = _bearer(request)
-    if state.tokens is not None and token is not None and state.tokens.expired(token):
-        state.stats.expired_tokens.add(fingerprint(token))
-        return error_response(401, "The access token has expired.", tracking_id)
-    if token is None or not _accepted(state, token):
-        return error_response(
-            401,
-            "The request requires a valid access token set in the Authorization request header.",
-            tracking_id,
-        )
-    throttle = state.limits.admit(token, id(request.transport), request.method)
-    if throttle is not None:
-        state.stats.throttled += 1
-        state.stats.throttled_by_limit[throttle.limit] += 1
-        if throttle.violation:
-            state.stats.violation(token, throttle)
-        headers = {"Retry-After": str(throttle.retry_after)}
-        return error_response(
-            429,
-            "Too many requests have been sent in a given amount of time.",
-            tracking_id,
-            headers=headers,
-        )
-    delay = state.faults.latency()
-    if delay:
-        await asyncio.sleep(delay)  # the emulated server's own processing time, not a test wait
-    fault = state.faults.draw()
-    if fault is None:
-        return None
-    if fault.kind == "drop" and request.transport is not None:
-        request.transport.close()
-        return web.Response(status=499)  # never reaches the client; counted as a drop
-    if fault.kind == "locked":
-        headers = {"Retry-After": str(state.faults.locked_retry_after)}
-        return error_response(
-            423,
-            "The meeting is being updated by another request; try again later.",
-            tracking_id,
-            headers=headers,
-        )
-    return error_response(
-        fault.status, "The server met a temporary problem; try again later.", tracking_id
-    )
-
-
-def _accepted(state: SandboxState, token: str) -> bool:
-    if token in state.users:
-        return True
-    if state.tokens is not None:
-        valid = state.tokens.valid(token)
-        if valid:
-            state.tokens.spend(token)
-        return valid
-    return state.token is None or token == state.token
+from bulkpatch.sandbox.state import STATE, SandboxError, SandboxState
 
 
 async def _access_token(request: web.Request) -> web.Response:
@@ -193,7 +49,7 @@ async def _access_token(request: web.Request) -> web.Response:
 
 
 def _viewer(request: web.Request) -> Identity:
-    return request.app[STATE].identity(_bearer(request))
+    return request.app[STATE].identity(bearer(request))
 
 
 async def _get_meeting(request: web.Request) -> web.Response:
@@ -324,7 +180,7 @@ async def _stats(request: web.Request) -> web.Response:
 
 def build_app(state: SandboxState) -> web.Application:
     """The aiohttp application over ``state``."""
-    app = web.Application(middlewares=[_gate])
+    app = web.Application(middlewares=[gate])
     app[STATE] = state
     app.router.add_get(f"{API_PREFIX}/meetings", _list_meetings)
     for path, lister in (
@@ -391,36 +247,3 @@ async def running_sandbox(
         yield RunningSandbox(f"http://{shown}:{bound[1]}", state)
     finally:
         await runner.cleanup()
-
-
-def new_state(
-    store: MeetingStore,
-    *,
-    rate: float | None = None,
-    burst: int = 10,
-    token: str | None = None,
-    faults: Faults | None = None,
-    token_ttl: float | None = None,
-    refresh_token: str | None = None,
-    token_uses: int | None = None,
-    users: dict[str, str] | None = None,
-    site: SiteProfile | None = None,
-) -> SandboxState:
-    """A sandbox state with a real monotonic clock for its rate limits and token lifetimes."""
-    tokens = None
-    if refresh_token is not None:
-        if token is None:
-            raise SandboxError(
-                "expiring tokens need a first token: give --token with --token-ttl, "
-                "--token-uses or --refresh-token"
-            )
-        tokens = TokenIssuer(token, refresh_token, token_ttl, time.monotonic, token_uses)
-    return SandboxState(
-        store=store,
-        limits=RateLimits(rate, burst, time.monotonic),
-        faults=faults or Faults(),
-        token=token,
-        tokens=tokens,
-        users=dict(users or {}),
-        site=site,
-    )

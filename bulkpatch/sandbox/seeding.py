@@ -68,10 +68,11 @@ def generate(
     """``count`` meeting series, drawn deterministically, with their scheduled occurrences.
 
     Most can be patched; of every 20 one has ended, one is in progress (with its in-progress
-    instance) and one is ad hoc, so that refusals can be tried too. Every 5th is a webinar, every
-    3rd recurs weekly, every 10th webinar has registrants. ``hosts`` spreads the meetings over
-    that many hosts (default four). ``extras`` adds, after the series (so the ids above do not
-    change), a personal room meeting for each host and a meeting 11 years ahead.
+    instance) and one is ad hoc (with the instance that ended in its space yesterday), so that
+    refusals can be tried too. Every 5th is a webinar, every 3rd recurs weekly, every 10th
+    webinar has registrants. ``hosts`` spreads the meetings over that many hosts (default
+    four). ``extras`` adds, after the series (so the ids above do not change), a personal room
+    for each host (its series and one scheduled meeting) and a meeting 11 years ahead.
     """
     rng = random.Random(random_seed)
     store = _empty_store(hosts)
@@ -120,8 +121,8 @@ def _empty_store(hosts: int | None) -> MeetingStore:
 
 
 def _extras_size(hosts: int) -> int:
-    """A personal room meeting per host and the meeting 11 years ahead."""
-    return hosts + 1
+    """A personal room per host (its series and a scheduled meeting) and the meeting 11 years ahead."""
+    return 2 * hosts + 1
 
 
 def _kind(index: int) -> str:
@@ -134,7 +135,7 @@ def _kind(index: int) -> str:
 
 def _series_size(index: int) -> int:
     """How many meetings the ``index``-th series brings: itself and its occurrences or instance."""
-    return {"weekly": 1 + OCCURRENCES_PER_SERIES, "in_progress": 2}.get(_kind(index), 1)
+    return {"weekly": 1 + OCCURRENCES_PER_SERIES, "in_progress": 2, "adhoc": 2}.get(_kind(index), 1)
 
 
 def _draw_series(
@@ -150,22 +151,32 @@ def _draw_series(
     zone = ZONES[index % len(ZONES)]
     kind_of_type: ScheduledType = "webinar" if index % 5 == 4 else "meeting"
     kind = _kind(index)
+    this_minute = now.replace(second=0, microsecond=0)  # the API keeps times to the minute
     occurrences = OCCURRENCES_PER_SERIES if room is None else min(OCCURRENCES_PER_SERIES, room - 1)
     if room is not None and _series_size(index) > room and (kind != "weekly" or occurrences < 1):
         kind = "plain"
     if kind == "ended":
         return [
-            (series_id, Seed("meeting", "ended", now - timedelta(days=1), 60, zone, kind_of_type))
+            (
+                series_id,
+                Seed("meeting", "ended", this_minute - timedelta(days=1), 60, zone, kind_of_type),
+            )
         ]
+    instance = f"{hashlib.sha256(series_id.encode()).hexdigest()[:32]}_I_{index}"
     if kind == "in_progress":
-        began = now - timedelta(minutes=20)
-        instance = f"{hashlib.sha256(series_id.encode()).hexdigest()[:32]}_I_{index}"
+        began = this_minute - timedelta(minutes=20)
         return [
             (series_id, Seed("meetingSeries", "inProgress", began, 60, zone, kind_of_type)),
             (instance, Seed("meeting", "inProgress", began, 60, zone, kind_of_type, series_id)),
         ]
     if kind == "adhoc":
-        return [(series_id, Seed("meetingSeries", "active", start, 60, zone, adhoc=True))]
+        # The API lists no ad hoc meeting by type, only by its space's roomId; the instance that
+        # ended in that space is listed (meetingType=meeting), and shows the roomId.
+        met = this_minute - timedelta(days=1)
+        return [
+            (series_id, Seed("meetingSeries", "active", start, 60, zone, adhoc=True)),
+            (instance, Seed("meeting", "ended", met, 60, zone, series_id=series_id)),
+        ]
     if kind == "weekly":
         weeks = (start + timedelta(weeks=week) for week in range(occurrences))
         return [(series_id, weekly_series(start, zone, kind_of_type))] + [
@@ -188,12 +199,14 @@ def _add_series(store: MeetingStore, index: int, group: list[tuple[str, Seed]]) 
 def _add_extras(store: MeetingStore, random_seed: int, now: datetime) -> None:
     """Meetings only the API's rarer refusals apply to, drawn from a generator of their own."""
     rng = random.Random(f"extras-{random_seed}")
-    for person in store.hosts:
+    for position, person in enumerate(store.hosts):
         room = hashlib.sha256(f"{person.email}:{random_seed}".encode()).hexdigest()[:32]
         when = _future_slot(rng, now)
+        personal: ScheduledType = "personalRoomMeeting"
+        store.add(room, Seed("meetingSeries", "active", when, 60, "UTC", personal, host=position))
         store.add(
             occurrence_id(room, when),
-            Seed("scheduledMeeting", "scheduled", when, 60, "UTC", "personalRoomMeeting", room),
+            Seed("scheduledMeeting", "scheduled", when, 60, "UTC", personal, room),
         )
     far = _future_slot(rng, now) + relativedelta(years=11)
     store.add(f"{rng.getrandbits(128):032x}", Seed("meetingSeries", "active", far, 60, "UTC"))

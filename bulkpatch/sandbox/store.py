@@ -45,6 +45,9 @@ class Seed:
     series_id: str | None = None
     recurrence: str | None = None
     adhoc: bool = False
+    #: The host, by position in the store's hosts, of a meeting drawn for one (a personal room);
+    #: None: a hash of its id picks one (an occurrence's is its series' host).
+    host: int | None = None
 
 
 @dataclass
@@ -161,9 +164,11 @@ class MeetingStore:
             email = str(snapshot.get("hostEmail", ""))
             name = str(snapshot.get("hostDisplayName", email))
             return Person(email, name, str(snapshot.get("hostUserId", "")))
-        series_id = self.seeds[meeting_id].series_id
-        if series_id is not None and series_id in self.seeds:
-            return self.host_of(series_id)
+        seed = self.seeds[meeting_id]
+        if seed.host is not None:
+            return self.hosts[seed.host]
+        if seed.series_id is not None and seed.series_id in self.seeds:
+            return self.host_of(seed.series_id)
         return self.hosts[host_index(meeting_id, len(self.hosts))]
 
     def meetings_of(self, email: str) -> list[str]:
