@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from conftest import NOW, later
 
-from bulkpatch.model import JobRow, Severity, check_row
+from bulkpatch.model import Finding, JobRow, Severity, check_row
 
 SERIES = "1d824a4a205042eba9574e00b711b226"
 OCCURRENCE = f"{SERIES}_20261201T120000Z"
@@ -547,3 +547,105 @@ def test_a_wrong_format_stays_a_format_error(text: str, now: datetime) -> None:
     row = JobRow(2, OCCURRENCE, {"start": text, "end": TOMORROW_HOUR})
     rules = [f.rule for f in check_row(row, now).findings if f.field == "start"]
     assert rules == ["datetime_format"]
+
+
+def _reader_error(field: str) -> Finding:
+    """A cell the reader could not read (left out of the row's changes)."""
+    return Finding(E, 2, field, "type", f"{field}: expected a JSON array or object")
+
+
+@pytest.mark.parametrize(
+    ("meeting_id", "changes", "problems", "expected"),
+    [
+        (
+            SERIES,
+            {"start": "2027-02-30T10:00:00Z", "end": "2027-02-28T11:00:00Z"},
+            (),
+            [(E, "start", "impossible_datetime")],
+        ),
+        (SERIES, {"start": "2027-02-30T10:00:00Z"}, (), [(E, "start", "impossible_datetime")]),
+        (SERIES, {"start": later(NOW, days=-1)}, (), [(E, "start", "in_past")]),
+        (
+            SERIES,
+            {"start": TOMORROW, "end": later(NOW, days=-1)},
+            (),
+            [(E, "end", "in_past"), (E, "end", "start_after_end")],
+        ),
+        (
+            SERIES,
+            {"recurrence": "FREQ=DAILY;INTERVAL=0"},
+            (),
+            [(E, "recurrence", "rrule")],
+        ),
+        (SERIES, {"start": "+1h", "end": "+99999w"}, (), [(E, "end", "offset")]),
+        (
+            OCCURRENCE,
+            {"recurrence": "FREQ=DAILY;INTERVAL=1;UNTIL=21241001T000000Z"},
+            (),
+            [(E, "recurrence", "occurrence")],
+        ),
+        (
+            OCCURRENCE,
+            {"start": "2025-10-26T02:30:00", "end": TOMORROW, "timezone": "Europe/Berlin"},
+            (),
+            [(E, "start", "in_past"), (E, "end", "duration")],
+        ),
+        (
+            OCCURRENCE,
+            {"start": TOMORROW},
+            (_reader_error("end"),),
+            [(E, "end", "type")],
+        ),
+        (
+            SERIES,
+            {"enabledLiveStream": True},
+            (_reader_error("liveStream"),),
+            [(E, "liveStream", "type")],
+        ),
+        (".", {"start": TOMORROW, "integrationTags": []}, (), [(E, "meetingId", "meeting_id")]),
+    ],
+    ids=[
+        "impossible start of a series",
+        "impossible start alone",
+        "start alone in the past",
+        "end in the past",
+        "bad interval",
+        "offset too far",
+        "capped rule on an occurrence",
+        "ambiguous start in the past",
+        "start beside an unreadable end",
+        "live stream unreadable",
+        "no meeting",
+    ],
+)
+def test_no_warning_about_what_a_refused_value_would_do(
+    meeting_id: str,
+    changes: dict[str, Any],
+    problems: tuple[Finding, ...],
+    expected: list[tuple[Severity, str, str]],
+    now: datetime,
+) -> None:
+    """A warning about what a change would do (cancel a series' edited occurrences, keep the
+    other end, bend a rule) is left out when that value is refused in the same row: only the
+    error names the real problem."""
+    checked = check_row(JobRow(2, meeting_id, changes, problems), now)
+    assert [(f.severity, f.field, f.rule) for f in checked.findings] == expected
+
+
+def test_a_warning_stays_beside_an_error_on_another_field(now: datetime) -> None:
+    """An error on an unrelated field does not hide what a valid move would do."""
+    row = JobRow(2, SERIES, {"start": TOMORROW, "end": TOMORROW_HOUR}, (_reader_error("title"),))
+    found = [(f.severity, f.field, f.rule) for f in check_row(row, now).findings]
+    assert found == [(E, "title", "type"), (W, "start", "cancels_exceptions")]
+
+
+def test_a_refused_timezone_is_the_problem_of_its_local_times(now: datetime) -> None:
+    """Local times in a row whose timezone is not a zone are not said to lack an offset: the
+    row gives a timezone, and the timezone is what to fix."""
+    row = JobRow(
+        2,
+        OCCURRENCE,
+        {"start": "2027-01-05T10:00:00", "end": "2027-01-05T11:00:00", "timezone": "Mars/Olympus"},
+    )
+    found = [(f.field, f.rule) for f in check_row(row, now).findings]
+    assert found == [("timezone", "timezone")]

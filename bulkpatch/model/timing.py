@@ -61,8 +61,10 @@ def check_times(body: dict[str, Any], now: datetime, report: Reporter) -> None:
         return
     limits = _Limits.at(now)
     zone = _read_zone(body.get("timezone"), report)
-    start = _read_time(body, "start", zone, report)
-    end = _read_time(body, "end", zone, report)
+    # A local time in a row whose timezone was refused lacks no offset: the zone is the problem.
+    zone_refused = zone is None and isinstance(body.get("timezone"), str)
+    start = _read_time(body, "start", zone, report, zone_refused=zone_refused)
+    end = _read_time(body, "end", zone, report, zone_refused=zone_refused)
     floor_now = limits.floor_now
     for field, moment in (("start", start), ("end", end)):
         if moment is not None and moment < floor_now:
@@ -109,14 +111,19 @@ def _read_zone(name: Any, report: Reporter) -> tzinfo | None:
 
 
 def _read_time(
-    body: dict[str, Any], field: str, zone: tzinfo | None, report: Reporter
+    body: dict[str, Any],
+    field: str,
+    zone: tzinfo | None,
+    report: Reporter,
+    *,
+    zone_refused: bool = False,
 ) -> datetime | None:
     text = body.get(field)
     if not isinstance(text, str):
         return None
     # Only a text that may be a time is kept: a cell of a megabyte stays out of the cache.
     reading = _cached_reading(text, zone) if len(text) <= _CACHED_LENGTH else _reading(text, zone)
-    if reading.problem is not None:
+    if reading.problem is not None and not (zone_refused and reading.problem == "needs_offset"):
         _report_time(field, text, zone, reading, report)
     if reading.sent is not None:
         body[field] = reading.sent
