@@ -649,3 +649,56 @@ def test_a_refused_timezone_is_the_problem_of_its_local_times(now: datetime) -> 
     )
     found = [(f.field, f.rule) for f in check_row(row, now).findings]
     assert found == [("timezone", "timezone")]
+
+
+@pytest.mark.parametrize("offset", ["+14:00", "-14:00", "+13:59", "+05:45", "-0930", "+05", "Z"])
+def test_utc_offsets_up_to_fourteen_hours_are_taken(offset: str, now: datetime) -> None:
+    """Every offset a clock shows, -14:00 to +14:00 (the widest taken), in every ISO form."""
+    row = JobRow(
+        2, OCCURRENCE, {"start": f"2027-01-05T10:00:00{offset}", "end": f"2027-01-05T11:00{offset}"}
+    )
+    checked = check_row(row, now)
+    assert checked.findings == ()
+    assert checked.body is not None
+
+
+@pytest.mark.parametrize(
+    ("offset", "says"),
+    [
+        ("+14:01", "UTC offset +14:01 is out of range: offsets run from -14:00 to +14:00"),
+        ("-14:01", "UTC offset -14:01 is out of range: offsets run from -14:00 to +14:00"),
+        ("+23:59", "UTC offset +23:59 is out of range: offsets run from -14:00 to +14:00"),
+        ("-23:59", "UTC offset -23:59 is out of range: offsets run from -14:00 to +14:00"),
+        ("+24:00", "UTC offset +24:00 is out of range: offsets run from -14:00 to +14:00"),
+        ("+25:00", "UTC offset +25:00 is out of range: offsets run from -14:00 to +14:00"),
+        ("+2500", "UTC offset +2500 is out of range: offsets run from -14:00 to +14:00"),
+        ("+05:60", "UTC offset +05:60 does not exist: its minutes run 00 to 59"),
+        (
+            "+05:30:15",
+            "UTC offset +05:30:15 has seconds: an offset is hours and minutes, such as +05:30",
+        ),
+    ],
+)
+def test_an_offset_no_clock_shows_is_named(offset: str, says: str, now: datetime) -> None:
+    """An offset past +-14:00 (Python reads up to +-23:59 and refuses +24:00), with minutes past
+    59 or with seconds is named as the problem, not called a format error."""
+    text = f"2027-01-05T10:00:00{offset}"
+    checked = check_row(JobRow(2, OCCURRENCE, {"start": text, "end": "2027-01-05T11:00Z"}), now)
+    assert [(f.field, f.rule, f.value) for f in checked.findings] == [
+        ("start", "utc_offset", repr(text))
+    ]
+    assert checked.findings[0].message == f"start's {says}"
+
+
+def test_an_impossible_day_with_an_impossible_offset_names_both(now: datetime) -> None:
+    """A start wrong in its day and its offset says both, so one correction is enough."""
+    text = "2027-02-30T10:00:00+25:00"
+    checked = check_row(JobRow(2, OCCURRENCE, {"start": text, "end": "2027-03-01T11:00Z"}), now)
+    assert [(f.rule, f.message) for f in checked.findings] == [
+        (
+            "impossible_datetime",
+            "start has the right format, but 2027-02-30 is not a day of the calendar (February "
+            "2027 has 28 days), and its UTC offset +25:00 is out of range: offsets run from "
+            "-14:00 to +14:00",
+        )
+    ]

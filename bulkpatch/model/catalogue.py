@@ -135,6 +135,14 @@ RULES: tuple[Rule, ...] = (
         "(a date or time of day no calendar has, in the right format: 2027-02-30, 25:00)",
     ),
     _R(
+        "utc_offset",
+        "start, end",
+        "error",
+        _400,
+        "(a UTC offset no clock shows: past -14:00 or +14:00, though Python reads up to 23:59, "
+        "minutes past 59, or seconds)",
+    ),
+    _R(
         "needs_offset",
         "start, end",
         "error",

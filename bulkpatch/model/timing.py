@@ -7,7 +7,6 @@ or over 23 h 59 min, and a start 10 years or more ahead; recurrence is an RFC 24
 from __future__ import annotations
 
 import re
-from calendar import monthrange
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
@@ -16,6 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.relativedelta import relativedelta
 
+from bulkpatch.model.iso8601 import calendar_problem as calendar_problem
+from bulkpatch.model.iso8601 import offset_problem, without_offset
+from bulkpatch.model.iso8601 import parse_iso8601 as parse_iso8601
 from bulkpatch.model.recurrence import SERIES_YEARS_CAP, bend, expand, rule_parts
 
 MIN_DURATION = timedelta(minutes=10)
@@ -136,7 +138,7 @@ class _Reading(NamedTuple):
     moment: datetime | None  # None: refused
     problem: str | None  # the rule it breaks (``ambiguous_time`` only warns)
     sent: str | None = None  # a local time as sent, with its offset
-    why: str = ""  # which part of an ``impossible_datetime`` does not exist
+    why: str = ""  # which part of an ``impossible_datetime`` or ``utc_offset`` does not exist
 
 
 def _reading(text: str, zone: tzinfo | None) -> _Reading:
@@ -144,11 +146,20 @@ def _reading(text: str, zone: tzinfo | None) -> _Reading:
     moment = parse_iso8601(text)
     if moment is None:
         # Only a text that failed is looked at again: a valid time costs nothing more.
-        why = calendar_problem(text)
+        offset_why = offset_problem(text)
+        rest = text if offset_why is None else without_offset(text)
+        why = calendar_problem(rest)
         if why is not None:
+            why += "" if offset_why is None else f", and its {offset_why}"
             return _Reading(None, "impossible_datetime", why=why)
+        if offset_why is not None and parse_iso8601(rest) is not None:
+            return _Reading(None, "utc_offset", why=offset_why)
         return _Reading(None, "datetime_format")
     if moment.tzinfo is not None:
+        # Python reads offsets up to +-23:59, minutes past 59 and seconds: none is a clock's.
+        offset_why = offset_problem(text) if text[-1:] not in "Zz" else None
+        if offset_why is not None:
+            return _Reading(None, "utc_offset", why=offset_why)
         return _Reading(moment, None)
     if zone is None:
         return _Reading(None, "needs_offset")
@@ -186,80 +197,11 @@ _TIME_PROBLEMS = {
         "{field} must be an ISO 8601 date and time, such as 2030-01-27T20:30:00+08:00"
     ),
     "impossible_datetime": "{field} has the right format, but {why}",
+    "utc_offset": "{field}'s {why}",
     "needs_offset": "{field} has no UTC offset; add one (+02:00, Z) or give the row a timezone",
     "nonexistent_time": "{field} does not exist in {zone} (the clocks skip it)",
     "ambiguous_time": "{field} happens twice in {zone}; the first is used",
 }
-
-
-def parse_iso8601(text: str) -> datetime | None:
-    """An ISO 8601 date-time (with or without offset), or None; a bare date is not enough."""
-    stripped = text.strip()
-    if "T" not in stripped and "t" not in stripped and " " not in stripped:
-        return None  # a date alone, or not a date at all
-    try:
-        return datetime.fromisoformat(stripped)
-    except ValueError:
-        return None
-
-
-#: An ISO 8601 calendar date and time of day, extended (2027-02-30T10:00) or basic (20270230T1000);
-#: what may follow (fraction, offset) is left to ``datetime.fromisoformat``.
-_DATE_TIME = re.compile(
-    r"(?P<year>\d{4})(?P<dash>-?)(?P<month>\d{2})(?P=dash)(?P<day>\d{2})"
-    r"(?:(?P<t>[Tt ])(?P<hour>\d{2})(?:(?P<colon>:?)(?P<minute>\d{2})"
-    r"(?:(?P=colon)(?P<second>\d{2}))?)?)?"
-)
-#: The forms RFC 2445 gives UNTIL: a date, or a date and time (20270228, 20270228T100000Z).
-_UNTIL = re.compile(r"\d{8}(?:[Tt]\d{6}[Zz]?)?")
-#: In English whatever the locale: findings read the same on every machine.
-_MONTHS = "January February March April May June July August September October November December"
-
-
-def calendar_problem(text: str, *, needs_time: bool = True) -> str | None:
-    """Why an ISO 8601 text in the right format names no real moment (2027-02-30, 25:00), or
-    None: the text is fine, or its format is wrong (then that is what to say).
-
-    Meant for a text that did not parse, so valid times never pay for it. The same text with
-    every number in range must parse, so a wrong format is never called an impossible date.
-    """
-    stripped = text.strip()
-    match = _DATE_TIME.match(stripped)
-    if match is None or (needs_time and match["t"] is None):
-        return None
-    dash, colon = match["dash"], match["colon"] or ""
-    in_range = f"2000{dash}01{dash}01"
-    if match["t"] is not None:
-        in_range += match["t"] + "00"
-        if match["minute"] is not None:
-            in_range += f"{colon}00" + (f"{colon}00" if match["second"] is not None else "")
-    try:
-        datetime.fromisoformat(in_range + stripped[match.end() :])
-    except ValueError:
-        return None  # the format is wrong, whatever the numbers
-    year, month, day = (int(match[name]) for name in ("year", "month", "day"))
-    date = f"{match['year']}-{match['month']}-{match['day']}"
-    if year == 0:
-        return f"{date} is not a day of the calendar (years run 0001 to 9999)"
-    if not 1 <= month <= 12:
-        return f"{date} is not a day of the calendar (months run 01 to 12)"
-    days = monthrange(year, month)[1]
-    if not 1 <= day <= days:
-        return f"{date} is not a day of the calendar ({_MONTHS.split()[month - 1]} {year} has {days} days)"
-    return _time_of_day_problem(match)
-
-
-def _time_of_day_problem(match: re.Match[str]) -> str | None:
-    """Why the time of day of a :data:`_DATE_TIME` match does not exist, or None."""
-    parts = [match[name] for name in ("hour", "minute", "second") if match[name] is not None]
-    shown = ":".join(parts + ["00"] * (len(parts) == 1))
-    hour, minute, second = (int(part) for part in [*parts, "0", "0", "0"][:3])
-    if hour == 24 and minute == second == 0:
-        return f"{shown} is not a time of day (hours run 00 to 23: write 00:00 of the next day)"
-    for value, unit, top in ((hour, "hours", 23), (minute, "minutes", 59), (second, "seconds", 59)):
-        if value > top:
-            return f"{shown} is not a time of day ({unit} run 00 to {top})"
-    return None
 
 
 def _as_sent(moment: datetime, limits: _Limits, *, is_start: bool) -> datetime:
@@ -312,6 +254,10 @@ def _check_duration(start: datetime, end: datetime, body: dict[str, Any], report
 def _hours_minutes(span: timedelta) -> str:
     minutes = int(span.total_seconds() // 60)
     return f"{minutes // 60} h {minutes % 60:02d} min"
+
+
+#: The forms RFC 2445 gives UNTIL: a date, or a date and time (20270228, 20270228T100000Z).
+_UNTIL = re.compile(r"\d{8}(?:[Tt]\d{6}[Zz]?)?")
 
 
 def check_rrule(text: str, now: datetime, report: Reporter, start: datetime | None = None) -> None:
