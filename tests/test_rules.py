@@ -702,3 +702,29 @@ def test_an_impossible_day_with_an_impossible_offset_names_both(now: datetime) -
             "-14:00 to +14:00",
         )
     ]
+
+
+@pytest.mark.parametrize(
+    ("stamp", "says"),
+    [
+        ("20270230T100000Z", "2027-02-30 is not a day of the calendar (February 2027 has 28 days)"),
+        ("20271301T100000Z", "2027-13-01 is not a day of the calendar (months run 01 to 12)"),
+        ("20270105T250000Z", "25:00:00 is not a time of day (hours run 00 to 23)"),
+    ],
+)
+def test_an_occurrence_id_stamped_on_an_impossible_day_is_refused(
+    stamp: str, says: str, now: datetime
+) -> None:
+    """An occurrence id's stamp is when it starts: on a day or at a time that does not exist it
+    names no occurrence (the API answers 404), and the finding names that day or time."""
+    meeting_id = f"{SERIES}_{stamp}"
+    checked = check_row(JobRow(2, meeting_id, {"title": "x"}), now)
+    assert [(f.field, f.rule, f.value) for f in checked.findings] == [
+        ("meetingId", "meeting_id", repr(meeting_id))
+    ]
+    assert checked.findings[0].message == (
+        f"meetingId is an occurrence id stamped {stamp}, but {says}: no occurrence starts then, "
+        "so no meeting has this id (the API answers 404); copy the id as bulkpatch pull or List "
+        "Meetings gives it"
+    )
+    assert not checked.is_valid

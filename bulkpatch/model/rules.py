@@ -65,10 +65,32 @@ def meeting_id_problem(meeting_id: str) -> str | None:
     return None
 
 
+def occurrence_stamp_problem(meeting_id: str) -> str | None:
+    """Why an occurrence id's stamp names no moment (``_20270230T100000Z``), or None.
+
+    The stamp is when the occurrence was scheduled to start: on a day or at a time that does
+    not exist, the id names no occurrence, and the API answers 404.
+    """
+    match = OCCURRENCE_ID.match(meeting_id)
+    if match is None:
+        return None
+    stamp = match["stamp"]
+    try:
+        datetime.fromisoformat(stamp)
+    except ValueError:
+        why = timing.calendar_problem(stamp) or "that is not a moment"
+        return (
+            f"meetingId is an occurrence id stamped {stamp}, but {why}: no occurrence starts "
+            "then, so no meeting has this id (the API answers 404); copy the id as bulkpatch "
+            "pull or List Meetings gives it"
+        )
+    return None
+
+
 def check_row(row: JobRow, now: datetime) -> CheckedRow:
     """Validate one row against every offline rule; ``now`` is an aware datetime."""
     report = _Report(row)
-    problem = meeting_id_problem(row.meeting_id)
+    problem = meeting_id_problem(row.meeting_id) or occurrence_stamp_problem(row.meeting_id)
     if problem is not None:
         rule_id = "required" if not row.meeting_id else "meeting_id"
         report.error("meetingId", rule_id, problem, row.meeting_id or None)
