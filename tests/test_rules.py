@@ -728,3 +728,109 @@ def test_an_occurrence_id_stamped_on_an_impossible_day_is_refused(
         "Meetings gives it"
     )
     assert not checked.is_valid
+
+
+RRULE_FORMS = "a UTC date and time such as 20270228T100000Z, or a date such as 20270228"
+BYDAY_TAKES = (
+    "BYDAY takes MO, TU, WE, TH, FR, SA or SU (1MO: the first Monday, -1FR: the last Friday), "
+    "separated by commas"
+)
+
+
+@pytest.mark.parametrize(
+    ("rule", "says"),
+    [
+        (
+            "FREQ=WEEKLY;UNTIL=20270228T10:00:00Z",
+            "recurrence's UNTIL=20270228T10:00:00Z is not in RFC 2445's form: write "
+            f"UNTIL=20270228T100000Z (no dashes or colons; UNTIL is {RRULE_FORMS})",
+        ),
+        (
+            "FREQ=WEEKLY;UNTIL=2027-02-28",
+            "recurrence's UNTIL=2027-02-28 is not in RFC 2445's form: write UNTIL=20270228 "
+            f"(no dashes or colons; UNTIL is {RRULE_FORMS})",
+        ),
+        (
+            "FREQ=WEEKLY;UNTIL=2027-02-28T10:00+02:00",
+            "recurrence's UNTIL=2027-02-28T10:00+02:00 is not in RFC 2445's form: UNTIL is "
+            f"{RRULE_FORMS} (no dashes, colons or offset)",
+        ),
+        (
+            "FREQ=WEEKLY;BYDAY=MON,TUE",
+            f"recurrence's BYDAY=MON,TUE has 'MON', which is not a day: {BYDAY_TAKES}; "
+            "did you mean MO?",
+        ),
+        (
+            "FREQ=WEEKLY;BYDAY=XX",
+            f"recurrence's BYDAY=XX has 'XX', which is not a day: {BYDAY_TAKES}",
+        ),
+        (
+            "FREQ=MONTHLY;BYMONTHDAY=40",
+            "recurrence's BYMONTHDAY=40 has 40, which is out of range: BYMONTHDAY takes 1 to 31, "
+            "or -31 to -1 from the end",
+        ),
+        (
+            "FREQ=YEARLY;BYMONTH=13",
+            "recurrence's BYMONTH=13 has 13, which is out of range: BYMONTH takes 1 to 12",
+        ),
+        (
+            "FREQ=WEKLY",
+            "recurrence's FREQ=WEKLY is not a frequency of an RRULE: FREQ takes DAILY, WEEKLY, "
+            "MONTHLY or YEARLY; did you mean WEEKLY?",
+        ),
+        (
+            "FREQ=BIWEEKLY",
+            "recurrence's FREQ=BIWEEKLY is not a frequency of an RRULE: FREQ takes DAILY, "
+            "WEEKLY, MONTHLY or YEARLY; every two weeks is FREQ=WEEKLY;INTERVAL=2",
+        ),
+        (
+            "FREQ=DAILY;INTERVAL=0",
+            "recurrence's INTERVAL=0 is refused: INTERVAL takes a positive whole number, 1 or more "
+            "(RFC 2445)",
+        ),
+        (
+            "FREQ=WEEKLY;BYDAYS=MO",
+            "recurrence's BYDAYS is not a part of an RRULE; did you mean BYDAY?",
+        ),
+        ("FREQ=WEEKLY;FREQ=DAILY", "recurrence gives FREQ twice; each part is given once"),
+        (
+            "FREQ=WEEKLY,BYDAY=MO",
+            "recurrence's part 'FREQ=WEEKLY,BYDAY=MO' holds two parts: separate them with ';', "
+            "not ','",
+        ),
+        (
+            "FREQ=WEEKLY; BYDAY=MO, TU",
+            "recurrence has spaces; an RRULE is written without any: FREQ=WEEKLY;BYDAY=MO,TU",
+        ),
+        ("FREQ=WEEKLY;BYDAY=", "recurrence's BYDAY has no value"),
+        (
+            "BYDAY=MO",
+            "recurrence has no FREQ; every RRULE needs one, such as FREQ=WEEKLY;INTERVAL=1;BYDAY=MO",
+        ),
+    ],
+)
+def test_a_malformed_rrule_part_is_named_with_its_form(rule: str, says: str, now: datetime) -> None:
+    """A wrong part of an RRULE is named, with the form RFC 2445 gives it, instead of what the
+    RRULE library says about its own insides ("unsupported property: FREQ=WEEKLY" for an UNTIL
+    with colons) or nothing at all (BYMONTHDAY=40 made a series that never meets)."""
+    checked = check_row(JobRow(2, SERIES, {"recurrence": rule}), now)
+    assert [(f.field, f.rule, f.message) for f in checked.findings] == [
+        ("recurrence", "rrule", says)
+    ]
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "freq=weekly;byday=mo,we",
+        "RRULE:FREQ=DAILY;COUNT=5;",
+        "FREQ=MONTHLY;BYDAY=-1FR;UNTIL=20270228",
+        "FREQ=MONTHLY;BYSETPOS=-1;BYDAY=FR;WKST=SU",
+        "FREQ=MONTHLY;BYMONTHDAY=-1;INTERVAL=2",
+        "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=28;UNTIL=20270228T100000Z",
+    ],
+)
+def test_well_formed_rrules_stay_valid(rule: str, now: datetime) -> None:
+    """Every part in its RFC 2445 form, in any case, is taken as before."""
+    checked = check_row(JobRow(2, SERIES, {"recurrence": rule}), now)
+    assert [f.rule for f in checked.findings] == ["cancels_exceptions"]

@@ -6,7 +6,6 @@ or over 23 h 59 min, and a start 10 years or more ahead; recurrence is an RFC 24
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
@@ -19,6 +18,7 @@ from bulkpatch.model.iso8601 import calendar_problem as calendar_problem
 from bulkpatch.model.iso8601 import offset_problem, without_offset
 from bulkpatch.model.iso8601 import parse_iso8601 as parse_iso8601
 from bulkpatch.model.recurrence import SERIES_YEARS_CAP, bend, expand, rule_parts
+from bulkpatch.model.rrule_syntax import UNTIL_FORM, rrule_problem
 
 MIN_DURATION = timedelta(minutes=10)
 MAX_DURATION = timedelta(hours=23, minutes=59)
@@ -256,40 +256,23 @@ def _hours_minutes(span: timedelta) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min"
 
 
-#: The forms RFC 2445 gives UNTIL: a date, or a date and time (20270228, 20270228T100000Z).
-_UNTIL = re.compile(r"\d{8}(?:[Tt]\d{6}[Zz]?)?")
-
-
 def check_rrule(text: str, now: datetime, report: Reporter, start: datetime | None = None) -> None:
     """Check that ``text`` is one well-formed RFC 2445 RRULE, and warn where the API bends it.
 
     ``start`` (the row's new start, if any) is where occurrences are counted from; without it,
     from now.
     """
-    parts = rule_parts(text)
-    if parts is None or "FREQ" not in parts:
-        report.error(
-            "recurrence",
-            "rrule",
-            "recurrence must be an RFC 2445 RRULE such as FREQ=WEEKLY;INTERVAL=1;BYDAY=MO",
-            text,
-        )
+    problem = rrule_problem(text)
+    parts = rule_parts(text) if problem is None else None
+    if parts is None:
+        message = problem or f"recurrence is not an RRULE: {text!r}"
+        report.error("recurrence", "rrule", message, text)
         return
-    if "COUNT" in parts and "UNTIL" in parts:
-        report.error("recurrence", "rrule", "an RRULE takes COUNT or UNTIL, not both", text)
-        return
-    for name in ("INTERVAL", "COUNT"):
-        # RFC 2445: "interval = 1*DIGIT" and "count = 1*DIGIT", a positive integer.
-        if name in parts and not (parts[name].isdigit() and int(parts[name]) > 0):
-            report.error(
-                "recurrence", "rrule", f"{name} must be a positive whole number (RFC 2445)", text
-            )
-            return
     try:
         expand(text, start or now)
     except (ValueError, TypeError, KeyError, OverflowError) as exc:
         until = parts.get("UNTIL", "")
-        why = calendar_problem(until, needs_time=False) if _UNTIL.fullmatch(until) else None
+        why = calendar_problem(until, needs_time=False) if UNTIL_FORM.fullmatch(until) else None
         if why is not None:
             message = f"recurrence's UNTIL has the right format, but {why}"
             report.error("recurrence", "impossible_datetime", message, text)
