@@ -834,3 +834,46 @@ def test_well_formed_rrules_stay_valid(rule: str, now: datetime) -> None:
     """Every part in its RFC 2445 form, in any case, is taken as before."""
     checked = check_row(JobRow(2, SERIES, {"recurrence": rule}), now)
     assert [f.rule for f in checked.findings] == ["cancels_exceptions"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "says"),
+    [
+        (
+            {"start": "+2 hours", "end": "+2h"},
+            "start",
+            "'+2 hours' is not an offset; write +2h (an offset is a sign, a whole number and m, "
+            "h, d or w)",
+        ),
+        (
+            {"start": "+1x", "end": "+1h"},
+            "start",
+            "'+1x' is not an offset: an offset is a sign, a whole number and m, h, d or w (+1h, "
+            "-30m, +1d, +1w)",
+        ),
+        (
+            {"end": "-1day"},
+            "end",
+            "'-1day' is not an offset; write -1d (an offset is a sign, a whole number and m, h, d "
+            "or w)",
+        ),
+        (
+            {"shift": "+1.5h"},
+            "shift",
+            "'+1.5h' is not an offset; write +90m (an offset is a sign, a whole number and m, h, d "
+            "or w)",
+        ),
+        (
+            {"shift": "1h"},
+            "shift",
+            "'1h' is not an offset; write +1h or -1h (it starts with + or -)",
+        ),
+    ],
+)
+def test_a_mistyped_offset_is_named_as_an_offset(
+    changes: dict[str, Any], field: str, says: str, now: datetime
+) -> None:
+    """A start, end or shift meant as an offset but mistyped (+2 hours, +1.5h, +1x) says what to
+    write, instead of asking for an ISO 8601 date or saying start and end are not both offsets."""
+    checked = check_row(JobRow(2, OCCURRENCE, changes), now)
+    assert [(f.field, f.rule, f.message) for f in checked.findings] == [(field, "offset", says)]
