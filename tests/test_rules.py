@@ -794,6 +794,12 @@ BYDAY_TAKES = (
         ),
         ("FREQ=WEEKLY;FREQ=DAILY", "recurrence gives FREQ twice; each part is given once"),
         (
+            "FREQ=WEEKLY;BYEASTER=0",
+            "recurrence's BYEASTER is not a part of an RRULE; the parts are FREQ, UNTIL, COUNT, "
+            "INTERVAL, BYSECOND, BYMINUTE, BYHOUR, BYDAY, BYMONTHDAY, BYYEARDAY, BYWEEKNO, "
+            "BYMONTH, BYSETPOS, WKST",
+        ),
+        (
             "FREQ=WEEKLY,BYDAY=MO",
             "recurrence's part 'FREQ=WEEKLY,BYDAY=MO' holds two parts: separate them with ';', "
             "not ','",

@@ -101,7 +101,8 @@ def _part_problem(part: str, seen: set[str]) -> str | None:
             f"not {_separator(value)!r}"
         )
     if upper not in PARTS:
-        return f"recurrence's {name} is not a part of an RRULE{_did_you_mean(upper, PARTS)}"
+        hint = _did_you_mean(upper, PARTS) or f"; the parts are {', '.join(PARTS)}"
+        return f"recurrence's {name} is not a part of an RRULE{hint}"
     if upper in seen:
         return f"recurrence gives {upper} twice; each part is given once"
     seen.add(upper)
