@@ -160,9 +160,11 @@ def test_undo_output_onto_a_named_pipe_is_refused_without_opening_it(
     thread.start()
     code, out, err = cli(site, "undo", str(job), "-o", str(fifo))
     was_opened = opened.is_set()
-    if not was_opened:  # release the writer
-        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))
+    # Release the writer: a reader held open until it has written (one opened and closed at
+    # once can be gone before the writer wakes, which then waits for the next reader).
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
     thread.join(30)
+    os.close(reader)
     assert not was_opened
     assert code == 2, out + err
     assert "named pipe" in err

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -296,9 +299,10 @@ def test_a_429_on_one_lane_holds_every_lane(tmp_path: Path) -> None:
 
 def test_a_run_joining_a_run_that_found_the_limit_takes_half(tmp_path: Path) -> None:
     """A one-off run joining a nightly job that already paces at the limit takes the rate it
-    found: together they stay at the limit, each at about half of it, with hardly a 429."""
+    found: together they stay at the limit, each at about half of it, with hardly a 429; the
+    nightly job, ending alone, still reports that two runs shared the token."""
 
-    async def main() -> tuple[Outcome, Outcome]:
+    async def main() -> tuple[Outcome, Outcome, object]:
         limits = _limits(50)
         clock = LoopClock()
         with open_pacing(clock=clock, target="t", identity="i", state_dir=tmp_path) as nightly:
@@ -308,9 +312,11 @@ def test_a_run_joining_a_run_that_found_the_limit_takes_half(tmp_path: Path) -> 
             await asyncio.sleep(2)
             with open_pacing(clock=clock, target="t", identity="i", state_dir=tmp_path) as adhoc:
                 second = await simulate(adhoc.lane("write"), limits, 50 * 10)
-            return await first, second
+            finished = await first
+            return finished, second, nightly.report()["participants"]
 
-    first, second = run_virtual(main)
+    first, second, participants = run_virtual(main)
+    assert participants == 2
     assert second.share(50) >= 0.4
     assert second.throttled + first.throttled <= 2
     assert first.violations + second.violations == 0
@@ -332,6 +338,39 @@ def test_a_pause_one_run_was_given_holds_the_other(tmp_path: Path) -> None:
             assert second.waited == pytest.approx(7.0, abs=0.01)
 
     run_virtual(main)
+
+
+def test_a_run_killed_on_this_machine_stops_counting_at_once(tmp_path: Path) -> None:
+    """The entry of a run whose process is gone (kill -9 leaves it behind) is dropped at the
+    next run's first read, so the run resumed after it leads and paces alone; a run on another
+    machine counts until its heartbeat goes stale."""
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+
+    dead, elsewhere = f"{gone}@{socket.gethostname()}-aaaaaa", "4242@another-host-bbbbbb"
+
+    async def main() -> tuple[int, int, set[str]]:
+        clock = LoopClock()
+        wall = clock.wall().timestamp()
+        entry = {"heartbeat": wall, "joined": wall - 60, "episode": 0, "pace": 5.0, "keepsUp": True}
+        state = StateFile(state_path(tmp_path, "t", "i"))
+        state.prepare()
+        state.update(lambda data: data.update(participants={dead: entry}))
+        with open_pacing(clock=clock, target="t", identity="i", state_dir=tmp_path) as alone:
+            alone.lane("write")
+            alone_count = alone.participants
+        state.update(lambda data: data.update(participants={dead: entry, elsewhere: entry}))
+        with open_pacing(clock=clock, target="t", identity="i", state_dir=tmp_path) as beside:
+            beside.lane("write")
+            kept = set(state.read()["participants"]) - {beside.participant}
+            return alone_count, beside.participants, kept
+
+    alone_count, beside_count, kept = run_virtual(main)
+    assert alone_count == 1
+    assert beside_count == 2
+    assert kept == {elsewhere}
 
 
 def test_state_file_is_private_and_holds_no_token(tmp_path: Path) -> None:

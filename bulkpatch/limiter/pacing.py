@@ -10,9 +10,6 @@ state a look (a ``stat``, a read only when another process wrote) and a heartbea
 from __future__ import annotations
 
 import contextlib
-import os
-import secrets
-import socket
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +19,7 @@ from bulkpatch.clock import Clock
 from bulkpatch.limiter.finder import RateFinder
 from bulkpatch.limiter.lane import AdaptiveLimiter, Hold, ceiling_gate
 from bulkpatch.limiter.sharing import SharedState
-from bulkpatch.limiter.state import StateFile, state_path
+from bulkpatch.limiter.state import StateFile, participant_key, state_path
 
 #: The lanes' portions of the token's pace follow what each sent over this many seconds.
 _PORTION_SECONDS = 2.0
@@ -57,7 +54,9 @@ class Pacing(SharedState):
         self.hold = Hold(clock)
         #: Runs sending on this target and token now, this one included.
         self.participants = 1
-        self.participant = f"{os.getpid()}@{socket.gethostname()}-{secrets.token_hex(3)}"
+        #: The most runs that sent on the token at once while this one ran (its summary's).
+        self.most_participants = 1
+        self.participant = participant_key()
         #: Why the state file could not be used, if it could not (the run goes on without it).
         self.warning: str | None = None
         self._clock = clock
@@ -177,7 +176,8 @@ class Pacing(SharedState):
     def report(self) -> dict[str, Any]:
         """What the summary, ``status`` and the logs show (beside the 429 count): the rate the
         run started from (learned by earlier runs, when there was one), the rate found, throttle
-        episodes, seconds every lane was held by Retry-After, and the runs sharing the token."""
+        episodes, seconds every lane was held by Retry-After, and the most runs that shared the
+        token at once while this one ran."""
         rates = [
             entry["rate"]
             for entry in self._learned.values()
@@ -188,7 +188,7 @@ class Pacing(SharedState):
             "rateFound": self.rate_found(),
             "throttleEpisodes": self.episodes,
             "heldSeconds": round(self.waited, 1),
-            "participants": self.participants,
+            "participants": self.most_participants,
         }
 
 

@@ -16,7 +16,7 @@ from bulkpatch.clock import Clock
 from bulkpatch.limiter.finder import RateFinder
 from bulkpatch.limiter.lane import AdaptiveLimiter, Hold
 from bulkpatch.limiter.peers import leader, leader_pace
-from bulkpatch.limiter.state import STALE_SECONDS, StateFile
+from bulkpatch.limiter.state import StateFile, still_running
 
 _BEAT_SECONDS = 1.0
 #: A run keeps up with its share when at least this share of its sends on its busiest lane
@@ -39,6 +39,7 @@ class SharedState:
         "_published",
         "_slots_seen",
         "_state",
+        "most_participants",
         "participant",
         "participants",
         "warning",
@@ -62,6 +63,7 @@ class SharedState:
     _last_judgement: bool
     participant: str
     participants: int
+    most_participants: int
     warning: str | None
 
     def _judge_keeping_up(self) -> bool:
@@ -153,9 +155,7 @@ class SharedState:
         wall = self._clock.wall().timestamp()
         self._last_beat = self._clock.now()
         participants = data.setdefault("participants", {})
-        for key in [
-            k for k, v in participants.items() if v.get("heartbeat", 0) < wall - STALE_SECONDS
-        ]:
+        for key in [k for k, v in participants.items() if not still_running(k, v, wall)]:
             del participants[key]
         self._published = pace = self._pace()
         participants[self.participant] = {
@@ -195,9 +195,10 @@ class SharedState:
         fresh = [
             key
             for key, value in (data.get("participants") or {}).items()
-            if value.get("heartbeat", 0) >= wall - STALE_SECONDS
+            if still_running(key, value, wall)
         ]
         self.participants = max(1, len(set(fresh) | {self.participant}))
+        self.most_participants = max(self.most_participants, self.participants)
         pause_until = data.get("pauseUntil")
         if isinstance(pause_until, int | float):
             until = now + (pause_until - wall)

@@ -24,6 +24,8 @@ import fcntl
 import hashlib
 import json
 import os
+import secrets
+import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -34,6 +36,33 @@ VERSION = 1
 #: A participant whose heartbeat is older than this has stopped (or was killed).
 STALE_SECONDS = 5.0
 _RECENT_SECONDS = 0.05
+
+
+def participant_key() -> str:
+    """A new run's key among the participants: ``PID@HOST-RANDOM`` (see :func:`still_running`)."""
+    return f"{os.getpid()}@{socket.gethostname()}-{secrets.token_hex(3)}"
+
+
+def still_running(key: str, entry: Mapping[str, Any], wall: float) -> bool:
+    """Whether the run with this participant entry still runs: it beat within
+    :data:`STALE_SECONDS`, and, if it ran on this machine, its process is still there.
+
+    A run killed with ``kill -9`` cannot take its entry out; without the process check its last
+    pace would hold the run resumed after it for seconds (and count it as a second run).
+    """
+    heartbeat = entry.get("heartbeat")
+    if not isinstance(heartbeat, int | float) or heartbeat < wall - STALE_SECONDS:
+        return False
+    pid, _, rest = key.partition("@")
+    if not pid.isdigit() or rest.rpartition("-")[0] != socket.gethostname():
+        return True  # another machine's run, or an entry of another form: its heartbeat says
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # there, but another user's
+    return True
 
 
 def default_state_dir(environ: Mapping[str, str]) -> Path:
