@@ -86,7 +86,7 @@ class _Tally:
         self.rows += 1
         members = tuple([tuple(v) if type(v) is dict else None for v in changes.values()])
         self.shapes[tuple(changes), members] += 1
-        if row.meeting_id:
+        if row.meeting_id and not _refused_id(checked):
             self.seen.append((row.meeting_id, row.line))
         if checked.body is None:
             self.invalid += 1
@@ -98,6 +98,13 @@ class _Tally:
             self.rules[f"{finding.severity}:{finding.rule}"] += 1
             self.warnings += finding.severity is Severity.WARNING
             self.findings.append(_stored(finding))
+
+
+def _refused_id(checked: CheckedRow) -> bool:
+    """Whether the row's meetingId is refused: it names no meeting, so no order to keep."""
+    return checked.body is None and any(
+        f.field == "meetingId" and f.severity is Severity.ERROR for f in checked.findings
+    )
 
 
 def _stored(finding: Finding) -> tuple[Any, ...]:

@@ -468,6 +468,118 @@ def test_escaped_nul_or_lone_surrogate_makes_the_row_invalid(escape: str) -> Non
     assert [(p.field, p.rule) for p in cell.problems] == [("integrationTags", "encoding")]
 
 
+JOB_TEXT = {
+    "csv": "meetingId,title\r\nm1,Café\r\n",
+    "jsonl": '{"meetingId": "m1", "title": "Café"}\n',
+}
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+@pytest.mark.parametrize(
+    ("codec", "name"),
+    [
+        ("utf-16", "UTF-16"),  # with a byte order mark, as Excel's "Unicode Text" saves
+        ("utf-16-le", "UTF-16"),
+        ("utf-16-be", "UTF-16"),
+        ("utf-32", "UTF-32"),
+        ("utf-32-le", "UTF-32"),
+    ],
+)
+def test_a_utf16_job_is_refused_saying_so(tmp_path: Path, fmt: str, codec: str, name: str) -> None:
+    """A job saved as UTF-16 or UTF-32, with a byte order mark or without, is refused before a
+    line is read, naming the file, what it is and how to save it as UTF-8 (it said the header
+    had no meetingId, or that every line held a NUL)."""
+    path = tmp_path / f"job.{fmt}"
+    path.write_bytes(JOB_TEXT[fmt].encode(codec))
+    with pytest.raises(JobFileError) as caught, open_job(path):
+        pass
+    assert caught.value.rule == "encoding"
+    assert str(caught.value).startswith(f"{path}: this file is {name}; save it as ")
+    assert ("CSV UTF-8" in str(caught.value)) is (fmt == "csv")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_utf8_with_or_without_bom_is_read(tmp_path: Path, fmt: str) -> None:
+    """UTF-8 is read whether or not Excel put a byte order mark before it."""
+    for codec in ("utf-8", "utf-8-sig"):
+        path = tmp_path / f"job-{codec}.{fmt}"
+        path.write_bytes(JOB_TEXT[fmt].encode(codec))
+        with open_job(path) as lines:
+            (row,) = read_rows(lines, JobFormat(fmt), str(path))
+        assert isinstance(row, JobRow)
+        assert (row.meeting_id, row.changes, row.problems) == ("m1", {"title": "Café"}, ())
+
+
+def test_a_windows_1252_cell_says_what_its_bytes_are(tmp_path: Path) -> None:
+    """A cell saved as Windows-1252 (Excel's "CSV" on Windows) names its line, the byte that is
+    not UTF-8, the cell as written and as Windows-1252 reads it, and how to save the file;
+    a password cell is never quoted."""
+    path = tmp_path / "job.csv"
+    path.write_bytes("meetingId,title,password\nm1,Café “x”,pässword\n".encode("cp1252"))
+    with open_job(path) as lines:
+        (row,) = read_rows(lines, JobFormat.CSV, str(path))
+    assert isinstance(row, JobRow)
+    assert [(p.line, p.field, p.rule, p.message) for p in row.problems] == [
+        (
+            2,
+            "title",
+            "encoding",
+            "the title cell is not UTF-8 text (byte 0xE9, character 4: "
+            "'Caf\\xe9 \\x93x\\x94'); the file was probably saved as Windows-1252 (ANSI) or "
+            "Latin-1, where this reads 'Café “x”': save it as CSV UTF-8 and validate again",
+        ),
+        (
+            2,
+            "password",
+            "encoding",
+            "the password cell is not UTF-8 text (byte 0xE4, character 2); the file was "
+            "probably saved as Windows-1252 (ANSI) or Latin-1: save it as CSV UTF-8 and validate "
+            "again",
+        ),
+    ]
+
+
+def test_a_windows_1252_header_names_its_column(tmp_path: Path) -> None:
+    """A header saved as Windows-1252 names the column and what its name reads as."""
+    path = tmp_path / "job.csv"
+    path.write_bytes("meetingId,Título\nm1,x\n".encode("cp1252"))
+    with pytest.raises(JobFileError) as caught, open_job(path) as lines:
+        list(read_rows(lines, JobFormat.CSV, str(path)))
+    assert caught.value.message == (
+        "the name of column 2 is not UTF-8 text (byte 0xED, character 2: 'T\\xedtulo'); "
+        "the file was probably saved as Windows-1252 (ANSI) or Latin-1, where this reads "
+        "'Título': save it as CSV UTF-8 and validate again"
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (
+            '{"meetingId": "m1", "password": "pässword"}\n'.encode("cp1252"),
+            "the line is not UTF-8 text (byte 0xE4, character 35); the file was probably "
+            "saved as Windows-1252 (ANSI) or Latin-1: save it as UTF-8 and validate again",
+        ),
+        (
+            b'{"meetingId": "m1", "title": "a\x00b"}\n',
+            "the line holds a NUL character (byte 00), which is not text; is this a job file?",
+        ),
+    ],
+    ids=["windows-1252", "nul"],
+)
+def test_a_jsonl_line_that_is_not_utf8_says_why_without_quoting_it(
+    tmp_path: Path, raw: bytes, message: str
+) -> None:
+    """A JSON Lines line with bytes that are not UTF-8 says which byte and where, never what the
+    line holds (it may hold a password anywhere); a NUL is told apart."""
+    path = tmp_path / "job.jsonl"
+    path.write_bytes(raw)
+    with open_job(path) as lines:
+        (line,) = read_rows(lines, JobFormat.JSONL, str(path))
+    assert isinstance(line, RowProblem)
+    assert [(f.line, f.rule, f.message) for f in line.findings] == [(1, "encoding", message)]
+
+
 @pytest.mark.parametrize(
     ("raw", "shown"),
     [(b"caf\xe9", "caf\\xe9"), (b"m\x001", "m\\x001"), (b"\xff\xfe", "\\xff\\xfe")],

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from conftest import NOW, later
 
-from bulkpatch.model import JobRow, Severity, check_row
+from bulkpatch.model import Finding, JobRow, Severity, check_row
 
 SERIES = "1d824a4a205042eba9574e00b711b226"
 OCCURRENCE = f"{SERIES}_20261201T120000Z"
@@ -547,3 +547,339 @@ def test_a_wrong_format_stays_a_format_error(text: str, now: datetime) -> None:
     row = JobRow(2, OCCURRENCE, {"start": text, "end": TOMORROW_HOUR})
     rules = [f.rule for f in check_row(row, now).findings if f.field == "start"]
     assert rules == ["datetime_format"]
+
+
+def _reader_error(field: str) -> Finding:
+    """A cell the reader could not read (left out of the row's changes)."""
+    return Finding(E, 2, field, "type", f"{field}: expected a JSON array or object")
+
+
+@pytest.mark.parametrize(
+    ("meeting_id", "changes", "problems", "expected"),
+    [
+        (
+            SERIES,
+            {"start": "2027-02-30T10:00:00Z", "end": "2027-02-28T11:00:00Z"},
+            (),
+            [(E, "start", "impossible_datetime")],
+        ),
+        (SERIES, {"start": "2027-02-30T10:00:00Z"}, (), [(E, "start", "impossible_datetime")]),
+        (SERIES, {"start": later(NOW, days=-1)}, (), [(E, "start", "in_past")]),
+        (
+            SERIES,
+            {"start": TOMORROW, "end": later(NOW, days=-1)},
+            (),
+            [(E, "end", "in_past"), (E, "end", "start_after_end")],
+        ),
+        (
+            SERIES,
+            {"recurrence": "FREQ=DAILY;INTERVAL=0"},
+            (),
+            [(E, "recurrence", "rrule")],
+        ),
+        (SERIES, {"start": "+1h", "end": "+99999w"}, (), [(E, "end", "offset")]),
+        (
+            OCCURRENCE,
+            {"recurrence": "FREQ=DAILY;INTERVAL=1;UNTIL=21241001T000000Z"},
+            (),
+            [(E, "recurrence", "occurrence")],
+        ),
+        (
+            OCCURRENCE,
+            {"start": "2025-10-26T02:30:00", "end": TOMORROW, "timezone": "Europe/Berlin"},
+            (),
+            [(E, "start", "in_past"), (E, "end", "duration")],
+        ),
+        (
+            OCCURRENCE,
+            {"start": TOMORROW},
+            (_reader_error("end"),),
+            [(E, "end", "type")],
+        ),
+        (
+            SERIES,
+            {"enabledLiveStream": True},
+            (_reader_error("liveStream"),),
+            [(E, "liveStream", "type")],
+        ),
+        (".", {"start": TOMORROW, "integrationTags": []}, (), [(E, "meetingId", "meeting_id")]),
+    ],
+    ids=[
+        "impossible start of a series",
+        "impossible start alone",
+        "start alone in the past",
+        "end in the past",
+        "bad interval",
+        "offset too far",
+        "capped rule on an occurrence",
+        "ambiguous start in the past",
+        "start beside an unreadable end",
+        "live stream unreadable",
+        "no meeting",
+    ],
+)
+def test_no_warning_about_what_a_refused_value_would_do(
+    meeting_id: str,
+    changes: dict[str, Any],
+    problems: tuple[Finding, ...],
+    expected: list[tuple[Severity, str, str]],
+    now: datetime,
+) -> None:
+    """A warning about what a change would do (cancel a series' edited occurrences, keep the
+    other end, bend a rule) is left out when that value is refused in the same row: only the
+    error names the real problem."""
+    checked = check_row(JobRow(2, meeting_id, changes, problems), now)
+    assert [(f.severity, f.field, f.rule) for f in checked.findings] == expected
+
+
+def test_a_warning_stays_beside_an_error_on_another_field(now: datetime) -> None:
+    """An error on an unrelated field does not hide what a valid move would do."""
+    row = JobRow(2, SERIES, {"start": TOMORROW, "end": TOMORROW_HOUR}, (_reader_error("title"),))
+    found = [(f.severity, f.field, f.rule) for f in check_row(row, now).findings]
+    assert found == [(E, "title", "type"), (W, "start", "cancels_exceptions")]
+
+
+def test_a_refused_timezone_is_the_problem_of_its_local_times(now: datetime) -> None:
+    """Local times in a row whose timezone is not a zone are not said to lack an offset: the
+    row gives a timezone, and the timezone is what to fix."""
+    row = JobRow(
+        2,
+        OCCURRENCE,
+        {"start": "2027-01-05T10:00:00", "end": "2027-01-05T11:00:00", "timezone": "Mars/Olympus"},
+    )
+    found = [(f.field, f.rule) for f in check_row(row, now).findings]
+    assert found == [("timezone", "timezone")]
+
+
+@pytest.mark.parametrize("offset", ["+14:00", "-14:00", "+13:59", "+05:45", "-0930", "+05", "Z"])
+def test_utc_offsets_up_to_fourteen_hours_are_taken(offset: str, now: datetime) -> None:
+    """Every offset a clock shows, -14:00 to +14:00 (the widest taken), in every ISO form."""
+    row = JobRow(
+        2, OCCURRENCE, {"start": f"2027-01-05T10:00:00{offset}", "end": f"2027-01-05T11:00{offset}"}
+    )
+    checked = check_row(row, now)
+    assert checked.findings == ()
+    assert checked.body is not None
+
+
+@pytest.mark.parametrize(
+    ("offset", "says"),
+    [
+        ("+14:01", "UTC offset +14:01 is out of range: offsets run from -14:00 to +14:00"),
+        ("-14:01", "UTC offset -14:01 is out of range: offsets run from -14:00 to +14:00"),
+        ("+23:59", "UTC offset +23:59 is out of range: offsets run from -14:00 to +14:00"),
+        ("-23:59", "UTC offset -23:59 is out of range: offsets run from -14:00 to +14:00"),
+        ("+24:00", "UTC offset +24:00 is out of range: offsets run from -14:00 to +14:00"),
+        ("+25:00", "UTC offset +25:00 is out of range: offsets run from -14:00 to +14:00"),
+        ("+2500", "UTC offset +2500 is out of range: offsets run from -14:00 to +14:00"),
+        ("+05:60", "UTC offset +05:60 does not exist: its minutes run 00 to 59"),
+        (
+            "+05:30:15",
+            "UTC offset +05:30:15 has seconds: an offset is hours and minutes, such as +05:30",
+        ),
+    ],
+)
+def test_an_offset_no_clock_shows_is_named(offset: str, says: str, now: datetime) -> None:
+    """An offset past +-14:00 (Python reads up to +-23:59 and refuses +24:00), with minutes past
+    59 or with seconds is named as the problem, not called a format error."""
+    text = f"2027-01-05T10:00:00{offset}"
+    checked = check_row(JobRow(2, OCCURRENCE, {"start": text, "end": "2027-01-05T11:00Z"}), now)
+    assert [(f.field, f.rule, f.value) for f in checked.findings] == [
+        ("start", "utc_offset", repr(text))
+    ]
+    assert checked.findings[0].message == f"start's {says}"
+
+
+def test_an_impossible_day_with_an_impossible_offset_names_both(now: datetime) -> None:
+    """A start wrong in its day and its offset says both, so one correction is enough."""
+    text = "2027-02-30T10:00:00+25:00"
+    checked = check_row(JobRow(2, OCCURRENCE, {"start": text, "end": "2027-03-01T11:00Z"}), now)
+    assert [(f.rule, f.message) for f in checked.findings] == [
+        (
+            "impossible_datetime",
+            "start has the right format, but 2027-02-30 is not a day of the calendar (February "
+            "2027 has 28 days), and its UTC offset +25:00 is out of range: offsets run from "
+            "-14:00 to +14:00",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    ("stamp", "says"),
+    [
+        ("20270230T100000Z", "2027-02-30 is not a day of the calendar (February 2027 has 28 days)"),
+        ("20271301T100000Z", "2027-13-01 is not a day of the calendar (months run 01 to 12)"),
+        ("20270105T250000Z", "25:00:00 is not a time of day (hours run 00 to 23)"),
+    ],
+)
+def test_an_occurrence_id_stamped_on_an_impossible_day_is_refused(
+    stamp: str, says: str, now: datetime
+) -> None:
+    """An occurrence id's stamp is when it starts: on a day or at a time that does not exist it
+    names no occurrence (the API answers 404), and the finding names that day or time."""
+    meeting_id = f"{SERIES}_{stamp}"
+    checked = check_row(JobRow(2, meeting_id, {"title": "x"}), now)
+    assert [(f.field, f.rule, f.value) for f in checked.findings] == [
+        ("meetingId", "meeting_id", repr(meeting_id))
+    ]
+    assert checked.findings[0].message == (
+        f"meetingId is an occurrence id stamped {stamp}, but {says}: no occurrence starts then, "
+        "so no meeting has this id (the API answers 404); copy the id as bulkpatch pull or List "
+        "Meetings gives it"
+    )
+    assert not checked.is_valid
+
+
+RRULE_FORMS = "a UTC date and time such as 20270228T100000Z, or a date such as 20270228"
+BYDAY_TAKES = (
+    "BYDAY takes MO, TU, WE, TH, FR, SA or SU (1MO: the first Monday, -1FR: the last Friday), "
+    "separated by commas"
+)
+
+
+@pytest.mark.parametrize(
+    ("rule", "says"),
+    [
+        (
+            "FREQ=WEEKLY;UNTIL=20270228T10:00:00Z",
+            "recurrence's UNTIL=20270228T10:00:00Z is not in RFC 2445's form: write "
+            f"UNTIL=20270228T100000Z (no dashes or colons; UNTIL is {RRULE_FORMS})",
+        ),
+        (
+            "FREQ=WEEKLY;UNTIL=2027-02-28",
+            "recurrence's UNTIL=2027-02-28 is not in RFC 2445's form: write UNTIL=20270228 "
+            f"(no dashes or colons; UNTIL is {RRULE_FORMS})",
+        ),
+        (
+            "FREQ=WEEKLY;UNTIL=2027-02-28T10:00+02:00",
+            "recurrence's UNTIL=2027-02-28T10:00+02:00 is not in RFC 2445's form: UNTIL is "
+            f"{RRULE_FORMS} (no dashes, colons or offset)",
+        ),
+        (
+            "FREQ=WEEKLY;BYDAY=MON,TUE",
+            f"recurrence's BYDAY=MON,TUE has 'MON', which is not a day: {BYDAY_TAKES}; "
+            "did you mean MO?",
+        ),
+        (
+            "FREQ=WEEKLY;BYDAY=XX",
+            f"recurrence's BYDAY=XX has 'XX', which is not a day: {BYDAY_TAKES}",
+        ),
+        (
+            "FREQ=MONTHLY;BYMONTHDAY=40",
+            "recurrence's BYMONTHDAY=40 has 40, which is out of range: BYMONTHDAY takes 1 to 31, "
+            "or -31 to -1 from the end",
+        ),
+        (
+            "FREQ=YEARLY;BYMONTH=13",
+            "recurrence's BYMONTH=13 has 13, which is out of range: BYMONTH takes 1 to 12",
+        ),
+        (
+            "FREQ=WEKLY",
+            "recurrence's FREQ=WEKLY is not a frequency of an RRULE: FREQ takes DAILY, WEEKLY, "
+            "MONTHLY or YEARLY; did you mean WEEKLY?",
+        ),
+        (
+            "FREQ=BIWEEKLY",
+            "recurrence's FREQ=BIWEEKLY is not a frequency of an RRULE: FREQ takes DAILY, "
+            "WEEKLY, MONTHLY or YEARLY; every two weeks is FREQ=WEEKLY;INTERVAL=2",
+        ),
+        (
+            "FREQ=DAILY;INTERVAL=0",
+            "recurrence's INTERVAL=0 is refused: INTERVAL takes a positive whole number, 1 or more "
+            "(RFC 2445)",
+        ),
+        (
+            "FREQ=WEEKLY;BYDAYS=MO",
+            "recurrence's BYDAYS is not a part of an RRULE; did you mean BYDAY?",
+        ),
+        ("FREQ=WEEKLY;FREQ=DAILY", "recurrence gives FREQ twice; each part is given once"),
+        (
+            "FREQ=WEEKLY;BYEASTER=0",
+            "recurrence's BYEASTER is not a part of an RRULE; the parts are FREQ, UNTIL, COUNT, "
+            "INTERVAL, BYSECOND, BYMINUTE, BYHOUR, BYDAY, BYMONTHDAY, BYYEARDAY, BYWEEKNO, "
+            "BYMONTH, BYSETPOS, WKST",
+        ),
+        (
+            "FREQ=WEEKLY,BYDAY=MO",
+            "recurrence's part 'FREQ=WEEKLY,BYDAY=MO' holds two parts: separate them with ';', "
+            "not ','",
+        ),
+        (
+            "FREQ=WEEKLY; BYDAY=MO, TU",
+            "recurrence has spaces; an RRULE is written without any: FREQ=WEEKLY;BYDAY=MO,TU",
+        ),
+        ("FREQ=WEEKLY;BYDAY=", "recurrence's BYDAY has no value"),
+        (
+            "BYDAY=MO",
+            "recurrence has no FREQ; every RRULE needs one, such as FREQ=WEEKLY;INTERVAL=1;BYDAY=MO",
+        ),
+    ],
+)
+def test_a_malformed_rrule_part_is_named_with_its_form(rule: str, says: str, now: datetime) -> None:
+    """A wrong part of an RRULE is named, with the form RFC 2445 gives it, instead of what the
+    RRULE library says about its own insides ("unsupported property: FREQ=WEEKLY" for an UNTIL
+    with colons) or nothing at all (BYMONTHDAY=40 made a series that never meets)."""
+    checked = check_row(JobRow(2, SERIES, {"recurrence": rule}), now)
+    assert [(f.field, f.rule, f.message) for f in checked.findings] == [
+        ("recurrence", "rrule", says)
+    ]
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "freq=weekly;byday=mo,we",
+        "RRULE:FREQ=DAILY;COUNT=5;",
+        "FREQ=MONTHLY;BYDAY=-1FR;UNTIL=20270228",
+        "FREQ=MONTHLY;BYSETPOS=-1;BYDAY=FR;WKST=SU",
+        "FREQ=MONTHLY;BYMONTHDAY=-1;INTERVAL=2",
+        "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=28;UNTIL=20270228T100000Z",
+    ],
+)
+def test_well_formed_rrules_stay_valid(rule: str, now: datetime) -> None:
+    """Every part in its RFC 2445 form, in any case, is taken as before."""
+    checked = check_row(JobRow(2, SERIES, {"recurrence": rule}), now)
+    assert [f.rule for f in checked.findings] == ["cancels_exceptions"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "says"),
+    [
+        (
+            {"start": "+2 hours", "end": "+2h"},
+            "start",
+            "'+2 hours' is not an offset; write +2h (an offset is a sign, a whole number and m, "
+            "h, d or w)",
+        ),
+        (
+            {"start": "+1x", "end": "+1h"},
+            "start",
+            "'+1x' is not an offset: an offset is a sign, a whole number and m, h, d or w (+1h, "
+            "-30m, +1d, +1w)",
+        ),
+        (
+            {"end": "-1day"},
+            "end",
+            "'-1day' is not an offset; write -1d (an offset is a sign, a whole number and m, h, d "
+            "or w)",
+        ),
+        (
+            {"shift": "+1.5h"},
+            "shift",
+            "'+1.5h' is not an offset; write +90m (an offset is a sign, a whole number and m, h, d "
+            "or w)",
+        ),
+        (
+            {"shift": "1h"},
+            "shift",
+            "'1h' is not an offset; write +1h or -1h (it starts with + or -)",
+        ),
+    ],
+)
+def test_a_mistyped_offset_is_named_as_an_offset(
+    changes: dict[str, Any], field: str, says: str, now: datetime
+) -> None:
+    """A start, end or shift meant as an offset but mistyped (+2 hours, +1.5h, +1x) says what to
+    write, instead of asking for an ISO 8601 date or saying start and end are not both offsets."""
+    checked = check_row(JobRow(2, OCCURRENCE, changes), now)
+    assert [(f.field, f.rule, f.message) for f in checked.findings] == [(field, "offset", says)]

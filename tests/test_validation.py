@@ -114,6 +114,16 @@ def test_the_host_a_row_acts_for_is_not_counted_as_a_change(write_job: WriteJob)
         assert validate_job(path, NOW, store).fields == {"title": 1}
 
 
+def test_a_refused_meeting_id_named_twice_is_not_a_duplicate(write_job: WriteJob) -> None:
+    """Rows whose meetingId names no meeting (`.`) are not "applied in file order": only their
+    errors show; a real id named twice still gets its warning."""
+    path = write_job("ids.csv", "meetingId,title\n.,a\n.,b\nm1,c\nm1,d\n")
+    with FindingStore() as store:
+        validate_job(path, NOW, store)
+        found = [(f.line, f.rule) for f in store.findings()]
+    assert found == [(2, "meeting_id"), (3, "meeting_id"), (5, "duplicate_id")]
+
+
 WORKER_SCRIPT = """
 import sys
 from datetime import UTC, datetime

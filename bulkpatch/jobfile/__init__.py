@@ -26,6 +26,7 @@ from typing import Any
 
 from bulkpatch.errors import JobFileError
 from bulkpatch.jobfile._csvfile import DELIMITERS, csv_reader, csv_records, csv_row
+from bulkpatch.jobfile._encoding import SNIFF_BYTES, wide_encoding, wide_file_message
 from bulkpatch.jobfile._jsonl import jsonl_records, jsonl_row
 from bulkpatch.jobfile._rows import (
     NOTE_PREFIX,
@@ -80,6 +81,9 @@ def job_format(path: Path) -> JobFormat:
 def open_job(path: Path) -> Iterator[Iterator[str]]:
     """The lines of a job file: UTF-8 with or without BOM, newlines as written.
 
+    A file in UTF-16 or UTF-32 (Excel's "Unicode Text") is refused before a line is read,
+    saying so: read as UTF-8, every character of it would be a NUL and another byte.
+
     Only a regular file is read (a FIFO, a device such as /dev/zero, or a directory is
     refused), and no line is read past :data:`ROW_CAP` characters, so memory stays bounded
     whatever the path points at.
@@ -99,6 +103,11 @@ def open_job(path: Path) -> Iterator[Iterator[str]]:
             rule="not_a_file",
         )
     os.set_blocking(fd, True)
+    wide = wide_encoding(os.pread(fd, SNIFF_BYTES, 0))
+    if wide is not None:
+        os.close(fd)
+        csv = path.suffix.lower() == ".csv"
+        raise JobFileError(str(path), wide_file_message(wide, csv), rule="encoding")
     with os.fdopen(fd, encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
         yield iter(partial(handle.readline, ROW_CAP + 1), "")
 

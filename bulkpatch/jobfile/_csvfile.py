@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bulkpatch.errors import JobFileError
+from bulkpatch.jobfile._encoding import undecodable
 from bulkpatch.jobfile._rows import (
     NOTE_PREFIX,
     ROW_CAP,
@@ -25,7 +26,14 @@ from bulkpatch.jobfile._rows import (
     parse_cell,
     shown,
 )
-from bulkpatch.model import FIELDS, FieldKind, JobRow, show_value, unknown_field_message
+from bulkpatch.model import (
+    FIELDS,
+    FieldKind,
+    JobRow,
+    is_secret,
+    show_value,
+    unknown_field_message,
+)
 from bulkpatch.model.relative import SHIFT
 
 if TYPE_CHECKING:
@@ -160,7 +168,9 @@ def _read_header(header: list[str], source: str, delimiter: str) -> Layout:
             problems.append(f"column {name!r} appears twice")
         seen.add(name)
         if is_bad_text(name):
-            problems.append(f"column {index + 1} has a name that is not UTF-8 text")
+            problems.append(
+                undecodable(name, f"the name of column {index + 1}", csv=True, reveal=True)
+            )
         elif not name or name.startswith(NOTE_PREFIX) or name == "meetingId":
             columns.append(_Column(index, name, (), None))
             id_index = index if name == "meetingId" else id_index
@@ -219,7 +229,6 @@ def _check_delimiter(header: list[str], source: str, delimiter: str) -> None:
             )
 
 
-_ENCODING = "the cell is not valid UTF-8 text or holds a NUL character"
 _NOTHING: Any = object()  # an empty cell: the field is left as it is
 
 
@@ -283,7 +292,9 @@ def _careful_row(line: int, cells: list[str], layout: Layout) -> JobRow:
         if not cell:
             continue
         if bad and is_bad_text(cell):
-            problems.add(column.name, "encoding", _ENCODING)
+            what = f"the {column.name} cell" if column.name else "the cell"
+            reveal = not is_secret(column.name)
+            problems.add(column.name, "encoding", undecodable(cell, what, csv=True, reveal=reveal))
             continue
         kind = column.kind
         if kind is None:

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from bulkpatch.errors import JobFileError
+from bulkpatch.jobfile._encoding import undecodable
 from bulkpatch.jobfile._rows import (
     NOTE_PREFIX,
     ROW_CAP,
@@ -38,9 +39,9 @@ def jsonl_records(lines: Iterable[str], source: str) -> Iterator[tuple[int, str]
 def jsonl_row(line: int, text: str) -> JobRow | RowProblem:
     """One line of a JSON Lines job as a row, or the problem that keeps it from being one."""
     if is_bad_text(text):
-        return problem(
-            line, "", "encoding", "the line is not valid UTF-8 text or holds a NUL character"
-        )
+        # A line may hold a password anywhere: it is described, never quoted.
+        message = undecodable(text.rstrip("\r\n"), "the line", csv=False, reveal=False)
+        return problem(line, "", "encoding", message)
     try:
         record = loads(text)
     except BadText as exc:

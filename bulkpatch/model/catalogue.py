@@ -48,7 +48,9 @@ RULES: tuple[Rule, ...] = (
         "meetingId",
         "error",
         "404 (the store never holds such an id)",
-        "meetingId: Unique identifier for the meeting to be updated.",
+        "meetingId: Unique identifier for the meeting to be updated. (`.` and `..` are path "
+        "steps; an occurrence id's stamp, _YYYYMMDDTHHMMSSZ, is when it starts: on a day or at "
+        "a time that does not exist it names no occurrence)",
     ),
     _R(
         "no_changes",
@@ -133,6 +135,14 @@ RULES: tuple[Rule, ...] = (
         "error",
         _400,
         "(a date or time of day no calendar has, in the right format: 2027-02-30, 25:00)",
+    ),
+    _R(
+        "utc_offset",
+        "start, end",
+        "error",
+        _400,
+        "(a UTC offset no clock shows: past -14:00 or +14:00, though Python reads up to 23:59, "
+        "minutes past 59, or seconds)",
     ),
     _R(
         "needs_offset",

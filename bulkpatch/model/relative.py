@@ -78,6 +78,48 @@ def offset_problem(offset: Offset) -> str:
     return ""
 
 
+#: A text meant as an offset that is not one: a unit spelt out (+2 hours), a fraction (+1.5h),
+#: a letter that is no unit (+1x), or no sign (a shift of 1h).
+_NEARLY = re.compile(r"^\s*([+-]?)\s*(\d+(?:[.,]\d+)?)\s*([a-z]+)\.?\s*$", re.IGNORECASE)
+_UNIT_WORDS = {
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), "m"),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), "h"),
+    **dict.fromkeys(("d", "day", "days"), "d"),
+    **dict.fromkeys(("w", "wk", "wks", "week", "weeks"), "w"),
+}
+_OFFSET_UNITS = "an offset is a sign, a whole number and m, h, d or w"
+_OFFSET_FORM = "a sign, a whole number and m, h, d or w (+1h, -30m, +1d, +1w)"
+
+
+def offset_typo(text: Any, *, signed: bool = True) -> str | None:
+    """Why a text meant as an offset is not one, with what to write; None when it is one, or
+    was not meant as one (a start that is a date starts with a digit, an offset with a sign).
+
+    ``signed``: only a text starting with + or - counts as meant (start and end); a shift is
+    always an offset, so there a missing sign is named too.
+    """
+    if not isinstance(text, str) or (signed and text.lstrip()[:1] not in ("+", "-")):
+        return None  # most starts are dates, which start with a digit: no regex for them
+    match = _NEARLY.match(text)
+    if match is None or parse_offset(text) is not None:
+        return None
+    sign, amount, word = match.groups()
+    shown = repr(text.strip())
+    unit = _UNIT_WORDS.get(word.lower())
+    if unit is None:
+        return f"{shown} is not an offset: an offset is {_OFFSET_FORM}"
+    minutes = float(amount.replace(",", ".")) * _UNIT_MINUTES[unit]
+    whole = amount.isdigit()
+    if not minutes.is_integer():
+        return f"{shown} is not an offset: an offset is {_OFFSET_FORM}"
+    written = f"{sign or '+'}{amount if whole else int(minutes)}{unit if whole else 'm'}"
+    if not sign:
+        return (
+            f"{shown} is not an offset; write {written} or -{written[1:]} (it starts with + or -)"
+        )
+    return f"{shown} is not an offset; write {written} ({_OFFSET_UNITS})"
+
+
 def relative_parts(changes: dict[str, Any]) -> dict[str, Offset]:
     """The offsets of a row's changes: ``start``, ``end`` and ``shift`` that are offsets."""
     found = {}
@@ -98,11 +140,21 @@ def split_relative(
     duration nobody can check before the run).
     """
     found = relative_parts(changes)
-    if not found and SHIFT not in changes:
+    # A start meant as an offset but mistyped (+2 hours) is named as one, not as a bad date.
+    typos = {
+        field: why
+        for field in ("start", "end")
+        if field not in found and (why := offset_typo(changes.get(field))) is not None
+    }
+    if not found and not typos and SHIFT not in changes:
         return changes, {}
-    rest = {field: value for field, value in changes.items() if field not in found}
+    rest = {f: value for f, value in changes.items() if f not in found and f not in typos}
+    for field, why in typos.items():
+        report.error(field, "offset", why, changes[field])
     if SHIFT in rest:
-        report.error(SHIFT, "offset", "shift takes an offset such as +1d or -30m", rest.pop(SHIFT))
+        value = rest.pop(SHIFT)
+        why = offset_typo(value, signed=False) or "shift takes an offset such as +1d or -30m"
+        report.error(SHIFT, "offset", why, value)
     if SHIFT in found and ({"start", "end"} & changes.keys()):
         report.error(
             SHIFT,
@@ -110,7 +162,7 @@ def split_relative(
             "shift moves start and end together: give shift, or start and end, not both",
             str(found[SHIFT]),
         )
-    elif {"start", "end"} <= changes.keys() and len({"start", "end"} & found.keys()) == 1:
+    elif {"start", "end"} <= changes.keys() and len({"start", "end"} & (found | typos).keys()) == 1:
         report.error(
             "end" if "start" in found else "start",
             "relative_mixed",

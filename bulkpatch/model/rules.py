@@ -65,10 +65,32 @@ def meeting_id_problem(meeting_id: str) -> str | None:
     return None
 
 
+def occurrence_stamp_problem(meeting_id: str) -> str | None:
+    """Why an occurrence id's stamp names no moment (``_20270230T100000Z``), or None.
+
+    The stamp is when the occurrence was scheduled to start: on a day or at a time that does
+    not exist, the id names no occurrence, and the API answers 404.
+    """
+    match = OCCURRENCE_ID.match(meeting_id)
+    if match is None:
+        return None
+    stamp = match["stamp"]
+    try:
+        datetime.fromisoformat(stamp)
+    except ValueError:
+        why = timing.calendar_problem(stamp) or "that is not a moment"
+        return (
+            f"meetingId is an occurrence id stamped {stamp}, but {why}: no occurrence starts "
+            "then, so no meeting has this id (the API answers 404); copy the id as bulkpatch "
+            "pull or List Meetings gives it"
+        )
+    return None
+
+
 def check_row(row: JobRow, now: datetime) -> CheckedRow:
     """Validate one row against every offline rule; ``now`` is an aware datetime."""
     report = _Report(row)
-    problem = meeting_id_problem(row.meeting_id)
+    problem = meeting_id_problem(row.meeting_id) or occurrence_stamp_problem(row.meeting_id)
     if problem is not None:
         rule_id = "required" if not row.meeting_id else "meeting_id"
         report.error("meetingId", rule_id, problem, row.meeting_id or None)
@@ -86,9 +108,48 @@ def check_row(row: JobRow, now: datetime) -> CheckedRow:
         timing.check_times(body, now, report)
         # Offsets stay in the body as written; the run resolves them on the meeting as it is.
         body |= relative
+    findings = _without_moot_warnings(report.findings) if report.has_errors else report.findings
     if report.has_errors or patch is None:
-        return CheckedRow(row, tuple(report.findings), None)
-    return CheckedRow(row, tuple(report.findings), body)
+        return CheckedRow(row, tuple(findings), None)
+    return CheckedRow(row, tuple(findings), body)
+
+
+#: The fields a warning speaks of besides its own: what a move of a series or half a reschedule
+#: would do depends on every time of the row (and the zone they are read in).
+_WARNING_SUBJECTS: dict[str, tuple[str, ...]] = {
+    "cancels_exceptions": ("start", "end", "recurrence", "timezone", SHIFT),
+    "half_reschedule": ("start", "end", "timezone"),
+    "needs_live_stream": ("liveStream",),
+}
+
+
+def _without_moot_warnings(findings: list[Finding]) -> list[Finding]:
+    """The findings less the warnings about what a change would do to a value already refused.
+
+    A start on a day that does not exist moves nothing, so moving the series cancels nothing:
+    only the error is the real problem. A meetingId refused names no meeting, so no warning of
+    its row is about anything.
+    """
+    failed = {f.field for f in findings if f.severity is Severity.ERROR}
+    if "meetingId" in failed:
+        return [f for f in findings if f.severity is Severity.ERROR]
+    return [
+        f
+        for f in findings
+        if f.severity is Severity.ERROR
+        or not any(
+            _within(field, subject)
+            for field in failed
+            for subject in (f.field, *_WARNING_SUBJECTS.get(f.rule, ()))
+        )
+    ]
+
+
+def _within(field: str, subject: str) -> bool:
+    """Whether ``field`` is ``subject`` or a member or item of it (liveStream.rtmpUrl, tags[0])."""
+    return field == subject or (
+        field.startswith(subject) and field[len(subject) : len(subject) + 1] in {".", "["}
+    )
 
 
 class _Report:

@@ -45,8 +45,8 @@ def rules_document(site_rules: tuple[Rule, ...] = ()) -> str:
 
 #: What the rules (not the types) allow, for the fields whose type alone says little.
 _CHECKED_BY_RULES = {
-    "start": "ISO 8601 date and time (see `in_past`, `duration`, `too_far_ahead`)",
-    "end": "ISO 8601 date and time (see `in_past`, `duration`)",
+    "start": "ISO 8601 date and time (see `utc_offset`, `in_past`, `duration`, `too_far_ahead`)",
+    "end": "ISO 8601 date and time (see `utc_offset`, `in_past`, `duration`)",
     "timezone": "an IANA time zone name (see `timezone`)",
     "recurrence": "one RFC 2445 RRULE (see `rrule`, `first_only`, `capped`)",
 }

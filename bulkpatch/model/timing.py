@@ -6,8 +6,6 @@ or over 23 h 59 min, and a start 10 years or more ahead; recurrence is an RFC 24
 
 from __future__ import annotations
 
-import re
-from calendar import monthrange
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
@@ -16,7 +14,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.relativedelta import relativedelta
 
+from bulkpatch.model.iso8601 import calendar_problem as calendar_problem
+from bulkpatch.model.iso8601 import offset_problem, without_offset
+from bulkpatch.model.iso8601 import parse_iso8601 as parse_iso8601
 from bulkpatch.model.recurrence import SERIES_YEARS_CAP, bend, expand, rule_parts
+from bulkpatch.model.rrule_syntax import UNTIL_FORM, rrule_problem
 
 MIN_DURATION = timedelta(minutes=10)
 MAX_DURATION = timedelta(hours=23, minutes=59)
@@ -61,8 +63,10 @@ def check_times(body: dict[str, Any], now: datetime, report: Reporter) -> None:
         return
     limits = _Limits.at(now)
     zone = _read_zone(body.get("timezone"), report)
-    start = _read_time(body, "start", zone, report)
-    end = _read_time(body, "end", zone, report)
+    # A local time in a row whose timezone was refused lacks no offset: the zone is the problem.
+    zone_refused = zone is None and isinstance(body.get("timezone"), str)
+    start = _read_time(body, "start", zone, report, zone_refused=zone_refused)
+    end = _read_time(body, "end", zone, report, zone_refused=zone_refused)
     floor_now = limits.floor_now
     for field, moment in (("start", start), ("end", end)):
         if moment is not None and moment < floor_now:
@@ -109,14 +113,19 @@ def _read_zone(name: Any, report: Reporter) -> tzinfo | None:
 
 
 def _read_time(
-    body: dict[str, Any], field: str, zone: tzinfo | None, report: Reporter
+    body: dict[str, Any],
+    field: str,
+    zone: tzinfo | None,
+    report: Reporter,
+    *,
+    zone_refused: bool = False,
 ) -> datetime | None:
     text = body.get(field)
     if not isinstance(text, str):
         return None
     # Only a text that may be a time is kept: a cell of a megabyte stays out of the cache.
     reading = _cached_reading(text, zone) if len(text) <= _CACHED_LENGTH else _reading(text, zone)
-    if reading.problem is not None:
+    if reading.problem is not None and not (zone_refused and reading.problem == "needs_offset"):
         _report_time(field, text, zone, reading, report)
     if reading.sent is not None:
         body[field] = reading.sent
@@ -129,7 +138,7 @@ class _Reading(NamedTuple):
     moment: datetime | None  # None: refused
     problem: str | None  # the rule it breaks (``ambiguous_time`` only warns)
     sent: str | None = None  # a local time as sent, with its offset
-    why: str = ""  # which part of an ``impossible_datetime`` does not exist
+    why: str = ""  # which part of an ``impossible_datetime`` or ``utc_offset`` does not exist
 
 
 def _reading(text: str, zone: tzinfo | None) -> _Reading:
@@ -137,11 +146,20 @@ def _reading(text: str, zone: tzinfo | None) -> _Reading:
     moment = parse_iso8601(text)
     if moment is None:
         # Only a text that failed is looked at again: a valid time costs nothing more.
-        why = calendar_problem(text)
+        offset_why = offset_problem(text)
+        rest = text if offset_why is None else without_offset(text)
+        why = calendar_problem(rest)
         if why is not None:
+            why += "" if offset_why is None else f", and its {offset_why}"
             return _Reading(None, "impossible_datetime", why=why)
+        if offset_why is not None and parse_iso8601(rest) is not None:
+            return _Reading(None, "utc_offset", why=offset_why)
         return _Reading(None, "datetime_format")
     if moment.tzinfo is not None:
+        # Python reads offsets up to +-23:59, minutes past 59 and seconds: none is a clock's.
+        offset_why = offset_problem(text) if text[-1:] not in "Zz" else None
+        if offset_why is not None:
+            return _Reading(None, "utc_offset", why=offset_why)
         return _Reading(moment, None)
     if zone is None:
         return _Reading(None, "needs_offset")
@@ -179,80 +197,11 @@ _TIME_PROBLEMS = {
         "{field} must be an ISO 8601 date and time, such as 2030-01-27T20:30:00+08:00"
     ),
     "impossible_datetime": "{field} has the right format, but {why}",
+    "utc_offset": "{field}'s {why}",
     "needs_offset": "{field} has no UTC offset; add one (+02:00, Z) or give the row a timezone",
     "nonexistent_time": "{field} does not exist in {zone} (the clocks skip it)",
     "ambiguous_time": "{field} happens twice in {zone}; the first is used",
 }
-
-
-def parse_iso8601(text: str) -> datetime | None:
-    """An ISO 8601 date-time (with or without offset), or None; a bare date is not enough."""
-    stripped = text.strip()
-    if "T" not in stripped and "t" not in stripped and " " not in stripped:
-        return None  # a date alone, or not a date at all
-    try:
-        return datetime.fromisoformat(stripped)
-    except ValueError:
-        return None
-
-
-#: An ISO 8601 calendar date and time of day, extended (2027-02-30T10:00) or basic (20270230T1000);
-#: what may follow (fraction, offset) is left to ``datetime.fromisoformat``.
-_DATE_TIME = re.compile(
-    r"(?P<year>\d{4})(?P<dash>-?)(?P<month>\d{2})(?P=dash)(?P<day>\d{2})"
-    r"(?:(?P<t>[Tt ])(?P<hour>\d{2})(?:(?P<colon>:?)(?P<minute>\d{2})"
-    r"(?:(?P=colon)(?P<second>\d{2}))?)?)?"
-)
-#: The forms RFC 2445 gives UNTIL: a date, or a date and time (20270228, 20270228T100000Z).
-_UNTIL = re.compile(r"\d{8}(?:[Tt]\d{6}[Zz]?)?")
-#: In English whatever the locale: findings read the same on every machine.
-_MONTHS = "January February March April May June July August September October November December"
-
-
-def calendar_problem(text: str, *, needs_time: bool = True) -> str | None:
-    """Why an ISO 8601 text in the right format names no real moment (2027-02-30, 25:00), or
-    None: the text is fine, or its format is wrong (then that is what to say).
-
-    Meant for a text that did not parse, so valid times never pay for it. The same text with
-    every number in range must parse, so a wrong format is never called an impossible date.
-    """
-    stripped = text.strip()
-    match = _DATE_TIME.match(stripped)
-    if match is None or (needs_time and match["t"] is None):
-        return None
-    dash, colon = match["dash"], match["colon"] or ""
-    in_range = f"2000{dash}01{dash}01"
-    if match["t"] is not None:
-        in_range += match["t"] + "00"
-        if match["minute"] is not None:
-            in_range += f"{colon}00" + (f"{colon}00" if match["second"] is not None else "")
-    try:
-        datetime.fromisoformat(in_range + stripped[match.end() :])
-    except ValueError:
-        return None  # the format is wrong, whatever the numbers
-    year, month, day = (int(match[name]) for name in ("year", "month", "day"))
-    date = f"{match['year']}-{match['month']}-{match['day']}"
-    if year == 0:
-        return f"{date} is not a day of the calendar (years run 0001 to 9999)"
-    if not 1 <= month <= 12:
-        return f"{date} is not a day of the calendar (months run 01 to 12)"
-    days = monthrange(year, month)[1]
-    if not 1 <= day <= days:
-        return f"{date} is not a day of the calendar ({_MONTHS.split()[month - 1]} {year} has {days} days)"
-    return _time_of_day_problem(match)
-
-
-def _time_of_day_problem(match: re.Match[str]) -> str | None:
-    """Why the time of day of a :data:`_DATE_TIME` match does not exist, or None."""
-    parts = [match[name] for name in ("hour", "minute", "second") if match[name] is not None]
-    shown = ":".join(parts + ["00"] * (len(parts) == 1))
-    hour, minute, second = (int(part) for part in [*parts, "0", "0", "0"][:3])
-    if hour == 24 and minute == second == 0:
-        return f"{shown} is not a time of day (hours run 00 to 23: write 00:00 of the next day)"
-    for value, unit, top in ((hour, "hours", 23), (minute, "minutes", 59), (second, "seconds", 59)):
-        if value > top:
-            return f"{shown} is not a time of day ({unit} run 00 to {top})"
-    return None
 
 
 def _as_sent(moment: datetime, limits: _Limits, *, is_start: bool) -> datetime:
@@ -313,30 +262,17 @@ def check_rrule(text: str, now: datetime, report: Reporter, start: datetime | No
     ``start`` (the row's new start, if any) is where occurrences are counted from; without it,
     from now.
     """
-    parts = rule_parts(text)
-    if parts is None or "FREQ" not in parts:
-        report.error(
-            "recurrence",
-            "rrule",
-            "recurrence must be an RFC 2445 RRULE such as FREQ=WEEKLY;INTERVAL=1;BYDAY=MO",
-            text,
-        )
+    problem = rrule_problem(text)
+    parts = rule_parts(text) if problem is None else None
+    if parts is None:
+        message = problem or f"recurrence is not an RRULE: {text!r}"
+        report.error("recurrence", "rrule", message, text)
         return
-    if "COUNT" in parts and "UNTIL" in parts:
-        report.error("recurrence", "rrule", "an RRULE takes COUNT or UNTIL, not both", text)
-        return
-    for name in ("INTERVAL", "COUNT"):
-        # RFC 2445: "interval = 1*DIGIT" and "count = 1*DIGIT", a positive integer.
-        if name in parts and not (parts[name].isdigit() and int(parts[name]) > 0):
-            report.error(
-                "recurrence", "rrule", f"{name} must be a positive whole number (RFC 2445)", text
-            )
-            return
     try:
         expand(text, start or now)
     except (ValueError, TypeError, KeyError, OverflowError) as exc:
         until = parts.get("UNTIL", "")
-        why = calendar_problem(until, needs_time=False) if _UNTIL.fullmatch(until) else None
+        why = calendar_problem(until, needs_time=False) if UNTIL_FORM.fullmatch(until) else None
         if why is not None:
             message = f"recurrence's UNTIL has the right format, but {why}"
             report.error("recurrence", "impossible_datetime", message, text)

@@ -1,0 +1,198 @@
+"""The text of an RRULE, part by part: which part is wrong, and how RFC 2445 writes it.
+
+dateutil reads a rule as a whole, and its errors name its own internals ("unsupported property:
+FREQ=WEEKLY" for an UNTIL written with colons), or none at all (BYMONTHDAY=40 gives a rule that
+never happens). So each part is read here first, against the RFC's grammar, and a wrong one is
+named with the form it takes. Pure; the message is the finding's whole text.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+#: The parts of a recurrence rule (RFC 2445, 4.3.10), in the order the RFC lists them.
+PARTS = (
+    "FREQ",
+    "UNTIL",
+    "COUNT",
+    "INTERVAL",
+    "BYSECOND",
+    "BYMINUTE",
+    "BYHOUR",
+    "BYDAY",
+    "BYMONTHDAY",
+    "BYYEARDAY",
+    "BYWEEKNO",
+    "BYMONTH",
+    "BYSETPOS",
+    "WKST",
+)
+FREQUENCIES = ("SECONDLY", "MINUTELY", "HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY")
+DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+_DAY_NAMES = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
+#: Lists of numbers: the range of each item, and whether it may count back from the end (-1).
+_NUMBERS = {
+    "BYSECOND": (0, 60, False),
+    "BYMINUTE": (0, 59, False),
+    "BYHOUR": (0, 23, False),
+    "BYMONTHDAY": (1, 31, True),
+    "BYYEARDAY": (1, 366, True),
+    "BYWEEKNO": (1, 53, True),
+    "BYMONTH": (1, 12, False),
+    "BYSETPOS": (1, 366, True),
+}
+#: The forms RFC 2445 gives UNTIL: a date, or a date and time (20270228, 20270228T100000Z).
+UNTIL_FORM = re.compile(r"\d{8}(?:T\d{6}Z?)?")
+_UNTIL_NEARLY = re.compile(r"(?P<date>\d{8})(?:T(?P<time>\d{4}|\d{6})(?P<z>Z?))?")
+_WEEKDAY = re.compile(r"(?P<nth>[+-]?\d{1,2})?(?P<day>[A-Z]+)")
+_EXAMPLE = "FREQ=WEEKLY;INTERVAL=1;BYDAY=MO"
+
+
+def rrule_problem(text: str) -> str | None:
+    """What is wrong with an RRULE's text, naming the part and its right form; None if nothing.
+
+    Only the text's form is read: an UNTIL on a day that does not exist passes here (it has
+    the right form), and so does a rule dateutil then refuses as a whole.
+    """
+    rule = text.strip()
+    if rule[:6].upper() == "RRULE:":
+        rule = rule[6:]
+    rule = rule.removesuffix(";")
+    if "=" not in rule:
+        return f"recurrence must be an RFC 2445 RRULE such as {_EXAMPLE}"
+    if re.search(r"\s", rule):
+        return _spaces_problem(rule)
+    seen: set[str] = set()
+    for part in rule.split(";"):
+        problem = _part_problem(part, seen)
+        if problem is not None:
+            return problem
+    if "FREQ" not in seen:
+        return f"recurrence has no FREQ; every RRULE needs one, such as {_EXAMPLE}"
+    if {"COUNT", "UNTIL"} <= seen:
+        return "recurrence takes COUNT or UNTIL, not both"
+    return None
+
+
+def _spaces_problem(rule: str) -> str:
+    """What to write instead of a rule with spaces: without them, if that is all it takes."""
+    joined = re.sub(r"\s*([;,=])\s*", r"\1", rule)
+    inner = re.search(r"[^;]*\s[^;]*", joined)
+    if inner is None:
+        return f"recurrence has spaces; an RRULE is written without any: {joined}"
+    return (
+        f"recurrence has a space in {inner[0]!r}; an RRULE has none: a part's values are "
+        "separated by commas (BYDAY=MO,TU) and parts by ';'"
+    )
+
+
+def _part_problem(part: str, seen: set[str]) -> str | None:
+    """What is wrong with one ``NAME=VALUE`` part; ``seen`` collects the names."""
+    if "=" not in part:
+        if not part:
+            return "recurrence has an empty part (two ';' in a row)"
+        return f"recurrence's part {part!r} is not NAME=VALUE; parts are separated by ';'"
+    name, value = part.split("=", 1)
+    upper = name.upper()
+    if "=" in value:
+        return (
+            f"recurrence's part {part!r} holds two parts: separate them with ';', "
+            f"not {_separator(value)!r}"
+        )
+    if upper not in PARTS:
+        hint = _did_you_mean(upper, PARTS) or f"; the parts are {', '.join(PARTS)}"
+        return f"recurrence's {name} is not a part of an RRULE{hint}"
+    if upper in seen:
+        return f"recurrence gives {upper} twice; each part is given once"
+    seen.add(upper)
+    if not value:
+        return f"recurrence's {upper} has no value"
+    why = _value_problem(upper, value.upper())
+    return None if why is None else f"recurrence's {upper}={value} {why}"
+
+
+def _separator(value: str) -> str:
+    """The character before the second NAME= in a part: what was used instead of ';'."""
+    match = re.search(r"[^A-Za-z0-9](?=[A-Za-z]+=)", value)
+    return match[0] if match else ","
+
+
+def _value_problem(name: str, value: str) -> str | None:
+    """What is wrong with a part's value (upper case), as the end of a sentence."""
+    if name == "FREQ":
+        if value not in FREQUENCIES:
+            hint = (
+                "; every two weeks is FREQ=WEEKLY;INTERVAL=2"
+                if value in {"BIWEEKLY", "FORTNIGHTLY"}
+                else _did_you_mean(value, FREQUENCIES)
+            )
+            return (
+                f"is not a frequency of an RRULE: FREQ takes DAILY, WEEKLY, MONTHLY or YEARLY{hint}"
+            )
+    elif name == "UNTIL":
+        return _until_problem(value)
+    elif name in {"COUNT", "INTERVAL"}:
+        # RFC 2445: "interval = 1*DIGIT" and "count = 1*DIGIT", a positive integer.
+        if not (value.isdigit() and int(value) > 0):
+            return f"is refused: {name} takes a positive whole number, 1 or more (RFC 2445)"
+    elif name in {"BYDAY", "WKST"}:
+        return _days_problem(name, value)
+    else:
+        return _numbers_problem(name, value)
+    return None
+
+
+def _until_problem(value: str) -> str | None:
+    if UNTIL_FORM.fullmatch(value):
+        return None
+    form = "a UTC date and time such as 20270228T100000Z, or a date such as 20270228"
+    nearly = _UNTIL_NEARLY.fullmatch(value.replace("-", "").replace(":", ""))
+    if nearly is None:
+        return f"is not in RFC 2445's form: UNTIL is {form} (no dashes, colons or offset)"
+    time = nearly["time"]
+    fixed = nearly["date"] + ("" if time is None else f"T{time.ljust(6, '0')}{nearly['z']}")
+    return f"is not in RFC 2445's form: write UNTIL={fixed} (no dashes or colons; UNTIL is {form})"
+
+
+def _days_problem(name: str, value: str) -> str | None:
+    for item in value.split(",") if name == "BYDAY" else [value]:
+        if not item:
+            return "has an empty item (two commas in a row, or one at an end)"
+        match = _WEEKDAY.fullmatch(item)
+        nth = None if match is None else match["nth"]
+        if match is None or match["day"] not in DAYS or (nth is not None and name == "WKST"):
+            hint = next(
+                (
+                    f"; did you mean {day}?"
+                    for day, full in zip(DAYS, _DAY_NAMES, strict=True)
+                    if match is not None and len(match["day"]) > 2 and full.startswith(match["day"])
+                ),
+                "",
+            )
+            takes = "MO, TU, WE, TH, FR, SA or SU"
+            if name == "BYDAY":
+                takes += " (1MO: the first Monday, -1FR: the last Friday), separated by commas"
+            return f"has {item!r}, which is not a day: {name} takes {takes}{hint}"
+        if nth is not None and not 1 <= abs(int(nth)) <= 53:
+            return f"has {item!r}: the number before a day runs 1 to 53, or -53 to -1"
+    return None
+
+
+def _numbers_problem(name: str, value: str) -> str | None:
+    low, high, back = _NUMBERS[name]
+    takes = f"{name} takes {low} to {high}" + (f", or -{high} to -1 from the end" if back else "")
+    for item in value.split(","):
+        if not item:
+            return "has an empty item (two commas in a row, or one at an end)"
+        if not re.fullmatch(r"[+-]?\d+", item):
+            return f"has {item!r}, which is not a whole number: {takes}, separated by commas"
+        number = int(item)
+        if not (low <= number <= high or (back and -high <= number <= -1)):
+            return f"has {item}, which is out of range: {takes}"
+    return None
+
+
+def _did_you_mean(word: str, choices: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
