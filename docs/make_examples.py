@@ -18,7 +18,7 @@ How a transcript is made:
 - Output left out is left out here, and counted: ``[... 16 more rows left out ...]``.
 - Steps no block shows: ``bench/make_jobs.py --demo jobs/generated`` (what ``make demo`` does);
   the sandboxes ``pull``, ``plan``, ``run`` and ``undo`` talk to (``LOBBY_SITE``, the README's
-  40 meeting series of 4 hosts) and ``site pull`` reads (the same, with ``--site
+  95 generated meetings of 4 hosts) and ``site pull`` reads (the same, with ``--site
   docs/site.example.toml``); the edit of ``lobby.csv`` (``lobby_on``, as the prose says); and a
   ``pull --type both`` into ``site-snapshot.jsonl`` for the sandbox that seeds from it.
 

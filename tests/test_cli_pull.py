@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -118,6 +119,19 @@ def test_every_page_of_a_host_is_read(
     assert len(rows) == HOSTS[host] == len(rows_of(Path(f"{out}.snapshot.jsonl")))
     assert len({row["meetingId"] for row in rows}) == HOSTS[host]
     assert {row["hostEmail"] for row in rows} == {host}
+
+
+def test_the_next_command_pastes_as_printed(
+    site: Callable[..., SandboxProcess], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job named with a space and a `$`: the `validate` command pull's summary ends with,
+    split as a shell splits it, validates that job (it printed the bare path)."""
+    monkeypatch.chdir(tmp_path)
+    code, stdout, _ = pull(site(), Path("my pulled $HOME.csv"), "--host-email", "one@example.com")
+    assert code == 0, stdout
+    command = shlex.split(stdout.rstrip().splitlines()[-1].split("then:", 1)[1])
+    assert command[:2] == ["bulkpatch", "validate"]
+    assert invoke(*command[1:], token=TOKEN)[0] == 0
 
 
 def test_a_host_named_twice_is_listed_once(

@@ -103,6 +103,10 @@ def test_a_series_change_reaches_its_unmodified_snapshot_occurrences_only() -> N
             '{"id": "..", "meetingType": "meetingSeries", "start": "2030-01-01T10:00:00Z"}',
             "id must be",
         ),
+        (
+            '{"id": "a_20310230T100000Z", "meetingType": "scheduledMeeting", "start": "2030-01-01T10:00:00Z"}',
+            "February 2031 has 28 days",
+        ),
         ('{"id": "a", "meetingType": "series", "start": "2030-01-01T10:00:00Z"}', "meetingType"),
         (
             '{"id": "a", "meetingType": "meeting", "scheduledType": "x", "start": "2030-01-01T10:00:00Z"}',

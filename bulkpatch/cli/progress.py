@@ -17,6 +17,7 @@ from rich.progress import (
 )
 from structlog.typing import FilteringBoundLogger
 
+from bulkpatch.cli.common import plural
 from bulkpatch.clock import Clock
 from bulkpatch.engine import RunCounts
 
@@ -125,7 +126,7 @@ class ReadingView:
         self._state = (done, total, found)
         if self._bar is not None and self._task is not None:
             self._bar.update(
-                self._task, completed=done, total=total or None, extra=f"{found:,} meetings"
+                self._task, completed=done, total=total or None, extra=plural(found, "meeting")
             )
 
     async def tick(self) -> None:

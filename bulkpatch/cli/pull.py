@@ -14,6 +14,7 @@ from bulkpatch.cli.common import (
     EXIT_NOT_FINISHED,
     EXIT_OK,
     EXIT_ROWS_FAILED,
+    command_path,
     common_options,
     exits_cleanly,
     main,
@@ -317,7 +318,9 @@ def _summarise(report: PullReport) -> int:
     for host, error in report.failed_hosts:
         say(printable(f"  failed    {host}: {error}"))
     if tally.rows and report.written:
-        say(f"  next      edit {report.output}, then: bulkpatch validate {report.output}")
+        say(
+            f"  next      edit {report.output}, then: bulkpatch validate {command_path(report.output)}"
+        )
     elif report.failed_hosts:
         say("  next      fix that, then run the same command again")
     return EXIT_ROWS_FAILED if report.failed_hosts else EXIT_OK

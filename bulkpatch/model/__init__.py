@@ -19,6 +19,7 @@ from bulkpatch.model.rules import (
     check_row,
     is_occurrence_id,
     meeting_id_problem,
+    occurrence_stamp_problem,
     suggest_field,
     unknown_field_message,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "is_secret",
     "mask_secrets",
     "meeting_id_problem",
+    "occurrence_stamp_problem",
     "show_value",
     "suggest_field",
     "too_deep",

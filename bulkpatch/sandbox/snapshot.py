@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bulkpatch.model import MAX_DEPTH, meeting_id_problem, too_deep
+from bulkpatch.model import MAX_DEPTH, meeting_id_problem, occurrence_stamp_problem, too_deep
 from bulkpatch.sandbox.store import MeetingKind, MeetingStore, ScheduledType, Seed
 
 #: How deep a meeting object may nest: real ones go 4 levels deep (telephony.links[].href); a
@@ -95,6 +95,9 @@ def _seed_of(meeting: dict[str, Any], where: str, line: int) -> Seed:
     meeting_id = meeting.get("id")
     if not isinstance(meeting_id, str) or meeting_id_problem(meeting_id):
         raise SnapshotError(where, line, f"id must be a meeting id, not {meeting_id!r}")
+    stamp_problem = occurrence_stamp_problem(meeting_id)
+    if stamp_problem is not None:  # validate refuses a row naming it: no meeting has the id
+        raise SnapshotError(where, line, f"id {meeting_id!r}: {stamp_problem}")
     kind = meeting.get("meetingType")
     if kind not in _KINDS:
         raise SnapshotError(where, line, f"meetingType must be one of {sorted(_KINDS)}")
