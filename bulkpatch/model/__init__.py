@@ -4,6 +4,7 @@ Pure: no I/O, no clock (``now`` is passed in). The engine and the sandbox both u
 tool and its emulator never disagree on what a valid patch is.
 """
 
+from bulkpatch.model.ids import is_occurrence_id, meeting_id_problem, occurrence_stamp_problem
 from bulkpatch.model.patch import (
     FIELDS,
     NULLABLE_FIELDS,
@@ -17,9 +18,6 @@ from bulkpatch.model.patch import (
 from bulkpatch.model.rules import (
     CheckedRow,
     check_row,
-    is_occurrence_id,
-    meeting_id_problem,
-    occurrence_stamp_problem,
     suggest_field,
     unknown_field_message,
 )

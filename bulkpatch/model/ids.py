@@ -1,0 +1,51 @@
+"""Meeting ids: which can name a meeting at all, and which name one scheduled occurrence."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from bulkpatch.model import timing
+
+#: ``<seriesId>_<YYYYMMDDTHHMMSSZ>``: the id of one scheduled occurrence of a series.
+OCCURRENCE_ID = re.compile(r"^(?P<series>[^_\s]+)_(?P<stamp>\d{8}T\d{6}Z)$")
+
+
+def is_occurrence_id(meeting_id: str) -> bool:
+    """Whether the id names one scheduled occurrence rather than a series or meeting."""
+    return OCCURRENCE_ID.match(meeting_id) is not None
+
+
+def meeting_id_problem(meeting_id: str) -> str | None:
+    """Why an id can never name a meeting (empty, ``.`` or ``..``), or None when it can.
+
+    ``.`` and ``..`` are path steps, not ids: sent as a path segment they would name another
+    endpoint, so they are refused before anything is sent.
+    """
+    if not meeting_id:
+        return "every row needs a meetingId"
+    if meeting_id in {".", ".."}:
+        return f"{meeting_id!r} is a path step, not a meeting id"
+    return None
+
+
+def occurrence_stamp_problem(meeting_id: str) -> str | None:
+    """Why an occurrence id's stamp names no moment (``_20270230T100000Z``), or None.
+
+    The stamp is when the occurrence was scheduled to start: on a day or at a time that does
+    not exist, the id names no occurrence, and the API answers 404.
+    """
+    match = OCCURRENCE_ID.match(meeting_id)
+    if match is None:
+        return None
+    stamp = match["stamp"]
+    try:
+        datetime.fromisoformat(stamp)
+    except ValueError:
+        why = timing.calendar_problem(stamp) or "that is not a moment"
+        return (
+            f"meetingId is an occurrence id stamped {stamp}, but {why}: no occurrence starts "
+            "then, so no meeting has this id (the API answers 404); copy the id as bulkpatch "
+            "pull or List Meetings gives it"
+        )
+    return None
