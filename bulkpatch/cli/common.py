@@ -199,3 +199,8 @@ def command_path(path: Path) -> str:
     never read as an option (``./-name``)."""
     shown = shown_path(path)
     return shlex.quote(f"./{shown}" if shown.startswith("-") else shown)
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """A count and its noun, as people write it: 1 meeting, 2 meetings, 1,000 meetings."""
+    return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"

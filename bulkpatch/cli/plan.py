@@ -21,6 +21,7 @@ from bulkpatch.cli.common import (
     common_options,
     exits_cleanly,
     main,
+    plural,
     say,
     text_or_json,
 )
@@ -194,23 +195,31 @@ class _Text:
         say(printable(f"line {plan.line:<6} {plan.meeting_id:<34} {plan.klass:<9} {detail}"))
 
     def close(self, report: PlanReport) -> None:
-        classes = ", ".join(f"{report.classes[k]} {k}" for k in CLASSES if report.classes[k])
+        classes = ", ".join(f"{report.classes[k]:,} {k}" for k in CLASSES if report.classes[k])
         say(f"\n{report.job}: {classes or 'no row to plan'}")
         if report.already_done:
-            say(f"  done      {report.already_done} rows the journal already holds as done")
+            rows = plural(report.already_done, "row")
+            say(f"  done      {rows} the journal already holds as done")
         if report.fields:
-            fields = ", ".join(f"{name} {count}" for name, count in report.fields.most_common())
+            fields = ", ".join(f"{name} {count:,}" for name, count in report.fields.most_common())
             say(f"  fields    {fields}")
-        pace = f", about {report.seconds:,.0f} s at {report.rate:g}/s" if report.seconds else ""
         say(
-            f"  a run     would send {report.patches} PATCH requests and {report.reads} GETs "
-            f"(rows found already set are read again before they are skipped; the other "
-            f"before-values are in {report.journal}){pace}"
+            f"  a run     would send {plural(report.patches, 'PATCH request')} and "
+            f"{plural(report.reads, 'GET')} (rows found already set are read again before they "
+            f"are skipped; the other before-values are in {report.journal}){_pace(report)}"
         )
         if report.reason is not StopReason.FINISHED:
             say(f"  stopped   {report.reason.value}: {printable(report.detail)}")
         elif report.patches:
             say(f"  next      {self._next_run}")
+
+
+def _pace(report: PlanReport) -> str:
+    """How long those requests take at the rate a run would go at (none without a ceiling)."""
+    if report.seconds is None or report.rate is None:
+        return ""
+    took = "under a second" if report.seconds < 1 else f"about {report.seconds:,.0f} s"
+    return f", {took} at {report.rate:g}/s"
 
 
 class _Json:

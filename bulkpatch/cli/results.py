@@ -16,6 +16,7 @@ from bulkpatch.cli.common import (
     common_options,
     exits_cleanly,
     main,
+    plural,
     settings_from,
     text_or_json,
 )
@@ -87,9 +88,8 @@ def status(
     shown = [s for s in STATUSES if s not in RARE or counts[s]]
     click.echo(f"  rows      {report['rows']}: " + ", ".join(f"{counts[s]} {s}" for s in shown))
     if report["retired"]:
-        click.echo(
-            f"  retired   {report['retired']} done rows no longer in the job (kept for undo)"
-        )
+        retired = plural(report["retired"], "done row")
+        click.echo(f"  retired   {retired} no longer in the job (kept for undo)")
     last = report["lastRun"]
     if last:
         ended = last["endedAt"] or (
@@ -248,12 +248,12 @@ def export(
             out = stack.enter_context(atomic_output(output, protected, private=as_job))
         if status_wanted is not None and as_job:
             count, fmt = write_as_job(opened, status_wanted, out)
-            done = f"{count} {only} rows written as a {fmt.upper()} job"
+            done = f"{plural(count, f'{only} row')} written as a {fmt.upper()} job"
         else:
             terminal = output is None and sys.stdout.isatty()
             rows = opened.rows(only=status_wanted)
             count = write_results(rows, out, output_format or "csv", terminal=terminal)
-            done = f"{count} rows exported"
+            done = f"{plural(count, 'row')} exported"
     # Said only now: the file is in place once the block above has ended without an error.
     # An empty job is still written: a file left by an earlier export must not be run again.
     empty = ": its header only, there is nothing to run" if as_job and not count else ""
