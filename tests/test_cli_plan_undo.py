@@ -497,13 +497,50 @@ def test_the_summarys_next_command_pastes_as_printed(
     assert (tmp_path / "job.results.csv").read_text().count(IDS[22]) == 1
 
 
+def _sent(before: dict[str, int], after: dict[str, int], method: str) -> int:
+    """Requests of this method the sandbox answered between two of its stats."""
+    return sum(n - before.get(key, 0) for key, n in after.items() if key.startswith(f"{method} "))
+
+
+def test_a_plan_announces_the_requests_the_run_after_it_sends(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """The PATCH requests and GETs a plan announces are those the sandbox counts for the run
+    right after: the token's person (GET /v1/people/me) included, and the rows a run reads
+    again (found set, a later row of a meeting, offsets, gone) or still sends (refused)."""
+    patch_directly(site, IDS[0], {"title": "Already"})
+    rows = [
+        {"meetingId": IDS[0], "title": "Already"},  # unchanged: read again, skipped
+        {"meetingId": IDS[1], "title": "Changed"},  # change: PATCH alone
+        {"meetingId": IDS[2], "title": "First"},  # change ...
+        {"meetingId": IDS[2], "agenda": "Then"},  # ... and a later row of it: read again
+        {"meetingId": IDS[3], "shift": "+1d"},  # offsets: read again, then PATCH
+        {"meetingId": "f" * 32, "title": "Gone"},  # gone: read again (404), no PATCH
+        {"meetingId": IDS[30], "title": "Ended"},  # refused: the run sends it (400)
+    ]
+    job = write_job(tmp_path / "job.csv", rows)
+    code, out, err = cli(site, "plan", str(job), "--format", "json")
+    assert code == 0, out + err
+    plan = json.loads(out)
+    before = site.stats()["requests"]
+    code, out, err = cli(site, "run", str(job))
+    assert code == 1, out + err  # the gone and ended rows fail
+    after = site.stats()["requests"]
+    assert (plan["patches"], plan["reads"]) == (
+        _sent(before, after, "PATCH"),
+        _sent(before, after, "GET"),
+    )
+    assert (plan["patches"], plan["reads"]) == (5, 5)
+    assert f"{plan['patches'] + plan['reads']} requests" in out
+
+
 def test_plan_and_summaries_count_in_words(site: SandboxProcess, tmp_path: Path) -> None:
-    """One of a thing is said in the singular (`1 PATCH request`, `1 row`, `1 meeting`), and a
-    plan that takes less than a second says so (not `about 0 s`)."""
+    """One of a thing is said in the singular (`1 PATCH request`, `1 GET`, `1 row`,
+    `1 meeting`), and a plan that takes less than a second says so (not `about 0 s`)."""
     job = write_job(tmp_path / "job.csv", [{"meetingId": IDS[25], "title": "One"}])
     code, planned, err = cli(site, "plan", str(job))
     assert code == 0, planned + err
-    assert "would send 1 PATCH request and 0 GETs" in planned
+    assert "would send 1 PATCH request and 1 GET (one is GET /v1/people/me" in planned
     assert "under a second at 1000/s" in planned
     code, ran, err = cli(site, "run", str(job))
     assert code == 0, ran + err

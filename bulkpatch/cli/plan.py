@@ -230,13 +230,21 @@ class _Text:
             say(f"  fields    {fields}")
         say(
             f"  a run     would send {plural(report.patches, 'PATCH request')} and "
-            f"{plural(report.reads, 'GET')} (rows found already set are read again before they "
-            f"are skipped; the other before-values are in {report.journal}){_pace(report)}"
+            f"{plural(report.reads, 'GET')} ({_reads_text(report)}; the other before-values "
+            f"are in {report.journal}){_pace(report)}"
         )
         if report.reason is not StopReason.FINISHED:
             say(f"  stopped   {report.reason.value}: {printable(report.detail)}")
         elif report.patches:
             say(f"  next      {self._next_run}")
+
+
+def _reads_text(report: PlanReport) -> str:
+    """Why a run reads what it reads: said plainly, so counting its requests adds up."""
+    reasons = ["rows found already set are read again before they are skipped"]
+    if report.identity_reads:
+        reasons.insert(0, "one is GET /v1/people/me, the token's organisation")
+    return "; ".join(reasons)
 
 
 def _pace(report: PlanReport) -> str:
