@@ -97,8 +97,9 @@ def validate(
     (the summary still counts the warnings, and says they were left out). Exit 0 when every
     row is valid (warnings allowed), 2 otherwise, also when a reader such as `head` stops
     early. With --site, the site profile's rules too (password complexity, tracking codes,
-    session types). With --format json, a job file that cannot be read at all is a JSON
-    report too: its "error" names what is wrong, exit 2.
+    session types). With --format json, a job file that cannot be read at all (missing,
+    unreadable, a folder) is a JSON report too, and so is a --config or --site that cannot be
+    read: its "error" names what is wrong, exit 2.
 
     \b
     Example:
