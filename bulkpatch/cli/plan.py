@@ -302,8 +302,6 @@ class _Json:
         self._count += 1
 
     def close(self, report: PlanReport) -> None:
-        finished = report.reason is StopReason.FINISHED
-        stopped = f"stopped ({report.reason.value})"
         tail = {
             "job": str(report.job),
             "journal": str(report.journal),
@@ -316,11 +314,7 @@ class _Json:
             "rate": report.rate,
             "seconds": report.seconds,
             "requests": report.counts.requests,
-            "error": None
-            if finished
-            else f"{stopped}: {report.detail}"
-            if report.detail
-            else stopped,
+            "error": _stop_error(report),
         }
         self._end(tail)
 
@@ -331,6 +325,14 @@ class _Json:
     def _end(self, tail: dict[str, Any]) -> None:
         start = "" if self._count else '{"rows": ['
         say(start + "\n]," + json.dumps(tail, ensure_ascii=False)[1:])  # the one line end
+
+
+def _stop_error(report: PlanReport) -> str | None:
+    """A plan's ``error``: None when it went through every row, else why it stopped."""
+    if report.reason is StopReason.FINISHED:
+        return None
+    stopped = f"stopped ({report.reason.value})"
+    return f"{stopped}: {report.detail}" if report.detail else stopped
 
 
 def _json_value(path: str, value: Any) -> Any:
