@@ -48,7 +48,7 @@ def test_a_long_quoted_cell_is_one_cell_never_rows(
         assert code == 0
         assert out.splitlines()[0] == "line 2: skipped (invalid)"
         assert out.splitlines()[1].startswith("line 5: PATCH ")
-        assert "1 PATCH requests would be sent" in out
+        assert "1 PATCH request would be sent" in out
 
 
 @pytest.mark.parametrize("command", [VALIDATE, DRY_RUN], ids=["validate", "dry-run"])
@@ -125,7 +125,7 @@ def test_hostile_values_are_row_errors(
     else:
         assert code == 0
         assert f"line {line}: skipped (invalid)" in out
-        assert "1 PATCH requests would be sent" in out
+        assert "1 PATCH request would be sent" in out
 
 
 def test_an_unreadable_meeting_id_is_shown_as_its_bytes(write_job: WriteJob) -> None:

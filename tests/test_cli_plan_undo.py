@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import sqlite3
 from collections.abc import Iterator
@@ -300,7 +301,7 @@ def test_a_row_killed_after_its_patch_keeps_its_first_before_values(
     db.close()
     code, out, _ = cli(site, "run", str(job))
     assert code == 0, out
-    assert "this run  1 rows" in out
+    assert "this run  1 row in" in out
     assert site.stats()["patchesPerMeeting"][IDS[0]] == 2
     assert cli(site, "undo", str(job), "--run")[0] == 0
     assert stored(site, IDS[0])["title"] == "Sync 0000"
@@ -322,7 +323,7 @@ def test_a_planned_row_killed_after_its_patch_is_still_known_as_sent(
     db.close()
     code, out, _ = cli(site, "undo", str(job))
     assert code == 0, out
-    assert "Undo of 1 meetings" in out
+    assert "Undo of 1 meeting " in out
     monkeypatch.setenv("BULKPATCH_PLAN_MAX_AGE", "0.001")  # the plan is stale by now
     code, out, _ = cli(site, "run", str(job))
     assert code == 0, out
@@ -394,7 +395,7 @@ def test_undo_reverts_rows_since_removed_from_a_forced_job(
     write_job(job, [{"meetingId": IDS[3], "title": "T3"}, rows[0], rows[2]])
     code, out, _ = cli(site, "run", str(job), "--force")
     assert code == 0, out
-    assert "this run  1 rows" in out
+    assert "this run  1 row in" in out
     assert cli(site, "undo", str(job), "--run")[0] == 0
     assert {mid: stored(site, mid) for mid in IDS[:4]} == original
 
@@ -494,3 +495,59 @@ def test_the_summarys_next_command_pastes_as_printed(
     code, out, err = cli(site, *command[1:])
     assert code == 0, out + err
     assert (tmp_path / "job.results.csv").read_text().count(IDS[22]) == 1
+
+
+def _sent(before: dict[str, int], after: dict[str, int], method: str) -> int:
+    """Requests of this method the sandbox answered between two of its stats."""
+    return sum(n - before.get(key, 0) for key, n in after.items() if key.startswith(f"{method} "))
+
+
+def test_a_plan_announces_the_requests_the_run_after_it_sends(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """The PATCH requests and GETs a plan announces are those the sandbox counts for the run
+    right after: the token's person (GET /v1/people/me) included, and the rows a run reads
+    again (found set, a later row of a meeting, offsets, gone) or still sends (refused)."""
+    patch_directly(site, IDS[0], {"title": "Already"})
+    rows = [
+        {"meetingId": IDS[0], "title": "Already"},  # unchanged: read again, skipped
+        {"meetingId": IDS[1], "title": "Changed"},  # change: PATCH alone
+        {"meetingId": IDS[2], "title": "First"},  # change ...
+        {"meetingId": IDS[2], "agenda": "Then"},  # ... and a later row of it: read again
+        {"meetingId": IDS[3], "shift": "+1d"},  # offsets: read again, then PATCH
+        {"meetingId": "f" * 32, "title": "Gone"},  # gone: read again (404), no PATCH
+        {"meetingId": IDS[30], "title": "Ended"},  # refused: the run sends it (400)
+    ]
+    job = write_job(tmp_path / "job.csv", rows)
+    code, out, err = cli(site, "plan", str(job), "--format", "json")
+    assert code == 0, out + err
+    plan = json.loads(out)
+    before = site.stats()["requests"]
+    code, out, err = cli(site, "run", str(job))
+    assert code == 1, out + err  # the gone and ended rows fail
+    after = site.stats()["requests"]
+    assert (plan["patches"], plan["reads"]) == (
+        _sent(before, after, "PATCH"),
+        _sent(before, after, "GET"),
+    )
+    assert (plan["patches"], plan["reads"]) == (5, 5)
+    assert f"{plan['patches'] + plan['reads']} requests" in out
+
+
+def test_plan_and_summaries_count_in_words(site: SandboxProcess, tmp_path: Path) -> None:
+    """One of a thing is said in the singular (`1 PATCH request`, `1 GET`, `1 row`,
+    `1 meeting`), and a plan that takes less than a second says so (not `about 0 s`)."""
+    job = write_job(tmp_path / "job.csv", [{"meetingId": IDS[25], "title": "One"}])
+    code, planned, err = cli(site, "plan", str(job))
+    assert code == 0, planned + err
+    assert "would send 1 PATCH request and 1 GET (one is GET /v1/people/me" in planned
+    assert "under a second at 1000/s" in planned
+    code, ran, err = cli(site, "run", str(job))
+    assert code == 0, ran + err
+    assert "this run  1 row in " in ran
+    assert ", 2 requests, 0 retries, 0 answered 429" in ran
+    code, undone, err = cli(site, "undo", str(job))
+    assert code == 0, undone + err
+    assert "Undo of 1 meeting written to" in undone
+    for said in (planned, ran, undone):
+        assert not re.search(r"(?<![\d.,])1 (PATCH requests|GETs|rows|requests|meetings)\b", said)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from cli_helpers import (
     SERIES,
     TOKEN,
@@ -26,6 +27,7 @@ from cli_helpers import (
 from click.testing import CliRunner
 
 from bulkpatch.cli import main
+from bulkpatch.cli.common import plural
 from bulkpatch.journal import Journal, RowStatus
 from bulkpatch.sandbox.process import SandboxProcess, read_until
 
@@ -112,7 +114,7 @@ def test_failed_rows_exit_1_and_come_back_as_a_job(
     fix = tmp_path / "fix.csv"
     code, _, err = invoke("export", str(journal), "--only", "failed", "--as-job", "-o", str(fix))
     assert code == 0
-    assert "1 failed rows written as a CSV job" in err
+    assert "1 failed row written as a CSV job" in err
     assert list(csv.DictReader(fix.read_text().splitlines(keepends=True))) == [rows[1]]
     # No row is skipped: the earlier fix.csv is replaced all the same, never left to run again.
     code, _, err = invoke("export", str(journal), "--only", "skipped", "--as-job", "-o", str(fix))
@@ -159,7 +161,7 @@ def test_changed_job_file_needs_force(
     assert "--force" in err
     code, out, _ = invoke(*run_args(sandbox, job, "--force"))
     assert code == 0
-    assert "this run  1 rows" in out
+    assert "this run  1 row in" in out
     assert sandbox.stats()["patchesApplied"] == 6
 
 
@@ -543,3 +545,19 @@ def test_failed_jsonl_rows_come_back_as_jsonl(
     )
     assert code == 0, err
     assert fix.read_text() == lines[1] + "\n"
+
+
+@pytest.mark.parametrize(
+    ("count", "noun", "nouns", "said"),
+    [
+        (1, "meeting", None, "1 meeting"),
+        (0, "meeting", None, "0 meetings"),
+        (2, "meeting", None, "2 meetings"),
+        (1000, "meeting", None, "1,000 meetings"),
+        (1, "retry", "retries", "1 retry"),
+        (3, "retry", "retries", "3 retries"),
+    ],
+)
+def test_plural_says_one_and_many(count: int, noun: str, nouns: str | None, said: str) -> None:
+    """A count reads as people write it: the singular for one, thousands separated."""
+    assert plural(count, noun, nouns) == said

@@ -269,7 +269,7 @@ def test_a_changed_password_with_force_is_sent_again(
     write_job(job, [{"meetingId": SERIES[0], "password": "New-pass2"}])
     code, out, _ = invoke(*run_args(site, job, "--force"))
     assert code == 0
-    assert "this run  1 rows" in out
+    assert "this run  1 row in" in out
     assert site.stats()["patchesPerMeeting"][SERIES[0]] == 2
     assert b"New-pass2" not in (tmp_path / "job.csv.journal").read_bytes()
 

@@ -444,7 +444,8 @@ def test_plan_retry_failed_shows_the_done_rows_a_retry_sends_again(
     document = json.loads(
         plan_against(server.api_url, job, "--retry-failed", "--format", "json")[1]
     )
-    assert (document["patches"], document["reads"]) == (2, 0)  # both sent as before, unread
+    # Both rows sent as before, unread; the one GET is the token's person (GET /v1/people/me).
+    assert (document["patches"], document["reads"]) == (2, 1)
     assert statuses(journal) == before
     assert site.titles["m1"] == "B"
     without = plan_against(server.api_url, job)[1]

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
 import os
 import shlex
 import sys
 import traceback
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NoReturn, ParamSpec, TypeVar
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
 
@@ -48,6 +50,17 @@ def main() -> None:
     """
 
 
+def file_path() -> click.Path:
+    """A file's path that click leaves unchecked: the command that opens it says what is wrong.
+
+    A folder, a missing or an unreadable file is then the command's own error, with its exit
+    code and, under ``--format json``, its JSON report (click's checks print usage text).
+    """
+    checked_later = click.Path(path_type=Path, readable=False)
+    checked_later.name = "file"  # shown as FILE in --help, as a file is what it takes
+    return checked_later
+
+
 #: --format text|json, for the commands that report to people or to scripts.
 text_or_json = click.option(
     "--format",
@@ -64,7 +77,7 @@ def common_options(command: Callable[P, R]) -> Callable[P, R]:
         click.option(
             "--config",
             "config_path",
-            type=click.Path(path_type=Path, dir_okay=False),
+            type=file_path(),
             help="TOML settings file (see config.example.toml).",
         ),
         click.option(
@@ -126,22 +139,77 @@ def _exit_for(error: BaseException, verbose: bool) -> NoReturn:
         sys.exit(EXIT_NOT_FINISHED)
     if isinstance(error, BrokenPipeError):
         _quiet_broken_pipe()
+    failed = failure(error)
+    _fail(failed.message, failed.code, verbose, cause=failed.cause)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """How an error ends a command: its one line, its exit code, and the traceback's cause."""
+
+    message: str
+    code: int
+    cause: BaseException
+
+
+def failure(error: BaseException) -> Failure:
+    """The line and exit code an error ends a command with (for stderr, and JSON reports)."""
+    if isinstance(error, click.ClickException):
+        return Failure(error.format_message(), error.exit_code, error)
+    if isinstance(error, KeyboardInterrupt):
+        return Failure("interrupted", EXIT_NOT_FINISHED, error)
     if isinstance(error, (JournalBusy, JournalFailed)):
-        _fail(error, EXIT_NOT_FINISHED, verbose)
+        return Failure(str(error), EXIT_NOT_FINISHED, error)
     if isinstance(error, (JobFileError, ConfigError, JournalError, OutputError)):
-        _fail(error, EXIT_USAGE, verbose)
+        return Failure(str(error), EXIT_USAGE, error)
     if isinstance(error, BulkpatchError):
-        _fail(error, EXIT_NOT_FINISHED, verbose)
+        return Failure(str(error), EXIT_NOT_FINISHED, error)
     if isinstance(error, OSError):  # a file we were told to write or read: name it, no traceback
         where = f": {error.filename}" if error.filename else ""
-        _fail(f"{error.strerror or error}{where}", EXIT_USAGE, verbose, cause=error)
+        return Failure(f"{error.strerror or error}{where}", EXIT_USAGE, error)
     # Never exit 1 (which means "some rows failed") on a bug: say so, exit 3.
-    _fail(
+    return Failure(
         f"unexpected internal error ({error.__class__.__name__}); rerun with -v for the traceback",
         EXIT_NOT_FINISHED,
-        verbose,
-        cause=error,
+        error,
     )
+
+
+@dataclass
+class ErrorReport:
+    """What a command under ``--format json`` knows so far, to print with the error that ends it."""
+
+    wanted: bool
+    #: Keys of the command's own report known before the error (its job, its journal...).
+    known: dict[str, Any] = field(default_factory=dict)
+    #: Prints the report ``known`` plus ``error``; a command whose document is under way (rows
+    #: already out) sets one that closes that document instead.
+    write: Callable[[dict[str, Any], BaseException], None] = lambda report, _: print_json(report)
+
+
+def print_json(document: dict[str, Any]) -> None:
+    """One JSON document on one line of stdout."""
+    say(json.dumps(document, ensure_ascii=False))
+
+
+@contextlib.contextmanager
+def json_errors(output_format: str, **known: Any) -> Iterator[ErrorReport]:
+    """Under ``--format json``, an error leaving the block is one JSON object on stdout too.
+
+    The object is ``known`` (what the command knew, updated as it learns more) and ``error``,
+    the line stderr gets; the error then goes on to :func:`exits_cleanly`, which prints that
+    line and exits with the code it always had. Scripts read one document on every path.
+    """
+    report = ErrorReport(output_format == "json", known)
+    try:
+        yield report
+    except (click.exceptions.Exit, click.Abort, SystemExit, BrokenPipeError):
+        raise  # not a failure to report (or no reader left to report it to)
+    except BaseException as raised:
+        if report.wanted:
+            with reader_may_leave():
+                report.write(report.known | {"error": failure(_unwrapped(raised)).message}, raised)
+        raise
 
 
 def _quiet_broken_pipe() -> NoReturn:

@@ -20,7 +20,10 @@ from bulkpatch.cli.common import (
     command_path,
     common_options,
     exits_cleanly,
+    file_path,
+    json_errors,
     main,
+    plural,
     say,
     text_or_json,
 )
@@ -31,7 +34,7 @@ from bulkpatch.cli.remote import (
     remote_options,
     remote_settings,
 )
-from bulkpatch.cli.validate import delimiter_option, render_text, run_hint
+from bulkpatch.cli.validate import delimiter_option, render_json, render_text, run_hint
 from bulkpatch.config import Settings
 from bulkpatch.engine import Stopper, StopReason
 from bulkpatch.jobfile import DELIMITERS
@@ -41,14 +44,15 @@ from bulkpatch.redact import printable
 from bulkpatch.tokens import Credentials
 from bulkpatch.workflows import PreparedJob, RunOptions, Target, prepare_job
 from bulkpatch.workflows.plan import CLASSES, PlanReport, RowPlan, plan_job
+from bulkpatch.workflows.run import journal_path_for
 
 
 @main.command("plan")
-@click.argument("job", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("job", type=file_path())
 @click.option(
     "--journal",
     "journal_path",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=file_path(),
     help="Journal the before-values go to (default: the one `run` uses, JOB.journal).",
 )
 @click.option(
@@ -82,34 +86,55 @@ def plan_command(
     refused (the API would refuse: an instance, an ended or ad-hoc meeting, a value its type
     does not take). Nothing is changed; the before-values go into the job's journal, so a run
     right after sends the changes without reading those meetings again. Exit 0 when planned,
-    2 when the job is invalid, 3 when stopped.
+    2 when the job is invalid, 3 when stopped. With --format json, every outcome is one JSON
+    document with an "error" key (null when planned; a job that cannot be used, an invalid
+    job, a journal of another job... say what is wrong there).
 
     \b
     Example:
       bulkpatch plan lobby.csv
       bulkpatch plan lobby.csv --format json > plan.json
     """
-    settings, _ = remote_settings(
-        config_path,
-        log_format,
-        verbose,
-        remote,
-    )
-    log: FilteringBoundLogger = structlog.get_logger("bulkpatch")
-    options = RunOptions(journal=journal_path, retry_failed=retry_failed, force=force)
-    with prepare_job(job, datetime.now(UTC), delimiter=DELIMITERS[delimiter]) as prepared:
-        if not prepared.summary.ok:
-            render_text(prepared.summary, prepared.store.findings())
-            click.echo("Nothing was read: fix the job first.", err=True)
-            return EXIT_USAGE
-        credentials = read_token(settings, log)
-        next_run = _run_command(
-            job, delimiter, journal_path, retry_failed, force, remote, config_path
-        )
-        render = _Json() if output_format == "json" else _Text(show_all, next_run)
-        report = anyio.run(_execute, prepared, options, settings, credentials, render, log)
-    render.close(report)
+    with json_errors(output_format, job=str(job), journal=None) as failed:
+        json_plan = _Json() if output_format == "json" else None
+        if json_plan is not None:
+            failed.write = json_plan.fail
+        settings, _ = remote_settings(config_path, log_format, verbose, remote)
+        log: FilteringBoundLogger = structlog.get_logger("bulkpatch")
+        options = RunOptions(journal=journal_path, retry_failed=retry_failed, force=force)
+        target = Target.api(settings.base_url)
+        failed.known["journal"] = str(journal_path_for(job, options, target))
+        with prepare_job(job, datetime.now(UTC), delimiter=DELIMITERS[delimiter]) as prepared:
+            if not prepared.summary.ok:
+                _invalid(prepared, output_format)
+                return EXIT_USAGE
+            credentials = read_token(settings, log)
+            render = json_plan or _Text(
+                show_all,
+                _run_command(
+                    job, delimiter, journal_path, retry_failed, force, remote, config_path
+                ),
+            )
+            report = anyio.run(
+                _execute, prepared, options, settings, credentials, target, render, log
+            )
+        render.close(report)
     return EXIT_OK if report.reason is StopReason.FINISHED else EXIT_NOT_FINISHED
+
+
+def _invalid(prepared: PreparedJob, output_format: str) -> None:
+    """An invalid job: validate's report (its JSON one under --format json), nothing read."""
+    summary = prepared.summary
+    if output_format == "json":
+        why = (
+            f"{summary.invalid:,} of {plural(summary.rows, 'row')} "
+            f"{'has' if summary.invalid == 1 else 'have'} errors: nothing was read; "
+            "fix the job first (bulkpatch validate lists them)"
+        )
+        render_json(summary, prepared.store.findings(), error=why)
+    else:
+        render_text(summary, prepared.store.findings())
+    click.echo("Nothing was read: fix the job first.", err=True)
 
 
 async def _execute(
@@ -117,6 +142,7 @@ async def _execute(
     options: RunOptions,
     settings: Settings,
     credentials: Credentials,
+    target: Target,
     render: _Text | _Json,
     log: FilteringBoundLogger,
 ) -> PlanReport:
@@ -128,7 +154,7 @@ async def _execute(
             options,
             settings,
             credentials,
-            Target.api(settings.base_url),
+            target,
             log=log,
             stopper=stopper,
             on_row=render.row,
@@ -194,18 +220,18 @@ class _Text:
         say(printable(f"line {plan.line:<6} {plan.meeting_id:<34} {plan.klass:<9} {detail}"))
 
     def close(self, report: PlanReport) -> None:
-        classes = ", ".join(f"{report.classes[k]} {k}" for k in CLASSES if report.classes[k])
+        classes = ", ".join(f"{report.classes[k]:,} {k}" for k in CLASSES if report.classes[k])
         say(f"\n{report.job}: {classes or 'no row to plan'}")
         if report.already_done:
-            say(f"  done      {report.already_done} rows the journal already holds as done")
+            rows = plural(report.already_done, "row")
+            say(f"  done      {rows} the journal already holds as done")
         if report.fields:
-            fields = ", ".join(f"{name} {count}" for name, count in report.fields.most_common())
+            fields = ", ".join(f"{name} {count:,}" for name, count in report.fields.most_common())
             say(f"  fields    {fields}")
-        pace = f", about {report.seconds:,.0f} s at {report.rate:g}/s" if report.seconds else ""
         say(
-            f"  a run     would send {report.patches} PATCH requests and {report.reads} GETs "
-            f"(rows found already set are read again before they are skipped; the other "
-            f"before-values are in {report.journal}){pace}"
+            f"  a run     would send {plural(report.patches, 'PATCH request')} and "
+            f"{plural(report.reads, 'GET')} ({_reads_text(report)}; the other before-values "
+            f"are in {report.journal}){_pace(report)}"
         )
         if report.reason is not StopReason.FINISHED:
             say(f"  stopped   {report.reason.value}: {printable(report.detail)}")
@@ -213,12 +239,48 @@ class _Text:
             say(f"  next      {self._next_run}")
 
 
+def _reads_text(report: PlanReport) -> str:
+    """Why a run reads what it reads: said plainly, so counting its requests adds up."""
+    reasons = ["rows found already set are read again before they are skipped"]
+    if report.identity_reads:
+        reasons.insert(0, "one is GET /v1/people/me, the token's organisation")
+    return "; ".join(reasons)
+
+
+def _pace(report: PlanReport) -> str:
+    """How long those requests take at the rate a run would go at (none without a ceiling)."""
+    if report.seconds is None or report.rate is None:
+        return ""
+    took = "under a second" if report.seconds < 1 else f"about {report.seconds:,.0f} s"
+    return f", {took} at {report.rate:g}/s"
+
+
+#: The keys of the plan's JSON document after its rows, in order.
+_TAIL = (
+    "job",
+    "journal",
+    "outcome",
+    "classes",
+    "fields",
+    "alreadyDone",
+    "patches",
+    "reads",
+    "rate",
+    "seconds",
+    "requests",
+    "error",
+)
+
+
 class _Json:
-    """The plan for scripts: one JSON document, rows streamed as they come."""
+    """The plan for scripts: one JSON document, rows streamed as they come.
+
+    Nothing is printed before the first row, so an error before it is the whole document;
+    an error after it closes the document the rows began.
+    """
 
     def __init__(self) -> None:
         self._count = 0
-        say('{"rows": [', nl=False)
 
     def row(self, plan: RowPlan) -> None:
         record = {
@@ -236,7 +298,7 @@ class _Json:
             ],
         }
         line = json.dumps(record, ensure_ascii=False)
-        say(("," if self._count else "") + "\n  " + line, nl=False)
+        say(("," if self._count else '{"rows": [') + "\n  " + line, nl=False)
         self._count += 1
 
     def close(self, report: PlanReport) -> None:
@@ -252,8 +314,25 @@ class _Json:
             "rate": report.rate,
             "seconds": report.seconds,
             "requests": report.counts.requests,
+            "error": _stop_error(report),
         }
-        say("\n]," + json.dumps(tail, ensure_ascii=False)[1:])  # the document's one line end
+        self._end(tail)
+
+    def fail(self, known: dict[str, Any], _: BaseException) -> None:
+        """The document of a plan an error ended: what is known, the rest null, ``error``."""
+        self._end(dict.fromkeys(_TAIL) | known)
+
+    def _end(self, tail: dict[str, Any]) -> None:
+        start = "" if self._count else '{"rows": ['
+        say(start + "\n]," + json.dumps(tail, ensure_ascii=False)[1:])  # the one line end
+
+
+def _stop_error(report: PlanReport) -> str | None:
+    """A plan's ``error``: None when it went through every row, else why it stopped."""
+    if report.reason is StopReason.FINISHED:
+        return None
+    stopped = f"stopped ({report.reason.value})"
+    return f"{stopped}: {report.detail}" if report.detail else stopped
 
 
 def _json_value(path: str, value: Any) -> Any:

@@ -16,7 +16,7 @@ import anyio
 import click
 from structlog.typing import FilteringBoundLogger
 
-from bulkpatch.cli.common import settings_from, shown_path
+from bulkpatch.cli.common import file_path, settings_from, shown_path
 from bulkpatch.cli.progress import progress_view
 from bulkpatch.clock import SystemClock
 from bulkpatch.config import MIN_RATE, Settings
@@ -79,7 +79,7 @@ def remote_options(command: Callable[..., R]) -> Callable[..., R]:
         ),
         click.option(
             "--token-file",
-            type=click.Path(path_type=Path, dir_okay=False),
+            type=file_path(),
             help="Read the access token from this file instead of the environment.",
         ),
         click.option("--no-progress", is_flag=True, help="No progress bar, even on a terminal."),

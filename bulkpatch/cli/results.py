@@ -15,7 +15,10 @@ from bulkpatch.cli.common import (
     EXIT_OK,
     common_options,
     exits_cleanly,
+    file_path,
+    json_errors,
     main,
+    plural,
     settings_from,
     text_or_json,
 )
@@ -31,7 +34,7 @@ from bulkpatch.journal import RARE, STATUSES, Journal, RowStatus, RunRecord, def
 from bulkpatch.journal.files import looks_like_sqlite
 from bulkpatch.redact import printable
 
-journal_argument = click.argument("journal", type=click.Path(path_type=Path, dir_okay=False))
+journal_argument = click.argument("journal", type=file_path())
 _JOB_SUFFIXES = (".csv", ".jsonl", ".ndjson")
 
 
@@ -68,16 +71,19 @@ def status(
     """Show a journal: rows by outcome, rate, last errors, and whether the run finished.
 
     JOURNAL is the journal, or the job file it was made for. Reads only, changes nothing;
-    works while a run holds the journal.
+    works while a run holds the journal. With --format json, a journal that cannot be read
+    is a JSON document too: its "error" says why (null otherwise), exit 2.
 
     \b
     Example:
       bulkpatch status jobs/site-migration-lobby.csv
       bulkpatch status jobs/site-migration-lobby.csv.sandbox.journal --format json
     """
-    settings_from(config_path, log_format, verbose)
-    with open_journal(journal) as opened:
-        report = _status_report(opened)
+    with json_errors(output_format, journal=str(journal)) as failed:
+        failed.write = lambda known, _: click.echo(json.dumps(_UNKNOWN | known, indent=2))
+        settings_from(config_path, log_format, verbose)
+        with open_journal(journal) as opened:
+            report = _status_report(opened)
     if output_format == "json":
         click.echo(json.dumps(report, indent=2))
         return EXIT_OK
@@ -87,9 +93,8 @@ def status(
     shown = [s for s in STATUSES if s not in RARE or counts[s]]
     click.echo(f"  rows      {report['rows']}: " + ", ".join(f"{counts[s]} {s}" for s in shown))
     if report["retired"]:
-        click.echo(
-            f"  retired   {report['retired']} done rows no longer in the job (kept for undo)"
-        )
+        retired = plural(report["retired"], "done row")
+        click.echo(f"  retired   {retired} no longer in the job (kept for undo)")
     last = report["lastRun"]
     if last:
         ended = last["endedAt"] or (
@@ -143,7 +148,28 @@ def _status_report(journal: Journal) -> dict[str, Any]:
             }
             for r in journal.last_errors()
         ],
+        "error": None,
     }
+
+
+#: The status document of a journal that could not be read: every key, nothing known.
+_UNKNOWN: dict[str, Any] = dict.fromkeys(
+    (
+        "journal",
+        "job",
+        "target",
+        "rows",
+        "counts",
+        "retired",
+        "finished",
+        "rowsPerSecond",
+        "heldBy",
+        "lastRun",
+        "runs",
+        "lastErrors",
+        "error",
+    )
+)
 
 
 def _run_json(run: RunRecord) -> dict[str, Any]:
@@ -248,12 +274,12 @@ def export(
             out = stack.enter_context(atomic_output(output, protected, private=as_job))
         if status_wanted is not None and as_job:
             count, fmt = write_as_job(opened, status_wanted, out)
-            done = f"{count} {only} rows written as a {fmt.upper()} job"
+            done = f"{plural(count, f'{only} row')} written as a {fmt.upper()} job"
         else:
             terminal = output is None and sys.stdout.isatty()
             rows = opened.rows(only=status_wanted)
             count = write_results(rows, out, output_format or "csv", terminal=terminal)
-            done = f"{count} rows exported"
+            done = f"{plural(count, 'row')} exported"
     # Said only now: the file is in place once the block above has ended without an error.
     # An empty job is still written: a file left by an earlier export must not be run again.
     empty = ": its header only, there is nothing to run" if as_job and not count else ""

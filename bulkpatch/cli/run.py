@@ -20,6 +20,7 @@ from bulkpatch.cli.common import (
     common_options,
     exits_cleanly,
     main,
+    plural,
 )
 from bulkpatch.cli.remote import (
     Display,
@@ -232,5 +233,5 @@ def _dry_run(job: PreparedJob, settings: Settings) -> int:
             )
         )
         count += 1
-    click.echo(f"Dry run: {count} PATCH requests would be sent; nothing was sent.")
+    click.echo(f"Dry run: {plural(count, 'PATCH request')} would be sent; nothing was sent.")
     return EXIT_OK

@@ -9,6 +9,7 @@ from bulkpatch.cli.common import (
     EXIT_OK,
     EXIT_ROWS_FAILED,
     command_path,
+    plural,
     say,
     shown_path,
 )
@@ -63,16 +64,17 @@ def summarise(
         )
     headline = _HEADLINES[report.reason]
     if report.reason is StopReason.FAILURES:
-        headline += f" ({counts.failed} of {counts.done} rows done this run)"
+        headline += f" ({counts.failed:,} of {plural(counts.done, 'row')} done this run)"
     say(f"\n{command} {headline}")
     if report.detail:
         say(f"  why       {printable(report.detail)}")
     shown = [s for s in STATUSES if s not in RARE or totals[s]]
     rows = sum(totals.values())
-    say(f"  rows      {rows}: " + ", ".join(f"{totals[s]} {s}" for s in shown))
+    say(f"  rows      {rows:,}: " + ", ".join(f"{totals[s]:,} {s}" for s in shown))
     say(
-        f"  this run  {counts.done} rows in {elapsed:.1f} s ({rate:.1f} rows/s), "
-        f"{counts.requests} requests, {counts.retries} retries, {counts.throttled} answered 429"
+        f"  this run  {plural(counts.done, 'row')} in {elapsed:.1f} s ({rate:.1f} rows/s), "
+        f"{plural(counts.requests, 'request')}, {plural(counts.retries, 'retry', 'retries')}, "
+        f"{counts.throttled:,} answered 429"
     )
     found = report.pacing.get("rateFound")
     if found:

@@ -16,6 +16,7 @@ from bulkpatch.cli.common import (
     common_options,
     exits_cleanly,
     main,
+    plural,
     say,
     shown_path,
 )
@@ -174,8 +175,8 @@ def _describe(inverse: Inverse, output: Path | None, ready: bool) -> None:
         )
     else:
         state = "already in" if ready else "written to"
-        say(f"Undo of {len(inverse.rows)} meetings {state} {shown_path(output)}")
+        say(f"Undo of {plural(len(inverse.rows), 'meeting')} {state} {shown_path(output)}")
     if inverse.not_revertible:
-        say(f"  cannot revert ({len(inverse.not_revertible)}):")
+        say(f"  cannot revert ({len(inverse.not_revertible):,}):")
         for item in inverse.not_revertible:
             say(printable(f"    {item.meeting_id} {item.path}: {item.reason}"))

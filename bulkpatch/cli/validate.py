@@ -17,6 +17,8 @@ from bulkpatch.cli.common import (
     EXIT_USAGE,
     common_options,
     exits_cleanly,
+    file_path,
+    json_errors,
     main,
     reader_may_leave,
     settings_from,
@@ -30,21 +32,30 @@ from bulkpatch.sidefiles import read_side_file
 from bulkpatch.validation import FindingStore, JobSummary, validate_job
 
 
+def load_site(path: Path) -> SiteProfile:
+    """The site profile at ``path``, or a ConfigError naming the file and the key."""
+    try:
+        return load_profile(read_side_file(path, "site profile"), str(path))
+    except SiteProfileError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def read_profile(_: click.Context, __: click.Parameter, value: Path | None) -> SiteProfile | None:
     """``--site FILE``: the site profile, or a usage error naming the file and the key."""
     if value is None:
         return None
     try:
-        return load_profile(read_side_file(value, "site profile"), str(value))
-    except (ConfigError, SiteProfileError) as exc:
+        return load_site(value)
+    except ConfigError as exc:
         raise click.BadParameter(str(exc)) from None
 
 
+_SITE_HELP = "A site profile (TOML): password rules, tracking codes, session types, admins."
 site_option = click.option(
     "--site",
     type=click.Path(path_type=Path, dir_okay=False),
     callback=read_profile,
-    help="A site profile (TOML): password rules, tracking codes, session types, admins.",
+    help=_SITE_HELP,
 )
 
 
@@ -58,8 +69,8 @@ delimiter_option = click.option(
 
 
 @main.command()
-@click.argument("job", type=click.Path(path_type=Path, dir_okay=False))
-@site_option
+@click.argument("job", type=file_path())
+@click.option("--site", "site_path", type=file_path(), help=_SITE_HELP)  # read in the command
 @text_or_json
 @click.option(
     "--errors-only",
@@ -71,7 +82,7 @@ delimiter_option = click.option(
 @exits_cleanly
 def validate(
     job: Path,
-    site: SiteProfile | None,
+    site_path: Path | None,
     output_format: str,
     errors_only: bool,
     delimiter: str,
@@ -86,8 +97,9 @@ def validate(
     (the summary still counts the warnings, and says they were left out). Exit 0 when every
     row is valid (warnings allowed), 2 otherwise, also when a reader such as `head` stops
     early. With --site, the site profile's rules too (password complexity, tracking codes,
-    session types). With --format json, a job file that cannot be read at all is a JSON
-    report too: its "error" names what is wrong, exit 2.
+    session types). With --format json, a job file that cannot be read at all (missing,
+    unreadable, a folder) is a JSON report too, and so is a --config or --site that cannot be
+    read: its "error" names what is wrong, exit 2.
 
     \b
     Example:
@@ -97,25 +109,24 @@ def validate(
       bulkpatch validate jobs/tracking-codes.csv --site site.toml
       bulkpatch validate jobs/saved-by-excel.csv --delimiter ';'
     """
-    settings_from(config_path, log_format, verbose)
-    only = Severity.ERROR if errors_only else None
-    with FindingStore(keep_rows=site is not None) as store:
-        try:
+    with json_errors(output_format) as failed:
+        failed.write = lambda report, error: render_json_error(
+            job, report["error"], error if isinstance(error, JobFileError) else None, errors_only
+        )
+        settings_from(config_path, log_format, verbose)
+        site = load_site(site_path) if site_path is not None else None
+        only = Severity.ERROR if errors_only else None
+        with FindingStore(keep_rows=site is not None) as store:
             summary = validate_job(
                 job, datetime.now(UTC), store, delimiter=DELIMITERS[delimiter], workers=None
             )
-        except JobFileError as error:
-            if output_format == "json":
-                with reader_may_leave():
-                    render_json_error(job, error, errors_only)
-            raise  # the one line on stderr and exit 2, as in text
-        if site is not None:
-            _apply_site(summary, store, site)
-        with reader_may_leave():
-            if output_format == "json":
-                render_json(summary, store.findings(only=only), errors_only)
-            else:
-                render_text(summary, store.findings(only=only), delimiter, errors_only)
+            if site is not None:
+                _apply_site(summary, store, site)
+            with reader_may_leave():
+                if output_format == "json":
+                    render_json(summary, store.findings(only=only), errors_only)
+                else:
+                    render_text(summary, store.findings(only=only), delimiter, errors_only)
     return EXIT_OK if summary.ok else EXIT_USAGE
 
 
@@ -190,9 +201,16 @@ def _echo_findings(findings: Iterator[Finding], path: str) -> None:
 
 
 def render_json(
-    summary: JobSummary, findings: Iterator[Finding], errors_only: bool = False
+    summary: JobSummary,
+    findings: Iterator[Finding],
+    errors_only: bool = False,
+    error: str | None = None,
 ) -> None:
-    """One JSON document: the summary, then ``findings`` (only the errors when ``errors_only``)."""
+    """One JSON document: the summary, then ``findings`` (only the errors when ``errors_only``).
+
+    ``error`` says why a command that validated the job went no further (``plan``: nothing
+    was read); validate itself leaves it null, as the findings say what is wrong.
+    """
     head: dict[str, Any] = {
         "file": summary.path,
         "format": summary.format.value,
@@ -204,7 +222,7 @@ def render_json(
         "rules": dict(summary.rules.most_common()),
         "errorsOnly": errors_only,
         "warningsOmitted": summary.warnings if errors_only else 0,
-        "error": None,
+        "error": error,
     }
     # Streamed a thousand findings at a time: a million never sit in memory together.
     click.echo(json.dumps(head, ensure_ascii=False)[:-1] + ', "findings": [', nl=False)
@@ -216,17 +234,24 @@ def render_json(
     click.echo("\n]}")
 
 
-def render_json_error(job: Path, error: JobFileError, errors_only: bool) -> None:
-    """The JSON report of a job file that cannot be used: the report's keys, no counts.
+def render_json_error(
+    job: Path, message: str, error: JobFileError | None, errors_only: bool
+) -> None:
+    """The JSON report of a job that could not be validated: the report's keys, no counts.
 
-    A script reads every outcome the same way: ``error`` says what is wrong, and the one
-    finding places it (line, field, rule) as a row's error would be placed.
+    A script reads every outcome the same way: ``error`` says what is wrong (``message``, the
+    line stderr gets too), and when it is the job file, the one finding places it (line,
+    field, rule) as a row's error would be placed.
     """
     try:
         fmt: str | None = job_format(job).value
     except JobFileError:
         fmt = None  # the name itself is what is wrong
-    finding = Finding(Severity.ERROR, error.line, error.field, error.rule, error.message)
+    findings = []
+    if error is not None:
+        finding = Finding(Severity.ERROR, error.line, error.field, error.rule, error.message)
+        # line null: the file as a whole (it could not be opened, or its name is wrong)
+        findings.append(_finding_json(finding) | {"line": error.line or None})
     report = {
         "file": str(job),
         "format": fmt,
@@ -235,12 +260,11 @@ def render_json_error(job: Path, error: JobFileError, errors_only: bool) -> None
         "invalid": None,
         "warnings": None,
         "fields": {},
-        "rules": {f"{finding.severity}:{finding.rule}": 1},
+        "rules": {f"error:{found['rule']}": 1 for found in findings},
         "errorsOnly": errors_only,
         "warningsOmitted": 0,
-        "error": str(error),
-        # line null: the file as a whole (it could not be opened, or its name is wrong)
-        "findings": [_finding_json(finding) | {"line": error.line or None}],
+        "error": message,
+        "findings": findings,
     }
     click.echo(json.dumps(report, ensure_ascii=False))
 

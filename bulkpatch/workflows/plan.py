@@ -5,7 +5,8 @@ Every row still to send is read (a GET on the read lane, through the one pipelin
 ``unchanged`` (the meeting already holds the row's values: a run skips it), ``gone`` (404),
 ``refused`` (the API would refuse: an instance, an ended or ad-hoc meeting, a value the
 meeting's type does not take...). The before-values go into the job's journal, so a run right
-after does not read the meetings again.
+after does not read the meetings again. Each row also says what such a run sends for it, so the
+plan's request counts are the run's.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from bulkpatch.engine import Pipeline, Planned, RunCounts, Stopper, StopReason, 
 from bulkpatch.engine.steps import another_meeting, read_request, resolved_patch, unresolvable
 from bulkpatch.journal import Journal, Snapshot
 from bulkpatch.model.diff import FieldChange, before_values, changes, encode_values
+from bulkpatch.model.relative import relative_parts
 from bulkpatch.model.server import refusal
 from bulkpatch.tokens import Credentials
 from bulkpatch.workflows.run import PreparedJob, RunOptions, held_journal, journal_path_for
@@ -32,6 +34,15 @@ from bulkpatch.workflows.session import Target, bind_organisation, open_session
 
 CLASSES = ("change", "unchanged", "gone", "refused", "unread")
 _FLUSH_EVERY = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Sends:
+    """The requests a run right after a plan sends for one row: a GET, a PATCH, each 0 or 1."""
+
+    reads: int = 0
+    #: Refused ones included: the API's answer is the row's outcome.
+    patches: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +54,7 @@ class RowPlan:
     klass: str
     changes: tuple[FieldChange, ...] = ()
     reason: str = ""
-    #: An earlier row changes the same meeting (a run reads it again for this row).
-    follows: bool = False
+    sends: Sends = Sends()
 
 
 @dataclass
@@ -58,23 +68,23 @@ class PlanReport:
     classes: Counter[str] = field(default_factory=Counter)
     fields: Counter[str] = field(default_factory=Counter)
     already_done: int = 0
-    #: Rows of a meeting an earlier row also changes: a run reads their meeting again.
-    followers: int = 0
+    #: GETs and PATCH requests a run right after would send for the rows (see :class:`Sends`).
+    row_reads: int = 0
+    patches: int = 0
+    #: GETs a run sends before any row: the token's person (GET /v1/people/me), whose
+    #: organisation the journal is bound to (none on the in-process sandbox).
+    identity_reads: int = 0
     counts: RunCounts = field(default_factory=RunCounts)
     elapsed: float = 0.0
     #: Requests per second a run would go at (the ceiling, when there is one).
     rate: float | None = None
 
     @property
-    def patches(self) -> int:
-        """PATCH requests a run would send (a row whose meeting could not be read still goes)."""
-        return self.classes["change"] + self.classes["unread"]
-
-    @property
     def reads(self) -> int:
-        """GETs a run would send: a row found already set is read again before it is skipped
-        (the meeting may change meanwhile), and so is a meeting an earlier row changes."""
-        return self.classes["unchanged"] + self.classes["unread"] + self.followers
+        """GETs a run would send: the token's person, then a meeting found already set (read
+        again before it is skipped: it may change meanwhile), one an earlier row also changes,
+        one with offsets (they move from the meeting as it is then), one not read or found."""
+        return self.identity_reads + self.row_reads
 
     @property
     def seconds(self) -> float | None:
@@ -98,6 +108,7 @@ async def plan_job(
     started = time.monotonic()
     path = journal_path_for(job.path, options, target)
     report = PlanReport(StopReason.FINISHED, "", job.path, path, rate=settings.max_rate)
+    report.identity_reads = 0 if target.is_sandbox else 1  # as run_job binds the journal
     with held_journal(job, options, target, path, log) as (journal, _):
         counts = journal.counts()
         # A retry sends the done rows behind a retried row of their meeting again (file order).
@@ -160,22 +171,38 @@ class _Reader:
         )
         if final is None:
             return None
+        # What a run sends for a row this plan keeps no before-values of: a read, then the
+        # PATCH if the meeting is there to change. A row sent before goes unread (see _sends).
+        unread = _sends(row, reads=1, patches=1)
         meeting = final.reply.payload if final.ok and final.reply is not None else None
         if isinstance(meeting, dict) and (mixed_up := another_meeting(row.meeting_id, meeting)):
-            return RowPlan(row.line, row.meeting_id, "unread", reason=mixed_up)
+            return RowPlan(row.line, row.meeting_id, "unread", reason=mixed_up, sends=unread)
         if not isinstance(meeting, dict):
             if final.reply is not None and final.reply.status == 404:
-                return RowPlan(row.line, row.meeting_id, "gone", reason=final.reply.message)
-            return RowPlan(row.line, row.meeting_id, "unread", reason=final.error or "")
+                gone = _sends(row, reads=1, patches=0)
+                message = final.reply.message
+                return RowPlan(row.line, row.meeting_id, "gone", reason=message, sends=gone)
+            return RowPlan(
+                row.line, row.meeting_id, "unread", reason=final.error or "", sends=unread
+            )
         body, unsendable = resolved_patch(
             row.body, meeting, self.now, resolved=row.resolved, earlier=row.earlier
         )
-        if unsendable:
-            return RowPlan(row.line, row.meeting_id, "refused", reason=unsendable)
+        if unsendable:  # a run reads the meeting, resolves the offsets again, fails it unsent
+            sends = _sends(row, reads=1, patches=0)
+            return RowPlan(row.line, row.meeting_id, "refused", reason=unsendable, sends=sends)
         found = tuple(changes(meeting, body))
         refused = refusal(meeting, body, self.now) if found else None
         if row.sent and not refused:  # a run sends it again as it was, unread: a change
-            return RowPlan(row.line, row.meeting_id, "change", found, _sent_again(earlier))
+            sends = _sends(row, reads=0, patches=1)
+            return RowPlan(
+                row.line, row.meeting_id, "change", found, _sent_again(earlier), sends=sends
+            )
+        # A run reads the meeting again when this plan keeps no before-values for it (a later
+        # row of a meeting: compared as it is then), when it would skip it (never on old
+        # news), and for offsets (they move from the meeting as it is then).
+        reads = earlier is not None or not found or bool(relative_parts(row.body))
+        sends = _sends(row, reads=int(reads), patches=int(bool(found)))
         if earlier is None:  # a later row of the same meeting is read again when it runs
             before = encode_values(before_values(meeting, body))
             self.journal.record_snapshot(
@@ -185,23 +212,30 @@ class _Reader:
             if self._recorded % _FLUSH_EVERY == 0:
                 self.journal.flush()
         note = f"after line {earlier}, which changes the same meeting" if earlier else ""
-        if refused:
-            return RowPlan(row.line, row.meeting_id, "refused", found, refused)
+        if refused:  # a run still sends it: the API's answer is the row's outcome
+            return RowPlan(row.line, row.meeting_id, "refused", found, refused, sends=sends)
         klass = "change" if found else "unchanged"
-        return RowPlan(row.line, row.meeting_id, klass, found, note, bool(found and earlier))
+        return RowPlan(row.line, row.meeting_id, klass, found, note, sends=sends)
 
     def _done(self, index: int, plan: RowPlan | None) -> None:
         """Count a row's plan and pass on every one that is now next in file order."""
         if plan is None:
             return  # stopped: the run ends here
         self.report.classes[plan.klass] += 1
-        self.report.followers += plan.follows
+        self.report.row_reads += plan.sends.reads
+        self.report.patches += plan.sends.patches
         if plan.klass == "change":
             self.report.fields.update(change.path for change in plan.changes)
         self._waiting[index] = plan
         while self._next in self._waiting:
             self.on_row(self._waiting.pop(self._next))
             self._next += 1
+
+
+def _sends(row: Planned, *, reads: int, patches: int) -> Sends:
+    """What a run sends for a row: a row sent before (its PATCH may have landed) goes again
+    unread, whatever the meeting holds."""
+    return Sends(0, 1) if row.sent else Sends(reads, patches)
 
 
 def _sent_again(earlier: int | None) -> str:
