@@ -189,7 +189,7 @@ def test_errors_only_lists_errors_and_counts_the_warnings_left_out(write_job: Wr
     assert code == 2
     assert f"{path}:4: error: title" in out
     assert ": warning:" not in out
-    assert "3 rows, 2 valid, 1 invalid, 1 warnings (left out by --errors-only)" in out
+    assert "3 rows, 2 valid, 1 invalid, 1 warning (left out by --errors-only)" in out
     assert "warning:duplicate_id" in out  # still counted by rule
     _, everything, _ = invoke("validate", str(path))
     assert f"{path}:3: warning: meetingId" in everything
@@ -233,6 +233,6 @@ def test_reader_leaving_early_keeps_the_exit_code(tmp_path: Path, output_format:
         first = process.stdout.readline()
         process.stdout.close()
         code = process.wait(timeout=120)
-    assert b"10000 invalid" in first or b'"invalid": 10000' in first
+    assert b"10,000 invalid" in first or b'"invalid": 10000' in first
     assert code == 2
     assert errors.read_text() == ""

@@ -242,7 +242,7 @@ def test_as_job_writes_only_the_jobs_own_format(
     code, out, err = invoke(*args)
     if refusal is None:
         assert code == 0, out + err
-        assert "1 rows, 0 valid, 1 invalid" in invoke("validate", str(target))[1]
+        assert "1 row, 0 valid, 1 invalid" in invoke("validate", str(target))[1]
     else:
         assert code == 2, out + err
         assert refusal.format(output=target) in err

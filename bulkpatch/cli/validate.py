@@ -20,6 +20,7 @@ from bulkpatch.cli.common import (
     file_path,
     json_errors,
     main,
+    plural,
     reader_may_leave,
     settings_from,
     text_or_json,
@@ -164,8 +165,9 @@ def render_text(
     echo = click.echo
     left_out = " (left out by --errors-only)" if errors_only and summary.warnings else ""
     echo(
-        f"{summary.path} ({summary.format.upper()}): {summary.rows} rows, {summary.valid} valid, "
-        f"{summary.invalid} invalid, {summary.warnings} warnings{left_out}"
+        f"{summary.path} ({summary.format.upper()}): {plural(summary.rows, 'row')}, "
+        f"{summary.valid:,} valid, {summary.invalid:,} invalid, "
+        f"{plural(summary.warnings, 'warning')}{left_out}"
     )
     if summary.fields:
         echo("\nRows changing each field:")
