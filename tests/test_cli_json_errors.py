@@ -191,6 +191,14 @@ def test_plan_error_documents_have_the_planned_documents_keys(tmp_path: Path) ->
     assert stopped["error"].startswith("stopped (")
 
 
+def test_a_plan_stopped_before_its_first_read_claims_no_row_done(tmp_path: Path) -> None:
+    """Nothing answers, so nothing is read: the plan says no row of a fresh journal is done (it
+    said every row was)."""
+    code, stopped, _ = plan(str(titles_job(tmp_path / "job.csv", 3)))
+    assert code == 3
+    assert stopped["alreadyDone"] == 0
+
+
 def status_json(path: Path) -> tuple[int, dict[str, Any], str]:
     code, out, err = invoke("status", str(path), "--format", "json")
     return code, one_document(out), err

@@ -24,7 +24,7 @@ from structlog.typing import FilteringBoundLogger
 from bulkpatch.config import Settings
 from bulkpatch.engine import Pipeline, Planned, RunCounts, Stopper, StopReason, plan_rows
 from bulkpatch.engine.steps import another_meeting, read_request, resolved_patch, unresolvable
-from bulkpatch.journal import Journal, Snapshot
+from bulkpatch.journal import Journal, RowStatus, Snapshot
 from bulkpatch.model.diff import FieldChange, before_values, changes, encode_values
 from bulkpatch.model.relative import relative_parts
 from bulkpatch.model.server import refusal
@@ -122,7 +122,9 @@ async def plan_job(
                 await reader.read_all(_first_of_each(rows), settings.concurrency)
         journal.flush()
         report.counts = session.pipeline.counts
-    report.already_done = sum(counts.values()) - sum(report.classes.values())
+    # Done rows a retry does not send again: not "every row not read", which a plan stopped
+    # before its first read (an API that does not answer) claimed all done.
+    report.already_done = counts[RowStatus.SUCCEEDED] + counts[RowStatus.SKIPPED] - len(followers)
     report.reason = stopper.reason if stopper.requested.is_set() else StopReason.FINISHED
     report.detail = stopper.detail
     report.elapsed = time.monotonic() - started
