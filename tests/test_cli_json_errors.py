@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 import pytest
-from cli_helpers import SERIES, invoke, titles_job, write_job
+from cli_helpers import SERIES, half_invalid_job, invoke, titles_job, write_job
 
-from bulkpatch.cli import main
+from bulkpatch.cli import main, validate
 from bulkpatch.errors import JournalFailed
 from bulkpatch.journal import Journal, Snapshot
 from bulkpatch.sandbox.process import SandboxProcess
@@ -267,3 +267,22 @@ def test_an_error_after_the_first_rows_closes_the_plans_document(
     assert [row["line"] for row in document["rows"]] == [2]
     assert document["error"] == "cannot write to the journal: database or disk is full"
     assert document["classes"] is None
+
+
+@pytest.mark.parametrize("command", ["validate", "plan"])
+def test_an_interruption_while_findings_stream_closes_the_document(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """Ctrl-C while the findings of an invalid job stream out: the document under way ends
+    with the `error`, still one JSON object, exit 3 (a second document followed half of it)."""
+
+    def interrupted(finding: object) -> dict[str, Any]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(validate, "_finding_json", interrupted)
+    remote = ["--base-url", NOWHERE] if command == "plan" else []
+    code, out, _ = invoke(command, str(half_invalid_job(tmp_path)), "--format", "json", *remote)
+    document = one_document(out)
+    assert code == 3
+    assert document["error"] == "interrupted"
+    assert document["findings"] == []

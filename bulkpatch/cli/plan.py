@@ -17,6 +17,7 @@ from bulkpatch.cli.common import (
     EXIT_NOT_FINISHED,
     EXIT_OK,
     EXIT_USAGE,
+    ErrorReport,
     command_path,
     common_options,
     exits_cleanly,
@@ -106,7 +107,7 @@ def plan_command(
         failed.known["journal"] = str(journal_path_for(job, options, target))
         with prepare_job(job, datetime.now(UTC), delimiter=DELIMITERS[delimiter]) as prepared:
             if not prepared.summary.ok:
-                _invalid(prepared, output_format)
+                _invalid(prepared, output_format, failed)
                 return EXIT_USAGE
             credentials = read_token(settings, log)
             render = json_plan or _Text(
@@ -122,7 +123,7 @@ def plan_command(
     return EXIT_OK if report.reason is StopReason.FINISHED else EXIT_NOT_FINISHED
 
 
-def _invalid(prepared: PreparedJob, output_format: str) -> None:
+def _invalid(prepared: PreparedJob, output_format: str, failed: ErrorReport) -> None:
     """An invalid job: validate's report (its JSON one under --format json), nothing read."""
     summary = prepared.summary
     if output_format == "json":
@@ -131,7 +132,7 @@ def _invalid(prepared: PreparedJob, output_format: str) -> None:
             f"{'has' if summary.invalid == 1 else 'have'} errors: nothing was read; "
             "fix the job first (bulkpatch validate lists them)"
         )
-        render_json(summary, prepared.store.findings(), error=why)
+        render_json(summary, prepared.store.findings(), error=why, failed=failed)
     else:
         render_text(summary, prepared.store.findings())
     click.echo("Nothing was read: fix the job first.", err=True)

@@ -15,6 +15,7 @@ import click
 from bulkpatch.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
+    ErrorReport,
     common_options,
     exits_cleanly,
     file_path,
@@ -125,7 +126,7 @@ def validate(
                 _apply_site(summary, store, site)
             with reader_may_leave():
                 if output_format == "json":
-                    render_json(summary, store.findings(only=only), errors_only)
+                    render_json(summary, store.findings(only=only), errors_only, failed=failed)
                 else:
                     render_text(summary, store.findings(only=only), delimiter, errors_only)
     return EXIT_OK if summary.ok else EXIT_USAGE
@@ -207,11 +208,14 @@ def render_json(
     findings: Iterator[Finding],
     errors_only: bool = False,
     error: str | None = None,
+    failed: ErrorReport | None = None,
 ) -> None:
     """One JSON document: the summary, then ``findings`` (only the errors when ``errors_only``).
 
     ``error`` says why a command that validated the job went no further (``plan``: nothing
-    was read); validate itself leaves it null, as the findings say what is wrong.
+    was read); validate itself leaves it null, as the findings say what is wrong. It comes
+    last, so that an error while the findings stream out (Ctrl-C) closes this document with
+    it, through ``failed``, rather than print a second one after half of this one.
     """
     head: dict[str, Any] = {
         "file": summary.path,
@@ -224,16 +228,22 @@ def render_json(
         "rules": dict(summary.rules.most_common()),
         "errorsOnly": errors_only,
         "warningsOmitted": summary.warnings if errors_only else 0,
-        "error": error,
     }
     # Streamed a thousand findings at a time: a million never sit in memory together.
     click.echo(json.dumps(head, ensure_ascii=False)[:-1] + ', "findings": [', nl=False)
+    if failed is not None:
+        failed.write = lambda report, _: _close_findings(report["error"])
     separator = "\n  "
     while chunk := list(islice(findings, 1000)):
         lines = (json.dumps(_finding_json(finding), ensure_ascii=False) for finding in chunk)
         click.echo(separator + ",\n  ".join(lines), nl=False)
         separator = ",\n  "
-    click.echo("\n]}")
+    _close_findings(error)
+
+
+def _close_findings(error: str | None) -> None:
+    """End the findings and the document: ``], "error": ...}``."""
+    click.echo("\n], " + json.dumps({"error": error}, ensure_ascii=False)[1:])
 
 
 def render_json_error(
