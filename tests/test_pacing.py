@@ -19,7 +19,7 @@ from simulation import LoopClock, Outcome, run_virtual, simulate, simulate_rows
 
 from bulkpatch.limiter import AdaptiveLimiter, default_state_dir, open_pacing, token_identity
 from bulkpatch.limiter.peers import leader, leader_pace
-from bulkpatch.limiter.state import StateFile, state_path
+from bulkpatch.limiter.state import StateFile, pid_namespace, state_path
 from bulkpatch.sandbox.limits import RateLimits
 
 
@@ -396,26 +396,38 @@ def test_two_runs_refused_at_once_measure_one_episode(tmp_path: Path) -> None:
 
 def test_a_run_killed_on_this_machine_stops_counting_at_once(tmp_path: Path) -> None:
     """The entry of a run whose process is gone (kill -9 leaves it behind) is dropped at the
-    next run's first read, so the run resumed after it leads and paces alone; a run on another
-    machine counts until its heartbeat goes stale."""
+    next run's first read, so the run resumed after it leads and paces alone. Runs whose PIDs
+    are not this machine's count until their heartbeat goes stale: on another machine, in
+    another PID namespace (a container with the same host name), or with a key whose PID
+    makes no sense (which crashed the run)."""
     gone = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
         capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
-
-    dead, elsewhere = f"{gone}@{socket.gethostname()}-aaaaaa", "4242@another-host-bbbbbb"
+    host, namespace = socket.gethostname(), pid_namespace()
+    dead = f"{gone}@{host}-aaaaaa"
+    others = {
+        "4242@another-host-bbbbbb": namespace,
+        f"{gone}@{host}-cccccc": (namespace or 0) + 1,
+        f"{'9' * 20}@{host}-dddddd": namespace,
+        f"0@{host}-eeeeee": namespace,
+    }
 
     async def main() -> tuple[int, int, set[str]]:
         clock = LoopClock()
         wall = clock.wall().timestamp()
-        entry = {"heartbeat": wall, "joined": wall - 60, "episode": 0, "pace": 5.0, "keepsUp": True}
+
+        def entry(pid_space: int | None) -> dict[str, object]:
+            return {"heartbeat": wall, "joined": wall - 60, "pace": 5.0, "pidNamespace": pid_space}
+
         state = StateFile(state_path(tmp_path, "t", "i"))
         state.prepare()
-        state.update(lambda data: data.update(participants={dead: entry}))
+        state.update(lambda data: data.update(participants={dead: entry(namespace)}))
         with open_pacing(clock=clock, target="t", identity="i", state_dir=tmp_path) as alone:
             alone.lane("write")
             alone_count = alone.participants
-        state.update(lambda data: data.update(participants={dead: entry, elsewhere: entry}))
+        everyone = {dead: entry(namespace)} | {key: entry(n) for key, n in others.items()}
+        state.update(lambda data: data.update(participants=everyone))
         with open_pacing(clock=clock, target="t", identity="i", state_dir=tmp_path) as beside:
             beside.lane("write")
             kept = set(state.read()["participants"]) - {beside.participant}
@@ -423,8 +435,8 @@ def test_a_run_killed_on_this_machine_stops_counting_at_once(tmp_path: Path) -> 
 
     alone_count, beside_count, kept = run_virtual(main)
     assert alone_count == 1
-    assert beside_count == 2
-    assert kept == {elsewhere}
+    assert kept == set(others)
+    assert beside_count == 1 + len(others)
 
 
 def test_state_file_is_private_and_holds_no_token(tmp_path: Path) -> None:

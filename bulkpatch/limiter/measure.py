@@ -50,17 +50,14 @@ def estimate(
     return best
 
 
-def burst_from_cycles(cycles: Iterable[tuple[float, float]], assumed: float) -> float | None:
+def burst_from_cycles(cycles: Iterable[tuple[float, float]], at_least: float) -> float | None:
     """The server's burst from cycles sent at one pace, each from a full bucket: ``(seconds,
     successes)`` from sending resumed to the 429 that ended it. None until two differ enough,
-    or when they give no more than the burst ``assumed``.
+    or when they give a burst under ``at_least``.
 
     Such a cycle let ``burst + limit * seconds`` through; two of different lengths give both.
     A server whose burst is larger than assumed shows exactly this way: refused again and
-    again at the pace its last measure set. A smaller one is never taken: it would raise every
-    measure, and what makes cycles say so is more often noise (another run's answers counted
-    as ours, sent later than ours) than the server; assumed too large, a burst costs a little
-    under the limit.
+    again at the pace its last measure set.
     """
     known = list(cycles)
     if not known:
@@ -70,6 +67,6 @@ def burst_from_cycles(cycles: Iterable[tuple[float, float]], assumed: float) -> 
         return None
     limit = (long[1] - short[1]) / (long[0] - short[0])
     burst = short[1] - limit * short[0]
-    if limit <= 0 or burst <= assumed:
+    if limit <= 0 or burst < at_least:
         return None
     return burst

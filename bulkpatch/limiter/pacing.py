@@ -19,7 +19,7 @@ from bulkpatch.clock import Clock
 from bulkpatch.limiter.finder import RateFinder
 from bulkpatch.limiter.lane import AdaptiveLimiter, Hold, ceiling_gate
 from bulkpatch.limiter.sharing import SharedState
-from bulkpatch.limiter.state import StateFile, participant_key, state_path
+from bulkpatch.limiter.state import StateFile, participant_key, pid_namespace, state_path
 
 #: The lanes' portions of the token's pace follow what each sent over this many seconds.
 _PORTION_SECONDS = 2.0
@@ -57,6 +57,7 @@ class Pacing(SharedState):
         #: The most runs that sent on the token at once while this one ran (its summary's).
         self.most_participants = 1
         self.participant = participant_key()
+        self._pid_namespace = pid_namespace()
         #: Why the state file could not be used, if it could not (the run goes on without it).
         self.warning: str | None = None
         self._clock = clock

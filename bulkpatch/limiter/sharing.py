@@ -36,6 +36,7 @@ class SharedState:
         "_last_judgement",
         "_leading",
         "_learned",
+        "_pid_namespace",
         "_published",
         "_slots_seen",
         "_state",
@@ -57,6 +58,7 @@ class SharedState:
     _last_beat: float
     _joined: float
     _leading: bool
+    _pid_namespace: int | None
     _published: float | None
     _kept_up: bool
     _slots_seen: dict[str, tuple[int, int]]
@@ -165,6 +167,7 @@ class SharedState:
             "pace": pace,
             "keepsUp": self._judge_keeping_up(),
             "lanes": self._measured(),  # what a run joining may take as learned
+            "pidNamespace": self._pid_namespace,
         }
         self._learn_into(data)
 

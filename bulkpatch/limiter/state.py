@@ -43,9 +43,19 @@ def participant_key() -> str:
     return f"{os.getpid()}@{socket.gethostname()}-{secrets.token_hex(3)}"
 
 
+def pid_namespace() -> int | None:
+    """This process's PID namespace (Linux), so a run is only judged by its PID where PIDs
+    mean the same: containers sharing a host name and a state folder each have their own."""
+    try:
+        return Path("/proc/self/ns/pid").stat().st_ino
+    except OSError:
+        return None  # no /proc (macOS): one namespace
+
+
 def still_running(key: str, entry: Mapping[str, Any], wall: float) -> bool:
     """Whether the run with this participant entry still runs: it beat within
-    :data:`STALE_SECONDS`, and, if it ran on this machine, its process is still there.
+    :data:`STALE_SECONDS`, and, if it ran on this machine in this PID namespace (its entry's
+    ``pidNamespace``), its process is still there.
 
     A run killed with ``kill -9`` cannot take its entry out; without the process check its last
     pace would hold the run resumed after it for seconds (and count it as a second run).
@@ -54,8 +64,11 @@ def still_running(key: str, entry: Mapping[str, Any], wall: float) -> bool:
     if not isinstance(heartbeat, int | float) or heartbeat < wall - STALE_SECONDS:
         return False
     pid, _, rest = key.partition("@")
-    if not pid.isdigit() or rest.rpartition("-")[0] != socket.gethostname():
-        return True  # another machine's run, or an entry of another form: its heartbeat says
+    here = rest.rpartition("-")[0] == socket.gethostname()
+    if not (here and entry.get("pidNamespace") == pid_namespace()):
+        return True  # another machine's run, or one whose PIDs are not ours: its heartbeat says
+    if not (pid.isascii() and pid.isdigit() and 0 < int(pid) < 2**31):
+        return True  # not a PID this machine gives: the heartbeat says
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
