@@ -91,7 +91,7 @@ def status(
     click.echo(f"{report['journal']}: job {report['job']}")
     click.echo(f"  target    {report['target'] or 'not bound yet'}")
     shown = [s for s in STATUSES if s not in RARE or counts[s]]
-    click.echo(f"  rows      {report['rows']}: " + ", ".join(f"{counts[s]} {s}" for s in shown))
+    click.echo(f"  rows      {report['rows']:,}: " + ", ".join(f"{counts[s]:,} {s}" for s in shown))
     if report["retired"]:
         retired = plural(report["retired"], "done row")
         click.echo(f"  retired   {retired} no longer in the job (kept for undo)")
@@ -102,7 +102,7 @@ def status(
         )
         click.echo(
             f"  last run  #{last['id']} {last['startedAt']} -> {ended}, "
-            f"{last['outcome'] or 'no outcome'}, {last['throttled']} answered 429"
+            f"{last['outcome'] or 'no outcome'}, {last['throttled']:,} answered 429"
         )
     if report["heldBy"]:
         click.echo(f"  held by   {report['heldBy']}")
