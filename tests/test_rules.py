@@ -775,13 +775,27 @@ BYDAY_TAKES = (
         ),
         (
             "FREQ=WEKLY",
-            "recurrence's FREQ=WEKLY is not a frequency of an RRULE: FREQ takes DAILY, WEEKLY, "
+            "recurrence's FREQ=WEKLY is not a frequency a meeting series takes: FREQ takes DAILY, WEEKLY, "
             "MONTHLY or YEARLY; did you mean WEEKLY?",
         ),
         (
             "FREQ=BIWEEKLY",
-            "recurrence's FREQ=BIWEEKLY is not a frequency of an RRULE: FREQ takes DAILY, "
+            "recurrence's FREQ=BIWEEKLY is not a frequency a meeting series takes: FREQ takes DAILY, "
             "WEEKLY, MONTHLY or YEARLY; every two weeks is FREQ=WEEKLY;INTERVAL=2",
+        ),
+        (
+            "FREQ=HOURLY",
+            "recurrence's FREQ=HOURLY is not a frequency a meeting series takes: FREQ takes "
+            "DAILY, WEEKLY, MONTHLY or YEARLY",
+        ),
+        (
+            "FREQ=WEEKLY;INTERVAL=\u0661",
+            "recurrence's INTERVAL=\u0661 is refused: INTERVAL takes a positive whole number, 1 or "
+            "more (RFC 2445)",
+        ),
+        (
+            "=;",
+            "recurrence's '' is not a part of an RRULE; the parts are FREQ, UNTIL, COUNT, INTERVAL, BYSECOND, BYMINUTE, BYHOUR, BYDAY, BYMONTHDAY, BYYEARDAY, BYWEEKNO, BYMONTH, BYSETPOS, WKST",
         ),
         (
             "FREQ=DAILY;INTERVAL=0",
@@ -874,6 +888,17 @@ def test_well_formed_rrules_stay_valid(rule: str, now: datetime) -> None:
             "shift",
             "'1h' is not an offset; write +1h or -1h (it starts with + or -)",
         ),
+        (
+            {"start": "+1234567h", "end": "+1h"},
+            "start",
+            "'+1234567h' reaches more than 10 years: the API refuses a start that far ahead",
+        ),
+        (
+            {"shift": "+1234567m"},
+            "shift",
+            "'+1234567m' is not an offset: at most 6 digits; write it in hours, days or weeks "
+            "(h, d, w)",
+        ),
     ],
 )
 def test_a_mistyped_offset_is_named_as_an_offset(
@@ -883,3 +908,22 @@ def test_a_mistyped_offset_is_named_as_an_offset(
     write, instead of asking for an ISO 8601 date or saying start and end are not both offsets."""
     checked = check_row(JobRow(2, OCCURRENCE, changes), now)
     assert [(f.field, f.rule, f.message) for f in checked.findings] == [(field, "offset", says)]
+
+
+@pytest.mark.parametrize(
+    ("changes", "found"),
+    [
+        (
+            {"start": "+2 hours", "end": "2031-05-01T10:00:00Z"},
+            [("start", "offset"), ("end", "relative_mixed")],
+        ),
+        ({"shift": "+1 day", "start": "+1h"}, [("shift", "offset"), ("shift", "shift_alone")]),
+    ],
+)
+def test_a_mistyped_offset_still_gets_the_rules_of_an_offset(
+    changes: dict[str, Any], found: list[tuple[str, str]], now: datetime
+) -> None:
+    """A mistyped offset counts as meant for the rules about offsets: beside a time, the time
+    is named for the mix (it named the typo twice); beside start, a shift is not alone."""
+    checked = check_row(JobRow(2, OCCURRENCE, changes), now)
+    assert sorted((f.field, f.rule) for f in checked.findings) == sorted(found)

@@ -110,6 +110,10 @@ def offset_typo(text: Any, *, signed: bool = True) -> str | None:
         return f"{shown} is not an offset: an offset is {_OFFSET_FORM}"
     minutes = float(amount.replace(",", ".")) * _UNIT_MINUTES[unit]
     whole = amount.isdigit()
+    if whole and len(amount) > 6:  # written as we would: what is wrong is its size
+        if minutes > MAX_MINUTES:
+            return f"{shown} reaches more than 10 years: the API refuses a start that far ahead"
+        return f"{shown} is not an offset: at most 6 digits; write it in hours, days or weeks (h, d, w)"
     if not minutes.is_integer():
         return f"{shown} is not an offset: an offset is {_OFFSET_FORM}"
     written = f"{sign or '+'}{amount if whole else int(minutes)}{unit if whole else 'm'}"
@@ -155,16 +159,17 @@ def split_relative(
         value = rest.pop(SHIFT)
         why = offset_typo(value, signed=False) or "shift takes an offset such as +1d or -30m"
         report.error(SHIFT, "offset", why, value)
-    if SHIFT in found and ({"start", "end"} & changes.keys()):
+    meant = {"start", "end"} & (found | typos).keys()  # offsets, mistyped ones included
+    if SHIFT in changes and ({"start", "end"} & changes.keys()):
         report.error(
             SHIFT,
             "shift_alone",
             "shift moves start and end together: give shift, or start and end, not both",
-            str(found[SHIFT]),
+            str(found.get(SHIFT, changes[SHIFT])),
         )
-    elif {"start", "end"} <= changes.keys() and len({"start", "end"} & (found | typos).keys()) == 1:
+    elif {"start", "end"} <= changes.keys() and len(meant) == 1:
         report.error(
-            "end" if "start" in found else "start",
+            ({"start", "end"} - meant).pop(),  # the time, not the offset (which may be a typo)
             "relative_mixed",
             "start and end must both be offsets or both be times",
             None,

@@ -28,7 +28,9 @@ PARTS = (
     "BYSETPOS",
     "WKST",
 )
-FREQUENCIES = ("SECONDLY", "MINUTELY", "HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY")
+#: The frequencies of a meeting series: the reference counts occurrences for these four only
+#: (RFC 2445 also has SECONDLY, MINUTELY and HOURLY, which no meeting recurs by).
+FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
 DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _DAY_NAMES = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 #: Lists of numbers: the range of each item, and whether it may count back from the end (-1).
@@ -43,9 +45,9 @@ _NUMBERS = {
     "BYSETPOS": (1, 366, True),
 }
 #: The forms RFC 2445 gives UNTIL: a date, or a date and time (20270228, 20270228T100000Z).
-UNTIL_FORM = re.compile(r"\d{8}(?:T\d{6}Z?)?")
-_UNTIL_NEARLY = re.compile(r"(?P<date>\d{8})(?:T(?P<time>\d{4}|\d{6})(?P<z>Z?))?")
-_WEEKDAY = re.compile(r"(?P<nth>[+-]?\d{1,2})?(?P<day>[A-Z]+)")
+UNTIL_FORM = re.compile(r"\d{8}(?:T\d{6}Z?)?", re.ASCII)
+_UNTIL_NEARLY = re.compile(r"(?P<date>\d{8})(?:T(?P<time>\d{4}|\d{6})(?P<z>Z?))?", re.ASCII)
+_WEEKDAY = re.compile(r"(?P<nth>[+-]?\d{1,2})?(?P<day>[A-Z]+)", re.ASCII)
 _EXAMPLE = "FREQ=WEEKLY;INTERVAL=1;BYDAY=MO"
 
 
@@ -102,7 +104,8 @@ def _part_problem(part: str, seen: set[str]) -> str | None:
         )
     if upper not in PARTS:
         hint = _did_you_mean(upper, PARTS) or f"; the parts are {', '.join(PARTS)}"
-        return f"recurrence's {name} is not a part of an RRULE{hint}"
+        shown = name or "''"  # "=;" names no part at all
+        return f"recurrence's {shown} is not a part of an RRULE{hint}"
     if upper in seen:
         return f"recurrence gives {upper} twice; each part is given once"
     seen.add(upper)
@@ -127,14 +130,12 @@ def _value_problem(name: str, value: str) -> str | None:
                 if value in {"BIWEEKLY", "FORTNIGHTLY"}
                 else _did_you_mean(value, FREQUENCIES)
             )
-            return (
-                f"is not a frequency of an RRULE: FREQ takes DAILY, WEEKLY, MONTHLY or YEARLY{hint}"
-            )
+            return f"is not a frequency a meeting series takes: FREQ takes DAILY, WEEKLY, MONTHLY or YEARLY{hint}"
     elif name == "UNTIL":
         return _until_problem(value)
     elif name in {"COUNT", "INTERVAL"}:
         # RFC 2445: "interval = 1*DIGIT" and "count = 1*DIGIT", a positive integer.
-        if not (value.isdigit() and int(value) > 0):
+        if not (value.isascii() and value.isdigit() and int(value) > 0):
             return f"is refused: {name} takes a positive whole number, 1 or more (RFC 2445)"
     elif name in {"BYDAY", "WKST"}:
         return _days_problem(name, value)
@@ -185,7 +186,7 @@ def _numbers_problem(name: str, value: str) -> str | None:
     for item in value.split(","):
         if not item:
             return "has an empty item (two commas in a row, or one at an end)"
-        if not re.fullmatch(r"[+-]?\d+", item):
+        if not re.fullmatch(r"[+-]?[0-9]+", item):
             return f"has {item!r}, which is not a whole number: {takes}, separated by commas"
         number = int(item)
         if not (low <= number <= high or (back and -high <= number <= -1)):
