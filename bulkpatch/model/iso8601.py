@@ -89,7 +89,7 @@ def _time_of_day_problem(match: re.Match[str]) -> str | None:
     return None
 
 
-def offset_problem(text: str) -> str | None:
+def utc_offset_problem(text: str) -> str | None:
     """Why the UTC offset that ends a date-time is none a clock shows, or None (no offset, or
     a fine one): out of range (+25:00, +14:30), minutes past 59 (+05:60), or seconds (+05:30:15).
     """

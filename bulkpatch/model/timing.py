@@ -15,8 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dateutil.relativedelta import relativedelta
 
 from bulkpatch.model.iso8601 import calendar_problem as calendar_problem
-from bulkpatch.model.iso8601 import offset_problem, without_offset
 from bulkpatch.model.iso8601 import parse_iso8601 as parse_iso8601
+from bulkpatch.model.iso8601 import utc_offset_problem, without_offset
 from bulkpatch.model.recurrence import SERIES_YEARS_CAP, bend, expand, rule_parts
 from bulkpatch.model.rrule_syntax import UNTIL_FORM, rrule_problem
 
@@ -146,7 +146,7 @@ def _reading(text: str, zone: tzinfo | None) -> _Reading:
     moment = parse_iso8601(text)
     if moment is None:
         # Only a text that failed is looked at again: a valid time costs nothing more.
-        offset_why = offset_problem(text)
+        offset_why = utc_offset_problem(text)
         rest = text if offset_why is None else without_offset(text)
         why = calendar_problem(rest)
         if why is not None:
@@ -157,7 +157,7 @@ def _reading(text: str, zone: tzinfo | None) -> _Reading:
         return _Reading(None, "datetime_format")
     if moment.tzinfo is not None:
         # Python reads offsets up to +-23:59, minutes past 59 and seconds: none is a clock's.
-        offset_why = offset_problem(text) if text[-1:] not in "Zz" else None
+        offset_why = utc_offset_problem(text) if text[-1:] not in "Zz" else None
         if offset_why is not None:
             return _Reading(None, "utc_offset", why=offset_why)
         return _Reading(moment, None)
