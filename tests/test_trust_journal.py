@@ -54,6 +54,29 @@ def test_a_journal_is_refused_against_another_target(
     assert code == 2
 
 
+@pytest.mark.parametrize("command", ["run", "plan"])
+def test_a_journal_of_another_job_is_refused_even_with_force(
+    start_sandbox: Callable[..., SandboxProcess], tmp_path: Path, command: str
+) -> None:
+    """Another job file given a job's journal is refused, --force or not, and the journal stays
+    that job's (--force synced the other job's rows over it, and undo then mixed the two); the
+    same bytes under a new name are the same job, and go on."""
+    site = start_sandbox()
+    first, other = titles_job(tmp_path / "a.csv", 3), titles_job(tmp_path / "b.csv", 3, 3)
+    journal = tmp_path / "a.csv.journal"
+    assert invoke(*run_args(site, first))[0] == 0
+    for force in ([], ["--force"]):
+        args = [str(other), "--base-url", site.api_url, "--journal", str(journal), *force]
+        code, _, err = invoke(command, *args)
+        assert code == 2, err
+        assert f"holds the outcomes of another job file, {first.resolve()}" in err
+    code, out, _ = invoke("status", str(journal), "--format", "json")
+    assert json.loads(out)["job"] == str(first.resolve())
+    moved = tmp_path / "renamed.csv"
+    first.rename(moved)
+    assert invoke(*run_args(site, moved, "--journal", str(journal)))[0] == 0
+
+
 @pytest.mark.parametrize("onto", ["job", "journal"])
 def test_export_never_writes_onto_its_inputs(
     start_sandbox: Callable[..., SandboxProcess], tmp_path: Path, onto: str
