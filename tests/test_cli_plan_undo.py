@@ -551,3 +551,18 @@ def test_plan_and_summaries_count_in_words(site: SandboxProcess, tmp_path: Path)
     assert "Undo of 1 meeting written to" in undone
     for said in (planned, ran, undone):
         assert not re.search(r"(?<![\d.,])1 (PATCH requests|GETs|rows|requests|meetings)\b", said)
+
+
+def test_a_plan_stopped_before_its_first_read_says_why_and_counts_nothing(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """A token the API refuses stops the plan at its first request: it says so, with what to
+    do, and neither claims rows done nor counts what a run would send (it said "no row to
+    plan", every row done, and "stopped auth: ")."""
+    job = write_job(tmp_path / "job.csv", [{"meetingId": IDS[0], "title": "x"}])
+    code, out, _ = invoke_on(site, "plan", str(job), token="refused-token")
+    assert code == 3
+    assert "job.csv: stopped before a row was read" in out
+    assert "stopped: the access token was refused (401)" in out
+    assert "would send" not in out
+    assert "done " not in out

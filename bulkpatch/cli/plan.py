@@ -35,6 +35,7 @@ from bulkpatch.cli.remote import (
     remote_options,
     remote_settings,
 )
+from bulkpatch.cli.summary import HEADLINES
 from bulkpatch.cli.validate import delimiter_option, render_json, render_text, run_hint
 from bulkpatch.config import Settings
 from bulkpatch.engine import Stopper, StopReason
@@ -222,21 +223,26 @@ class _Text:
 
     def close(self, report: PlanReport) -> None:
         classes = ", ".join(f"{report.classes[k]:,} {k}" for k in CLASSES if report.classes[k])
-        say(f"\n{report.job}: {classes or 'no row to plan'}")
+        finished = report.reason is StopReason.FINISHED
+        nothing = "no row to plan" if finished else "stopped before a row was read"
+        say(f"\n{report.job}: {classes or nothing}")
         if report.already_done:
             rows = plural(report.already_done, "row")
             say(f"  done      {rows} the journal already holds as done")
         if report.fields:
             fields = ", ".join(f"{name} {count:,}" for name, count in report.fields.most_common())
             say(f"  fields    {fields}")
+        if not finished:  # the requests of rows not read yet are not known: no count
+            detail = printable(report.detail)
+            say(f"  {HEADLINES[report.reason]}{': ' + detail if detail else ''}")
+            say("  next      fix that, then plan again (rows read so far keep what they found)")
+            return
         say(
             f"  a run     would send {plural(report.patches, 'PATCH request')} and "
             f"{plural(report.reads, 'GET')} ({_reads_text(report)}; the other before-values "
             f"are in {report.journal}){_pace(report)}"
         )
-        if report.reason is not StopReason.FINISHED:
-            say(f"  stopped   {report.reason.value}: {printable(report.detail)}")
-        elif report.patches:
+        if report.patches:
             say(f"  next      {self._next_run}")
 
 

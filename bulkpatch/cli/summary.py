@@ -18,7 +18,8 @@ from bulkpatch.journal import NOT_DONE, RARE, STATUSES, RowStatus
 from bulkpatch.redact import printable
 from bulkpatch.workflows import RunReport
 
-_HEADLINES = {
+#: What a command that stopped says first, by why it stopped.
+HEADLINES = {
     StopReason.FINISHED: "finished",
     StopReason.INTERRUPTED: "stopped: interrupted",
     StopReason.AUTH: "stopped: the access token was refused (401) and could not be refreshed",
@@ -62,7 +63,7 @@ def summarise(
             **{status.value: totals[status] for status in STATUSES},
             **report.pacing,
         )
-    headline = _HEADLINES[report.reason]
+    headline = HEADLINES[report.reason]
     if report.reason is StopReason.FAILURES:
         headline += f" ({counts.failed:,} of {plural(counts.done, 'row')} done this run)"
     say(f"\n{command} {headline}")
