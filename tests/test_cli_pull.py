@@ -412,3 +412,19 @@ def test_a_date_that_does_not_exist_is_named_as_such(tmp_path: Path, given: str,
     assert code == 2, stdout + stderr
     assert said in stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("kinds", ["occurrences", "both"])
+def test_a_state_picks_the_occurrences_in_it(tmp_path: Path, kinds: str) -> None:
+    """--state scheduled with --type occurrences or both: the occurrences in that state (the
+    series were listed in that state too, and series are active: it pulled nothing)."""
+    sandbox = SandboxProcess.start("--quiet", "--token", TOKEN, "--meetings", "60")
+    try:
+        out = tmp_path / "pulled.csv"
+        code, stdout, _ = pull(sandbox, out, "--all-hosts", "--type", kinds, "--state", "scheduled")
+    finally:
+        sandbox.stop()
+    assert code == 0, stdout
+    snapshot = rows_of(Path(f"{out}.snapshot.jsonl"))
+    assert snapshot
+    assert {(m["meetingType"], m["state"]) for m in snapshot} == {("scheduledMeeting", "scheduled")}

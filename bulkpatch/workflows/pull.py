@@ -198,7 +198,7 @@ class _HostPuller:
                 for meeting in items:
                     if _is_meeting(meeting):
                         series[meeting["id"]] = None
-                        if self.options.kinds != "occurrences":
+                        if self.options.kinds != "occurrences" and self._in_state(meeting):
                             self._keep(index, host, meeting)
                     else:
                         self._pass_over(index)
@@ -230,11 +230,17 @@ class _HostPuller:
             query += [("meetingType", "meetingSeries"), ("current", "false")]
             if self.options.scheduled_type:
                 query.append(("scheduledType", self.options.scheduled_type))
-        if self.options.state:
+        # Series to list occurrences of are listed whatever their state (series are active or
+        # not; occurrences are scheduled, ready...): --state picks the meetings written.
+        if self.options.state and (series_id is not None or self.options.kinds == "series"):
             query.append(("state", self.options.state))
         if host is not None:
             query.append(("hostEmail", host))
         return Listing("meetings", tuple(query))
+
+    def _in_state(self, meeting: dict[str, Any]) -> bool:
+        """Whether a series listed without --state (to find occurrences) is in it."""
+        return not self.options.state or meeting.get("state") == self.options.state
 
     def _keep(self, index: int, host: str | None, meeting: dict[str, Any]) -> None:
         row = pulled_row(meeting, self.options.fields, host, self.now)
