@@ -566,3 +566,18 @@ def test_a_plan_stopped_before_its_first_read_says_why_and_counts_nothing(
     assert "stopped: the access token was refused (401)" in out
     assert "would send" not in out
     assert "done " not in out
+
+
+def test_undo_waits_for_the_run_that_holds_the_journal(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """undo while a run holds the journal writes nothing and says so (exit 3): it wrote the
+    inverse of half the run, which then blocked the undo after the run."""
+    job = write_job(tmp_path / "job.csv", [{"meetingId": IDS[2], "title": "Held"}])
+    assert cli(site, "run", str(job))[0] == 0
+    with Journal.open_for_run(tmp_path / "job.csv.journal"):
+        code, _, err = cli(site, "undo", str(job))
+    assert code == 3
+    assert "is held by a run right now" in err
+    assert not (tmp_path / "job.undo.csv").exists()
+    assert cli(site, "undo", str(job))[0] == 0
