@@ -22,6 +22,16 @@ CASES: list[tuple[str, str, dict[str, Any], Severity, str, str]] = [
     ("empty id", "", {"title": "x"}, E, "meetingId", "required"),
     ("dot id", ".", {"title": "x"}, E, "meetingId", "meeting_id"),
     ("dot dot id", "..", {"title": "x"}, E, "meetingId", "meeting_id"),
+    ("header repeated", "meetingId", {"title": "title"}, E, "meetingId", "meeting_id"),
+    ("byte order mark", "\ufeff" + SERIES, {"title": "x"}, E, "meetingId", "meeting_id"),
+    (
+        "zero-width space",
+        SERIES[:4] + "\u200b" + SERIES[4:],
+        {"title": "x"},
+        E,
+        "meetingId",
+        "meeting_id",
+    ),
     ("no changes", SERIES, {}, E, "", "no_changes"),
     ("unknown field", SERIES, {"titel": "x"}, E, "titel", "unknown_field"),
     (
@@ -775,17 +785,17 @@ BYDAY_TAKES = (
         ),
         (
             "FREQ=WEKLY",
-            "recurrence's FREQ=WEKLY is not a frequency a meeting series takes: FREQ takes DAILY, WEEKLY, "
+            "recurrence's FREQ=WEKLY is not a frequency of a meeting series' RRULE: FREQ takes DAILY, WEEKLY, "
             "MONTHLY or YEARLY; did you mean WEEKLY?",
         ),
         (
             "FREQ=BIWEEKLY",
-            "recurrence's FREQ=BIWEEKLY is not a frequency a meeting series takes: FREQ takes DAILY, "
+            "recurrence's FREQ=BIWEEKLY is not a frequency of a meeting series' RRULE: FREQ takes DAILY, "
             "WEEKLY, MONTHLY or YEARLY; every two weeks is FREQ=WEEKLY;INTERVAL=2",
         ),
         (
             "FREQ=HOURLY",
-            "recurrence's FREQ=HOURLY is not a frequency a meeting series takes: FREQ takes "
+            "recurrence's FREQ=HOURLY is not a frequency of a meeting series' RRULE: FREQ takes "
             "DAILY, WEEKLY, MONTHLY or YEARLY",
         ),
         (

@@ -49,8 +49,9 @@ RULES: tuple[Rule, ...] = (
         "error",
         "404 (the store never holds such an id)",
         "meetingId: Unique identifier for the meeting to be updated. (`.` and `..` are path "
-        "steps; an occurrence id's stamp, _YYYYMMDDTHHMMSSZ, is when it starts: on a day or at "
-        "a time that does not exist it names no occurrence)",
+        "steps; no id has a space or an invisible character, or is the header's name; an "
+        "occurrence id's stamp, _YYYYMMDDTHHMMSSZ, is when it starts: on a day or at a time "
+        "that does not exist it names no occurrence)",
     ),
     _R(
         "no_changes",

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime
 
 from bulkpatch.model import timing
 
 #: ``<seriesId>_<YYYYMMDDTHHMMSSZ>``: the id of one scheduled occurrence of a series.
 OCCURRENCE_ID = re.compile(r"^(?P<series>[^_\s]+)_(?P<stamp>\d{8}T\d{6}Z)$")
+#: Unicode categories of characters nobody sees: format (BOM, zero-width), control, separators.
+_UNSEEN = frozenset({"Cf", "Cc", "Zs", "Zl", "Zp"})
 
 
 def is_occurrence_id(meeting_id: str) -> bool:
@@ -17,15 +20,26 @@ def is_occurrence_id(meeting_id: str) -> bool:
 
 
 def meeting_id_problem(meeting_id: str) -> str | None:
-    """Why an id can never name a meeting (empty, ``.`` or ``..``), or None when it can.
+    """Why an id can never name a meeting, or None when it can: empty, ``.`` or ``..``, the
+    header's own name, or with a character no id has (a space, an invisible one).
 
     ``.`` and ``..`` are path steps, not ids: sent as a path segment they would name another
-    endpoint, so they are refused before anything is sent.
+    endpoint, so they are refused before anything is sent. The others were sent, and answered
+    404 (a byte order mark or a zero-width space copied from a document along with the id).
     """
     if not meeting_id:
         return "every row needs a meetingId"
     if meeting_id in {".", ".."}:
         return f"{meeting_id!r} is a path step, not a meeting id"
+    if meeting_id.casefold() == "meetingid":
+        return "this row repeats the header row (two files joined into one?)"
+    for position, character in enumerate(meeting_id, start=1):
+        if character.isspace() or unicodedata.category(character) in _UNSEEN:
+            name = unicodedata.name(character, "a control character")
+            return (
+                f"meetingId has U+{ord(character):04X} ({name}) at character {position}, which "
+                "no meeting id has; copy the id again (as pull or List Meetings gives it)"
+            )
     return None
 
 

@@ -130,7 +130,7 @@ def _value_problem(name: str, value: str) -> str | None:
                 if value in {"BIWEEKLY", "FORTNIGHTLY"}
                 else _did_you_mean(value, FREQUENCIES)
             )
-            return f"is not a frequency a meeting series takes: FREQ takes DAILY, WEEKLY, MONTHLY or YEARLY{hint}"
+            return f"is not a frequency of a meeting series' RRULE: FREQ takes DAILY, WEEKLY, MONTHLY or YEARLY{hint}"
     elif name == "UNTIL":
         return _until_problem(value)
     elif name in {"COUNT", "INTERVAL"}:
