@@ -448,6 +448,7 @@ def test_the_run_a_plan_names_uses_its_journal_and_target(
     assert command[:3] == ["bulkpatch", "run", str(job)]
     for option in ("--journal", "--base-url", "--max-rate", "--force"):
         assert option in command
+    assert command[command.index("--max-rate") + 1] == "50"  # as typed, not 50.0
     before_run = site.stats()["requests"]
     code, out, err = cli(site, *command[1:])
     assert code == 0, out + err

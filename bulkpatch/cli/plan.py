@@ -184,13 +184,17 @@ def _run_command(
         ("--max-rate", remote.max_rate),
         ("--concurrency", remote.concurrency),
     ]
-    options = "".join(
-        f" {flag} {command_path(value) if isinstance(value, Path) else shlex.quote(str(value))}"
-        for flag, value in given
-        if value
-    )
+    options = "".join(f" {flag} {_shell_word(value)}" for flag, value in given if value)
     flags = " --retry-failed" * retry_failed + " --force" * force
     return f"{run_hint(str(job), delimiter)}{options}{flags}"
+
+
+def _shell_word(value: object) -> str:
+    """An option's value as the shell reads it back: a path as the summaries write one, a
+    number as it was typed (``--max-rate 1``, not ``1.0``)."""
+    if isinstance(value, Path):
+        return command_path(value)
+    return shlex.quote(f"{value:g}" if isinstance(value, float) else str(value))
 
 
 def _value(path: str, value: Any) -> str:

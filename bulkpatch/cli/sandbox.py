@@ -353,7 +353,7 @@ def _generated(store: MeetingStore, now: datetime) -> str:
     )
     return (
         f"{made}\n  no {kinds_missing} meeting: every kind needs --meetings "
-        f"{every_kind_from(hosts)} or more"
+        f"{every_kind_from(hosts):,} or more"
     )
 
 
