@@ -428,3 +428,14 @@ def test_a_state_picks_the_occurrences_in_it(tmp_path: Path, kinds: str) -> None
     snapshot = rows_of(Path(f"{out}.snapshot.jsonl"))
     assert snapshot
     assert {(m["meetingType"], m["state"]) for m in snapshot} == {("scheduledMeeting", "scheduled")}
+
+
+def test_a_token_with_no_meetings_of_its_own_is_told_of_the_host_options(
+    site: Callable[..., SandboxProcess], tmp_path: Path
+) -> None:
+    """Without a host option a pull lists the token's own meetings: an admin's, often none,
+    gets the options that list the others' (it said only "no meeting in that range")."""
+    code, stdout, _ = pull(site(), tmp_path / "pulled.csv")
+    assert code == 0, stdout
+    assert "the token's own meetings are none in that range" in stdout
+    assert "--all-hosts or --host-email" in stdout

@@ -171,7 +171,7 @@ def pull_command(
     )
     credentials = read_token(settings, log)
     report = anyio.run(_execute, options, settings, credentials, display.bar, log)
-    return _summarise(report)
+    return _summarise(report, own=not options.hosts and not options.all_hosts)
 
 
 def _options(
@@ -272,7 +272,8 @@ async def _execute(
     return report
 
 
-def _summarise(report: PullReport) -> int:
+def _summarise(report: PullReport, *, own: bool) -> int:
+    """The summary; ``own`` when the token's own meetings were listed (no host option)."""
     counts, tally = report.counts, report.tally
     hosts = f" from the listings of {report.hosts:,} people" if report.hosts > 1 else ""
     if report.reason is not StopReason.FINISHED:
@@ -313,6 +314,11 @@ def _summarise(report: PullReport) -> int:
         say(f"  nothing written: {_failed_listings(report)}")
     elif tally.listed:
         say("  nothing to write: no item listed was a meeting")
+    elif own:  # an admin's token has few meetings of its own: the others' are a flag away
+        say(
+            "  nothing to write: the token's own meetings are none in that range (an admin "
+            "lists other hosts' with --all-hosts or --host-email)"
+        )
     else:
         say("  nothing to write: no meeting in that range")
     for host, error in report.failed_hosts:
