@@ -146,9 +146,11 @@ async def simulate_rows(
     token: str = "t",
     concurrency: int = 32,
     latency: float = 0.002,
+    write_every: int = 1,
 ) -> Outcome:
     """Like :func:`simulate`, but each row is a read (GET) then a write (PATCH), each through
-    its own lane, as a run that reads every meeting before its PATCH."""
+    its own lane, as a run that reads every meeting before its PATCH; with ``write_every`` n,
+    only every n-th row writes (the others found already set: skipped)."""
     loop = asyncio.get_running_loop()
     begin = loop.time()
     outcome = Outcome(rows, 0.0)
@@ -172,9 +174,10 @@ async def simulate_rows(
 
     async def worker() -> None:
         while queue:
-            queue.pop()
+            row = queue.pop()
             for step in steps:
-                await send(step)
+                if step != "write" or row % write_every == 0:
+                    await send(step)
             second = int(loop.time() - begin)
             outcome.per_second[second] = outcome.per_second.get(second, 0) + 1
 

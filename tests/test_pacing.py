@@ -512,6 +512,22 @@ def test_a_run_reading_before_each_patch_finds_the_limit(
     assert outcome.violations == 0
 
 
+@pytest.mark.parametrize("write_every", [1, 2, 3])
+def test_rows_read_and_only_some_written_pace_at_the_ceiling(write_every: int) -> None:
+    """A ceiling under the server's limit, rows read and every n-th written (the others found
+    already set): the ceiling is used, whatever the mix (with a portion kept for each lane, a
+    job whose rows were half skipped made 0.71 of it)."""
+
+    async def main() -> Outcome:
+        limits = RateLimits(1000, 10, lambda: asyncio.get_running_loop().time())
+        with open_pacing(clock=LoopClock(), ceiling=20) as pacing:
+            return await simulate_rows(pacing.lane, limits, 300, write_every=write_every)
+
+    outcome = run_virtual(main)
+    assert outcome.requests / outcome.seconds >= 0.97 * 20
+    assert outcome.throttled == 0
+
+
 def test_the_ceiling_holds_even_when_the_finder_is_wrong() -> None:
     """The ceiling is aiolimiter's leaky bucket under every lane: a finder that decides ten
     times too fast still sends no more than the ceiling a second, and no burst."""

@@ -137,7 +137,7 @@ class Pacing(SharedState):
         counts none when another lane asks. (Counting one for every lane always gave an idle
         lane a share: after the run's one GET people/me, writes at 5/s kept only nine tenths.)
         """
-        if len(self._lanes) == 1:
+        if len(self._lanes) == 1 or self._at_ceiling():
             return 1.0
         since = self._clock.now() - _PORTION_SECONDS
         counts = {}
@@ -147,6 +147,14 @@ class Pacing(SharedState):
             counts[lane] = len(moments)
         counts[name] = max(counts.get(name, 0), 1)
         return counts[name] / sum(counts.values())
+
+    def _at_ceiling(self) -> bool:
+        """Whether the pace is the ceiling (--max-rate) itself: then the ceiling's gate, which
+        every lane passes, keeps the total, first come first served, and no lane need keep a
+        portion for the other (with portions, a job whose rows were half skipped made 0.71 of
+        the ceiling: the write lane's portion went unused while its rows were only read)."""
+        finder = self._finder
+        return self.ceiling is not None and finder is not None and finder.rate >= self.ceiling
 
     @property
     def throttled(self) -> int:
