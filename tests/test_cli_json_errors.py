@@ -286,3 +286,24 @@ def test_an_interruption_while_findings_stream_closes_the_document(
     assert code == 3
     assert document["error"] == "interrupted"
     assert document["findings"] == []
+
+
+def test_an_error_after_the_document_closed_adds_nothing_to_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error once the invalid job's report is complete (stderr full: its last line cannot be
+    written) leaves the document as it was: one JSON object (a second close followed it)."""
+    echo = click.echo
+
+    def stderr_full(message: object = None, **kwargs: Any) -> None:
+        if kwargs.get("err") and str(message).startswith("Nothing was read"):
+            raise OSError(28, "No space left on device")
+        echo(message, **kwargs)
+
+    monkeypatch.setattr(click, "echo", stderr_full)
+    code, out, _ = invoke(
+        "plan", str(half_invalid_job(tmp_path)), "--format", "json", "--base-url", NOWHERE
+    )
+    document = one_document(out)
+    assert code == 2
+    assert document["error"].startswith("1 of 2 rows has errors")

@@ -23,6 +23,7 @@ from cli_helpers import (
     write_job,
 )
 
+from bulkpatch.cli import plan as plan_cli
 from bulkpatch.journal import Journal, RowStatus
 from bulkpatch.model.diff import decode_values
 from bulkpatch.sandbox.process import SandboxProcess
@@ -582,3 +583,12 @@ def test_undo_waits_for_the_run_that_holds_the_journal(
     assert "is held by a run right now" in err
     assert not (tmp_path / "job.undo.csv").exists()
     assert cli(site, "undo", str(job))[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "word"),
+    [(50.0, "50"), (16.6666667, "16.6666667"), (1234567.0, "1234567"), (0.12345678, "0.12345678")],
+)
+def test_the_run_a_plan_names_keeps_the_ceiling_as_given(value: float, word: str) -> None:
+    """--max-rate goes into the printed run as given (it kept 6 digits: 16.6667, 1.23457e+06)."""
+    assert plan_cli._shell_word(value) == word

@@ -74,6 +74,20 @@ def test_a_minute_long_retry_after_costs_one_pause(tmp_path: Path) -> None:
     assert outcome.share(50) >= 0.85  # the one pause alone is 60 s of the 600
 
 
+def test_a_run_alone_learns_a_burst_smaller_than_assumed() -> None:
+    """A server with a burst of 3 (10 assumed): refused again and again at the pace its
+    measure set, a run alone learns the burst from two cycles and paces near the limit (with
+    the assumed burst as the least it takes, as runs sharing a token do: 0.72)."""
+
+    async def main() -> Outcome:
+        limits = RateLimits(20, 3, lambda: asyncio.get_running_loop().time())
+        return await simulate(AdaptiveLimiter(None, LoopClock()), limits, 20 * 60)
+
+    outcome = run_virtual(main)
+    assert outcome.share(20) >= 0.9
+    assert outcome.violations == 0
+
+
 def test_a_fixed_window_quota_is_paced_evenly() -> None:
     """600 per 60 s: after three windows with a burst, each window gets 96 % of the quota or
     more, and no window sees more than one throttle episode."""
@@ -408,7 +422,7 @@ def test_a_run_killed_on_this_machine_stops_counting_at_once(tmp_path: Path) -> 
     dead = f"{gone}@{host}-aaaaaa"
     others = {
         "4242@another-host-bbbbbb": namespace,
-        f"{gone}@{host}-cccccc": (namespace or 0) + 1,
+        f"{gone}@{host}-cccccc": f"{namespace}/another",
         f"{'9' * 20}@{host}-dddddd": namespace,
         f"0@{host}-eeeeee": namespace,
     }
@@ -417,7 +431,7 @@ def test_a_run_killed_on_this_machine_stops_counting_at_once(tmp_path: Path) -> 
         clock = LoopClock()
         wall = clock.wall().timestamp()
 
-        def entry(pid_space: int | None) -> dict[str, object]:
+        def entry(pid_space: str | None) -> dict[str, object]:
             return {"heartbeat": wall, "joined": wall - 60, "pace": 5.0, "pidNamespace": pid_space}
 
         state = StateFile(state_path(tmp_path, "t", "i"))

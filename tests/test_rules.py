@@ -23,6 +23,7 @@ CASES: list[tuple[str, str, dict[str, Any], Severity, str, str]] = [
     ("dot id", ".", {"title": "x"}, E, "meetingId", "meeting_id"),
     ("dot dot id", "..", {"title": "x"}, E, "meetingId", "meeting_id"),
     ("header repeated", "meetingId", {"title": "title"}, E, "meetingId", "meeting_id"),
+    ("header with a BOM", "\ufeffmeetingId", {"title": "title"}, E, "meetingId", "meeting_id"),
     ("byte order mark", "\ufeff" + SERIES, {"title": "x"}, E, "meetingId", "meeting_id"),
     (
         "zero-width space",
@@ -937,3 +938,13 @@ def test_a_mistyped_offset_still_gets_the_rules_of_an_offset(
     is named for the mix (it named the typo twice); beside start, a shift is not alone."""
     checked = check_row(JobRow(2, OCCURRENCE, changes), now)
     assert sorted((f.field, f.rule) for f in checked.findings) == sorted(found)
+
+
+@pytest.mark.parametrize("header", ["meetingId", "\ufeffmeetingId", " meetingid"])
+def test_a_repeated_header_is_named_as_one(header: str, now: datetime) -> None:
+    """A header row repeated by joining two files, the second saved with a byte order mark as
+    Excel's CSV UTF-8 is, is named as a header (it was told to copy the id again)."""
+    checked = check_row(JobRow(5, header, {"title": "title"}), now)
+    assert [f.message for f in checked.findings] == [
+        "this row repeats the header row (two files joined into one?)"
+    ]

@@ -60,7 +60,7 @@ def test_a_journal_of_another_job_is_refused_even_with_force(
 ) -> None:
     """Another job file given a job's journal is refused, --force or not, and the journal stays
     that job's (--force synced the other job's rows over it, and undo then mixed the two); the
-    same bytes under a new name are the same job, and go on."""
+    job moved (its old name gone), edited or not, is the same job, and goes on."""
     site = start_sandbox()
     first, other = titles_job(tmp_path / "a.csv", 3), titles_job(tmp_path / "b.csv", 3, 3)
     journal = tmp_path / "a.csv.journal"
@@ -75,6 +75,8 @@ def test_a_journal_of_another_job_is_refused_even_with_force(
     moved = tmp_path / "renamed.csv"
     first.rename(moved)
     assert invoke(*run_args(site, moved, "--journal", str(journal)))[0] == 0
+    titles_job(moved, 3, 1)  # moved, then edited: its old name is gone, so it is that job
+    assert invoke(*run_args(site, moved, "--journal", str(journal), "--force"))[0] == 0
 
 
 @pytest.mark.parametrize("onto", ["job", "journal"])

@@ -194,7 +194,9 @@ def _shell_word(value: object) -> str:
     number as it was typed (``--max-rate 1``, not ``1.0``)."""
     if isinstance(value, Path):
         return command_path(value)
-    return shlex.quote(f"{value:g}" if isinstance(value, float) else str(value))
+    if isinstance(value, float):  # 1.0 as 1; any other as exactly as it was given
+        return str(int(value)) if value.is_integer() else repr(value)
+    return shlex.quote(str(value))
 
 
 def _value(path: str, value: Any) -> str:

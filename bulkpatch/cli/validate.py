@@ -239,6 +239,8 @@ def render_json(
         click.echo(separator + ",\n  ".join(lines), nl=False)
         separator = ",\n  "
     _close_findings(error)
+    if failed is not None:  # closed: an error from here on goes to stderr alone
+        failed.write = lambda report, _: None
 
 
 def _close_findings(error: str | None) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from pathlib import Path
 
 from bulkpatch.errors import JournalError
 from bulkpatch.journal.statements import Statements
@@ -39,15 +40,13 @@ class Binding(Statements):
             )
         changed = self.job_changed(job)
         known_path = meta.get("job_path")
-        if changed and known_path is not None and known_path != job.path:
+        if changed and known_path is not None and _another_file(known_path, job.path):
             # Not a new version of the job but another job: --force would sync its rows over
-            # this one's, and undo would then mix the two. (The same bytes under a new name are
-            # the same job, moved: that goes on.)
+            # this one's, and undo would then mix the two.
             raise JournalError(
                 f"the journal {self.path} holds the outcomes of another job file, "
                 f"{known_path}, not {job.path}: one journal, one job. Give this "
-                "job a new --journal (or, if it is that job renamed and edited, give it back its "
-                "old name to continue with --force)"
+                "job a new --journal"
             )
         if changed and not force:
             known = meta.get("job_delimiter", ",")
@@ -129,3 +128,13 @@ class Binding(Statements):
 
 def _shown(target: str) -> str:
     return "the sandbox (bulkpatch's emulator)" if target == "sandbox" else target
+
+
+def _another_file(known: str, given: str) -> bool:
+    """Whether the job file a journal was made for is still there, and another file than the
+    one given now. A job moved, renamed, replaced (a ConfigMap's new folder) or reached by
+    another name (a hard link, another letter case) is the same job: ``--force`` goes on."""
+    try:
+        return not Path(known).samefile(given)
+    except OSError:
+        return False  # the journal's job file is gone: this may be it, moved

@@ -9,7 +9,7 @@ the tail of its job, would hold every run under the limit), or the first to join
 An entry of the file's ``participants``, as :meth:`Pacing._beat_into` writes it::
 
     {"heartbeat": 1764070011.9, "joined": 1764069950.2, "episode": 7, "pace": 48.6,
-     "keepsUp": true, "lanes": {"write": 48.6}, "pidNamespace": 4026531836}
+     "keepsUp": true, "lanes": {"write": 48.6}, "pidNamespace": "8f2c…/4026531836"}
 
 ``pace`` is the token's pace the run sends at now (starting or probing too); ``keepsUp``
 whether most of its workers waited for their slot (it sends its share of the pace, so it may

@@ -58,7 +58,7 @@ class SharedState:
     _last_beat: float
     _joined: float
     _leading: bool
-    _pid_namespace: int | None
+    _pid_namespace: str | None
     _published: float | None
     _kept_up: bool
     _slots_seen: dict[str, tuple[int, int]]

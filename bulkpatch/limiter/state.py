@@ -20,6 +20,7 @@ Times are Unix seconds (wall clock), so every process on the machine reads them 
 from __future__ import annotations
 
 import contextlib
+import functools
 import fcntl
 import hashlib
 import json
@@ -43,13 +44,16 @@ def participant_key() -> str:
     return f"{os.getpid()}@{socket.gethostname()}-{secrets.token_hex(3)}"
 
 
-def pid_namespace() -> int | None:
-    """This process's PID namespace (Linux), so a run is only judged by its PID where PIDs
-    mean the same: containers sharing a host name and a state folder each have their own."""
+@functools.cache  # a process's boot and namespace never change: read once
+def pid_namespace() -> str | None:
+    """Where this process's PID means something: the machine's boot and its PID namespace
+    (Linux). Containers sharing a host name and a state folder each have their own namespace;
+    two machines of one host name sharing it over a network file system, their own boot."""
     try:
-        return Path("/proc/self/ns/pid").stat().st_ino
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        return f"{boot}/{Path('/proc/self/ns/pid').stat().st_ino}"
     except OSError:
-        return None  # no /proc (macOS): one namespace
+        return None  # no /proc (macOS): the host name alone says
 
 
 def still_running(key: str, entry: Mapping[str, Any], wall: float) -> bool:

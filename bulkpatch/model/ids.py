@@ -31,7 +31,8 @@ def meeting_id_problem(meeting_id: str) -> str | None:
         return "every row needs a meetingId"
     if meeting_id in {".", ".."}:
         return f"{meeting_id!r} is a path step, not a meeting id"
-    if meeting_id.casefold() == "meetingid":
+    seen = "".join(c for c in meeting_id if unicodedata.category(c) not in _UNSEEN)
+    if seen.strip().casefold() == "meetingid":  # a joined file's BOM included
         return "this row repeats the header row (two files joined into one?)"
     for position, character in enumerate(meeting_id, start=1):
         if character.isspace() or unicodedata.category(character) in _UNSEEN:
