@@ -20,8 +20,8 @@ Times are Unix seconds (wall clock), so every process on the machine reads them 
 from __future__ import annotations
 
 import contextlib
-import functools
 import fcntl
+import functools
 import hashlib
 import json
 import os
