@@ -19,6 +19,13 @@ from bulkpatch.sandbox.process import SandboxProcess
 #: Never answers: a plan that got past its checks would stop (exit 3), not reach the real API.
 NOWHERE = "http://127.0.0.1:9/v1"
 
+
+@pytest.fixture(autouse=True)
+def _no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries of NOWHERE go at once: the plan stops as soon (5 s of backoff per test before)."""
+    monkeypatch.setenv("BULKPATCH_BACKOFF_BASE", "0")
+
+
 #: A path that cannot be used as a file: (what it is, how to make it under a folder).
 UNUSABLE_PATHS: list[tuple[str, Callable[[Path], Path]]] = [
     ("a folder", lambda folder: _mkdir(folder / "jobs")),
