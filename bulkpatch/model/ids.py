@@ -12,6 +12,9 @@ from bulkpatch.model import timing
 OCCURRENCE_ID = re.compile(r"^(?P<series>[^_\s]+)_(?P<stamp>\d{8}T\d{6}Z)$")
 #: Unicode categories of characters nobody sees: format (BOM, zero-width), control, separators.
 _UNSEEN = frozenset({"Cf", "Cc", "Zs", "Zl", "Zp"})
+#: Printable ASCII but the space: what meeting ids are written in, and has none of the above.
+_PLAIN = re.compile(r"[!-~]+")
+_HEADER = "this row repeats the header row (two files joined into one?)"
 
 
 def is_occurrence_id(meeting_id: str) -> bool:
@@ -31,9 +34,11 @@ def meeting_id_problem(meeting_id: str) -> str | None:
         return "every row needs a meetingId"
     if meeting_id in {".", ".."}:
         return f"{meeting_id!r} is a path step, not a meeting id"
+    if _PLAIN.fullmatch(meeting_id):  # every real id: one regex, not a look at each character
+        return _HEADER if meeting_id.casefold() == "meetingid" else None
     seen = "".join(c for c in meeting_id if unicodedata.category(c) not in _UNSEEN)
     if seen.strip().casefold() == "meetingid":  # a joined file's BOM included
-        return "this row repeats the header row (two files joined into one?)"
+        return _HEADER
     for position, character in enumerate(meeting_id, start=1):
         if character.isspace() or unicodedata.category(character) in _UNSEEN:
             name = unicodedata.name(character, "a control character")
