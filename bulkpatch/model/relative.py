@@ -143,6 +143,8 @@ def split_relative(
     offsets or both times (an offset from the meeting's start, beside a fixed end, would make a
     duration nobody can check before the run).
     """
+    if "start" not in changes and "end" not in changes and SHIFT not in changes:
+        return changes, {}  # most rows: nothing here to look at (a row's time counts)
     found = relative_parts(changes)
     # A start meant as an offset but mistyped (+2 hours) is named as one, not as a bad date.
     typos = {
