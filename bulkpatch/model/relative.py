@@ -134,6 +134,11 @@ def relative_parts(changes: dict[str, Any]) -> dict[str, Offset]:
     return found
 
 
+def _signed(value: Any) -> bool:
+    """Whether a start or end may be meant as an offset: only an offset starts with a sign."""
+    return isinstance(value, str) and value.lstrip()[:1] in ("+", "-")
+
+
 def split_relative(
     changes: dict[str, Any], report: Reporter
 ) -> tuple[dict[str, Any], dict[str, str]]:
@@ -143,8 +148,8 @@ def split_relative(
     offsets or both times (an offset from the meeting's start, beside a fixed end, would make a
     duration nobody can check before the run).
     """
-    if "start" not in changes and "end" not in changes and SHIFT not in changes:
-        return changes, {}  # most rows: nothing here to look at (a row's time counts)
+    if SHIFT not in changes and not (_signed(changes.get("start")) or _signed(changes.get("end"))):
+        return changes, {}  # most rows: no offset meant (each row's time counts here)
     found = relative_parts(changes)
     # A start meant as an offset but mistyped (+2 hours) is named as one, not as a bad date.
     typos = {
