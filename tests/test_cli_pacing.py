@@ -37,9 +37,9 @@ def test_the_limit_is_found_reported_and_remembered(tmp_path: Path, state_dir: P
     sandbox = SandboxProcess.start("--quiet", "--token", TOKEN, "--seed", str(seed), "--rate", "40")
     state = state_path(state_dir, sandbox.api_url, token_identity(TOKEN))
     try:
-        first = _run(sandbox, _job(tmp_path / "a.csv", 1, 60))
+        first = _run(sandbox, _job(tmp_path / "a.csv", 1, 40))
         learned = json.loads(state.read_text())["lanes"]["write"]["rate"]
-        second = _run(sandbox, _job(tmp_path / "b.csv", 61, 60))
+        second = _run(sandbox, _job(tmp_path / "b.csv", 61, 40))
         violations = sandbox.stats(meetings=False)["retryAfterViolations"]
     finally:
         sandbox.stop()

@@ -169,7 +169,7 @@ def test_429_storm_has_no_retry_after_violation(
     start_sandbox: Callable[..., SandboxProcess], tmp_path: Path
 ) -> None:
     """Far above the server's limit, every row still succeeds and no request jumps a Retry-After."""
-    sandbox = start_sandbox("--rate", "40", "--burst", "5")
+    sandbox = start_sandbox("--rate", "80", "--burst", "5")
     job = titles_job(tmp_path / "job.csv", 60)
     code, out, _ = invoke(*run_args(sandbox, job))
     assert code == 0, out
