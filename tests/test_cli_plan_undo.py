@@ -592,3 +592,28 @@ def test_undo_waits_for_the_run_that_holds_the_journal(
 def test_the_run_a_plan_names_keeps_the_ceiling_as_given(value: float, word: str) -> None:
     """--max-rate goes into the printed run as given (it kept 6 digits: 16.6667, 1.23457e+06)."""
     assert plan_cli._shell_word(value) == word
+
+
+def test_an_undo_file_moved_aside_without_its_journal_makes_way(
+    site: SandboxProcess, tmp_path: Path
+) -> None:
+    """An inverse job that got a journal (planned), then stopped matching the run (the job
+    edited and run with --force), is moved aside as undo says: the next undo --run writes and
+    runs job.undo-2.csv (it stopped on the stale journal, --force or not)."""
+    job = write_job(tmp_path / "job.csv", [{"meetingId": IDS[3], "title": "First"}])
+    assert cli(site, "run", str(job))[0] == 0
+    assert cli(site, "undo", str(job))[0] == 0
+    undo_file = tmp_path / "job.undo.csv"
+    assert cli(site, "plan", str(undo_file))[0] == 0  # the inverse job gets a journal
+    write_job(
+        job, [{"meetingId": IDS[3], "title": "First"}, {"meetingId": IDS[4], "title": "Second"}]
+    )
+    assert cli(site, "run", str(job), "--force")[0] == 0
+    code, _, err = cli(site, "undo", str(job), "--run")
+    assert code == 2
+    assert "move it aside" in err
+    undo_file.rename(tmp_path / "aside.csv")
+    code, out, err = cli(site, "undo", str(job), "--run")
+    assert code == 0, out + err
+    assert (tmp_path / "job.undo-2.csv").exists()
+    assert stored(site, IDS[4])["title"] == MEETINGS[4]["title"]

@@ -117,7 +117,17 @@ def choose_output(inverse: Inverse, content: str, requested: Path | None) -> tup
     for output in candidates:
         check_output(output)
         if not output.exists():
-            return output, False
+            stale = default_journal_path(output)
+            if not stale.exists():
+                return output, False
+            # The file was moved aside and its journal left behind: that journal is another
+            # inverse's, and would refuse this one as a changed job.
+            if requested:
+                raise OutputError(
+                    f"{output} is gone but its journal {stale} is still there (the undo file "
+                    "moved aside without it?): move that journal too, or give another -o"
+                )
+            continue
         if _used_up(output):
             if requested:
                 raise OutputError(
