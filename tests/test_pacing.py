@@ -542,6 +542,21 @@ def test_rows_read_and_only_some_written_pace_at_the_ceiling(write_every: int) -
     assert outcome.throttled == 0
 
 
+def test_a_run_at_its_ceiling_beside_another_keeps_to_its_share() -> None:
+    """A run with --max-rate 20 that shares its token with another paces its share (half of
+    what it may send), reads and writes apart; the ceiling's gate alone is for a run whose
+    share is the ceiling (given the whole gate, it sent 20/s where its share was 10)."""
+
+    async def main() -> Outcome:
+        limits = RateLimits(1000, 10, lambda: asyncio.get_running_loop().time())
+        with open_pacing(clock=LoopClock(), ceiling=20) as pacing:
+            pacing.participants = 2  # as the state file would say: another run on the token
+            return await simulate_rows(pacing.lane, limits, 150, write_every=2)
+
+    outcome = run_virtual(main)
+    assert outcome.requests / outcome.seconds <= 0.55 * 20
+
+
 def test_the_ceiling_holds_even_when_the_finder_is_wrong() -> None:
     """The ceiling is aiolimiter's leaky bucket under every lane: a finder that decides ten
     times too fast still sends no more than the ceiling a second, and no burst."""

@@ -149,12 +149,15 @@ class Pacing(SharedState):
         return counts[name] / sum(counts.values())
 
     def _at_ceiling(self) -> bool:
-        """Whether the pace is the ceiling (--max-rate) itself: then the ceiling's gate, which
+        """Whether this run's pace is the ceiling (--max-rate) itself: then the ceiling's gate, which
         every lane passes, keeps the total, first come first served, and no lane need keep a
         portion for the other (with portions, a job whose rows were half skipped made 0.71 of
         the ceiling: the write lane's portion went unused while its rows were only read)."""
         finder = self._finder
-        return self.ceiling is not None and finder is not None and finder.rate >= self.ceiling
+        if self.ceiling is None or finder is None:
+            return False
+        # This run's share of the token's pace: with other runs on it, an equal one.
+        return finder.rate / max(1, self.participants) >= self.ceiling
 
     @property
     def throttled(self) -> int:
