@@ -31,7 +31,7 @@ from bulkpatch.cli.remote import (
 from bulkpatch.cli.results import open_journal
 from bulkpatch.cli.summary import summarise
 from bulkpatch.config import SANDBOX_TARGET, Settings
-from bulkpatch.errors import ConfigError, JournalBusy
+from bulkpatch.errors import ConfigError
 from bulkpatch.export import protected_paths
 from bulkpatch.journal import Journal
 from bulkpatch.log import uses_json
@@ -42,6 +42,7 @@ from bulkpatch.workflows.undo import (
     choose_output,
     inverse_of,
     inverse_text,
+    refuse_if_held,
     reverted_meetings,
     write_inverse,
 )
@@ -100,9 +101,8 @@ def undo_command(
         source = opened.path
     # --run holds the run's journal throughout: no run of the job can interleave with its undo.
     with Journal.open_for_run(source) if run_it else Journal.open_read_only(source) as original:
-        holder = None if run_it else original.holder()
-        if holder:  # its rows still move: an inverse of them now would be of half the run
-            raise JournalBusy(f"{source} is held by a run right now ({holder}); undo after it ends")
+        if not run_it:  # with --run this undo holds it itself
+            refuse_if_held(original, source)
         inverse = inverse_of(original, datetime.now(UTC))
         if not inverse.rows:
             _describe(inverse, None, ready=False)

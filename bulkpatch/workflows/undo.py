@@ -172,15 +172,21 @@ def reverted_meetings(undo_journal: Journal) -> list[str] | None:
     return [row.meeting_id for status in done for row in undo_journal.rows(status)]
 
 
+def refuse_if_held(journal: Journal, path: Path) -> None:
+    """Refuse a journal a run holds right now: its rows still move, so whatever undo read of
+    it would be of half the run."""
+    holder = journal.holder()
+    if holder:
+        raise JournalBusy(f"{path} is held by a run right now ({holder}); undo after it ends")
+
+
 def _used_up(output: Path) -> bool:
     """Whether ``output`` was run to the end, as it stands now, by its own journal."""
     journal_path = default_journal_path(output)
     if not journal_path.is_file():
         return False
     with Journal.open_read_only(journal_path) as journal:
-        holder = journal.holder()
-        if holder:
-            raise JournalBusy(f"{journal_path} is held by a run right now ({holder})")
+        refuse_if_held(journal, journal_path)
         finished = not journal.counts()[RowStatus.PENDING] and bool(journal.runs())
         return finished and journal.meta.get("job_hash") == file_hash(output)
 
