@@ -59,10 +59,15 @@ class Offset:
         return placed
 
 
+def _signed(value: Any) -> bool:
+    """Whether a value may be meant as an offset: only an offset starts with a sign (most values
+    are absolute times, which start with a digit)."""
+    return isinstance(value, str) and value.lstrip()[:1] in ("+", "-")
+
+
 def parse_offset(text: Any) -> Offset | None:
     """``+1h`` -> Offset(1, "h"); None when ``text`` is not an offset (an absolute time, say)."""
-    # Most values are absolute times, which start with a digit: only a sign can begin an offset.
-    if not isinstance(text, str) or text.lstrip()[:1] not in ("+", "-"):
+    if not _signed(text):
         return None
     match = _OFFSET.match(text)
     if match is None:
@@ -98,7 +103,7 @@ def offset_typo(text: Any, *, signed: bool = True) -> str | None:
     ``signed``: only a text starting with + or - counts as meant (start and end); a shift is
     always an offset, so there a missing sign is named too.
     """
-    if not isinstance(text, str) or (signed and text.lstrip()[:1] not in ("+", "-")):
+    if not isinstance(text, str) or (signed and not _signed(text)):
         return None  # most starts are dates, which start with a digit: no regex for them
     match = _NEARLY.match(text)
     if match is None or parse_offset(text) is not None:
@@ -132,11 +137,6 @@ def relative_parts(changes: dict[str, Any]) -> dict[str, Offset]:
         if offset is not None:
             found[field] = offset
     return found
-
-
-def _signed(value: Any) -> bool:
-    """Whether a start or end may be meant as an offset: only an offset starts with a sign."""
-    return isinstance(value, str) and value.lstrip()[:1] in ("+", "-")
 
 
 def split_relative(
