@@ -79,9 +79,10 @@ def reschedule_rows(count: int, now: datetime) -> Iterator[list[str]]:
 def heavy_rows(count: int, now: datetime) -> Iterator[list[str]]:
     """Every cell filled: quoted text with commas and quotes, local times in a zone, a note.
 
-    Rows come in threes that share one series id: the series itself, moved (which draws the
-    "cancels its exceptional occurrences" warning, so a third of the rows have a warning), then
-    two of its scheduled occurrences, each moved on its own day.
+    Rows come in threes: a series, moved (which draws the "cancels its exceptional occurrences"
+    warning, so a third of the rows have a warning), then two scheduled occurrences, each moved
+    on its own day, of a series the job leaves in place: an occurrence of a series the same job
+    moves warns too, since the move cancels its edit.
     """
     first_day = (now + timedelta(days=7)).date()
     for index in range(count):
@@ -90,7 +91,7 @@ def heavy_rows(count: int, now: datetime) -> Iterator[list[str]]:
         day = first_day + timedelta(days=group % 5 + 7 * step)
         meeting = series_id(group)
         if step:
-            meeting = f"{meeting}_{day:%Y%m%d}T080000Z"
+            meeting = f"{series_id(count + group)}_{day:%Y%m%d}T080000Z"
         title = f'Weekly sync, team {group % 50} "{zone.split("/")[-1]}", part {step + 1}'
         agenda = (
             f'Review of "Q{group % 4 + 1}" figures, open actions, risks; '

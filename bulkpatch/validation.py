@@ -37,6 +37,15 @@ PARALLEL_BYTES = 8 * 1024 * 1024
 _MAX_WORKERS = 8  # past this, reading the file in this process is what limits the pace
 _CHUNK = 1_000  # records per batch: large enough to pay for the trip to a worker and back
 
+#: An occurrence id (``<series>_<YYYYMMDDTHHMMSSZ>``) as a SQLite GLOB; the stamp is 17
+#: characters with its underscore, so the series id is what comes before them.
+_OCCURRENCE_GLOB = "*_[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z"
+_LOST_EDIT = (
+    "line %d reschedules this occurrence's series: if that moves the series, the move cancels "
+    "this occurrence's own edit, whichever lands first, and both rows report succeeded. Leave "
+    "the series' start, end and recurrence as they are, or run the series first, then pull its "
+    "occurrences again (bulkpatch pull --type occurrences) and edit those"
+)
 _Shape = tuple[tuple[str, ...], tuple[tuple[str, ...] | None, ...]]
 #: The admin's way to act for a host: a column of the job, never a change to the meeting.
 ON_BEHALF_OF = "hostEmail"
@@ -192,6 +201,41 @@ class FindingStore:
                 meeting_id,
             )
 
+    def warn_of_lost_occurrence_edits(self) -> int:
+        """Warn on every occurrence row whose series another row reschedules; return how many.
+
+        Moving a series (a new start, end or recurrence) cancels every occurrence edited on its
+        own, so the occurrence's change is lost whichever lands first: before the move, the move
+        cancels it and both rows say succeeded; after it, its id (stamped at the old start)
+        names nothing. Only a warning: a job pulled with its series and occurrences gives the
+        series' times as they are, and a value that does not change moves nothing. The
+        reschedules are the rows that drew ``cancels_exceptions``; a row already refused gets no
+        warning. It all happens in SQLite, so a million such rows keep memory flat.
+        """
+        # CROSS JOIN pins the plan to one pass over the ids, each occurrence's series looked up
+        # in the reschedules' index: a plan with the reschedules outside scans the ids once per
+        # reschedule (a million-row job took minutes).
+        self._db.execute(
+            "CREATE TEMP TABLE moved AS SELECT meeting_id AS series, MIN(line) AS line "
+            "FROM finding WHERE rule = 'cancels_exceptions' AND meeting_id NOT GLOB '*_*' "
+            "GROUP BY meeting_id"
+        )
+        try:
+            self._db.execute("CREATE UNIQUE INDEX temp.moved_series ON moved (series)")
+            added = self._db.execute(
+                "INSERT INTO finding (line, severity, field, rule, message, value, meeting_id) "
+                "SELECT seen.line, 'warning', 'meetingId', 'occurrence_of_moved_series', "
+                "printf(?, moved.line), NULL, seen.meeting_id FROM seen CROSS JOIN moved "
+                "ON moved.series = substr(seen.meeting_id, 1, length(seen.meeting_id) - 17) "
+                "WHERE seen.meeting_id GLOB ? "
+                "AND seen.line NOT IN (SELECT line FROM finding WHERE severity = 'error') "
+                "ORDER BY seen.line",
+                (_LOST_EDIT, _OCCURRENCE_GLOB),
+            )
+            return added.rowcount
+        finally:
+            self._db.execute("DROP TABLE moved")
+
     def findings(self, *, only: Severity | None = None) -> Iterator[Finding]:
         """Every finding in file order, or ``only`` those of one severity (chosen by SQLite)."""
         where = "" if only is None else "WHERE severity = ?"
@@ -247,6 +291,11 @@ def validate_job(
         summary.rules[f"{finding.severity}:{finding.rule}"] += 1
         summary.warnings += 1
         store.add(finding)
+    if summary.rules["warning:cancels_exceptions"]:
+        lost = store.warn_of_lost_occurrence_edits()
+        if lost:
+            summary.rules["warning:occurrence_of_moved_series"] += lost
+            summary.warnings += lost
     return summary
 
 

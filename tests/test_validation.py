@@ -25,8 +25,9 @@ def shared_id_job(write_job: WriteJob, rows: int) -> Path:
     return write_job(f"shared-{rows}.csv", "\n".join(lines) + "\n")
 
 
-def duplicate_steps(path: Path) -> tuple[int, list[Finding]]:
-    """SQLite's own count of its work (VM steps, in hundreds) to validate a job, and the duplicates."""
+def sqlite_steps(path: Path, rule: str) -> tuple[int, list[Finding]]:
+    """SQLite's own count of its work (VM steps, in hundreds) to validate a job, and the
+    findings of one rule."""
     steps = 0
 
     def count() -> int:
@@ -39,14 +40,14 @@ def duplicate_steps(path: Path) -> tuple[int, list[Finding]]:
         store._db.set_progress_handler(count, 100)
         validate_job(path, NOW, store)
         store._db.set_progress_handler(None, 100)
-        duplicates = [f for f in store.findings() if f.rule == "duplicate_id"]
-    return steps, duplicates
+        found = [f for f in store.findings() if f.rule == rule]
+    return steps, found
 
 
 def test_duplicate_ids_cost_linear_work(write_job: WriteJob) -> None:
     """Finding rows that share a meetingId grows with the rows, not with their square."""
-    small, found_small = duplicate_steps(shared_id_job(write_job, 1_000))
-    large, found_large = duplicate_steps(shared_id_job(write_job, 8_000))
+    small, found_small = sqlite_steps(shared_id_job(write_job, 1_000), "duplicate_id")
+    large, found_large = sqlite_steps(shared_id_job(write_job, 8_000), "duplicate_id")
     assert len(found_small) == 999
     assert len(found_large) == 7_999
     assert {f.message for f in found_large} == {
@@ -122,6 +123,66 @@ def test_a_refused_meeting_id_named_twice_is_not_a_duplicate(write_job: WriteJob
         validate_job(path, NOW, store)
         found = [(f.line, f.rule) for f in store.findings()]
     assert found == [(2, "meeting_id"), (3, "meeting_id"), (5, "duplicate_id")]
+
+
+def test_an_occurrence_whose_series_the_job_reschedules_is_warned_of(write_job: WriteJob) -> None:
+    """A series' move cancels an occurrence edited on its own, so the occurrence's row warns,
+    naming the move's line; not an occurrence of a series only retitled, nor a row refused."""
+    day = (NOW + timedelta(days=30)).date()
+    start, end = f"{day}T10:00:00Z", f"{day}T11:00:00Z"
+    stamp = f"{day:%Y%m%d}T100000Z"
+    path = write_job(
+        "series.csv",
+        "meetingId,title,start,end,shift\n"
+        f"S_{stamp},early edit,,,\n"  # 2: before its series' move
+        f"S,,{start},{end},\n"  # 3: moves S
+        f"S_{stamp},later edit,,,\n"  # 4: after it
+        f"S_{stamp},{'x' * 130},,,\n"  # 5: refused: its error is the finding
+        f"T_{stamp},fine,,,\n"  # 6: T is only retitled
+        "T,new name,,,\n"
+        f"R_{stamp},shifted away,,,\n"  # 8: R moves by an offset
+        "R,,,,+1h\n"
+        f"a_b_{stamp},not an occurrence id,,,\n"  # 10: an id with an underscore is a meeting
+        f"a_b,,{start},{end},\n",
+    )
+    with FindingStore() as store:
+        summary = validate_job(path, NOW, store)
+        lost = [
+            (f.line, f.severity.value, f.message.split(":")[0])
+            for f in store.findings()
+            if f.rule == "occurrence_of_moved_series"
+        ]
+    moves = "line {} reschedules this occurrence's series"
+    assert lost == [
+        (2, "warning", moves.format(3)),
+        (4, "warning", moves.format(3)),
+        (8, "warning", moves.format(9)),
+    ]
+    assert (summary.rows, summary.valid, summary.invalid) == (10, 9, 1)
+    assert summary.rules["warning:occurrence_of_moved_series"] == 3
+    assert summary.warnings == 3 + 3 + 2  # the three moves, these three, two duplicate ids
+
+
+def test_occurrences_of_rescheduled_series_cost_linear_work(write_job: WriteJob) -> None:
+    """Matching occurrences to the series a job moves grows with the rows, not their square."""
+    day = (NOW + timedelta(days=30)).date()
+    stamp = f"{day:%Y%m%d}T100000Z"
+
+    def job(series: int) -> Path:
+        lines = ["meetingId,title,start,end"]
+        for index in range(series):
+            lines += [
+                f"s{index},,{day}T10:00:00Z,{day}T11:00:00Z",
+                f"s{index}_{stamp},lost,,",
+                f"t{index}_{stamp},kept,,",
+            ]
+        return write_job(f"moves-{series}.csv", "\n".join(lines) + "\n")
+
+    small, found_small = sqlite_steps(job(500), "occurrence_of_moved_series")
+    large, found_large = sqlite_steps(job(4_000), "occurrence_of_moved_series")
+    assert [f.meeting_id for f in found_small] == [f"s{i}_{stamp}" for i in range(500)]
+    assert len(found_large) == 4_000
+    assert large < 12 * small  # 8 times the rows: 8 times the work (64 times when quadratic)
 
 
 WORKER_SCRIPT = """

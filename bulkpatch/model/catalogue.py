@@ -121,6 +121,14 @@ RULES: tuple[Rule, ...] = (
         "scheduled meeting in this series is cancelled",
     ),
     _R(
+        "occurrence_of_moved_series",
+        "meetingId of an occurrence whose series another row reschedules",
+        "warning",
+        "the occurrence's edit is lost if the series moves: cancelled (404), before or after",
+        "any exceptional scheduled meeting in this series is cancelled when the meeting series is "
+        "updated",
+    ),
+    _R(
         "series_reaches_occurrences",
         "any field of a series",
         "-",
