@@ -439,3 +439,42 @@ def test_a_token_with_no_meetings_of_its_own_is_told_of_the_host_options(
     assert code == 0, stdout
     assert "the token's own meetings are none in that range" in stdout
     assert "--all-hosts or --host-email" in stdout
+
+
+def test_a_user_token_pulling_for_another_host_writes_none_of_its_own_meetings(
+    site: Callable[..., SandboxProcess], tmp_path: Path
+) -> None:
+    """A user's token with --host-email of someone else gets its own meetings back (the API
+    ignores hostEmail without admin scopes): the host fails, named, and nothing is written,
+    where it wrote the user's meetings under the other host's email (each row a 403)."""
+    sandbox = site("--user-token", "one-user=one@example.com")
+    output = tmp_path / "pulled.csv"
+    code, stdout, _ = invoke(
+        "pull",
+        "-o",
+        str(output),
+        "--base-url",
+        sandbox.api_url,
+        "--max-rate",
+        "1000",
+        "--host-email",
+        "many@example.com",
+        token="one-user",
+    )
+    assert code == 1, stdout
+    assert "many@example.com: the listing gave meetings of one@example.com instead" in stdout
+    assert not output.exists()
+    code, stdout, _ = invoke(
+        "pull",
+        "-o",
+        str(output),
+        "--base-url",
+        sandbox.api_url,
+        "--max-rate",
+        "1000",
+        "--host-email",
+        "ONE@example.com",
+        token="one-user",
+    )
+    assert code == 0, stdout
+    assert [row["hostEmail"] for row in rows_of(output)] == ["one@example.com"]
