@@ -214,9 +214,6 @@ class _HostPuller:
         except ListingFailed as exc:
             if not exc.stopped:
                 self.failed.append((host or "(your own meetings)", str(exc)))
-        except _AnotherHost as exc:
-            self.collected.drop(index)
-            self.failed.append((host or "", str(exc)))
         self.progress.hosts_done += 1
         self.on_progress(self.progress)
 
@@ -246,7 +243,6 @@ class _HostPuller:
         return not self.options.state or meeting.get("state") == self.options.state
 
     def _keep(self, index: int, host: str | None, meeting: dict[str, Any]) -> None:
-        _check_host(host, meeting)
         row = pulled_row(meeting, self.options.fields, host, self.now)
         line = snapshot_line(meeting, self.options.include_secrets)
         self.collected.add(index, meeting["id"], row, line)
@@ -255,25 +251,6 @@ class _HostPuller:
 
     def _pass_over(self, index: int) -> None:
         self.collected.add_other(index)
-
-
-class _AnotherHost(Exception):
-    """A host's listing gave another person's meeting: none of that listing may be written."""
-
-
-def _check_host(host: str | None, meeting: dict[str, Any]) -> None:
-    """Refuse a meeting listed for ``host`` that someone else hosts.
-
-    The API uses ``hostEmail`` "only if the user or application calling the API has the
-    admin-level scopes": a user's token listing for another host gets its own meetings back,
-    and their rows, each with the other host's ``hostEmail``, would all fail with 403.
-    """
-    listed = meeting.get("hostEmail")
-    if host is not None and isinstance(listed, str) and listed.casefold() != host.casefold():
-        raise _AnotherHost(
-            f"the listing gave meetings of {listed} instead: the token may not list other "
-            "hosts' meetings (that takes an admin's scopes), so none of them is written"
-        )
 
 
 def _is_meeting(item: Any) -> bool:

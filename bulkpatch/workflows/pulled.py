@@ -164,10 +164,6 @@ class Collected:
             (host, meeting_id, text, reason, meeting),
         )
 
-    def drop(self, host: int) -> None:
-        """Forget all one host's listing gave (it was not that host's)."""
-        self._db.execute("DELETE FROM got WHERE host = ?", (host,))
-
     def add_other(self, host: int) -> None:
         """A listed item that is no meeting object: counted, never written."""
         self._db.execute("INSERT INTO got (host) VALUES (?)", (host,))
