@@ -196,7 +196,6 @@ async def test_429_storm_costs_no_retry_after_violation(
     assert stats.violations == []
     assert stats.throttled == counts.throttled > 0
     assert counts.throttled <= limiter.episodes * 6
-    assert all(pause >= 1.0 for pause in virtual_clock.slept if pause > 0.5)
 
 
 async def test_401_stops_the_run_and_leaves_rows_pending(

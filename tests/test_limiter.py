@@ -284,6 +284,30 @@ async def test_pacer_hands_slots_in_turn_and_survives_a_cancelled_waiter(
     assert order == [0, 1, 2]
 
 
+async def test_waiters_already_queued_are_served_at_a_rate_that_rose(
+    virtual_clock: VirtualClock,
+) -> None:
+    """A queue that formed at 1/s goes out at the 100/s the rate rose to, not at 1/s: the rate
+    is read again while waiters wait, not only as each arrives."""
+    start = virtual_clock.now()
+    pacer = Pacer(
+        1.0, virtual_clock, rate_of=lambda: 1.0 if virtual_clock.now() < start + 0.5 else 100.0
+    )
+    await pacer.acquire()
+    served: list[float] = []
+
+    async def waiter() -> None:
+        await pacer.acquire()
+        served.append(virtual_clock.now() - start)
+
+    async with anyio.create_task_group() as group:
+        for _ in range(5):
+            group.start_soon(waiter)
+    # The slot booked at 1/s comes at 1.0 s; the four behind it 10 ms apart (at 1/s: 5.0 s).
+    assert len(served) == 5
+    assert max(served) <= 1.0 + 4 * 0.01 + 1e-9
+
+
 @pytest.mark.parametrize(
     ("burst", "at_least", "learned"),
     [(30.0, ASSUMED_BURST, 30.0), (3.0, ASSUMED_BURST, None), (3.0, 1.0, 3.0), (0.5, 1.0, None)],

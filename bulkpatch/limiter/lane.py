@@ -111,7 +111,7 @@ class AdaptiveLimiter:
         self._sent = sent
         self._tick = tick
         self._publish = publish
-        self._pacer = Pacer(self.rate, clock)
+        self._pacer = Pacer(self.rate, clock, rate_of=lambda: self.rate)
         self._gate = gate if gate is not None else ceiling_gate(ceiling)
 
     def __repr__(self) -> str:
@@ -154,7 +154,6 @@ class AdaptiveLimiter:
             if wait > 0:
                 await self._clock.sleep(min(wait, _PAUSE_CHECK_SECONDS))
                 continue
-            self._pacer.rate = self.rate
             await self._pacer.acquire()
             if self._gate is not None:
                 await self._gate.acquire()
