@@ -170,7 +170,7 @@ def test_plan_reports_a_held_journal_in_json(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--journal", "."], "Is a directory"),
+        (["--journal", "."], "cannot use the journal .: it is a folder"),
         (["--config", "."], "config file"),
         (["--token-file", "missing.json"], "token file"),
     ],

@@ -88,9 +88,57 @@ def wal_holds_data(journal: Path) -> bool:
 
 
 def looks_like_sqlite(path: Path) -> bool:
-    """Whether the file starts as every SQLite database does (read without changing anything)."""
-    with path.open("rb") as handle:
-        return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    """Whether the file starts as every SQLite database does (read without changing anything).
+
+    Opened without blocking, and only a regular file is read: a named pipe put in its place
+    is no database, and must not hang the command waiting for a writer.
+    """
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return False
+        return os.pread(descriptor, len(SQLITE_HEADER), 0) == SQLITE_HEADER
+    finally:
+        os.close(descriptor)
+
+
+def not_a_file(path: Path) -> str | None:
+    """What stands at ``path`` when no regular file does (through links), in words; else None.
+
+    ``stat`` alone, nothing is opened: a named pipe is described, never read. A symbolic link
+    is named with what it leads to (``a symbolic link to d, which is a folder``).
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        if path.is_symlink():
+            return f"a symbolic link to {path.readlink()}, which does not exist"
+        return "nothing"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop"
+        return f"a path that cannot be read ({exc.strerror})"
+    what = _kind(mode)
+    if what is None:
+        return None
+    if path.is_symlink():
+        return f"a symbolic link to {path.readlink()}, which is {what}"
+    return what
+
+
+def _kind(mode: int) -> str | None:
+    """A file's type in words, None for a regular file."""
+    kinds = (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    )
+    for test, words in kinds:
+        if test(mode):
+            return words
+    return None if stat.S_ISREG(mode) else "not a regular file"
 
 
 def cut_short(path: Path) -> str:
@@ -171,11 +219,13 @@ class JournalLock:
 def holder(journal: Path) -> str | None:
     """Who holds the journal right now, if a run does (read-only: takes no lock, makes no file)."""
     path = Path(f"{journal}.lock")
-    try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:  # O_NONBLOCK: a named pipe in the lock file's place must not hang status
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
     try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return None  # no run locks anything but a regular file
         try:
             fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
