@@ -14,6 +14,7 @@ import fcntl
 import os
 import socket
 import stat
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -193,7 +194,7 @@ class JournalLock:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = _read_note(descriptor) or "another process"
+            holder = _busy_with(descriptor)
             os.close(descriptor)
             raise JournalBusy(
                 f"the journal {journal} is in use by {holder}; wait for that run to end or stop "
@@ -214,6 +215,64 @@ class JournalLock:
             os.ftruncate(self._descriptor, 0)
         os.close(self._descriptor)
         self._descriptor = None
+
+
+def _busy_with(descriptor: int) -> str:
+    """Who holds a lock this process could not take: a run (its note), or readers sharing it."""
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _read_note(descriptor) or "another process"
+    # Shared, so no run holds it: a note left there is a killed run's, not the holder's.
+    fcntl.flock(descriptor, fcntl.LOCK_UN)
+    return "an undo reading it (another process)"
+
+
+@contextlib.contextmanager
+def held_shared(journal: Path, busy: Callable[[str], str]) -> Iterator[None]:
+    """Keep runs off the journal at its real path ``journal`` while the block reads it.
+
+    A shared ``flock`` on the run's lock file: a run takes it exclusively and without waiting,
+    so one starting meanwhile is refused (:class:`JournalBusy`, exit 3), and a run holding it
+    now refuses this block (``JournalBusy(busy(holder))``). Readers share it with one another.
+    Where no lock file is and none can be made (read-only media), no run can hold the journal
+    either, and the block goes on without one.
+    """
+    descriptor = _open_to_share(Path(f"{journal}.lock"))
+    if descriptor is None:
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise JournalBusy(busy(_read_note(descriptor) or "another process")) from None
+        yield
+    finally:
+        os.close(descriptor)  # releases the shared lock
+
+
+def _open_to_share(path: Path) -> int | None:
+    """The lock file to share, opened read-only (made 0600 as a run makes it, if missing)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        try:
+            descriptor = os.open(path, _OPEN_FLAGS, 0o600)
+        except FileNotFoundError:
+            return None  # the journal's folder went away: no run can lock it there either
+        except OSError as exc:
+            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                return None
+            raise JournalError(_refusal(path, exc)) from None
+    except OSError as exc:
+        raise JournalError(_refusal(path, exc)) from None
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise JournalError(
+            f"{path} is not a regular file; bulkpatch will not use it as a lock file"
+        )
+    return descriptor
 
 
 def holder(journal: Path) -> str | None:
