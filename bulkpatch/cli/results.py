@@ -13,6 +13,7 @@ import click
 
 from bulkpatch.cli.common import (
     EXIT_OK,
+    ReportsInJson,
     common_options,
     exits_cleanly,
     file_path,
@@ -64,7 +65,12 @@ def _journal_path(path: Path) -> Path:
     )
 
 
-@main.command()
+def _usage_error_json(message: str) -> None:
+    """status's JSON document of a command line click refused: no journal read, ``error``."""
+    click.echo(json.dumps(_UNKNOWN | {"error": message}, indent=2))
+
+
+@main.command(cls=ReportsInJson, usage_error_json=_usage_error_json)
 @journal_argument
 @text_or_json
 @common_options
