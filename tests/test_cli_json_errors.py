@@ -170,7 +170,7 @@ def test_plan_reports_a_held_journal_in_json(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--journal", "."], "Is a directory"),
+        (["--journal", "."], "cannot use the journal .: it is a folder"),
         (["--config", "."], "config file"),
         (["--token-file", "missing.json"], "token file"),
     ],
@@ -314,3 +314,63 @@ def test_an_error_after_the_document_closed_adds_nothing_to_it(
     document = one_document(out)
     assert code == 2
     assert document["error"].startswith("1 of 2 rows has errors")
+
+
+#: Command lines click refuses before the command runs: (what, arguments after JOB, message).
+USAGE_ERRORS = [
+    ("an unknown option", ["--bogus"], "No such option '--bogus'"),
+    ("a missing argument", [], "Missing argument"),
+    ("a value not among the choices", ["--log-format", "loud"], "'loud' is not one of"),
+    ("an extra argument", ["extra"], "Got unexpected extra argument (extra)"),
+]
+
+
+def _error_document(command: str, folder: Path) -> dict[str, Any]:
+    """The command's JSON document for a file that is not there (its keys are the contract)."""
+    missing = str(folder / "missing.csv")
+    remote = ["--base-url", NOWHERE] if command == "plan" else []
+    return one_document(invoke(command, missing, "--format", "json", *remote)[1])
+
+
+@pytest.mark.parametrize("command", ["validate", "plan", "status"])
+@pytest.mark.parametrize(
+    ("what", "args", "message"), USAGE_ERRORS, ids=[u[0] for u in USAGE_ERRORS]
+)
+@pytest.mark.parametrize("spelling", [["--format", "json"], ["--format=json"]])
+def test_a_command_line_click_refuses_is_one_json_document(
+    tmp_path: Path, command: str, what: str, args: list[str], message: str, spelling: list[str]
+) -> None:
+    """With --format json, click's own usage errors also print the command's JSON document on
+    stdout (the keys of its other error documents, `error` click's message), exit 2; stderr
+    keeps click's usage text (stdout was empty)."""
+    job = [] if what == "a missing argument" else [str(tmp_path / "job.csv")]
+    code, out, err = invoke(command, *spelling, *job, *args)
+    document = one_document(out)
+    assert code == 2
+    assert message in document["error"]
+    assert document["error"] in err
+    assert "Usage: " in err
+    assert set(document) == set(_error_document(command, tmp_path))
+    assert [key for key, value in document.items() if value and key != "rows"] == ["error"]
+
+
+@pytest.mark.parametrize("command", ["validate", "plan", "status"])
+@pytest.mark.parametrize(
+    "formats", [[], ["--format", "text"], ["--format", "json", "--format", "text"]]
+)
+def test_a_usage_error_without_format_json_is_clicks_alone(
+    command: str, formats: list[str]
+) -> None:
+    """Without --format json (or with a later --format text), a usage error is click's usage
+    text on stderr alone, nothing on stdout, exit 2, as before."""
+    code, out, err = invoke(command, "job.csv", "--bogus", *formats)
+    assert code == 2
+    assert out == ""
+    assert "No such option '--bogus'" in err
+
+
+def test_a_json_lookalike_after_a_double_dash_is_not_format_json() -> None:
+    """`--format json` after `--` is arguments, not the option: click's text alone."""
+    code, out, _ = invoke("status", "--bogus", "--", "--format", "json")
+    assert code == 2
+    assert out == ""

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +30,8 @@ from bulkpatch.cli import plan as plan_cli
 from bulkpatch.journal import Journal, RowStatus
 from bulkpatch.model.diff import decode_values
 from bulkpatch.sandbox.process import SandboxProcess
+from bulkpatch.workflows import undo as undo_workflow
+from bulkpatch.workflows.undo import Inverse
 
 TOKEN = "plan-admin-token"
 NOW = datetime.now(UTC)
@@ -583,6 +588,45 @@ def test_undo_waits_for_the_run_that_holds_the_journal(
     assert "is held by a run right now" in err
     assert not (tmp_path / "job.undo.csv").exists()
     assert cli(site, "undo", str(job))[0] == 0
+
+
+def test_a_run_started_while_undo_reads_the_journal_is_refused(
+    site: SandboxProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run started (another process) while undo reads the journal, before the inverse job is
+    written, is refused, exit 3, naming the undo: it took the journal and moved its rows under
+    the undo's reading. Once the undo has ended, the run goes."""
+    job = write_job(tmp_path / "job.csv", [{"meetingId": IDS[5], "title": "Read"}])
+    assert cli(site, "run", str(job))[0] == 0
+    runs: list[subprocess.CompletedProcess[str]] = []
+    reading = undo_workflow.inverse_of
+
+    def run_meanwhile(journal: Journal, now: datetime) -> Inverse:
+        runs.append(run_in_process_of_its_own(site, job))
+        return reading(journal, now)
+
+    monkeypatch.setattr("bulkpatch.cli.undo.inverse_of", run_meanwhile)
+    code, out, err = cli(site, "undo", str(job))
+    assert code == 0, out + err
+    assert (tmp_path / "job.undo.csv").exists()
+    [meanwhile] = runs
+    assert meanwhile.returncode == 3, meanwhile.stderr
+    assert "is in use by an undo reading it" in meanwhile.stderr
+    assert run_in_process_of_its_own(site, job).returncode == 0
+
+
+def run_in_process_of_its_own(
+    sandbox: SandboxProcess, job: Path
+) -> subprocess.CompletedProcess[str]:
+    """`bulkpatch run JOB` in another process (a lock held in this one is another holder)."""
+    return subprocess.run(
+        [sys.executable, "-m", "bulkpatch", "run", str(job), "--base-url", sandbox.api_url],
+        env={**os.environ, "WEBEX_ACCESS_TOKEN": TOKEN},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize(

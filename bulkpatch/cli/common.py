@@ -50,6 +50,50 @@ def main() -> None:
     """
 
 
+class ReportsInJson(click.Command):
+    """A command with ``--format json`` whose report covers click's own usage errors too.
+
+    click parses the command line before the command runs: an unknown option, a missing
+    argument or a value not among the choices ends it there, with usage text on stderr. Given
+    ``--format json`` on that line, stdout then gets the command's JSON document as well, every
+    key null but ``error`` (click's message); stderr and exit 2 stay click's. The document
+    comes from ``usage_error_json``, the command's own writer of an error document.
+    """
+
+    def __init__(self, *args: Any, usage_error_json: Callable[[str], None], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.usage_error_json = usage_error_json
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        given = list(args)  # click's parser consumes the list it is handed
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as error:
+            if asks_for_json(given):
+                with reader_may_leave():
+                    self.usage_error_json(error.format_message())
+            raise
+
+
+def asks_for_json(args: list[str]) -> bool:
+    """Whether a command line gives ``--format json`` (its last ``--format``, as click reads)."""
+    wanted = None
+    for index, arg in enumerate(args):
+        if arg == "--":  # what follows is arguments, never options
+            break
+        if arg == "--format" and index + 1 < len(args):
+            wanted = args[index + 1]
+        elif arg.startswith("--format="):
+            wanted = arg.partition("=")[2]
+    return wanted == "json"
+
+
 def file_path() -> click.Path:
     """A file's path that click leaves unchecked: the command that opens it says what is wrong.
 

@@ -18,6 +18,7 @@ from bulkpatch.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     ErrorReport,
+    ReportsInJson,
     command_path,
     common_options,
     exits_cleanly,
@@ -49,7 +50,12 @@ from bulkpatch.workflows.plan import CLASSES, PlanReport, RowPlan, plan_job
 from bulkpatch.workflows.run import journal_path_for
 
 
-@main.command("plan")
+def _usage_error_json(message: str) -> None:
+    """plan's JSON document of a command line click refused: no row, ``error`` says why."""
+    _Json().fail({"error": message}, click.UsageError(message))
+
+
+@main.command("plan", cls=ReportsInJson, usage_error_json=_usage_error_json)
 @click.argument("job", type=file_path())
 @click.option(
     "--journal",

@@ -13,6 +13,7 @@ import click
 
 from bulkpatch.cli.common import (
     EXIT_OK,
+    ReportsInJson,
     common_options,
     exits_cleanly,
     file_path,
@@ -31,7 +32,7 @@ from bulkpatch.export import (
     write_results,
 )
 from bulkpatch.journal import RARE, STATUSES, Journal, RowStatus, RunRecord, default_journal_path
-from bulkpatch.journal.files import looks_like_sqlite
+from bulkpatch.journal.files import looks_like_sqlite, not_a_file
 from bulkpatch.redact import printable
 
 journal_argument = click.argument("journal", type=file_path())
@@ -47,16 +48,29 @@ def _journal_path(path: Path) -> Path:
     """JOURNAL as given, or the journal of a job file (the real run's, else the sandbox's)."""
     if path.suffix.lower() not in _JOB_SUFFIXES or (path.is_file() and looks_like_sqlite(path)):
         return path
-    for candidate in (default_journal_path(path), default_journal_path(path, sandbox=True)):
+    candidates = (default_journal_path(path), default_journal_path(path, sandbox=True))
+    for candidate in candidates:
         if candidate.is_file():
             return candidate
+    for candidate in candidates:
+        there = not_a_file(candidate)
+        if there != "nothing":  # something stands there that is no journal: say what
+            raise JournalError(
+                f"{path} is a job file, and its journal path {candidate} holds no journal: "
+                f"it is {there}; move that aside, or name the journal to read"
+            )
     raise JournalError(
         f"{path} is a job file, and neither {default_journal_path(path)} nor "
         f"{default_journal_path(path, sandbox=True)} exists: has it been run yet?"
     )
 
 
-@main.command()
+def _usage_error_json(message: str) -> None:
+    """status's JSON document of a command line click refused: no journal read, ``error``."""
+    click.echo(json.dumps(_UNKNOWN | {"error": message}, indent=2))
+
+
+@main.command(cls=ReportsInJson, usage_error_json=_usage_error_json)
 @journal_argument
 @text_or_json
 @common_options

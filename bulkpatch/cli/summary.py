@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from structlog.typing import FilteringBoundLogger
 
 from bulkpatch.cli.common import (
@@ -79,17 +81,34 @@ def summarise(
     )
     found = report.pacing.get("rateFound")
     if found:
-        held = report.pacing.get("heldSeconds", 0)
-        # Without a 429 there is no limit to speak of, only the pace the climb reached.
-        what = (
-            "found for the token"
-            if report.pacing.get("throttleEpisodes")
-            else "reached, no limit met"
-        )
-        say(f"  pace      {found:g}/s {what}, {held:g} s held by Retry-After")
+        say(f"  pace      {pace_line(report.pacing, found)}")
     say(f"  journal   {shown_path(report.journal)}")
     say(f"  next      {_next_step(report, command)}")
     return code
+
+
+def pace_line(pacing: dict[str, Any], found: float) -> str:
+    """The rate, whose 429 found the limit (this run's, another run's on the token, none), and
+    the seconds the shared Retry-After held every lane (``heldSeconds``).
+
+    A run beside one the API refused is held by that run's Retry-After without a 429 of its
+    own: the limit was met, by the other run. A held run alone was held by a pause an earlier
+    run was given (read from the journal or the token's state file).
+    """
+    held = pacing.get("heldSeconds") or 0
+    shared = (pacing.get("participants") or 1) > 1
+    if pacing.get("throttleEpisodes"):
+        return f"{found:g}/s found for the token, {held:g} s held by Retry-After"
+    if held and shared:
+        return (
+            f"{found:g}/s, the limit another run on this token found; "
+            f"{held:g} s held by that run's Retry-After"
+        )
+    if held:
+        return f"{found:g}/s reached; {held:g} s held by a Retry-After an earlier run was given"
+    # Without a 429 there is no limit to speak of, only the pace the climb reached.
+    together = " by the runs on this token together" if shared else ""
+    return f"{found:g}/s reached{together}, no limit met, 0 s held by Retry-After"
 
 
 def _next_step(report: RunReport, command: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -42,8 +43,8 @@ from bulkpatch.workflows.undo import (
     choose_output,
     inverse_of,
     inverse_text,
-    refuse_if_held,
     reverted_meetings,
+    runs_kept_off,
     write_inverse,
 )
 
@@ -99,10 +100,14 @@ def undo_command(
     log: FilteringBoundLogger = structlog.get_logger("bulkpatch")
     with open_journal(journal) as opened:
         source = opened.path
-    # --run holds the run's journal throughout: no run of the job can interleave with its undo.
-    with Journal.open_for_run(source) if run_it else Journal.open_read_only(source) as original:
-        if not run_it:  # with --run this undo holds it itself
-            refuse_if_held(original, source)
+    # No run of the job can interleave with its undo: --run holds the run's journal itself
+    # throughout; without it, a hold shared with readers keeps runs off until the file is written.
+    with contextlib.ExitStack() as held:
+        if not run_it:
+            held.enter_context(runs_kept_off(source))
+        original = held.enter_context(
+            Journal.open_for_run(source) if run_it else Journal.open_read_only(source)
+        )
         inverse = inverse_of(original, datetime.now(UTC))
         if not inverse.rows:
             _describe(inverse, None, ready=False)

@@ -16,6 +16,7 @@ from bulkpatch.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     ErrorReport,
+    ReportsInJson,
     common_options,
     exits_cleanly,
     file_path,
@@ -70,7 +71,12 @@ delimiter_option = click.option(
 )
 
 
-@main.command()
+def _usage_error_json(message: str) -> None:
+    """validate's JSON report of a command line click refused: no job read, ``error`` says why."""
+    render_json_error(None, message, None, errors_only=False)
+
+
+@main.command(cls=ReportsInJson, usage_error_json=_usage_error_json)
 @click.argument("job", type=file_path())
 @click.option("--site", "site_path", type=file_path(), help=_SITE_HELP)  # read in the command
 @text_or_json
@@ -249,7 +255,7 @@ def _close_findings(error: str | None) -> None:
 
 
 def render_json_error(
-    job: Path, message: str, error: JobFileError | None, errors_only: bool
+    job: Path | None, message: str, error: JobFileError | None, errors_only: bool
 ) -> None:
     """The JSON report of a job that could not be validated: the report's keys, no counts.
 
@@ -258,7 +264,7 @@ def render_json_error(
     field, rule) as a row's error would be placed.
     """
     try:
-        fmt: str | None = job_format(job).value
+        fmt: str | None = job_format(job).value if job is not None else None
     except JobFileError:
         fmt = None  # the name itself is what is wrong
     findings = []
@@ -267,7 +273,7 @@ def render_json_error(
         # line null: the file as a whole (it could not be opened, or its name is wrong)
         findings.append(_finding_json(finding) | {"line": error.line or None})
     report = {
-        "file": str(job),
+        "file": str(job) if job is not None else None,
         "format": fmt,
         "rows": None,
         "valid": None,

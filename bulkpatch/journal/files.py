@@ -14,6 +14,7 @@ import fcntl
 import os
 import socket
 import stat
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -88,9 +89,57 @@ def wal_holds_data(journal: Path) -> bool:
 
 
 def looks_like_sqlite(path: Path) -> bool:
-    """Whether the file starts as every SQLite database does (read without changing anything)."""
-    with path.open("rb") as handle:
-        return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    """Whether the file starts as every SQLite database does (read without changing anything).
+
+    Opened without blocking, and only a regular file is read: a named pipe put in its place
+    is no database, and must not hang the command waiting for a writer.
+    """
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return False
+        return os.pread(descriptor, len(SQLITE_HEADER), 0) == SQLITE_HEADER
+    finally:
+        os.close(descriptor)
+
+
+def not_a_file(path: Path) -> str | None:
+    """What stands at ``path`` when no regular file does (through links), in words; else None.
+
+    ``stat`` alone, nothing is opened: a named pipe is described, never read. A symbolic link
+    is named with what it leads to (``a symbolic link to d, which is a folder``).
+    """
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        if path.is_symlink():
+            return f"a symbolic link to {path.readlink()}, which does not exist"
+        return "nothing"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop"
+        return f"a path that cannot be read ({exc.strerror})"
+    what = _kind(mode)
+    if what is None:
+        return None
+    if path.is_symlink():
+        return f"a symbolic link to {path.readlink()}, which is {what}"
+    return what
+
+
+def _kind(mode: int) -> str | None:
+    """A file's type in words, None for a regular file."""
+    kinds = (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    )
+    for test, words in kinds:
+        if test(mode):
+            return words
+    return None if stat.S_ISREG(mode) else "not a regular file"
 
 
 def cut_short(path: Path) -> str:
@@ -145,7 +194,7 @@ class JournalLock:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = _read_note(descriptor) or "another process"
+            holder = _busy_with(descriptor)
             os.close(descriptor)
             raise JournalBusy(
                 f"the journal {journal} is in use by {holder}; wait for that run to end or stop "
@@ -168,14 +217,74 @@ class JournalLock:
         self._descriptor = None
 
 
+def _busy_with(descriptor: int) -> str:
+    """Who holds a lock this process could not take: a run (its note), or readers sharing it."""
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return _read_note(descriptor) or "another process"
+    # Shared, so no run holds it: a note left there is a killed run's, not the holder's.
+    fcntl.flock(descriptor, fcntl.LOCK_UN)
+    return "an undo reading it (another process)"
+
+
+@contextlib.contextmanager
+def held_shared(journal: Path, busy: Callable[[str], str]) -> Iterator[None]:
+    """Keep runs off the journal at its real path ``journal`` while the block reads it.
+
+    A shared ``flock`` on the run's lock file: a run takes it exclusively and without waiting,
+    so one starting meanwhile is refused (:class:`JournalBusy`, exit 3), and a run holding it
+    now refuses this block (``JournalBusy(busy(holder))``). Readers share it with one another.
+    Where no lock file is and none can be made (read-only media), no run can hold the journal
+    either, and the block goes on without one.
+    """
+    descriptor = _open_to_share(Path(f"{journal}.lock"))
+    if descriptor is None:
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise JournalBusy(busy(_read_note(descriptor) or "another process")) from None
+        yield
+    finally:
+        os.close(descriptor)  # releases the shared lock
+
+
+def _open_to_share(path: Path) -> int | None:
+    """The lock file to share, opened read-only (made 0600 as a run makes it, if missing)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        try:
+            descriptor = os.open(path, _OPEN_FLAGS, 0o600)
+        except FileNotFoundError:
+            return None  # the journal's folder went away: no run can lock it there either
+        except OSError as exc:
+            if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                return None
+            raise JournalError(_refusal(path, exc)) from None
+    except OSError as exc:
+        raise JournalError(_refusal(path, exc)) from None
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        raise JournalError(
+            f"{path} is not a regular file; bulkpatch will not use it as a lock file"
+        )
+    return descriptor
+
+
 def holder(journal: Path) -> str | None:
     """Who holds the journal right now, if a run does (read-only: takes no lock, makes no file)."""
     path = Path(f"{journal}.lock")
-    try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:  # O_NONBLOCK: a named pipe in the lock file's place must not hang status
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError:
         return None
     try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return None  # no run locks anything but a regular file
         try:
             fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:

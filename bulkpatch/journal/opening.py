@@ -68,6 +68,9 @@ def connect_read_only(path: Path) -> sqlite3.Connection:
 
 def check_is_journal(real: Path, shown: Path) -> None:
     """Refuse a file that is not a bulkpatch journal, without changing a byte of it."""
+    there = files.not_a_file(real)
+    if there is not None:  # a folder, a named pipe...: said as such, never opened
+        raise JournalError(f"cannot use the journal {shown}: it is {there}")
     try:
         if not files.looks_like_sqlite(real):
             raise JournalError(foreign(shown, None))

@@ -117,12 +117,19 @@ class Journal(Binding, Reports):
     @classmethod
     def open_read_only(cls, path: Path) -> Self:
         """Open a journal to read it: no lock, no change to the file, any known version."""
-        if not path.is_file():
+        there = files.not_a_file(path)
+        if there == "nothing":
             raise JournalError(f"no journal at {path}")
-        check_is_journal(path, path)
-        db = connect(path, path, read_only=True)
+        if there is not None:
+            raise JournalError(f"no journal at {path}: it is {there}; give the journal file's path")
+        # A link is named with its target: the file refused is not the one the name suggests.
+        shown = (
+            Path(f"{path} (a symbolic link to {path.readlink()})") if path.is_symlink() else path
+        )
+        check_is_journal(path, shown)
+        db = connect(path, shown, read_only=True)
         try:
-            check_integrity(db, path)
+            check_integrity(db, shown)
             version = version_of(db)
             if version is not None and 0 < version < SCHEMA_VERSION:
                 db = upgraded_copy(db, version)

@@ -10,9 +10,11 @@ is listed. Run with the drift guard, a meeting that no longer holds what bulkpat
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import count
@@ -20,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from bulkpatch.config import SANDBOX_TARGET
-from bulkpatch.errors import JobFileError, JournalBusy, JournalError, OutputError
+from bulkpatch.errors import JobFileError, JournalError, OutputError
 from bulkpatch.export import atomic_output, check_output
 from bulkpatch.jobfile import JobFormat, job_format
 from bulkpatch.jobwriter import OutRow, nest, write_rows
 from bulkpatch.journal import Journal, RowStatus, UndoRow, default_journal_path, file_hash
+from bulkpatch.journal.files import held_shared
 from bulkpatch.model import MASK, NULLABLE_FIELDS, JobRow, Severity, check_row, is_secret
 from bulkpatch.model.diff import ABSENT, decode_values, leaves
 from bulkpatch.model.relative import with_resolved
@@ -172,12 +175,20 @@ def reverted_meetings(undo_journal: Journal) -> list[str] | None:
     return [row.meeting_id for status in done for row in undo_journal.rows(status)]
 
 
-def refuse_if_held(journal: Journal, path: Path) -> None:
-    """Refuse a journal a run holds right now: its rows still move, so whatever undo read of
-    it would be of half the run."""
-    holder = journal.holder()
-    if holder:
-        raise JournalBusy(f"{path} is held by a run right now ({holder}); undo after it ends")
+@contextlib.contextmanager
+def runs_kept_off(path: Path) -> Iterator[None]:
+    """No run holds the journal at ``path`` while the block reads it and writes the undo file.
+
+    A run holding it now is refused here: its rows still move, so whatever undo read of it
+    would be of half the run. A run starting meanwhile is refused by its own lock (exit 3),
+    as beside another run: the hold is shared, taken before the journal is opened, kept until
+    the block ends. (A check, then the reading, let a run start in between.)
+    """
+    real = Path(os.path.realpath(path))
+    with held_shared(
+        real, lambda holder: f"{path} is held by a run right now ({holder}); undo after it ends"
+    ):
+        yield
 
 
 def _used_up(output: Path) -> bool:
@@ -185,8 +196,7 @@ def _used_up(output: Path) -> bool:
     journal_path = default_journal_path(output)
     if not journal_path.is_file():
         return False
-    with Journal.open_read_only(journal_path) as journal:
-        refuse_if_held(journal, journal_path)
+    with runs_kept_off(journal_path), Journal.open_read_only(journal_path) as journal:
         finished = not journal.counts()[RowStatus.PENDING] and bool(journal.runs())
         return finished and journal.meta.get("job_hash") == file_hash(output)
 
