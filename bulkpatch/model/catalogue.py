@@ -248,6 +248,15 @@ RULES: tuple[Rule, ...] = (
         "Meeting series recurrence rule (conforming with RFC 2445)",
     ),
     _R(
+        "never_occurs",
+        "recurrence",
+        "error",
+        _400,
+        "(a rule of the right form with no occurrence at all: an UNTIL before the row's start, "
+        "BYDAY=6MO or -6MO in a monthly rule, BYMONTHDAY=30 in February or 31 in 30-day months; "
+        "decided from the parts, never by searching for an occurrence)",
+    ),
+    _R(
         "first_only",
         "recurrence (monthly, yearly)",
         "warning",

@@ -17,7 +17,13 @@ from dateutil.relativedelta import relativedelta
 from bulkpatch.model.iso8601 import calendar_problem as calendar_problem
 from bulkpatch.model.iso8601 import parse_iso8601 as parse_iso8601
 from bulkpatch.model.iso8601 import utc_offset_problem, without_offset
-from bulkpatch.model.recurrence import SERIES_YEARS_CAP, bend, expand, rule_parts
+from bulkpatch.model.recurrence import (
+    SERIES_YEARS_CAP,
+    bend,
+    expand,
+    never_occurs,
+    rule_parts,
+)
 from bulkpatch.model.rrule_syntax import UNTIL_FORM, rrule_problem
 
 MIN_DURATION = timedelta(minutes=10)
@@ -278,6 +284,10 @@ def check_rrule(text: str, now: datetime, report: Reporter, start: datetime | No
             report.error("recurrence", "impossible_datetime", message, text)
         else:
             report.error("recurrence", "rrule", f"recurrence is not a valid RRULE: {exc}", text)
+        return
+    never = never_occurs(parts, start)
+    if never is not None:
+        report.error("recurrence", "never_occurs", never, text)
         return
     bent = bend(text, now, start or now)
     for name in bent.first_only:
