@@ -54,6 +54,15 @@ RULES: tuple[Rule, ...] = (
         "that does not exist it names no occurrence)",
     ),
     _R(
+        "occurrence_id_form",
+        "meetingId",
+        "warning",
+        "404 (the store never holds such an id)",
+        "(an id shaped like an occurrence's, <seriesId>_<stamp>, whose stamp is not "
+        "YYYYMMDDTHHMMSSZ: no Z, a 7- or 9-digit date, a lower-case t or z, dashes or colons; "
+        "an occurrence id is its series' id and its start in UTC)",
+    ),
+    _R(
         "no_changes",
         "(row)",
         "error",
