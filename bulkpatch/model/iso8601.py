@@ -132,7 +132,7 @@ _ANY_FORM = re.compile(
 
 def form_problem(text: str) -> str | None:
     """How an ISO 8601 date and time is written other than in the extended calendar form, with
-    the text to write instead ("is written as a week date (2027-W05-3): write 2027-02-03T10:00Z");
+    the text to write ("is written as a week date (2027-W05-3): write 2027-02-03T10:00:00Z");
     None when it is in that form, or is no ISO 8601 date and time at all.
     """
     match = _ANY_FORM.fullmatch(text.strip())
