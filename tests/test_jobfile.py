@@ -618,3 +618,48 @@ def test_the_short_path_reads_rows_as_the_careful_one(
     layout = _read_header(["meetingId", *columns], "job", ",")
     record = [meeting_id, *cells]
     assert csv_row(2, record, layout) == _careful_row(2, record, layout)
+
+
+@pytest.mark.parametrize(
+    ("raw", "found"),
+    [
+        (
+            '{"meetingId": "m1", "title": "a"}\n'.encode("utf-8-sig")
+            + '{"meetingId": "m2", "title": "b"}\n'.encode("utf-8-sig"),
+            [
+                (
+                    2,
+                    "line 2 starts with a byte order mark (U+FEFF), which begins a file, not a "
+                    "line: were files joined together? Delete the mark (join files without their "
+                    "marks) and validate again",
+                )
+            ],
+        ),
+        (
+            '{"meetingId": "m1", "title": "a"}\n'.encode("utf-8-sig").replace(
+                b"{", b"\xef\xbb\xbf{"
+            ),
+            [
+                (
+                    1,
+                    "the file starts with two byte order marks (U+FEFF); delete one and validate again",
+                )
+            ],
+        ),
+    ],
+    ids=["joined files", "two marks"],
+)
+def test_a_jsonl_line_starting_with_a_byte_order_mark_is_named(
+    tmp_path: Path, raw: bytes, found: list[tuple[int, str]]
+) -> None:
+    """A byte order mark the reader did not take away (a second file's, joined on) is named as
+    one, not given JSON's "Expecting value"; the other rows are read."""
+    path = tmp_path / "job.jsonl"
+    path.write_bytes(raw)
+    with open_job(path) as lines:
+        rows = list(read_rows(lines, JobFormat.JSONL, str(path)))
+    problems = [item for item in rows if isinstance(item, RowProblem)]
+    assert [(p.line, f.rule, f.message) for p in problems for f in p.findings] == [
+        (line, "encoding", message) for line, message in found
+    ]
+    assert len(rows) - len(problems) == len(raw.splitlines()) - len(found)

@@ -405,7 +405,6 @@ VALID: list[tuple[str, str, dict[str, Any]]] = [
     ("three tags", SERIES, {"integrationTags": ["a", "b", "x" * 64]}),
     ("opacity bounds", SERIES, {"visualWatermarkOpacity": 5, "enabledVisualWatermark": True}),
     ("rrule weekly", SERIES, {"recurrence": "FREQ=WEEKLY;INTERVAL=1;BYDAY=MO,WE"}),
-    ("rrule prefix", SERIES, {"recurrence": "RRULE:FREQ=DAILY;COUNT=5"}),
     (
         "live stream",
         SERIES,
@@ -854,7 +853,7 @@ def test_a_malformed_rrule_part_is_named_with_its_form(rule: str, says: str, now
     "rule",
     [
         "freq=weekly;byday=mo,we",
-        "RRULE:FREQ=DAILY;COUNT=5;",
+        "FREQ=DAILY;COUNT=5;",
         "FREQ=MONTHLY;BYDAY=-1FR;UNTIL=20270228",
         "FREQ=MONTHLY;BYSETPOS=-1;BYDAY=FR;WKST=SU",
         "FREQ=MONTHLY;BYMONTHDAY=-1;INTERVAL=2",

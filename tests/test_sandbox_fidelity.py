@@ -449,3 +449,28 @@ async def test_the_reference_example_request_fails_as_written(reference_example:
     assert status == 400
     assert "start is in the past" in reasons
     assert "integrationTags can be updated for a meetingSeries" in reasons
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({"recurrence": "RRULE:FREQ=WEEKLY;BYDAY=MO"}, "drop the prefix"),
+        ({"recurrence": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"}, "February has at most 29 days"),
+        ({"recurrence": "FREQ=WEEKLY;UNTIL=20200101T000000Z"}, "is before the series' start"),
+        (
+            {"start": "2030-W05-3T10:00:00Z", "end": "2030-01-30T11:00:00Z"},
+            "write 2030-01-30T10:00:00Z",
+        ),
+    ],
+    ids=["rrule prefix", "february 30", "until before the meeting's start", "week date"],
+)
+async def test_the_sandbox_refuses_what_validate_refuses(site: Any, body: Json, says: str) -> None:
+    """A recurrence with iCalendar's prefix or with no occurrence, and a time in another form
+    than the extended one, are refused by the sandbox too (400, nothing applied); a rule that
+    ends before the meeting's own start also when the body gives no start, as a server knows it."""
+    sandbox, session = site
+    meeting_id = plain(sandbox, recurring=True)
+    before = await get(session, meeting_id)
+    status, error = await patch(session, meeting_id, body)
+    assert (status, says in error.get("message", "")) == (400, True), error
+    assert await get(session, meeting_id) == before

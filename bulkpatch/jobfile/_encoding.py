@@ -20,6 +20,8 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "UTF-16"),
     (codecs.BOM_UTF16_BE, "UTF-16"),
 )
+#: The byte order mark as text: what UTF-8 "with BOM" (Excel's CSV UTF-8, Notepad) starts with.
+BOM = "\ufeff"
 #: Characters shown on each side of the first byte that is not UTF-8.
 _AROUND = 20
 
@@ -55,6 +57,18 @@ def wide_file_message(name: str, csv: bool) -> str:
     if csv and name == "UTF-16":
         why += ', and Excel\'s "Unicode Text" is UTF-16'
     return f"this file is {name}; {how}: {why}"
+
+
+def joined_bom_message(line: int) -> str:
+    """Why a line that starts with a byte order mark the reader left (the file's own is taken
+    away) is no row: the mark of a second file joined on, or a second mark; and what to do."""
+    if line == 1:
+        return "the file starts with two byte order marks (U+FEFF); delete one and validate again"
+    return (
+        f"line {line} starts with a byte order mark (U+FEFF), which begins a file, not a line: "
+        "were files joined together? Delete the mark (join files without their marks) and "
+        "validate again"
+    )
 
 
 def undecodable(text: str, what: str, *, csv: bool, reveal: bool) -> str:

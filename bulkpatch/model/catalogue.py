@@ -54,6 +54,15 @@ RULES: tuple[Rule, ...] = (
         "that does not exist it names no occurrence)",
     ),
     _R(
+        "occurrence_id_form",
+        "meetingId",
+        "warning",
+        "404 (the store never holds such an id)",
+        "(an id shaped like an occurrence's, <seriesId>_<stamp>, whose stamp is not "
+        "YYYYMMDDTHHMMSSZ: no Z, a 7- or 9-digit date, a lower-case t or z, dashes or colons; "
+        "an occurrence id is its series' id and its start in UTC)",
+    ),
+    _R(
         "no_changes",
         "(row)",
         "error",
@@ -138,6 +147,16 @@ RULES: tuple[Rule, ...] = (
     ),
     # --- times ---------------------------------------------------------------------------------
     _R("datetime_format", "start, end", "error", _400, "in any ISO 8601 compliant format"),
+    _R(
+        "iso8601_form",
+        "start, end",
+        "error",
+        _400,
+        "in any ISO 8601 compliant format (our decision: only the extended calendar form every "
+        "example of the reference uses, 2027-02-03T10:00:00Z, is sent; a week date 2027-W05-3, "
+        "an ordinal date 2027-034, the basic format 20270203T100000Z, a lower-case t or z and "
+        "the minus sign U+2212 are refused, naming the text to write)",
+    ),
     _R(
         "impossible_datetime",
         "start, end, recurrence (UNTIL)",
@@ -246,6 +265,15 @@ RULES: tuple[Rule, ...] = (
         "error",
         _400,
         "Meeting series recurrence rule (conforming with RFC 2445)",
+    ),
+    _R(
+        "never_occurs",
+        "recurrence",
+        "error",
+        _400,
+        "(a rule of the right form with no occurrence at all: an UNTIL before the row's start, "
+        "BYDAY=6MO or -6MO in a monthly rule, BYMONTHDAY=30 in February or 31 in 30-day months; "
+        "decided from the parts, never by searching for an occurrence)",
     ),
     _R(
         "first_only",

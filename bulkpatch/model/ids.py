@@ -10,6 +10,13 @@ from bulkpatch.model import timing
 
 #: ``<seriesId>_<YYYYMMDDTHHMMSSZ>``: the id of one scheduled occurrence of a series.
 OCCURRENCE_ID = re.compile(r"^(?P<series>[^_\s]+)_(?P<stamp>\d{8}T\d{6}Z)$")
+#: A series id and a suffix shaped like a start (digits, a T, more digits, perhaps a Z or an
+#: offset): what an occurrence id written by hand or copied from a calendar looks like.
+_OCCURRENCE_LIKE = re.compile(
+    r"(?P<series>[^_\s]+)_(?P<stamp>\d[\d:-]*[Tt]\d[\d:.]*(?:[Zz]|[+-]\d[\d:]*)?)"
+)
+#: A stamp that is the right one but for dashes, colons, case or the Z: the parts to join.
+_STAMP_NEARLY = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})T(\d{2}):?(\d{2}):?(\d{2})(Z?)")
 #: Unicode categories of characters nobody sees: format (BOM, zero-width), control, separators.
 _UNSEEN = frozenset({"Cf", "Cc", "Zs", "Zl", "Zp"})
 #: Printable ASCII but the space: what meeting ids are written in, and has none of the above.
@@ -69,3 +76,27 @@ def occurrence_stamp_problem(meeting_id: str) -> str | None:
             "pull or List Meetings gives it"
         )
     return None
+
+
+def occurrence_id_form_problem(meeting_id: str) -> str | None:
+    """Why an id shaped like a scheduled occurrence's is not one (no Z, a 7- or 9-digit date, a
+    lower-case t or z), with the id it may have meant; None for any other id.
+
+    Only an id with ``_`` pays for more than a look for it: a series id has none.
+    """
+    if "_" not in meeting_id or OCCURRENCE_ID.match(meeting_id) is not None:
+        return None
+    match = _OCCURRENCE_LIKE.fullmatch(meeting_id)
+    if match is None:
+        return None
+    nearly = _STAMP_NEARLY.fullmatch(match["stamp"].upper())
+    hint = ""
+    if nearly is not None:
+        meant = f"{match['series']}_{''.join(nearly.groups()[:3])}T{''.join(nearly.groups()[3:6])}Z"
+        hint = f"; did you mean {meant}?" if nearly[7] else f"; if its time is UTC, write {meant}"
+    return (
+        "meetingId looks like the id of a scheduled occurrence written wrongly: an occurrence id "
+        "is <seriesId>_<YYYYMMDDTHHMMSSZ>, the series id and the occurrence's start in UTC (as "
+        f"in ..._20261205T100000Z){hint}. As written it is sent as the id of a meeting, and the "
+        "API likely answers 404; copy the id as bulkpatch pull or List Meetings gives it"
+    )

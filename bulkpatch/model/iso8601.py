@@ -1,15 +1,17 @@
 """ISO 8601 date-times as people write them: parsed, or why one names no moment.
 
 A text that does not parse is looked at again to say what is wrong with it in the writer's
-terms: a day or time of day that does not exist (2027-02-30, 25:00), or a UTC offset no clock
-shows (+25:00, +05:60). Pure, and only ever paid for by a text that failed or has an offset.
+terms: a day or time of day that does not exist (2027-02-30, 25:00), a UTC offset no clock
+shows (+25:00, +05:60), or a form other than the extended calendar one (2027-W05-3, 2027-034,
+20270203T100000Z, a lower-case z, the minus sign U+2212), named with the text to write instead.
+Pure, and only ever paid for by a text that failed, has an offset, or is read the first time.
 """
 
 from __future__ import annotations
 
 import re
-from calendar import monthrange
-from datetime import datetime
+from calendar import isleap, monthrange
+from datetime import date, datetime, timedelta
 
 #: The widest UTC offset taken either way, in minutes. The clocks furthest from UTC show +14:00
 #: (Kiribati's Line Islands) and -12:00; Python reads up to +-23:59, but past 14:00 an offset is a
@@ -110,3 +112,78 @@ def utc_offset_problem(text: str) -> str | None:
 def without_offset(text: str) -> str:
     """The date-time with its offset, if it has one, made +00:00 (to read the rest alone)."""
     return _OFFSET.sub("+00:00", text.strip())
+
+
+#: ISO 8601's extended calendar form, which every example of the API reference uses: the date
+#: with dashes, the time with colons (hours alone too), a fraction only after the seconds, then
+#: the end or an offset. Python reads more (week dates, the basic format, 10,5 as 10:00:00.5).
+EXTENDED = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}(?::\d{2}(?::\d{2}(?:[.,]\d+)?)?)?(?=$|[Z+-])")
+#: Every ISO 8601 date and time a person may write: a calendar (2027-02-03), week (2027-W05-3)
+#: or ordinal (2027-034) date, basic or extended, then a time, then Z or an offset, the minus
+#: sign U+2212 and lower-case t and z included.
+_ANY_FORM = re.compile(
+    r"(?P<year>\d{4})(?P<dash>-?)(?:W(?P<week>\d{2})(?P=dash)(?P<weekday>\d)"
+    r"|(?P<month>\d{2})(?P=dash)(?P<day>\d{2})|(?P<yday>\d{3}))"
+    r"(?P<t>[Tt ])(?P<time>(?P<hour>\d{2})(?::?(?P<minute>\d{2})(?::?(?P<second>\d{2})"
+    r"(?P<fraction>[.,]\d+)?)?)?)"
+    r"(?P<offset>[Zz]|(?P<sign>[+\-\u2212])(?P<off_hours>\d{2})(?::?(?P<off_minutes>\d{2}))?)?"
+)
+
+
+def form_problem(text: str) -> str | None:
+    """How an ISO 8601 date and time is written other than in the extended calendar form, with
+    the text to write ("is written as a week date (2027-W05-3): write 2027-02-03T10:00:00Z");
+    None when it is in that form, or is no ISO 8601 date and time at all.
+    """
+    match = _ANY_FORM.fullmatch(text.strip())
+    if match is None:
+        return None
+    ways = []
+    written = match.string[: match.start("t")]
+    if match["week"] is not None:
+        ways.append(f"as a week date ({written})")
+    elif match["yday"] is not None:
+        ways.append(f"as an ordinal date ({written}, day {int(match['yday'])} of {match['year']})")
+    if (match["month"] is not None and not match["dash"]) or (
+        match["minute"] is not None and ":" not in match["time"]
+    ):
+        ways.append("in ISO 8601's basic format (no dashes or colons)")
+    ways += [
+        f"with a lower-case {letter}" for letter in "tz" if letter in (match["t"], match["offset"])
+    ]
+    if match["sign"] == "\u2212":
+        ways.append("with the minus sign U+2212 in its offset (write the ASCII '-')")
+    if not ways:
+        return None
+    day = _calendar_day(match)
+    shown = " and ".join([", ".join(ways[:-1]), ways[-1]] if len(ways) > 1 else ways)
+    if day is None:
+        return (
+            f"is written {shown}: write a calendar date and time such as 2027-02-03T10:00:00Z "
+            "(YYYY-MM-DD, T, HH:MM:SS, then Z or an offset)"
+        )
+    time = ":".join(part or "00" for part in (match["hour"], match["minute"], match["second"]))
+    time += match["fraction"] or ""
+    offset = match["offset"] or ""
+    if offset in {"Z", "z"}:
+        offset = "Z"
+    elif offset:
+        sign = "-" if match["sign"] in {"-", "\u2212"} else "+"
+        offset = f"{sign}{match['off_hours']}:{match['off_minutes'] or '00'}"
+    return f"is written {shown}: write {day.isoformat()}T{time}{offset}"
+
+
+def _calendar_day(match: re.Match[str]) -> date | None:
+    """The calendar day of an :data:`_ANY_FORM` match, or None if it names none."""
+    year = int(match["year"])
+    try:
+        if match["week"] is not None:
+            return date.fromisocalendar(year, int(match["week"]), int(match["weekday"]))
+        if match["yday"] is not None:
+            yday = int(match["yday"])
+            if not 1 <= yday <= 365 + isleap(year):
+                return None
+            return date(year, 1, 1) + timedelta(days=yday - 1)
+        return date(year, int(match["month"]), int(match["day"]))
+    except ValueError:
+        return None

@@ -136,6 +136,95 @@ def overlaps(
     return found is not None and found < high
 
 
+#: The most days each month has (February's 29: in a leap year), and the months' names.
+_MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_MONTHS = "January February March April May June July August September October November December"
+_DAY_NAMES = {"MO": "Monday", "TU": "Tuesday", "WE": "Wednesday", "TH": "Thursday"}
+_DAY_NAMES |= {"FR": "Friday", "SA": "Saturday", "SU": "Sunday"}
+#: The most of one weekday a month has: a numbered BYDAY past it (6MO, -6MO) never falls.
+_MOST_IN_A_MONTH = 5
+
+
+def never_occurs(parts: dict[str, str], start: datetime | None) -> str | None:
+    """Why a well-formed rule gives no occurrence at all, or None if it may give one.
+
+    Decided from the parts alone: asked for the first occurrence of such a rule, dateutil
+    searches year after year up to 9999, which takes seconds a row. ``start`` (the row's new
+    start, if any) is where the series begins; the values are those the API keeps (the first
+    day or date of a monthly or yearly rule).
+    """
+    until = parts.get("UNTIL")
+    if start is not None and until is not None and _until_moment(until) < start:
+        return (
+            f"recurrence's UNTIL={until} is before the series' start ({start.isoformat()}): "
+            "the series would have no occurrence; give an UNTIL after the start"
+        )
+    return _no_such_weekday(parts) or _no_such_day(parts, start)
+
+
+def _kept(parts: dict[str, str], name: str) -> tuple[str, str]:
+    """A list part's values as the API keeps them (the first alone in a monthly or yearly rule),
+    and the words that say so when it dropped some."""
+    values = parts[name]
+    if parts["FREQ"] in {"MONTHLY", "YEARLY"} and "," in values:
+        return values.split(",", 1)[0], f" (the API keeps only the first of {name}'s values)"
+    return values, ""
+
+
+def _no_such_weekday(parts: dict[str, str]) -> str | None:
+    """Why a numbered BYDAY counted within a month (6MO, -6FR) never falls, or None.
+
+    It counts within the month in a monthly rule, and in a yearly one with BYMONTH; within a
+    year, past 53, it is refused with the rule's form.
+    """
+    freq = parts["FREQ"]
+    # A daily or weekly rule reads 6MO as every Monday.
+    if "BYDAY" not in parts or not (freq == "MONTHLY" or (freq == "YEARLY" and "BYMONTH" in parts)):
+        return None
+    kept, dropped = _kept(parts, "BYDAY")
+    for item in kept.split(","):
+        day = item.lstrip("+-0123456789")
+        nth = int(item[: -len(day)] or "0")
+        if abs(nth) > _MOST_IN_A_MONTH:
+            which = f"{abs(nth)}th" + ("-to-last" if nth < 0 else "")
+            return (
+                f"recurrence's BYDAY={item} never falls: no month has a {which} "
+                f"{_DAY_NAMES[day]}{dropped} (a month has 4 or 5 of each day: 1{day} to 5{day}, "
+                "or -1 to -5 from its end); the series would have no occurrence"
+            )
+    return None
+
+
+def _no_such_day(parts: dict[str, str], start: datetime | None) -> str | None:
+    """Why BYMONTHDAY falls in none of the months the rule meets in (30 in February), or None."""
+    if "BYMONTHDAY" not in parts:
+        return None
+    kept, dropped = _kept(parts, "BYMONTHDAY")
+    days = [abs(int(day)) for day in kept.split(",")]
+    months = _months_met(parts, start)
+    if not months or any(day <= _MONTH_DAYS[month - 1] for day in days for month in months):
+        return None
+    names = [_MONTHS.split()[month - 1] for month in sorted(months)]
+    where = names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
+    most = max(_MONTH_DAYS[month - 1] for month in months)
+    return (
+        f"recurrence's BYMONTHDAY={kept}{dropped} falls in none of the months the rule meets "
+        f"in: {where} {'has' if len(names) == 1 else 'have'} at most {most} days; the series "
+        "would have no occurrence"
+    )
+
+
+def _months_met(parts: dict[str, str], start: datetime | None) -> set[int]:
+    """The months a rule meets in: BYMONTH's, or those a monthly rule's INTERVAL brings it back
+    to from its start (February alone, every 12 months from a February start); empty: any."""
+    if "BYMONTH" in parts:
+        return {int(month) for month in parts["BYMONTH"].split(",")}
+    if parts["FREQ"] != "MONTHLY" or start is None:
+        return set()
+    interval = int(parts.get("INTERVAL", "1"))
+    return {(start.month - 1 + step * interval) % 12 + 1 for step in range(12)}
+
+
 def _may_exceed(parts: dict[str, str], start: datetime) -> bool:
     """Whether the rule could pass its occurrence limit before UNTIL (False only when surely not).
 

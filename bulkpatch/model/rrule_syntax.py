@@ -59,7 +59,11 @@ def rrule_problem(text: str) -> str | None:
     """
     rule = text.strip()
     if rule[:6].upper() == "RRULE:":
-        rule = rule[6:]
+        # The text is sent as written, and the API's own examples have no prefix: refused, not cut.
+        return (
+            f"recurrence starts with {rule[:6]!r}, the name an iCalendar file gives the rule, "
+            f"which is not part of it: drop the prefix and write {rule[6:].strip() or _EXAMPLE}"
+        )
     rule = rule.removesuffix(";")
     if "=" not in rule:
         return f"recurrence must be an RFC 2445 RRULE such as {_EXAMPLE}"

@@ -21,6 +21,7 @@ from bulkpatch.model.ids import (
     OCCURRENCE_ID,
     is_occurrence_id,
     meeting_id_problem,
+    occurrence_id_form_problem,
     occurrence_stamp_problem,
 )
 from bulkpatch.model.patch import (
@@ -57,6 +58,8 @@ def check_row(row: JobRow, now: datetime) -> CheckedRow:
     if problem is not None:
         rule_id = "required" if not row.meeting_id else "meeting_id"
         report.error("meetingId", rule_id, problem, row.meeting_id or None)
+    elif (typo := occurrence_id_form_problem(row.meeting_id)) is not None:
+        report.warning("meetingId", "occurrence_id_form", typo, row.meeting_id)
     absolute, relative = split_relative(dict(row.changes), report)
     changes = _check_field_names(absolute, report)
     if not changes and not relative and not report.findings:

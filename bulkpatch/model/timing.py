@@ -14,10 +14,16 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.relativedelta import relativedelta
 
+from bulkpatch.model.iso8601 import EXTENDED, form_problem, utc_offset_problem, without_offset
 from bulkpatch.model.iso8601 import calendar_problem as calendar_problem
 from bulkpatch.model.iso8601 import parse_iso8601 as parse_iso8601
-from bulkpatch.model.iso8601 import utc_offset_problem, without_offset
-from bulkpatch.model.recurrence import SERIES_YEARS_CAP, bend, expand, rule_parts
+from bulkpatch.model.recurrence import (
+    SERIES_YEARS_CAP,
+    bend,
+    expand,
+    never_occurs,
+    rule_parts,
+)
 from bulkpatch.model.rrule_syntax import UNTIL_FORM, rrule_problem
 
 MIN_DURATION = timedelta(minutes=10)
@@ -154,7 +160,17 @@ def _reading(text: str, zone: tzinfo | None) -> _Reading:
             return _Reading(None, "impossible_datetime", why=why)
         if offset_why is not None and parse_iso8601(rest) is not None:
             return _Reading(None, "utc_offset", why=offset_why)
+        form_why = form_problem(text)
+        if form_why is not None:
+            return _Reading(None, "iso8601_form", why=form_why)
         return _Reading(None, "datetime_format")
+    if EXTENDED.match(text.strip()) is None:
+        # Python reads week dates and the basic format too; they are sent as written, so only
+        # the form every example of the API uses is taken (our decision: see the README).
+        form_why = form_problem(text)
+        if form_why is None:
+            return _Reading(None, "datetime_format")
+        return _Reading(None, "iso8601_form", why=form_why)
     if moment.tzinfo is not None:
         # Python reads offsets up to +-23:59, minutes past 59 and seconds: none is a clock's.
         offset_why = utc_offset_problem(text) if text[-1:] not in "Zz" else None
@@ -197,6 +213,7 @@ _TIME_PROBLEMS = {
         "{field} must be an ISO 8601 date and time, such as 2030-01-27T20:30:00+08:00"
     ),
     "impossible_datetime": "{field} has the right format, but {why}",
+    "iso8601_form": "{field} {why} (ISO 8601's extended form, which the API's examples use)",
     "utc_offset": "{field}'s {why}",
     "needs_offset": "{field} has no UTC offset; add one (+02:00, Z) or give the row a timezone",
     "nonexistent_time": "{field} does not exist in {zone} (the clocks skip it)",
@@ -278,6 +295,10 @@ def check_rrule(text: str, now: datetime, report: Reporter, start: datetime | No
             report.error("recurrence", "impossible_datetime", message, text)
         else:
             report.error("recurrence", "rrule", f"recurrence is not a valid RRULE: {exc}", text)
+        return
+    never = never_occurs(parts, start)
+    if never is not None:
+        report.error("recurrence", "never_occurs", never, text)
         return
     bent = bend(text, now, start or now)
     for name in bent.first_only:

@@ -15,7 +15,7 @@ from itertools import islice
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bulkpatch.model.recurrence import bend, expand
+from bulkpatch.model.recurrence import bend, expand, never_occurs, rule_parts
 from bulkpatch.model.timing import MAX_DURATION, MIN_DURATION, parse_iso8601
 from bulkpatch.sandbox.refusal import Refusal
 from bulkpatch.sandbox.seeding import OCCURRENCES_PER_SERIES, occurrence_id
@@ -68,7 +68,13 @@ def new_schedule(meeting: dict[str, Any], body: dict[str, Any], now: datetime) -
     rule = before.recurrence
     if "recurrence" in body:
         given = body["recurrence"]
-        rule = None if given is None else bend(given, now, start.astimezone(ZoneInfo(zone))).text
+        first = start.astimezone(ZoneInfo(zone))
+        # validate knows a series' start only from its row; here the meeting's own start counts.
+        parts = None if given is None else rule_parts(given)
+        never = None if parts is None else never_occurs(parts, first)
+        if never is not None:
+            raise Refusal(400, never)
+        rule = None if given is None else bend(given, now, first).text
     return Schedule(start, end, zone, rule)
 
 

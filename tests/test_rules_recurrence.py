@@ -1,0 +1,158 @@
+"""The recurrence rules past the RRULE's form: the iCalendar prefix, and rules that never occur."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+
+from bulkpatch.model import JobRow, Severity, check_row
+
+SERIES = "1d824a4a205042eba9574e00b711b226"
+#: A series moved to February 2027 (after the tests' fixed NOW, 2026-11-25), an hour long.
+FEBRUARY = {"start": "2027-02-03T10:00:00Z", "end": "2027-02-03T11:00:00Z"}
+
+
+def _errors(changes: dict[str, Any], now: datetime) -> list[tuple[str, str, str]]:
+    """The (field, rule, message) of each error of a series row with these changes."""
+    checked = check_row(JobRow(2, SERIES, changes), now)
+    return [(f.field, f.rule, f.message) for f in checked.findings if f.severity is Severity.ERROR]
+
+
+@pytest.mark.parametrize(
+    ("rule", "rest"),
+    [
+        ("RRULE:FREQ=WEEKLY;BYDAY=MO", "FREQ=WEEKLY;BYDAY=MO"),
+        ("rrule:FREQ=DAILY;COUNT=5;", "FREQ=DAILY;COUNT=5;"),
+        ("  RRULE: FREQ=MONTHLY", "FREQ=MONTHLY"),
+    ],
+)
+def test_an_icalendar_prefix_is_refused_saying_to_drop_it(
+    rule: str, rest: str, now: datetime
+) -> None:
+    """A rule copied with iCalendar's RRULE: prefix is refused, not cut: the text is sent as
+    written, and the API takes the rule alone."""
+    assert _errors({"recurrence": rule}, now) == [
+        (
+            "recurrence",
+            "rrule",
+            f"recurrence starts with {rule.strip()[:6]!r}, the name an iCalendar file gives the "
+            f"rule, which is not part of it: drop the prefix and write {rest}",
+        )
+    ]
+
+
+NEVER = "the series would have no occurrence"
+
+
+@pytest.mark.parametrize(
+    ("changes", "says"),
+    [
+        (
+            {**FEBRUARY, "recurrence": "FREQ=WEEKLY;UNTIL=20270101T000000Z"},
+            "recurrence's UNTIL=20270101T000000Z is before the series' start "
+            f"(2027-02-03T10:00:00+00:00): {NEVER}; give an UNTIL after the start",
+        ),
+        (
+            {**FEBRUARY, "recurrence": "FREQ=DAILY;UNTIL=20270202"},
+            "recurrence's UNTIL=20270202 is before the series' start "
+            f"(2027-02-03T10:00:00+00:00): {NEVER}; give an UNTIL after the start",
+        ),
+        (
+            {"recurrence": "FREQ=MONTHLY;BYDAY=+6MO"},
+            "recurrence's BYDAY=+6MO never falls: no month has a 6th Monday (a month has 4 or 5 "
+            f"of each day: 1MO to 5MO, or -1 to -5 from its end); {NEVER}",
+        ),
+        (
+            {"recurrence": "FREQ=MONTHLY;BYDAY=-6FR"},
+            "recurrence's BYDAY=-6FR never falls: no month has a 6th-to-last Friday (a month has "
+            f"4 or 5 of each day: 1FR to 5FR, or -1 to -5 from its end); {NEVER}",
+        ),
+        (
+            {"recurrence": "FREQ=MONTHLY;BYDAY=10TU,1WE"},
+            "recurrence's BYDAY=10TU never falls: no month has a 10th Tuesday (the API keeps only "
+            "the first of BYDAY's values) (a month has 4 or 5 of each day: 1TU to 5TU, or -1 to "
+            f"-5 from its end); {NEVER}",
+        ),
+        (
+            {"recurrence": "FREQ=YEARLY;BYMONTH=3;BYDAY=7SU"},
+            "recurrence's BYDAY=7SU never falls: no month has a 7th Sunday (a month has 4 or 5 of "
+            f"each day: 1SU to 5SU, or -1 to -5 from its end); {NEVER}",
+        ),
+        (
+            {"recurrence": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30"},
+            "recurrence's BYMONTHDAY=30 falls in none of the months the rule meets in: February "
+            f"has at most 29 days; {NEVER}",
+        ),
+        (
+            {"recurrence": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=-31,1"},
+            "recurrence's BYMONTHDAY=-31 (the API keeps only the first of BYMONTHDAY's values) "
+            "falls in none of the months the rule meets in: February has at most 29 days; "
+            f"{NEVER}",
+        ),
+        (
+            {"recurrence": "FREQ=YEARLY;BYMONTH=4,6,9,11;BYMONTHDAY=31"},
+            "recurrence's BYMONTHDAY=31 falls in none of the months the rule meets in: April, "
+            f"June, September and November have at most 30 days; {NEVER}",
+        ),
+        (
+            {"recurrence": "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30,31"},
+            "recurrence's BYMONTHDAY=30,31 falls in none of the months the rule meets in: "
+            f"February has at most 29 days; {NEVER}",
+        ),
+        (
+            {**FEBRUARY, "recurrence": "FREQ=MONTHLY;INTERVAL=12;BYMONTHDAY=30"},
+            "recurrence's BYMONTHDAY=30 falls in none of the months the rule meets in: February "
+            f"has at most 29 days; {NEVER}",
+        ),
+    ],
+    ids=[
+        "until before start",
+        "until date before start",
+        "sixth monday",
+        "sixth-to-last friday",
+        "first of several days",
+        "yearly within a month",
+        "february 30",
+        "february -31, first only",
+        "31 in 30-day months",
+        "daily in february",
+        "every 12 months from february",
+    ],
+)
+def test_a_rule_that_never_occurs_is_refused(
+    changes: dict[str, Any], says: str, now: datetime
+) -> None:
+    """A rule of the right form with no occurrence at all is refused, saying why, instead of
+    making a series that never meets; decided from its parts, not by a search that can run
+    through every year to 9999."""
+    assert _errors(changes, now) == [("recurrence", "never_occurs", says)]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {**FEBRUARY, "recurrence": "FREQ=WEEKLY;UNTIL=20270203T100000Z"},
+        {**FEBRUARY, "recurrence": "FREQ=WEEKLY;UNTIL=20270203"},
+        {"recurrence": "FREQ=WEEKLY;UNTIL=20270101T000000Z"},
+        {"recurrence": "FREQ=MONTHLY;BYDAY=5MO"},
+        {"recurrence": "FREQ=MONTHLY;BYDAY=-5SU"},
+        {"recurrence": "FREQ=YEARLY;BYDAY=53MO"},
+        {"recurrence": "FREQ=YEARLY;BYMONTH=1;BYDAY=5MO"},
+        {"recurrence": "FREQ=WEEKLY;BYDAY=6MO"},
+        {"recurrence": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29"},
+        {"recurrence": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=-29"},
+        {"recurrence": "FREQ=YEARLY;BYMONTH=2,3;BYMONTHDAY=31"},
+        {"recurrence": "FREQ=YEARLY;BYMONTHDAY=31"},
+        {"recurrence": "FREQ=MONTHLY;BYMONTHDAY=31"},
+        {"recurrence": "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=1,30"},
+        {**FEBRUARY, "recurrence": "FREQ=MONTHLY;INTERVAL=6;BYMONTHDAY=31"},
+        {"recurrence": "FREQ=MONTHLY;INTERVAL=12;BYMONTHDAY=30"},
+    ],
+)
+def test_a_rule_that_occurs_now_and_then_is_taken(changes: dict[str, Any], now: datetime) -> None:
+    """A rule that meets only in some months or years (the 5th Monday, 29 February, the 31st
+    of a rule that also meets in August) is taken, and so is an UNTIL on the start itself or
+    a rule whose start is not in the row."""
+    assert _errors(changes, now) == []
