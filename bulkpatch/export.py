@@ -21,7 +21,7 @@ from typing import Any, TextIO
 from bulkpatch.errors import JobFileError, JournalError, OutputError
 from bulkpatch.jobfile import JobFormat, csv_reader, job_format, open_job
 from bulkpatch.journal import Journal, RowRecord, RowStatus, file_hash
-from bulkpatch.journal.files import looks_like_sqlite
+from bulkpatch.journal.files import file_kind, looks_like_sqlite
 from bulkpatch.redact import printable
 
 COLUMNS = (
@@ -297,18 +297,9 @@ def _companion_of_database(path: Path) -> str | None:
 
 def _not_a_plain_file(mode: int) -> str | None:
     """What a file that is not a regular one is, in words (None for a regular file)."""
-    kinds = (
-        (stat.S_ISLNK, "a symbolic link (give the real path if you mean its target)"),
-        (stat.S_ISDIR, "a folder"),
-        (stat.S_ISCHR, "a character device"),
-        (stat.S_ISBLK, "a block device"),
-        (stat.S_ISFIFO, "a named pipe (FIFO)"),
-        (stat.S_ISSOCK, "a socket"),
-    )
-    for test, words in kinds:
-        if test(mode):
-            return words
-    return None if stat.S_ISREG(mode) else "not a regular file"
+    if stat.S_ISLNK(mode):
+        return "a symbolic link (give the real path if you mean its target)"
+    return file_kind(mode)
 
 
 def _same_file(a: Path, b: Path) -> bool:

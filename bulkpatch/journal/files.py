@@ -119,7 +119,7 @@ def not_a_file(path: Path) -> str | None:
         if exc.errno == errno.ELOOP:
             return "a symbolic link loop"
         return f"a path that cannot be read ({exc.strerror})"
-    what = _kind(mode)
+    what = file_kind(mode)
     if what is None:
         return None
     if path.is_symlink():
@@ -127,8 +127,8 @@ def not_a_file(path: Path) -> str | None:
     return what
 
 
-def _kind(mode: int) -> str | None:
-    """A file's type in words, None for a regular file."""
+def file_kind(mode: int) -> str | None:
+    """A file's type in words (from its ``stat`` mode), None for a regular file."""
     kinds = (
         (stat.S_ISDIR, "a folder"),
         (stat.S_ISFIFO, "a named pipe (FIFO)"),
