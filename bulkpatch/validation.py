@@ -41,10 +41,11 @@ _CHUNK = 1_000  # records per batch: large enough to pay for the trip to a worke
 #: characters with its underscore, so the series id is what comes before them.
 _OCCURRENCE_GLOB = "*_[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z"
 _LOST_EDIT = (
-    "line %d reschedules this occurrence's series: if that moves the series, the move cancels "
-    "this occurrence's own edit, whichever lands first, and both rows report succeeded. Leave "
-    "the series' start, end and recurrence as they are, or run the series first, then pull its "
-    "occurrences again (bulkpatch pull --type occurrences) and edit those"
+    "line %d reschedules this occurrence's series: if that moves the series, this occurrence's "
+    "own edit is lost (sent first, the move cancels it and both rows report succeeded; sent "
+    "after, its id names the old start and it fails 404). Leave the series' start, end and "
+    "recurrence as they are, or run the series first, then pull its occurrences again "
+    "(bulkpatch pull --type occurrences) and edit those"
 )
 _Shape = tuple[tuple[str, ...], tuple[tuple[str, ...] | None, ...]]
 #: The admin's way to act for a host: a column of the job, never a change to the meeting.

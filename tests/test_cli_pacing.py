@@ -72,7 +72,7 @@ def test_a_run_held_by_another_runs_retry_after_says_whose_limit_it_was(
     def refused_elsewhere_once_joined(**kwargs: Any) -> Iterator[Pacing]:
         with joining(**kwargs) as pacing:
             # The other run is answered 429 now: every run on the token waits its Retry-After.
-            other.lane("write").on_throttle(1.0)
+            other.lane("write").on_throttle(0.2)  # short: the run obeys it in real time
             yield pacing
 
     monkeypatch.setattr("bulkpatch.workflows.session.open_pacing", refused_elsewhere_once_joined)

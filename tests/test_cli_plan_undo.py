@@ -611,7 +611,7 @@ def test_a_run_started_while_undo_reads_the_journal_is_refused(
     assert (tmp_path / "job.undo.csv").exists()
     [meanwhile] = runs
     assert meanwhile.returncode == 3, meanwhile.stderr
-    assert "is in use by an undo reading it" in meanwhile.stderr
+    assert "is in use by another process reading it (an undo" in meanwhile.stderr
     assert run_in_process_of_its_own(site, job).returncode == 0
 
 

@@ -42,7 +42,7 @@ def _start_findings(start: str, now: datetime, **more: str) -> list[tuple[str, s
         ("2027-02-03t10:00:00.5z", "with a lower-case t and with a lower-case z", None),
         (
             "2027-02-03T05:00:00\u221205:00",
-            "with the minus sign U+2212 in its offset (write the ASCII '-')",
+            "with the minus sign U+2212 in its offset, not the ASCII '-'",
             "2027-02-03T05:00:00-05:00",
         ),
         (

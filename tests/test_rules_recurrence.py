@@ -12,6 +12,12 @@ from bulkpatch.model import JobRow, Severity, check_row
 SERIES = "1d824a4a205042eba9574e00b711b226"
 #: A series moved to February 2027 (after the tests' fixed NOW, 2026-11-25), an hour long.
 FEBRUARY = {"start": "2027-02-03T10:00:00Z", "end": "2027-02-03T11:00:00Z"}
+#: 20:00 in Los Angeles is 04:00 UTC the next day: an UNTIL without Z is read on this clock.
+LOS_ANGELES_EVENING = {
+    "start": "2027-02-03T20:00:00",
+    "end": "2027-02-03T21:00:00",
+    "timezone": "America/Los_Angeles",
+}
 
 
 def _errors(changes: dict[str, Any], now: datetime) -> list[tuple[str, str, str]]:
@@ -58,6 +64,11 @@ NEVER = "the series would have no occurrence"
             {**FEBRUARY, "recurrence": "FREQ=DAILY;UNTIL=20270202"},
             "recurrence's UNTIL=20270202 is before the series' start "
             f"(2027-02-03T10:00:00+00:00): {NEVER}; give an UNTIL after the start",
+        ),
+        (
+            {**LOS_ANGELES_EVENING, "recurrence": "FREQ=DAILY;UNTIL=20270203T195900"},
+            "recurrence's UNTIL=20270203T195900 is before the series' start "
+            f"(2027-02-03T20:00:00-08:00): {NEVER}; give an UNTIL after the start",
         ),
         (
             {"recurrence": "FREQ=MONTHLY;BYDAY=+6MO"},
@@ -110,6 +121,7 @@ NEVER = "the series would have no occurrence"
     ids=[
         "until before start",
         "until date before start",
+        "local until before a local start",
         "sixth monday",
         "sixth-to-last friday",
         "first of several days",
@@ -135,6 +147,8 @@ def test_a_rule_that_never_occurs_is_refused(
     [
         {**FEBRUARY, "recurrence": "FREQ=WEEKLY;UNTIL=20270203T100000Z"},
         {**FEBRUARY, "recurrence": "FREQ=WEEKLY;UNTIL=20270203"},
+        {**LOS_ANGELES_EVENING, "recurrence": "FREQ=WEEKLY;UNTIL=20270203"},
+        {**LOS_ANGELES_EVENING, "recurrence": "FREQ=WEEKLY;UNTIL=20270203T200000"},
         {"recurrence": "FREQ=WEEKLY;UNTIL=20270101T000000Z"},
         {"recurrence": "FREQ=MONTHLY;BYDAY=5MO"},
         {"recurrence": "FREQ=MONTHLY;BYDAY=-5SU"},
@@ -153,6 +167,19 @@ def test_a_rule_that_never_occurs_is_refused(
 )
 def test_a_rule_that_occurs_now_and_then_is_taken(changes: dict[str, Any], now: datetime) -> None:
     """A rule that meets only in some months or years (the 5th Monday, 29 February, the 31st
-    of a rule that also meets in August) is taken, and so is an UNTIL on the start itself or
-    a rule whose start is not in the row."""
+    of a rule that also meets in August) is taken, and so is an UNTIL on the start itself (a
+    date or a time without Z on the start's own clock, west of UTC too) or a rule whose start
+    is not in the row."""
     assert _errors(changes, now) == []
+
+
+@pytest.mark.parametrize(
+    ("byday", "words"), [("21MO", "21st"), ("-22TU", "22nd-to-last"), ("53SU", "53rd")]
+)
+def test_a_numbered_day_past_a_month_is_named_in_english(
+    byday: str, words: str, now: datetime
+) -> None:
+    """The message counts in English ordinals: a 21st Monday, not a 21th."""
+    [(_, rule, says)] = _errors({"recurrence": f"FREQ=YEARLY;BYMONTH=1;BYDAY={byday}"}, now)
+    assert rule == "never_occurs"
+    assert f"no month has a {words} " in says

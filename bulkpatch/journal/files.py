@@ -197,7 +197,7 @@ class JournalLock:
             holder = _busy_with(descriptor)
             os.close(descriptor)
             raise JournalBusy(
-                f"the journal {journal} is in use by {holder}; wait for that run to end or stop "
+                f"the journal {journal} is in use by {holder}; wait for it to end or stop "
                 "it, then run the same command again"
             ) from None
         stale = _read_note(descriptor)
@@ -225,7 +225,7 @@ def _busy_with(descriptor: int) -> str:
         return _read_note(descriptor) or "another process"
     # Shared, so no run holds it: a note left there is a killed run's, not the holder's.
     fcntl.flock(descriptor, fcntl.LOCK_UN)
-    return "an undo reading it (another process)"
+    return "another process reading it (an undo, or status for a moment)"
 
 
 @contextlib.contextmanager
@@ -253,7 +253,7 @@ def held_shared(journal: Path, busy: Callable[[str], str]) -> Iterator[None]:
 
 
 def _open_to_share(path: Path) -> int | None:
-    """The lock file to share, opened read-only (made 0600 as a run makes it, if missing)."""
+    """The lock file to share: opened read-only, or made (0600, as a run makes it) if missing."""
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:

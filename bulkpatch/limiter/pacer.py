@@ -55,11 +55,6 @@ class Pacer:
     def __repr__(self) -> str:
         return f"<Pacer rate={self.rate:.2f}/s waiters={len(self._queue)}>"
 
-    @property
-    def waiting(self) -> int:
-        """Callers queued for a slot now."""
-        return len(self._queue)
-
     def restart(self, at: float) -> None:
         """No slot before ``at`` (the end of a pause)."""
         self._next = max(self._next, at)

@@ -152,7 +152,7 @@ def form_problem(text: str) -> str | None:
         f"with a lower-case {letter}" for letter in "tz" if letter in (match["t"], match["offset"])
     ]
     if match["sign"] == "\u2212":
-        ways.append("with the minus sign U+2212 in its offset (write the ASCII '-')")
+        ways.append("with the minus sign U+2212 in its offset, not the ASCII '-'")
     if not ways:
         return None
     day = _calendar_day(match)

@@ -154,7 +154,7 @@ def never_occurs(parts: dict[str, str], start: datetime | None) -> str | None:
     day or date of a monthly or yearly rule).
     """
     until = parts.get("UNTIL")
-    if start is not None and until is not None and _until_moment(until) < start:
+    if start is not None and until is not None and _until_before(until, start):
         return (
             f"recurrence's UNTIL={until} is before the series' start ({start.isoformat()}): "
             "the series would have no occurrence; give an UNTIL after the start"
@@ -186,13 +186,21 @@ def _no_such_weekday(parts: dict[str, str]) -> str | None:
         day = item.lstrip("+-0123456789")
         nth = int(item[: -len(day)] or "0")
         if abs(nth) > _MOST_IN_A_MONTH:
-            which = f"{abs(nth)}th" + ("-to-last" if nth < 0 else "")
+            which = _ordinal(abs(nth)) + ("-to-last" if nth < 0 else "")
             return (
                 f"recurrence's BYDAY={item} never falls: no month has a {which} "
                 f"{_DAY_NAMES[day]}{dropped} (a month has 4 or 5 of each day: 1{day} to 5{day}, "
                 "or -1 to -5 from its end); the series would have no occurrence"
             )
     return None
+
+
+def _ordinal(number: int) -> str:
+    """6th, 21st, 22nd, 53rd: English ordinals."""
+    suffix = (
+        "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    )
+    return f"{number}{suffix}"
 
 
 def _no_such_day(parts: dict[str, str], start: datetime | None) -> str | None:
@@ -252,6 +260,21 @@ def _nth(text: str, start: datetime, limit: int) -> datetime | None:
     except (ValueError, TypeError, OverflowError):
         return None
     return found[limit - 1] if len(found) > limit else None
+
+
+def _until_before(until: str, start: datetime) -> bool:
+    """Whether an UNTIL ends the series before its start.
+
+    Only a UTC UNTIL (``Z``) is a moment; a date or a time without ``Z`` is read on the
+    start's own clock (RFC 5545 reads them in the start's time zone), so an UNTIL on the
+    start's own day never ends a series that starts that evening west of UTC.
+    """
+    if until[-1:] in "Zz":
+        return _until_moment(until) < start
+    local = start.replace(tzinfo=None)
+    if "T" in until.upper():
+        return datetime.strptime(until.upper(), "%Y%m%dT%H%M%S") < local
+    return datetime.strptime(until, "%Y%m%d").date() < local.date()
 
 
 def _until_moment(until: str) -> datetime:
