@@ -196,6 +196,8 @@ async def test_429_storm_costs_no_retry_after_violation(
     assert stats.violations == []
     assert stats.throttled == counts.throttled > 0
     assert counts.throttled <= limiter.episodes * 6
+    # Each episode held every worker for its whole Retry-After (1 s), however the wait was cut.
+    assert limiter.waited >= limiter.episodes * 1.0
 
 
 async def test_401_stops_the_run_and_leaves_rows_pending(
