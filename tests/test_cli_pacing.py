@@ -130,6 +130,15 @@ def test_a_run_held_by_another_runs_retry_after_says_whose_limit_it_was(
             {"throttleEpisodes": 0, "heldSeconds": 0.0, "participants": 1},
             "40/s reached, no limit met, 0 s held by Retry-After",
         ),
+        (
+            {"throttleEpisodes": 0, "heldSeconds": 0.0, "participants": 2, "rateLearned": 39.5},
+            "40/s, from the 39.5/s learned on this token (no 429 this run)",
+        ),
+        (
+            {"throttleEpisodes": 0, "heldSeconds": 2.0, "participants": 1, "rateLearned": 40.0},
+            "40/s, from the 40/s learned on this token (no 429 this run; 2 s held by a "
+            "Retry-After an earlier run was given)",
+        ),
     ],
 )
 def test_the_pace_line_says_whose_429_found_the_limit(pacing: dict[str, Any], line: str) -> None:

@@ -112,3 +112,15 @@ def test_hours_with_a_fraction_are_a_format_error(now: datetime) -> None:
     """10,5 (half past ten in ISO 8601) is refused: Python read it as ten o'clock and half a
     second, so it was sent meaning one time and checked as another."""
     assert [rule for rule, _ in _start_findings("2027-02-03T10,5Z", now)] == ["datetime_format"]
+
+
+@pytest.mark.parametrize("padding", [" ", "\t", "\n", "\u00a0", "  \r\n"])
+def test_a_time_is_sent_without_the_spaces_around_it(padding: str, now: datetime) -> None:
+    """A time is a typed value: spaces, tabs, line breaks or a no-break space around it (a
+    spreadsheet cell, a JSON string) are not sent as part of it."""
+    start, end = "2027-02-03T10:00:00Z", "2027-02-03T11:00:00Z"
+    changes = {"start": padding + start, "end": end + padding}
+    checked = check_row(JobRow(2, OCCURRENCE, changes), now)
+    assert checked.findings == ()
+    assert checked.body is not None
+    assert (checked.body["start"], checked.body["end"]) == (start, end)

@@ -73,6 +73,23 @@ def test_a_journal_path_holding_something_else_is_named(
     assert out == ""
 
 
+@pytest.mark.parametrize("command", ["status", "export"])
+@pytest.mark.parametrize(
+    ("what", "make", "words"), IMPOSTORS[:2], ids=[i[0] for i in IMPOSTORS[:2]]
+)
+def test_a_job_path_holding_something_else_is_named(
+    tmp_path: Path, command: str, what: str, make: Callable[[Path], None], words: str
+) -> None:
+    """job.csv itself a folder or a FIFO, with no journal beside it: named as such, not called
+    "a job file" that has not been run yet."""
+    job = tmp_path / "job.csv"
+    make(job)
+    code, out, err = invoke(command, str(job))
+    assert code == 2, out + err
+    assert f"{words}, not a journal or a job file" in err
+    assert "has it been run yet" not in err
+
+
 def test_status_json_names_a_folder_at_the_journal_path(tmp_path: Path) -> None:
     """Under --format json the document's `error` says the same, exit 2."""
     job = titles_job(tmp_path / "job.csv", 1)

@@ -59,6 +59,9 @@ def _journal_path(path: Path) -> Path:
                 f"{path} is a job file, and its journal path {candidate} holds no journal: "
                 f"it is {there}; move that aside, or name the journal to read"
             )
+    given = not_a_file(path)
+    if given not in (None, "nothing"):  # not a job file either: say what it is
+        raise JournalError(f"{path} is {given}, not a journal or a job file")
     raise JournalError(
         f"{path} is a job file, and neither {default_journal_path(path)} nor "
         f"{default_journal_path(path, sandbox=True)} exists: has it been run yet?"

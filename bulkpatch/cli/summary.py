@@ -92,8 +92,9 @@ def pace_line(pacing: dict[str, Any], found: float) -> str:
     the seconds the shared Retry-After held every lane (``heldSeconds``).
 
     A run beside one the API refused is held by that run's Retry-After without a 429 of its
-    own: the limit was met, by the other run. A held run alone was held by a pause an earlier
-    run was given (read from the journal or the token's state file).
+    own: the limit was met, by the other run. A run that started from a learned rate reached
+    nothing by a climb: the line says where its pace came from. A held run alone was held by a
+    pause an earlier run was given (read from the journal or the token's state file).
     """
     held = pacing.get("heldSeconds") or 0
     shared = (pacing.get("participants") or 1) > 1
@@ -103,6 +104,13 @@ def pace_line(pacing: dict[str, Any], found: float) -> str:
         return (
             f"{found:g}/s, the limit another run on this token found; "
             f"{held:g} s held by that run's Retry-After"
+        )
+    learned = pacing.get("rateLearned")
+    if learned is not None:
+        # Not reached by a climb: the run started there, from what runs before it found.
+        held_by = f"{held:g} s held by a Retry-After an earlier run was given" if held else ""
+        return f"{found:g}/s, from the {learned:g}/s learned on this token (no 429 this run" + (
+            f"; {held_by})" if held_by else ")"
         )
     if held:
         return f"{found:g}/s reached; {held:g} s held by a Retry-After an earlier run was given"

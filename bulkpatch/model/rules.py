@@ -60,7 +60,7 @@ def check_row(row: JobRow, now: datetime) -> CheckedRow:
         report.error("meetingId", rule_id, problem, row.meeting_id or None)
     elif (typo := occurrence_id_form_problem(row.meeting_id)) is not None:
         report.warning("meetingId", "occurrence_id_form", typo, row.meeting_id)
-    absolute, relative = split_relative(dict(row.changes), report)
+    absolute, relative = split_relative(_trimmed_times(row.changes), report)
     changes = _check_field_names(absolute, report)
     if not changes and not relative and not report.findings:
         report.error("", "no_changes", "the row changes nothing; give at least one field")
@@ -78,6 +78,18 @@ def check_row(row: JobRow, now: datetime) -> CheckedRow:
     if report.has_errors or patch is None:
         return CheckedRow(row, tuple(findings), None)
     return CheckedRow(row, tuple(findings), body)
+
+
+def _trimmed_times(changes: dict[str, Any]) -> dict[str, Any]:
+    """The changes with ``start`` and ``end`` trimmed of spaces, tabs and line breaks around
+    them: a time is a typed value, like a number, and a spreadsheet cell's stray space or a
+    JSON string's newline would otherwise be sent as part of it."""
+    trimmed = dict(changes)
+    for field in ("start", "end"):
+        value = trimmed.get(field)
+        if type(value) is str:
+            trimmed[field] = value.strip()
+    return trimmed
 
 
 #: The fields a warning speaks of besides its own: what a move of a series or half a reschedule
