@@ -64,20 +64,23 @@ def test_a_form_other_than_the_extended_one_is_refused_naming_what_to_write(
     ]
 
 
+NO_DAY = (
+    "day of the calendar (no such week or day of that year): write the calendar date and time "
+    "you mean, as YYYY-MM-DDTHH:MM:SS then Z or an offset"
+)
+
+
 @pytest.mark.parametrize(
     ("start", "says"),
     [
         (
             "2027-400T10:00:00Z",
-            "start is written as an ordinal date (2027-400, day 400 of 2027): write a calendar "
-            "date and time such as 2027-02-03T10:00:00Z (YYYY-MM-DD, T, HH:MM:SS, then Z or an "
-            f"offset) {EXTENDED}",
+            "start is written as an ordinal date (2027-400, day 400 of 2027), and that names no "
+            f"{NO_DAY} {EXTENDED}",
         ),
         (
             "2027-W54-1T10:00Z",
-            "start is written as a week date (2027-W54-1): write a calendar date and time such "
-            "as 2027-02-03T10:00:00Z (YYYY-MM-DD, T, HH:MM:SS, then Z or an offset) "
-            f"{EXTENDED}",
+            f"start is written as a week date (2027-W54-1), and that names no {NO_DAY} {EXTENDED}",
         ),
     ],
 )
@@ -85,7 +88,7 @@ def test_a_week_or_ordinal_date_that_names_no_day_still_names_its_form(
     start: str, says: str, now: datetime
 ) -> None:
     """A week or day of the year past the year's end has no calendar day to offer: the finding
-    names the form and the calendar form to write."""
+    names the form, says it names no day, and gives no example day to copy by mistake."""
     assert _start_findings(start, now) == [("iso8601_form", says)]
 
 

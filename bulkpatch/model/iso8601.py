@@ -159,8 +159,9 @@ def form_problem(text: str) -> str | None:
     shown = " and ".join([", ".join(ways[:-1]), ways[-1]] if len(ways) > 1 else ways)
     if day is None:
         return (
-            f"is written {shown}: write a calendar date and time such as 2027-02-03T10:00:00Z "
-            "(YYYY-MM-DD, T, HH:MM:SS, then Z or an offset)"
+            f"is written {shown}, and that names no day of the calendar (no such week or day "
+            "of that year): write the calendar date and time you mean, as YYYY-MM-DDTHH:MM:SS "
+            "then Z or an offset"
         )
     time = ":".join(part or "00" for part in (match["hour"], match["minute"], match["second"]))
     time += match["fraction"] or ""
