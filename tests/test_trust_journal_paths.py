@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from cli_helpers import invoke, titles_job
 
+from bulkpatch.journal import Journal
+
 
 def _folder(path: Path) -> None:
     path.mkdir()
@@ -119,3 +121,18 @@ def test_a_named_pipe_as_the_lock_file_does_not_hang_status(tmp_path: Path) -> N
     )
     assert status.returncode == 0, status.stderr
     assert '"heldBy": null' in status.stdout
+
+
+def test_status_of_a_journal_a_run_holds_does_not_say_to_run_again(tmp_path: Path) -> None:
+    """While a run holds the journal, status names the holder and does not tell the user to run
+    the same command again (that command would be refused as long as the run goes on)."""
+    job = titles_job(tmp_path / "job.csv", 2)
+    assert invoke("run", str(job), "--sandbox")[0] == 0
+    journal = tmp_path / "job.csv.sandbox.journal"
+    with Journal.open_for_run(journal) as held:  # a run under way: the lock, and no outcome yet
+        held.start_run({})
+        code, out, err = invoke("status", str(journal))
+    assert code == 0, out + err
+    assert "  held by   pid " in out
+    assert "finished  no: a run or an undo holds the journal now" in out
+    assert "run the same command again" not in out

@@ -125,8 +125,12 @@ def status(
         click.echo(f"  held by   {report['heldBy']}")
     if report["rowsPerSecond"] is not None:
         click.echo(f"  rate      {report['rowsPerSecond']} rows/s while runs were sending")
-    finished = report["finished"]
-    click.echo(f"  finished  {'yes' if finished else 'no: run the same command again to continue'}")
+    if report["finished"]:
+        click.echo("  finished  yes")
+    elif report["heldBy"]:  # the command again would be refused while it holds the journal
+        click.echo("  finished  no: a run or an undo holds the journal now (held by, above)")
+    else:
+        click.echo("  finished  no: run the same command again to continue")
     for error in report["lastErrors"]:
         http = f"HTTP {error['httpStatus']}: " if error["httpStatus"] is not None else ""
         click.echo(

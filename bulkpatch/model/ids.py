@@ -93,7 +93,7 @@ def occurrence_id_form_problem(meeting_id: str) -> str | None:
     hint = ""
     if nearly is not None:
         meant = f"{match['series']}_{''.join(nearly.groups()[:3])}T{''.join(nearly.groups()[3:6])}Z"
-        hint = f"; did you mean {meant}?" if nearly[7] else f"; if its time is UTC, write {meant}"
+        hint = f" (did you mean {meant}?)" if nearly[7] else f"; if its time is UTC, write {meant}"
     return (
         "meetingId looks like the id of a scheduled occurrence written wrongly: an occurrence id "
         "is <seriesId>_<YYYYMMDDTHHMMSSZ>, the series id and the occurrence's start in UTC (as "
