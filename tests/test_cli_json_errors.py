@@ -369,6 +369,16 @@ def test_a_usage_error_without_format_json_is_clicks_alone(
     assert "No such option '--bogus'" in err
 
 
+@pytest.mark.parametrize("command", ["validate", "plan", "status"])
+def test_a_bad_format_after_format_json_is_reported_in_json(command: str) -> None:
+    """`--format json --format xml` (a script's json, a wrapper's bad value): the refusal of xml
+    is the JSON document a script reads, exit 2 (stdout was empty)."""
+    code, out, err = invoke(command, "job.csv", "--format", "json", "--format", "xml")
+    assert code == 2
+    assert "'xml' is not one of" in one_document(out)["error"]
+    assert "Usage: " in err
+
+
 def test_a_json_lookalike_after_a_double_dash_is_not_format_json() -> None:
     """`--format json` after `--` is arguments, not the option: click's text alone."""
     code, out, _ = invoke("status", "--bogus", "--", "--format", "json")

@@ -82,15 +82,20 @@ class ReportsInJson(click.Command):
 
 
 def asks_for_json(args: list[str]) -> bool:
-    """Whether a command line gives ``--format json`` (its last ``--format``, as click reads)."""
+    """Whether a command line gives ``--format json``: its last ``--format`` of text or json,
+    as click reads them (a value of neither is the usage error itself, which a script that
+    asked for json earlier still reads as one)."""
     wanted = None
     for index, arg in enumerate(args):
         if arg == "--":  # what follows is arguments, never options
             break
+        value = None
         if arg == "--format" and index + 1 < len(args):
-            wanted = args[index + 1]
+            value = args[index + 1]
         elif arg.startswith("--format="):
-            wanted = arg.partition("=")[2]
+            value = arg.partition("=")[2]
+        if value in ("text", "json"):
+            wanted = value
     return wanted == "json"
 
 
