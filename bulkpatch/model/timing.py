@@ -147,6 +147,14 @@ class _Reading(NamedTuple):
     why: str = ""  # which part of an ``impossible_datetime`` or ``utc_offset`` does not exist
 
 
+def _misformed(text: str) -> _Reading:
+    """A text refused for its form: the ISO 8601 form it is written in, when it is one."""
+    form_why = form_problem(text)
+    if form_why is None:
+        return _Reading(None, "datetime_format")
+    return _Reading(None, "iso8601_form", why=form_why)
+
+
 def _reading(text: str, zone: tzinfo | None) -> _Reading:
     """What ``text`` means as a start or end in ``zone`` (None: the row gives no timezone)."""
     moment = parse_iso8601(text)
@@ -160,17 +168,11 @@ def _reading(text: str, zone: tzinfo | None) -> _Reading:
             return _Reading(None, "impossible_datetime", why=why)
         if offset_why is not None and parse_iso8601(rest) is not None:
             return _Reading(None, "utc_offset", why=offset_why)
-        form_why = form_problem(text)
-        if form_why is not None:
-            return _Reading(None, "iso8601_form", why=form_why)
-        return _Reading(None, "datetime_format")
+        return _misformed(text)
     if EXTENDED.match(text.strip()) is None:
         # Python reads week dates and the basic format too; they are sent as written, so only
         # the form every example of the API uses is taken (our decision: see the README).
-        form_why = form_problem(text)
-        if form_why is None:
-            return _Reading(None, "datetime_format")
-        return _Reading(None, "iso8601_form", why=form_why)
+        return _misformed(text)
     if moment.tzinfo is not None:
         # Python reads offsets up to +-23:59, minutes past 59 and seconds: none is a clock's.
         offset_why = utc_offset_problem(text) if text[-1:] not in "Zz" else None
