@@ -19,6 +19,8 @@ from itertools import islice
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrule, rrulestr
 
+from bulkpatch.model.rrule_syntax import DAY_NAMES
+
 SERIES_YEARS_CAP = 5
 #: The most occurrences a series with an end keeps, by frequency.
 OCCURRENCE_LIMITS = {"YEARLY": 5, "MONTHLY": 60, "WEEKLY": 261, "DAILY": 1826}
@@ -139,8 +141,6 @@ def overlaps(
 #: The most days each month has (February's 29: in a leap year), and the months' names.
 _MONTH_DAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _MONTHS = "January February March April May June July August September October November December"
-_DAY_NAMES = {"MO": "Monday", "TU": "Tuesday", "WE": "Wednesday", "TH": "Thursday"}
-_DAY_NAMES |= {"FR": "Friday", "SA": "Saturday", "SU": "Sunday"}
 #: The most of one weekday a month has: a numbered BYDAY past it (6MO, -6MO) never falls.
 _MOST_IN_A_MONTH = 5
 
@@ -189,7 +189,7 @@ def _no_such_weekday(parts: dict[str, str]) -> str | None:
             which = _ordinal(abs(nth)) + ("-to-last" if nth < 0 else "")
             return (
                 f"recurrence's BYDAY={item} never falls: no month has a {which} "
-                f"{_DAY_NAMES[day]}{dropped} (a month has 4 or 5 of each day: 1{day} to 5{day}, "
+                f"{DAY_NAMES[day]}{dropped} (a month has 4 or 5 of each day: 1{day} to 5{day}, "
                 "or -1 to -5 from its end); the series would have no occurrence"
             )
     return None

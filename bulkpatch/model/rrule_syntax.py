@@ -32,7 +32,14 @@ PARTS = (
 #: (RFC 2445 also has SECONDLY, MINUTELY and HOURLY, which no meeting recurs by).
 FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
 DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
-_DAY_NAMES = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
+#: Each BYDAY day's name, for messages.
+DAY_NAMES = dict(
+    zip(
+        DAYS,
+        ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+        strict=True,
+    )
+)
 #: Lists of numbers: the range of each item, and whether it may count back from the end (-1).
 _NUMBERS = {
     "BYSECOND": (0, 60, False),
@@ -170,8 +177,10 @@ def _days_problem(name: str, value: str) -> str | None:
             hint = next(
                 (
                     f"; did you mean {day}?"
-                    for day, full in zip(DAYS, _DAY_NAMES, strict=True)
-                    if match is not None and len(match["day"]) > 2 and full.startswith(match["day"])
+                    for day, full in DAY_NAMES.items()
+                    if match is not None
+                    and len(match["day"]) > 2
+                    and full.upper().startswith(match["day"])
                 ),
                 "",
             )
