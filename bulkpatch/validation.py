@@ -40,11 +40,14 @@ _CHUNK = 1_000  # records per batch: large enough to pay for the trip to a worke
 #: An occurrence id (``<series>_<YYYYMMDDTHHMMSSZ>``) as a SQLite GLOB; the stamp is 17
 #: characters with its underscore, so the series id is what comes before them.
 _OCCURRENCE_GLOB = "*_[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]T[0-9][0-9][0-9][0-9][0-9][0-9]Z"
+#: An occurrence row's series, in the reschedules (``moved``) by the id before its stamp.
+_SERIES_OF_SEEN = "moved.series = substr(seen.meeting_id, 1, length(seen.meeting_id) - 17)"
 _LOST_EDIT = (
     "line %d reschedules this occurrence's series: if that moves the series, this occurrence's "
-    "own edit is lost (sent first, the move cancels it and both rows report succeeded; sent "
-    "after, its id names the old start and it fails 404). Leave the series' start, end and "
-    "recurrence as they are, or run the series first, then pull its occurrences again "
+    "own edit cannot be made (the move cancels an edited occurrence and re-stamps the others). "
+    "A run sends this row after every other row, so it then fails (404: its id names the old "
+    "start) rather than succeed and be cancelled. Leave the series' start, end and recurrence "
+    "as they are, or run the series first, then pull its occurrences again "
     "(bulkpatch pull --type occurrences) and edit those"
 )
 _Shape = tuple[tuple[str, ...], tuple[tuple[str, ...] | None, ...]]
@@ -146,6 +149,8 @@ class FindingStore:
                                   rule TEXT, message TEXT, value TEXT, meeting_id TEXT);
             CREATE TABLE seen (meeting_id TEXT, line INTEGER);
             CREATE TABLE kept (line INTEGER PRIMARY KEY, meeting_id TEXT, body TEXT, error TEXT);
+            -- The series a job reschedules, and the first line that does.
+            CREATE TABLE moved (series TEXT PRIMARY KEY, line INTEGER);
             """
         )
 
@@ -172,10 +177,18 @@ class FindingStore:
         if self.keep_rows:
             self._db.executemany("INSERT INTO kept VALUES (?, ?, ?, ?)", tally.kept)
 
-    def kept_rows(self) -> Iterator[ValidatedRow]:
-        """Every kept row in file order."""
+    def kept_rows(self, *, behind_series_moves: bool | None = None) -> Iterator[ValidatedRow]:
+        """Every kept row in file order; with ``behind_series_moves``, only the occurrence rows
+        whose series another row reschedules (True) or only the others (False)."""
+        where = ""
+        if behind_series_moves is not None:
+            negation = "" if behind_series_moves else "NOT "
+            where = (
+                f"WHERE line {negation}IN (SELECT line FROM finding "
+                "WHERE rule = 'occurrence_of_moved_series')"
+            )
         for line, meeting_id, body, error in self._db.execute(
-            "SELECT line, meeting_id, body, error FROM kept ORDER BY line"
+            f"SELECT line, meeting_id, body, error FROM kept {where} ORDER BY line"
         ):
             yield ValidatedRow(line, meeting_id, None if body is None else json.loads(body), error)
 
@@ -207,8 +220,9 @@ class FindingStore:
 
         Moving a series (a new start, end or recurrence) cancels every occurrence edited on its
         own, so the occurrence's change is lost whichever lands first: before the move, the move
-        cancels it and both rows say succeeded; after it, its id (stamped at the old start)
-        names nothing. Only a warning: a job pulled with its series and occurrences gives the
+        cancels it; after it, its id (stamped at the old start) names nothing. A run therefore
+        sends these rows last (:meth:`kept_rows`), so such a row fails instead of succeeding
+        only to be cancelled. Only a warning: a job pulled with its series and occurrences gives the
         series' times as they are, and a value that does not change moves nothing. The
         reschedules are the rows that drew ``cancels_exceptions``; a row already refused gets no
         warning. It all happens in SQLite, so a million such rows keep memory flat.
@@ -217,25 +231,29 @@ class FindingStore:
         # in the reschedules' index: a plan with the reschedules outside scans the ids once per
         # reschedule (a million-row job took minutes).
         self._db.execute(
-            "CREATE TEMP TABLE moved AS SELECT meeting_id AS series, MIN(line) AS line "
+            "INSERT INTO moved SELECT meeting_id, MIN(line) "
             "FROM finding WHERE rule = 'cancels_exceptions' AND meeting_id NOT GLOB '*_*' "
             "GROUP BY meeting_id"
         )
-        try:
-            self._db.execute("CREATE UNIQUE INDEX temp.moved_series ON moved (series)")
-            added = self._db.execute(
-                "INSERT INTO finding (line, severity, field, rule, message, value, meeting_id) "
-                "SELECT seen.line, 'warning', 'meetingId', 'occurrence_of_moved_series', "
-                "printf(?, moved.line), NULL, seen.meeting_id FROM seen CROSS JOIN moved "
-                "ON moved.series = substr(seen.meeting_id, 1, length(seen.meeting_id) - 17) "
-                "WHERE seen.meeting_id GLOB ? "
-                "AND seen.line NOT IN (SELECT line FROM finding WHERE severity = 'error') "
-                "ORDER BY seen.line",
-                (_LOST_EDIT, _OCCURRENCE_GLOB),
-            )
-            return added.rowcount
-        finally:
-            self._db.execute("DROP TABLE moved")
+        added = self._db.execute(
+            "INSERT INTO finding (line, severity, field, rule, message, value, meeting_id) "
+            "SELECT seen.line, 'warning', 'meetingId', 'occurrence_of_moved_series', "
+            "printf(?, moved.line), NULL, seen.meeting_id FROM seen CROSS JOIN moved "
+            f"ON {_SERIES_OF_SEEN} WHERE seen.meeting_id GLOB ? "
+            "AND seen.line NOT IN (SELECT line FROM finding WHERE severity = 'error') "
+            "ORDER BY seen.line",
+            (_LOST_EDIT, _OCCURRENCE_GLOB),
+        )
+        return added.rowcount
+
+    def occurrences_behind_moves(self) -> Iterator[tuple[int, int]]:
+        """Each occurrence row a run sends last (see :meth:`warn_of_lost_occurrence_edits`),
+        and the line that reschedules its series, in file order."""
+        return self._db.execute(
+            "SELECT seen.line, moved.line FROM seen CROSS JOIN moved ON "
+            f"{_SERIES_OF_SEEN} WHERE seen.line IN (SELECT line FROM finding "
+            "WHERE rule = 'occurrence_of_moved_series') ORDER BY seen.line"
+        )
 
     def findings(self, *, only: Severity | None = None) -> Iterator[Finding]:
         """Every finding in file order, or ``only`` those of one severity (chosen by SQLite)."""

@@ -26,6 +26,7 @@ def plan_rows(
     expect: Mapping[str, dict[str, Any]] | None = None,
     retry_conflicts: bool = False,
     also: Mapping[int, bool] | None = None,
+    behind_series_move: bool = False,
 ) -> Iterator[Planned]:
     """The rows still to send, in file order, with their real patches.
 
@@ -38,6 +39,7 @@ def plan_rows(
     meeting id, what each meeting must still hold (undo's drift guard). Rows at the lines in
     ``also`` come whatever their status, as a retry would make them (the done rows it sends
     again, for a plan: True for an offset row behind a move, whose times the retry drops).
+    ``behind_series_move`` marks the rows as occurrences whose series the job reschedules.
     """
     also = also or {}
     wanted = {RowStatus.PENDING, RowStatus.REVERTED}
@@ -70,6 +72,7 @@ def plan_rows(
                 sent=kept is not None,
                 earlier=decode_values(earlier) if earlier else None,
                 behind_a_move=behind_a_move,
+                behind_series_move=behind_series_move,
             )
 
 

@@ -134,8 +134,15 @@ async def run_rows(
     journal: Journal,
     settings: RunSettings,
     on_progress: Callable[[RunCounts], None] = lambda counts: None,
+    then: Iterable[Planned] = (),
 ) -> tuple[StopReason, RunCounts]:
-    """Send every planned row; return why the run ended and what it did."""
+    """Send every planned row; return why the run ended and what it did.
+
+    ``then`` are rows to send only once every row of ``rows`` is done: occurrences whose
+    series a row of ``rows`` reschedules. A move cancels an occurrence edited before it, so
+    such an edit, sent first, would succeed and then be undone by the move; sent after, it
+    meets the series as the move left it and its outcome is the truth.
+    """
     run = _Run(pipeline, journal, settings, on_progress)
     stopper = pipeline.stopper
     if settings.random_seed is not None:
@@ -147,12 +154,15 @@ async def run_rows(
         outer.start_soon(_watch_stop, run, outer.cancel_scope)
         if settings.deadline is not None:
             outer.start_soon(_watch_deadline, run)
-        async with anyio.create_task_group() as workers:
-            send, receive = anyio.create_memory_object_stream[Planned](settings.concurrency * 2)
-            workers.start_soon(_produce, run, rows, send)
-            for _ in range(settings.concurrency):
-                workers.start_soon(_work, run, receive.clone())
-            receive.close()
+        for wave in (rows, then):
+            if stopper.requested.is_set():
+                break
+            async with anyio.create_task_group() as workers:
+                send, receive = anyio.create_memory_object_stream[Planned](settings.concurrency * 2)
+                workers.start_soon(_produce, run, wave, send)
+                for _ in range(settings.concurrency):
+                    workers.start_soon(_work, run, receive.clone())
+                receive.close()
         outer.cancel_scope.cancel()
     run.committer.drain()
     reason = stopper.reason if stopper.requested.is_set() else StopReason.FINISHED

@@ -49,6 +49,12 @@ _UNRESOLVED = (
     "then give this row absolute times"
 )
 
+_SERIES_MOVED = (
+    " (a row of this job rescheduled its series first, and a series' move re-stamps its "
+    "occurrences and cancels the edited ones: this id, stamped at the old start, may name "
+    "nothing now. Pull the series' occurrences again and edit those)"
+)
+
 #: Records an outcome and waits until it is committed.
 Finish = Callable[[Planned, RowStatus, int, Reply | None, str | None, str | None], Awaitable[None]]
 
@@ -94,7 +100,8 @@ async def take_row(
         meeting = read.reply.payload if read.ok and read.reply is not None else None
         problem = _unread(read, row.meeting_id, meeting)
         if problem or not isinstance(meeting, dict):
-            await finish(row, RowStatus.FAILED, read.attempts, read.reply, problem, None)
+            error = _explained(row, read.reply, problem)
+            await finish(row, RowStatus.FAILED, read.attempts, read.reply, error, None)
             return
         if relative:
             body, problem = resolved_patch(
@@ -126,7 +133,15 @@ async def take_row(
     if final is None:
         return
     status = RowStatus.SUCCEEDED if final.ok else RowStatus.FAILED
-    await finish(row, status, final.attempts, final.reply, final.error, _after(final, body))
+    error = _explained(row, final.reply, final.error)
+    await finish(row, status, final.attempts, final.reply, error, _after(final, body))
+
+
+def _explained(row: Planned, reply: Reply | None, error: str | None) -> str | None:
+    """The error, saying why an occurrence sent after its series' move is not found."""
+    if row.behind_series_move and error and reply is not None and reply.status == 404:
+        return error + _SERIES_MOVED
+    return error
 
 
 def _must_read(row: Planned, settings: RunSettings) -> bool:

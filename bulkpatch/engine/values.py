@@ -93,6 +93,8 @@ class Planned:
     earlier: dict[str, Any] | None = None
     #: Failed before as an offset row behind a move of its meeting (a retry fails it so again).
     behind_a_move: bool = False
+    #: An occurrence whose series another row of the job reschedules: sent after every other row.
+    behind_series_move: bool = False
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,8 @@ RULES: tuple[Rule, ...] = (
         "occurrence_of_moved_series",
         "meetingId of an occurrence whose series another row reschedules",
         "warning",
-        "the occurrence's edit is lost if the series moves: cancelled (404), before or after",
+        "a run sends it after every other row: if the series moved, it fails (404), never "
+        "succeeds to be cancelled",
         "any exceptional scheduled meeting in this series is cancelled when the meeting series is "
         "updated",
     ),

@@ -119,6 +119,7 @@ async def plan_job(
         async with open_session(settings, credentials, target, log=log, stopper=stopper) as session:
             if target.is_sandbox or await bind_organisation(session, journal, log):
                 reader = _Reader(session.pipeline, journal, report, on_row)
+                reader.series_moves = dict(job.store.occurrences_behind_moves())
                 await reader.read_all(_first_of_each(rows), settings.concurrency)
         journal.flush()
         report.counts = session.pipeline.counts
@@ -146,6 +147,8 @@ class _Reader:
     report: PlanReport
     on_row: Callable[[RowPlan], None]
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: Occurrence rows a run sends last, and the line rescheduling their series.
+    series_moves: dict[int, int] = field(default_factory=dict)
     _waiting: dict[int, RowPlan] = field(default_factory=dict)
     _next: int = 0
     _recorded: int = 0
@@ -213,7 +216,13 @@ class _Reader:
             self._recorded += 1
             if self._recorded % _FLUSH_EVERY == 0:
                 self.journal.flush()
-        note = f"after line {earlier}, which changes the same meeting" if earlier else ""
+        notes = [f"after line {earlier}, which changes the same meeting"] if earlier else []
+        if mover := self.series_moves.get(row.line):
+            notes.append(
+                f"sent after every other row: line {mover} reschedules its series, and if that "
+                "moves it, this edit fails (the move re-stamps or cancels its occurrences)"
+            )
+        note = "; ".join(notes)
         if refused:  # a run still sends it: the API's answer is the row's outcome
             return RowPlan(row.line, row.meeting_id, "refused", found, refused, sends=sends)
         klass = "change" if found else "unchanged"

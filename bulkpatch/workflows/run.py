@@ -13,7 +13,15 @@ from typing import Any
 from structlog.typing import FilteringBoundLogger
 
 from bulkpatch.config import Settings
-from bulkpatch.engine import RunCounts, RunSettings, Stopper, StopReason, plan_rows, run_rows
+from bulkpatch.engine import (
+    Planned,
+    RunCounts,
+    RunSettings,
+    Stopper,
+    StopReason,
+    plan_rows,
+    run_rows,
+)
 from bulkpatch.jobfile import JobFormat
 from bulkpatch.journal import JobBinding, Journal, RowStatus, default_journal_path, file_hash
 from bulkpatch.policy import FailureLimit
@@ -145,20 +153,26 @@ async def run_job(
                     "force": options.force,
                 }
             )
-            rows = plan_rows(
-                job.store.kept_rows(),
-                journal,
-                retry_failed=options.retry_failed,
-                fresh_since=datetime.now(UTC) - timedelta(seconds=settings.plan_max_age),
-                expect=options.expect,
-                retry_conflicts=options.ignore_drift,
-            )
+            fresh_since = datetime.now(UTC) - timedelta(seconds=settings.plan_max_age)
+
+            def planned(behind_series_moves: bool) -> Iterator[Planned]:
+                return plan_rows(
+                    job.store.kept_rows(behind_series_moves=behind_series_moves),
+                    journal,
+                    retry_failed=options.retry_failed,
+                    fresh_since=fresh_since,
+                    expect=options.expect,
+                    retry_conflicts=options.ignore_drift,
+                    behind_series_move=behind_series_moves,
+                )
+
             reason, counts = await run_rows(
-                rows,
+                planned(False),
                 pipeline=session.pipeline,
                 journal=journal,
                 settings=_run_settings(settings, options, session),
                 on_progress=on_progress,
+                then=planned(True),
             )
             pacing = session.pacing.report()
         journal.finish_run(run_id, reason.value, counts.throttled)

@@ -1,0 +1,105 @@
+"""A job that moves a series and edits its occurrences: no edit is reported done and then lost.
+
+Moving a series cancels every occurrence edited on its own and re-stamps the others, so the
+run sends such occurrence rows after every other row: they meet the series as the move left it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cli_helpers import SERIES, TOKEN, invoke, invoke_on, run_args, stored, write_job
+
+from bulkpatch.sandbox.process import SandboxProcess
+
+
+def stamp(days: int) -> str:
+    """An occurrence's stamp ``days`` from today, at 10:00 UTC."""
+    moment = datetime.now(UTC) + timedelta(days=days)
+    return f"{moment:%Y%m%d}T100000Z"
+
+
+def exported(journal: Path) -> dict[str, dict[str, str]]:
+    """Each row's exported result, by line."""
+    code, out, err = invoke("export", str(journal))
+    assert code == 0, err
+    return {record["row"]: record for record in csv.DictReader(out.splitlines())}
+
+
+def seeded(job: Path) -> SandboxProcess:
+    """A sandbox holding every meeting the job names (the occurrences in their series)."""
+    return SandboxProcess.start("--quiet", "--token", TOKEN, "--seed", str(job))
+
+
+@pytest.mark.parametrize("concurrency", ["1", "8"])
+def test_an_occurrence_edit_a_series_move_would_cancel_is_not_reported_done(
+    tmp_path: Path, concurrency: str
+) -> None:
+    """The occurrence rows around a series' move go after it and fail with a reason; before,
+    the one above it succeeded, and the move then cancelled it on the server."""
+    series = SERIES[0]
+    moved = (datetime.now(UTC) + timedelta(days=12)).replace(
+        hour=15, minute=0, second=0, microsecond=0
+    )
+    job = write_job(
+        tmp_path / "job.csv",
+        [
+            {"meetingId": f"{series}_{stamp(10)}", "title": "Edited occurrence"},
+            {
+                "meetingId": series,
+                "start": moved.isoformat(),
+                "end": (moved + timedelta(hours=1)).isoformat(),
+            },
+            {"meetingId": f"{series}_{stamp(17)}", "title": "Another"},
+        ],
+    )
+    sandbox = seeded(job)
+    try:
+        code, planned, err = invoke_on(sandbox, "plan", str(job), "--format", "json", token=TOKEN)
+        assert code == 0, err
+        code, out, err = invoke(*run_args(sandbox, job, "--concurrency", concurrency))
+        stats = sandbox.stats()
+    finally:
+        sandbox.stop()
+    assert code == 1, out + err
+    assert "1 succeeded, 2 failed" in out
+    assert stats["cancelledOccurrences"] == 0
+    notes = {row["line"]: row["reason"] for row in json.loads(planned)["rows"]}
+    assert notes[3] is None
+    for number in (2, 4):
+        assert notes[number].startswith("sent after every other row: line 3 reschedules its series")
+    results = exported(tmp_path / "job.csv.journal")
+    assert results["3"]["status"] == "succeeded"
+    for line in ("2", "4"):
+        assert results[line]["status"] == "failed"
+        assert results[line]["httpStatus"] == "404"
+        assert "rescheduled its series first" in results[line]["error"]
+
+
+def test_a_series_row_that_moves_nothing_leaves_its_occurrence_edits_done(tmp_path: Path) -> None:
+    """A series row giving the times it already has (a pulled job) is skipped, and the
+    occurrence rows after it are made: waiting for it costs them nothing."""
+    series = SERIES[1]
+    occurrence = f"{series}_{stamp(10)}"
+    seed = write_job(tmp_path / "seed.csv", [{"meetingId": occurrence}])
+    sandbox = seeded(seed)
+    try:
+        now = stored(sandbox, series)
+        job = write_job(
+            tmp_path / "job.csv",
+            [
+                {"meetingId": occurrence, "title": "Edited occurrence"},
+                {"meetingId": series, "start": now["start"], "end": now["end"]},
+            ],
+        )
+        code, out, err = invoke(*run_args(sandbox, job))
+        edited = stored(sandbox, occurrence)
+    finally:
+        sandbox.stop()
+    assert code == 0, out + err
+    assert "1 succeeded, 0 failed, 0 invalid, 1 skipped" in out
+    assert edited["title"] == "Edited occurrence"
