@@ -505,7 +505,7 @@ def test_an_unusable_state_dir_is_a_warning_not_a_failure(tmp_path: Path) -> Non
 
 @pytest.mark.parametrize(
     ("rate", "read_rate", "floor"),
-    [(20, None, 0.9), (100, None, 0.9), (50, 20, 0.85), (20, 50, 0.8)],
+    [(20, None, 0.9), (100, None, 0.9), (50, 20, 0.85), (20, 50, 0.85), (30, 100, 0.85)],
 )
 def test_a_run_reading_before_each_patch_finds_the_limit(
     rate: int, read_rate: int | None, floor: float

@@ -60,6 +60,9 @@ MAX_HOLD_SECONDS = 20.0
 #: MAX_HOLD_SECONDS), and long enough for a burst of ASSUMED_BURST to run dry at d over the limit.
 PROBE_HOLD = 0.1
 _HISTORY_SECONDS = 30.0
+#: Cycles fit for learning the burst together: refused on one lane, its share of the cycle's
+#: successes within this of each other's.
+MIX_TOLERANCE = 0.1
 
 
 class RateFinder:
@@ -68,6 +71,8 @@ class RateFinder:
     __slots__ = (
         "_base",
         "_cycle",
+        "_cycle_lanes",
+        "_cycles_mix",
         "_emptied_at",
         "_history",
         "_probe_since",
@@ -136,7 +141,11 @@ class RateFinder:
         self._steady = False
         self._stuck = 0
         self._steady_cycles: deque[tuple[float, float]] = deque(maxlen=4)
+        #: The lane refused at the end of those cycles, and its share of their successes.
+        self._cycles_mix: tuple[str, float] | None = None
         self._cycle = 0.0
+        #: This cycle's successes by lane.
+        self._cycle_lanes: dict[str, float] = {}
         self._resumed_at = now
         #: When the server's bucket was last seen empty: the last 429 (ours or another run's).
         self._emptied_at: float | None = None
@@ -199,18 +208,20 @@ class RateFinder:
         self._steady = False
         self._history.clear()
         self._cycle = 0.0
+        self._cycle_lanes = {}
         self._emptied_at = now
         self._resumed_at = now + pause
 
     def _bounded(self, rate: float) -> float:
         return max(self.min_rate, min(self.ceiling, rate))
 
-    def succeeded(self, now: float, weight: float = 1.0) -> None:
-        """One request succeeded at ``now``, standing for ``weight`` of the token's successes
-        (the runs sharing the token: their traffic and ours, against ours)."""
+    def succeeded(self, now: float, weight: float = 1.0, lane: str = "write") -> None:
+        """One request of ``lane`` succeeded at ``now``, standing for ``weight`` of the token's
+        successes (the runs sharing the token: their traffic and ours, against ours)."""
         self.weight = weight
         if now >= self._resumed_at:  # answers to requests sent before the 429 are not this cycle's
             self._cycle += weight
+            self._cycle_lanes[lane] = self._cycle_lanes.get(lane, 0.0) + weight
         history = self._history
         history.append((now, weight))
         while history[0][0] < now - _HISTORY_SECONDS:
@@ -305,8 +316,10 @@ class RateFinder:
         """
         return max(MIN_QUIET_SECONDS, 2.0 * self.cost / self.uncertainty)
 
-    def throttled(self, now: float, pause: float, *, new_episode: bool) -> None:
-        """A 429 came at ``now`` with a pause of ``pause`` seconds."""
+    def throttled(
+        self, now: float, pause: float, *, new_episode: bool, lane: str = "write"
+    ) -> None:
+        """A 429 to a request of ``lane`` came at ``now`` with a pause of ``pause`` seconds."""
         if not new_episode:
             return
         self.cost = max(pause, 0.1)
@@ -316,7 +329,10 @@ class RateFinder:
         if (
             self._steady and now > self._resumed_at
         ):  # a cycle we sent in (not another run's 429 during our pause)
-            if self._learn_burst(now - self._resumed_at, self._cycle):
+            share = self._cycle_lanes.get(lane, 0.0) / self._cycle if self._cycle else 1.0
+            if self._cycles_mix is not None and self._cycles_mix[0] != lane:
+                self._stuck = 0  # another lane refused: not the same bucket refusing again
+            if self._learn_burst(now - self._resumed_at, self._cycle, (lane, share)):
                 measured = self._estimate(now)
                 self._stuck = 0
             elif measured is None or measured[0] >= 0.9 * refused_pace:
@@ -329,6 +345,7 @@ class RateFinder:
             self._stuck = 0
         self.window.refused(now + pause, self._cycle)
         self._cycle = 0.0
+        self._cycle_lanes = {}
         probing = self._probe_since is not None and self._base is not None
         if measured is not None and measured[0] < MARGIN * refused_pace and not stuck:
             estimate, seconds = measured
@@ -361,14 +378,24 @@ class RateFinder:
         self._resumed_at = now + pause
         self._history.clear()
 
-    def _learn_burst(self, seconds: float, successes: float) -> bool:
+    def _learn_burst(self, seconds: float, successes: float, mix: tuple[str, float]) -> bool:
         """Learn the server's burst from this cycle and the last ones (see
         :func:`~bulkpatch.limiter.measure.burst_from_cycles`); True when it was learned.
+
+        ``mix``: the lane refused and its share of the cycle's successes. A cycle counts every
+        lane's successes, and where a server limits one lane apart, they fall on a line only
+        while that share holds; so the cycles fit together are those refused on the same lane
+        at about the same share. (Fit across shares, reads limited at 100/s and writes at 30
+        gave a burst of 44 for 10, and a run reading each meeting went at 0.65 of its limit.)
 
         With other runs on the token, only a burst larger than assumed: cycles that say smaller
         are then mostly their answers counted as ours, later than ours (a near run leading a far
         one at 300/s fell to 0.46 of the limit), and a smaller burst raises every measure.
         """
+        kept = self._cycles_mix
+        if kept is not None and (kept[0] != mix[0] or abs(kept[1] - mix[1]) > MIX_TOLERANCE):
+            self._steady_cycles.clear()
+        self._cycles_mix = mix
         self._steady_cycles.append((seconds, successes))
         at_least = ASSUMED_BURST if self.weight > 1 else 1.0
         burst = burst_from_cycles(self._steady_cycles, at_least)

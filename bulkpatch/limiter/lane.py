@@ -169,7 +169,7 @@ class AdaptiveLimiter:
         now = self._clock.now()
         self.finder.sending_resumed(self._hold.until)
         # The finder reckons the token's whole traffic: each run sends as much as this one.
-        self.finder.succeeded(now, float(max(1, self._share())))
+        self.finder.succeeded(now, float(max(1, self._share())), self.name)
 
     def on_throttle(self, pause: float) -> bool:
         """A 429 told everyone to wait ``pause`` seconds; return True if it began a new episode."""
@@ -181,7 +181,7 @@ class AdaptiveLimiter:
         new_episode = now >= self._hold.until
         if new_episode:
             self.episodes += 1
-        self.finder.throttled(now, pause, new_episode=new_episode)
+        self.finder.throttled(now, pause, new_episode=new_episode, lane=self.name)
         if self._hold.extend(now + pause):
             # With the rate measured, so the other runs on the token follow it.
             self._publish(self.name if new_episode else None, self._hold.until, self.finder.rate)
