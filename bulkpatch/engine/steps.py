@@ -50,9 +50,9 @@ _UNRESOLVED = (
 )
 
 _SERIES_MOVED = (
-    " (a row of this job rescheduled its series first, and a series' move re-stamps its "
-    "occurrences and cancels the edited ones: this id, stamped at the old start, may name "
-    "nothing now. Pull the series' occurrences again and edit those)"
+    " (sent after the row of this job that reschedules its series: if that row moved the "
+    "series, which re-stamps its occurrences and cancels the edited ones, this id, stamped at "
+    "the old start, names nothing now. Pull the series' occurrences again and edit those)"
 )
 
 #: Records an outcome and waits until it is committed.
