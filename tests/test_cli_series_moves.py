@@ -77,7 +77,7 @@ def test_an_occurrence_edit_a_series_move_would_cancel_is_not_reported_done(
     for line in ("2", "4"):
         assert results[line]["status"] == "failed"
         assert results[line]["httpStatus"] == "404"
-        assert "rescheduled its series first" in results[line]["error"]
+        assert "if that row moved the series" in results[line]["error"]
 
 
 def test_a_series_row_that_moves_nothing_leaves_its_occurrence_edits_done(tmp_path: Path) -> None:
@@ -103,3 +103,73 @@ def test_a_series_row_that_moves_nothing_leaves_its_occurrence_edits_done(tmp_pa
     assert code == 0, out + err
     assert "1 succeeded, 0 failed, 0 invalid, 1 skipped" in out
     assert edited["title"] == "Edited occurrence"
+
+
+def moved_series_job(path: Path, series: list[str]) -> Path:
+    """Each series moved to 15:00 in twelve days, and one occurrence of each edited after it."""
+    moved = (datetime.now(UTC) + timedelta(days=12)).replace(
+        hour=15, minute=0, second=0, microsecond=0
+    )
+    rows: list[dict[str, str]] = []
+    for meeting in series:
+        times = {"start": moved.isoformat(), "end": (moved + timedelta(hours=1)).isoformat()}
+        rows.append({"meetingId": meeting, **times})
+        rows.append({"meetingId": f"{meeting}_{stamp(10)}", "title": "Edited occurrence"})
+    return write_job(path, rows)
+
+
+@pytest.mark.parametrize("command", ["run", "plan"])
+def test_occurrences_behind_a_series_move_do_not_pass_for_a_wrong_site(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """A retry of the occurrence rows a move left failing (404) runs to its end: their 404s,
+    the first answers of that run, are no sign of a wrong site, token or organisation."""
+    monkeypatch.setenv("BULKPATCH_MAX_INITIAL_404", "2")
+    job = moved_series_job(tmp_path / "job.csv", SERIES[2:5])
+    sandbox = seeded(job)
+    try:
+        code, out, err = invoke(*run_args(sandbox, job))
+        assert code == 1, out + err
+        assert "3 succeeded, 3 failed" in out
+        if command == "run":
+            code, out, err = invoke(*run_args(sandbox, job, "--retry-failed"))
+        else:
+            code, out, err = invoke_on(sandbox, "plan", str(job), "--retry-failed", token=TOKEN)
+    finally:
+        sandbox.stop()
+    assert "answered 404" not in out + err
+    assert code == (1 if command == "run" else 0), out + err
+
+
+def test_a_404_behind_a_series_row_that_failed_is_not_blamed_on_a_move(tmp_path: Path) -> None:
+    """An occurrence that is not there, behind a series row the server refused, fails without
+    the claim that its series was rescheduled: the reason given holds whichever way it went."""
+    series = SERIES[6]
+    seed = write_job(tmp_path / "seed.csv", [{"meetingId": series}])
+    sandbox = seeded(seed)
+    moved = (datetime.now(UTC) + timedelta(days=12)).replace(
+        hour=15, minute=0, second=0, microsecond=0
+    )
+    job = write_job(
+        tmp_path / "job.csv",
+        [
+            {"meetingId": f"{series}_{stamp(10)}", "title": "Edited occurrence"},
+            {
+                "meetingId": series,
+                "start": moved.isoformat(),
+                "end": (moved + timedelta(hours=1)).isoformat(),
+                "joinBeforeHostMinutes": "45",  # webinars only: refused for a meeting
+            },
+        ],
+    )
+    try:
+        code, out, err = invoke(*run_args(sandbox, job))
+    finally:
+        sandbox.stop()
+    assert code == 1, out + err
+    results = exported(tmp_path / "job.csv.journal")
+    assert results["3"]["httpStatus"] == "400"
+    error = results["2"]["error"]
+    assert results["2"]["httpStatus"] == "404"
+    assert "rescheduled its series first" not in error
+    assert "if that row moved the series" in error

@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import anyio
@@ -84,6 +84,16 @@ class Pipeline:
 
         ``context`` (row, meetingId) goes into the log lines of this request.
         """
+        return await self._send(request, context, expects_404=False)
+
+    async def send_expecting_404(self, request: Request, **context: object) -> Final | None:
+        """:meth:`send` for a request a 404 may well answer (an occurrence behind its series'
+        move): its 404 is no sign that the run's first rows are on another site."""
+        return await self._send(request, context, expects_404=True)
+
+    async def _send(
+        self, request: Request, context: dict[str, object], *, expects_404: bool
+    ) -> Final | None:
         pacer = self.lanes(request.lane)
         attempt = 0
         refreshed = False
@@ -114,7 +124,10 @@ class Pipeline:
                 self.stopper.request(StopReason.REDIRECT, str(exc))
                 return None
             status = reply.status if reply is not None else None
-            self.streaks = self.streaks.after(status)
+            streaks = self.streaks.after(status)
+            if expects_404 and status == 404:
+                streaks = replace(streaks, initial_404=self.streaks.initial_404)
+            self.streaks = streaks
             retry_after = reply.retry_after if reply is not None else None
             decision = decide(status, retry_after, attempt, self.streaks, self.limits, self.rng)
             if decision.action is Action.DONE:

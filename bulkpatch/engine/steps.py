@@ -50,9 +50,9 @@ _UNRESOLVED = (
 )
 
 _SERIES_MOVED = (
-    " (a row of this job rescheduled its series first, and a series' move re-stamps its "
-    "occurrences and cancels the edited ones: this id, stamped at the old start, may name "
-    "nothing now. Pull the series' occurrences again and edit those)"
+    " (sent after the row of this job that reschedules its series: if that row moved the "
+    "series, which re-stamps its occurrences and cancels the edited ones, this id, stamped at "
+    "the old start, names nothing now. Pull the series' occurrences again and edit those)"
 )
 
 #: Records an outcome and waits until it is committed.
@@ -93,7 +93,7 @@ async def take_row(
             return
         body = with_resolved(body, row.resolved)  # never resolved twice: the first is sent again
     elif (relative or settings.snapshot) and _must_read(row, settings):
-        read = await pipeline.send(read_request(row.meeting_id, body), **context)
+        read = await _sender(pipeline, row)(read_request(row.meeting_id, body), **context)
         if read is None:
             return  # the run stopped: the row stays pending
         pipeline.counts.reads += 1
@@ -127,7 +127,7 @@ async def take_row(
         # PATCH has landed, the row must still be known as maybe sent (resent unread on
         # resume, taken back by undo), not read again, found done and skipped.
         await commit_snapshot(Snapshot(row.line, encode_values(before), now()))
-    final = await pipeline.send(
+    final = await _sender(pipeline, row)(
         Request("PATCH", meeting_path(row.meeting_id), body=body), **context
     )
     if final is None:
@@ -135,6 +135,11 @@ async def take_row(
     status = RowStatus.SUCCEEDED if final.ok else RowStatus.FAILED
     error = _explained(row, final.reply, final.error)
     await finish(row, status, final.attempts, final.reply, error, _after(final, body))
+
+
+def _sender(pipeline: Pipeline, row: Planned) -> Callable[..., Awaitable[Final | None]]:
+    """How the row's requests are sent: a 404 is to be expected behind a series' move."""
+    return pipeline.send_expecting_404 if row.behind_series_move else pipeline.send
 
 
 def _explained(row: Planned, reply: Reply | None, error: str | None) -> str | None:

@@ -171,7 +171,10 @@ class _Reader:
     async def _plan(self, row: Planned, earlier: int | None) -> RowPlan | None:
         if problem := unresolvable(row):  # failed unsent, as a run would
             return RowPlan(row.line, row.meeting_id, "refused", reason=problem)
-        final = await self.pipeline.send(
+        # An occurrence behind a series' move is gone once an earlier run made the move.
+        pipeline = self.pipeline
+        send = pipeline.send_expecting_404 if row.line in self.series_moves else pipeline.send
+        final = await send(
             read_request(row.meeting_id, row.body), row=row.line, meetingId=row.meeting_id
         )
         if final is None:
