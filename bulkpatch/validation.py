@@ -149,8 +149,9 @@ class FindingStore:
                                   rule TEXT, message TEXT, value TEXT, meeting_id TEXT);
             CREATE TABLE seen (meeting_id TEXT, line INTEGER);
             CREATE TABLE kept (line INTEGER PRIMARY KEY, meeting_id TEXT, body TEXT, error TEXT);
-            -- The series a job reschedules, and the first line that does.
+            -- The series a job reschedules, and the first line that does; then every line that does.
             CREATE TABLE moved (series TEXT PRIMARY KEY, line INTEGER);
+            CREATE TABLE movers (series TEXT, line INTEGER, PRIMARY KEY (series, line));
             """
         )
 
@@ -235,6 +236,10 @@ class FindingStore:
             "FROM finding WHERE rule = 'cancels_exceptions' AND meeting_id NOT GLOB '*_*' "
             "GROUP BY meeting_id"
         )
+        self._db.execute(
+            "INSERT INTO movers SELECT meeting_id, line FROM finding "
+            "WHERE rule = 'cancels_exceptions' AND meeting_id NOT GLOB '*_*'"
+        )
         added = self._db.execute(
             "INSERT INTO finding (line, severity, field, rule, message, value, meeting_id) "
             "SELECT seen.line, 'warning', 'meetingId', 'occurrence_of_moved_series', "
@@ -247,12 +252,12 @@ class FindingStore:
         return added.rowcount
 
     def occurrences_behind_moves(self) -> Iterator[tuple[int, int]]:
-        """Each occurrence row a run sends last (see :meth:`warn_of_lost_occurrence_edits`),
-        and the line that reschedules its series, in file order."""
+        """Each occurrence row a run sends last (see :meth:`warn_of_lost_occurrence_edits`)
+        with each line that reschedules its series: in file order, the first mover last."""
         return self._db.execute(
-            "SELECT seen.line, moved.line FROM seen CROSS JOIN moved ON "
+            "SELECT seen.line, moved.line FROM seen CROSS JOIN movers AS moved ON "
             f"{_SERIES_OF_SEEN} WHERE seen.line IN (SELECT line FROM finding "
-            "WHERE rule = 'occurrence_of_moved_series') ORDER BY seen.line"
+            "WHERE rule = 'occurrence_of_moved_series') ORDER BY seen.line, moved.line DESC"
         )
 
     def findings(self, *, only: Severity | None = None) -> Iterator[Finding]:

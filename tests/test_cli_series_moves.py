@@ -173,3 +173,47 @@ def test_a_404_behind_a_series_row_that_failed_is_not_blamed_on_a_move(tmp_path:
     assert results["2"]["httpStatus"] == "404"
     assert "rescheduled its series first" not in error
     assert "if that row moved the series" in error
+
+
+def test_an_edit_a_later_run_moves_its_series_over_is_sent_again_after_the_move(
+    tmp_path: Path,
+) -> None:
+    """The series row refused, the occurrence edit is made (succeeded); the row corrected and
+    run again, the move cancels that edit: the occurrence row is sent again after the move and
+    says so (404), where it stayed succeeded for an edit the server had dropped."""
+    series = SERIES[7]
+    occurrence = f"{series}_{stamp(10)}"
+    moved = (datetime.now(UTC) + timedelta(days=12)).replace(
+        hour=15, minute=0, second=0, microsecond=0
+    )
+
+    def job(join_before: str) -> Path:
+        times = {"start": moved.isoformat(), "end": (moved + timedelta(hours=1)).isoformat()}
+        return write_job(
+            tmp_path / "job.csv",
+            [
+                {"meetingId": occurrence, "title": "Edited occurrence"},
+                {"meetingId": series, **times, "joinBeforeHostMinutes": join_before},
+            ],
+        )
+
+    sandbox = seeded(job("45"))  # webinars only: the server refuses it for a meeting
+    try:
+        code, out, err = invoke(*run_args(sandbox, job("45")))
+        assert code == 1, out + err
+        assert exported(tmp_path / "job.csv.journal")["2"]["status"] == "succeeded"
+        code, planned, err = invoke_on(
+            sandbox, "plan", str(job("15")), "--force", "--format", "json", token=TOKEN
+        )
+        assert code == 0, err
+        code, out, err = invoke(*run_args(sandbox, job("15"), "--force"))
+        stats = sandbox.stats()
+    finally:
+        sandbox.stop()
+    assert [row["line"] for row in json.loads(planned)["rows"]] == [2, 3]
+    assert code == 1, out + err
+    assert stats["cancelledOccurrences"] == 1
+    results = exported(tmp_path / "job.csv.journal")
+    assert results["3"]["status"] == "succeeded"
+    assert (results["2"]["status"], results["2"]["httpStatus"]) == ("failed", "404")
+    assert "if that row moved the series" in results["2"]["error"]

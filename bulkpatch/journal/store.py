@@ -18,7 +18,8 @@ import json
 import os
 import socket
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any, Self
 
@@ -35,6 +36,7 @@ from bulkpatch.journal.opening import (
 )
 from bulkpatch.journal.reports import Reports
 from bulkpatch.journal.schema import SCHEMA_VERSION, upgrade, version_of
+from bulkpatch.journal.statements import BATCH
 from bulkpatch.journal.values import (
     Outcome,
     RowState,
@@ -207,6 +209,36 @@ class Journal(Binding, Reports):
             return [(line, bool(fails)) for line, fails in self._read(*script.query)]
         finally:
             self._write_script(script.teardown)
+
+    def done_behind_moves(
+        self, pairs: Iterable[tuple[int, int]], to_send: Collection[str]
+    ) -> list[int]:
+        """Of ``pairs`` (an occurrence row, a row rescheduling its series), the occurrence rows
+        done already whose series' row is one to send now (its status in ``to_send``), in
+        line order.
+
+        An occurrence edited before its series moves is cancelled by the move: a run that
+        moves the series only now (a retry, a resume after the series row failed) must send
+        such rows again after it, or they stay ``succeeded`` for an edit the server dropped.
+        """
+        self._write("DROP TABLE IF EXISTS temp.behind")
+        self._write("CREATE TEMP TABLE behind (line INTEGER, mover INTEGER)")
+        try:
+            pending = iter(pairs)
+            while batch := list(islice(pending, BATCH)):
+                self._write_many("INSERT INTO temp.behind VALUES (?, ?)", batch)
+            marks = ", ".join("?" * len(to_send))
+            found = self._read(
+                "SELECT DISTINCT behind.line FROM temp.behind "
+                "JOIN rows AS occurrence ON occurrence.line = behind.line "
+                "JOIN rows AS mover ON mover.line = behind.mover "
+                "WHERE occurrence.status IN ('succeeded', 'skipped') "
+                f"AND mover.status IN ({marks}) ORDER BY behind.line",
+                tuple(to_send),
+            )
+        finally:
+            self._write("DROP TABLE temp.behind")
+        return [line for (line,) in found]
 
     def states_from(self, after_line: int, limit: int) -> list[RowState]:
         """Up to ``limit`` rows after ``after_line``, in line order, as a run needs them."""

@@ -29,7 +29,13 @@ from bulkpatch.model.diff import FieldChange, before_values, changes, encode_val
 from bulkpatch.model.relative import relative_parts
 from bulkpatch.model.server import refusal
 from bulkpatch.tokens import Credentials
-from bulkpatch.workflows.run import PreparedJob, RunOptions, held_journal, journal_path_for
+from bulkpatch.workflows.run import (
+    PreparedJob,
+    RunOptions,
+    held_journal,
+    journal_path_for,
+    resent_behind_moves,
+)
 from bulkpatch.workflows.session import Target, bind_organisation, open_session
 
 CLASSES = ("change", "unchanged", "gone", "refused", "unread")
@@ -113,6 +119,8 @@ async def plan_job(
         counts = journal.counts()
         # A retry sends the done rows behind a retried row of their meeting again (file order).
         followers = dict(journal.followers_of_retries()) if options.retry_failed else {}
+        # And the done occurrence rows a series' move, sent only now, cancels (sent after it).
+        followers |= resent_behind_moves(job, journal, options)
         rows = plan_rows(
             job.store.kept_rows(), journal, retry_failed=options.retry_failed, also=followers
         )

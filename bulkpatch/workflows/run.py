@@ -154,6 +154,7 @@ async def run_job(
                 }
             )
             fresh_since = datetime.now(UTC) - timedelta(seconds=settings.plan_max_age)
+            resent = resent_behind_moves(job, journal, options)
 
             def planned(behind_series_moves: bool) -> Iterator[Planned]:
                 return plan_rows(
@@ -163,6 +164,7 @@ async def run_job(
                     fresh_since=fresh_since,
                     expect=options.expect,
                     retry_conflicts=options.ignore_drift,
+                    also=resent if behind_series_moves else None,
                     behind_series_move=behind_series_moves,
                 )
 
@@ -188,6 +190,19 @@ async def run_job(
         resumed,
         pacing,
     )
+
+
+def resent_behind_moves(job: PreparedJob, journal: Journal, options: RunOptions) -> dict[int, bool]:
+    """Occurrence rows done already that this run sends again, after the row that moves their
+    series only now (see :meth:`Journal.done_behind_moves`), as ``plan_rows``' ``also``."""
+    counts = journal.counts()
+    if not counts[RowStatus.SUCCEEDED] and not counts[RowStatus.SKIPPED]:
+        return {}
+    to_send = [RowStatus.PENDING.value, RowStatus.REVERTED.value]
+    to_send += [RowStatus.FAILED.value] if options.retry_failed else []
+    to_send += [RowStatus.CONFLICT.value] if options.ignore_drift else []
+    lines = journal.done_behind_moves(job.store.occurrences_behind_moves(), to_send)
+    return dict.fromkeys(lines, False)
 
 
 @contextmanager
