@@ -217,3 +217,18 @@ def test_an_edit_a_later_run_moves_its_series_over_is_sent_again_after_the_move(
     assert results["3"]["status"] == "succeeded"
     assert (results["2"]["status"], results["2"]["httpStatus"]) == ("failed", "404")
     assert "if that row moved the series" in results["2"]["error"]
+
+
+def test_a_dry_run_lists_the_rows_in_the_order_a_run_sends_them(tmp_path: Path) -> None:
+    """--dry-run shows the occurrence rows behind their series' move last, saying why."""
+    job = moved_series_job(tmp_path / "job.csv", SERIES[8:10])
+    code, out, err = invoke("run", str(job), "--dry-run")
+    assert code == 0, err
+    listed = [line for line in out.splitlines() if line.startswith("line ")]
+    assert [int(line.split()[1].rstrip(":")) for line in listed] == [2, 4, 3, 5]
+    assert [line.endswith("(sent last: this job reschedules its series)") for line in listed] == [
+        False,
+        False,
+        True,
+        True,
+    ]

@@ -216,22 +216,19 @@ def _sandbox(job: PreparedJob, credentials: Credentials) -> Any:
 def _dry_run(job: PreparedJob, settings: Settings) -> int:
     count = 0
     base_url = check_base_url(settings.base_url)
-    for row in job.store.kept_rows():
-        if row.body is None:
-            click.echo(f"line {row.line}: skipped (invalid)")
-            continue
-        body = json.dumps(mask_secrets(row.body), ensure_ascii=False)
-        offsets = relative_parts(row.body)
-        note = (
-            f" ({', '.join(offsets)}: offsets, resolved on the meeting when sent)"
-            if offsets
-            else ""
-        )
-        click.echo(
-            printable(
-                f"line {row.line}: PATCH {base_url}/{meeting_path(row.meeting_id)} {body}{note}"
-            )
-        )
-        count += 1
+    # In the order a run sends them: occurrences whose series the job reschedules go last.
+    for behind in (False, True):
+        for row in job.store.kept_rows(behind_series_moves=behind):
+            if row.body is None:
+                click.echo(f"line {row.line}: skipped (invalid)")
+                continue
+            body = json.dumps(mask_secrets(row.body), ensure_ascii=False)
+            notes = ["sent last: this job reschedules its series"] if behind else []
+            if offsets := relative_parts(row.body):
+                notes.append(f"{', '.join(offsets)}: offsets, resolved on the meeting when sent")
+            note = f" ({'; '.join(notes)})" if notes else ""
+            url = f"{base_url}/{meeting_path(row.meeting_id)}"
+            click.echo(printable(f"line {row.line}: PATCH {url} {body}{note}"))
+            count += 1
     click.echo(f"Dry run: {plural(count, 'PATCH request')} would be sent; nothing was sent.")
     return EXIT_OK
