@@ -23,6 +23,14 @@ def stamp(days: int) -> str:
     return f"{moment:%Y%m%d}T100000Z"
 
 
+def moved_times() -> dict[str, str]:
+    """A series' new start and end: 15:00 to 16:00 UTC, twelve days from today."""
+    start = (datetime.now(UTC) + timedelta(days=12)).replace(
+        hour=15, minute=0, second=0, microsecond=0
+    )
+    return {"start": start.isoformat(), "end": (start + timedelta(hours=1)).isoformat()}
+
+
 def exported(journal: Path) -> dict[str, dict[str, str]]:
     """Each row's exported result, by line."""
     code, out, err = invoke("export", str(journal))
@@ -42,18 +50,11 @@ def test_an_occurrence_edit_a_series_move_would_cancel_is_not_reported_done(
     """The occurrence rows around a series' move go after it and fail with a reason; before,
     the one above it succeeded, and the move then cancelled it on the server."""
     series = SERIES[0]
-    moved = (datetime.now(UTC) + timedelta(days=12)).replace(
-        hour=15, minute=0, second=0, microsecond=0
-    )
     job = write_job(
         tmp_path / "job.csv",
         [
             {"meetingId": f"{series}_{stamp(10)}", "title": "Edited occurrence"},
-            {
-                "meetingId": series,
-                "start": moved.isoformat(),
-                "end": (moved + timedelta(hours=1)).isoformat(),
-            },
+            {"meetingId": series, **moved_times()},
             {"meetingId": f"{series}_{stamp(17)}", "title": "Another"},
         ],
     )
@@ -107,13 +108,9 @@ def test_a_series_row_that_moves_nothing_leaves_its_occurrence_edits_done(tmp_pa
 
 def moved_series_job(path: Path, series: list[str]) -> Path:
     """Each series moved to 15:00 in twelve days, and one occurrence of each edited after it."""
-    moved = (datetime.now(UTC) + timedelta(days=12)).replace(
-        hour=15, minute=0, second=0, microsecond=0
-    )
     rows: list[dict[str, str]] = []
     for meeting in series:
-        times = {"start": moved.isoformat(), "end": (moved + timedelta(hours=1)).isoformat()}
-        rows.append({"meetingId": meeting, **times})
+        rows.append({"meetingId": meeting, **moved_times()})
         rows.append({"meetingId": f"{meeting}_{stamp(10)}", "title": "Edited occurrence"})
     return write_job(path, rows)
 
@@ -147,19 +144,12 @@ def test_a_404_behind_a_series_row_that_failed_is_not_blamed_on_a_move(tmp_path:
     series = SERIES[6]
     seed = write_job(tmp_path / "seed.csv", [{"meetingId": series}])
     sandbox = seeded(seed)
-    moved = (datetime.now(UTC) + timedelta(days=12)).replace(
-        hour=15, minute=0, second=0, microsecond=0
-    )
     job = write_job(
         tmp_path / "job.csv",
         [
             {"meetingId": f"{series}_{stamp(10)}", "title": "Edited occurrence"},
-            {
-                "meetingId": series,
-                "start": moved.isoformat(),
-                "end": (moved + timedelta(hours=1)).isoformat(),
-                "joinBeforeHostMinutes": "45",  # webinars only: refused for a meeting
-            },
+            # joinBeforeHostMinutes is for webinars only: refused for a meeting
+            {"meetingId": series, **moved_times(), "joinBeforeHostMinutes": "45"},
         ],
     )
     try:
@@ -183,17 +173,13 @@ def test_an_edit_a_later_run_moves_its_series_over_is_sent_again_after_the_move(
     says so (404), where it stayed succeeded for an edit the server had dropped."""
     series = SERIES[7]
     occurrence = f"{series}_{stamp(10)}"
-    moved = (datetime.now(UTC) + timedelta(days=12)).replace(
-        hour=15, minute=0, second=0, microsecond=0
-    )
 
     def job(join_before: str) -> Path:
-        times = {"start": moved.isoformat(), "end": (moved + timedelta(hours=1)).isoformat()}
         return write_job(
             tmp_path / "job.csv",
             [
                 {"meetingId": occurrence, "title": "Edited occurrence"},
-                {"meetingId": series, **times, "joinBeforeHostMinutes": join_before},
+                {"meetingId": series, **moved_times(), "joinBeforeHostMinutes": join_before},
             ],
         )
 
