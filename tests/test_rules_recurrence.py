@@ -49,6 +49,77 @@ def test_an_icalendar_prefix_is_refused_saying_to_drop_it(
     ]
 
 
+@pytest.mark.parametrize(
+    ("rule", "says"),
+    [
+        (
+            "DTSTART:20270301T100000Z\nRRULE:FREQ=WEEKLY;BYDAY=MO",
+            "recurrence is an iCalendar block (DTSTART, RRULE lines), not a rule: give the value "
+            "of its RRULE line alone: FREQ=WEEKLY;BYDAY=MO (the series starts at the row's start, "
+            "not at a DTSTART line)",
+        ),
+        (
+            "DTSTART;TZID=Europe/Berlin:20270301T100000\r\nrrule:FREQ=DAILY;COUNT=3\r\n",
+            "recurrence is an iCalendar block (DTSTART, RRULE lines), not a rule: give the value "
+            "of its RRULE line alone: FREQ=DAILY;COUNT=3 (the series starts at the row's start, "
+            "not at a DTSTART line)",
+        ),
+        (
+            "DTSTART:20270301T100000Z\nEXDATE:20270308T100000Z",
+            "recurrence is an iCalendar block (DTSTART, EXDATE lines), not a rule: give an RRULE's "
+            "value, such as FREQ=WEEKLY;INTERVAL=1;BYDAY=MO (the series starts at the row's "
+            "start, not at a DTSTART line)",
+        ),
+    ],
+    ids=["dtstart then rrule", "with a zone, crlf", "no rrule line"],
+)
+def test_an_icalendar_block_is_named_as_one(rule: str, says: str, now: datetime) -> None:
+    """Lines copied from a calendar file (DTSTART, then RRULE) are named as an iCalendar block,
+    saying to give the rule's value alone, not "has a space"."""
+    assert _errors({"recurrence": rule}, now) == [("recurrence", "rrule", says)]
+
+
+#: RFC 5545's reason, which every numbered-day refusal gives.
+COUNTS_IN = (
+    "RFC 5545 numbers a day only in a MONTHLY or YEARLY rule, which has a month or year to count in"
+)
+
+
+@pytest.mark.parametrize(
+    ("rule", "says"),
+    [
+        (
+            "FREQ=WEEKLY;BYDAY=2MO",
+            f"recurrence's BYDAY=2MO numbers its day in a weekly rule: {COUNTS_IN}; write BYDAY=MO "
+            "for every Monday, or FREQ=MONTHLY;BYDAY=2MO for the 2nd Monday of each month",
+        ),
+        (
+            "FREQ=DAILY;BYDAY=MO,-1FR",
+            f"recurrence's BYDAY=MO,-1FR numbers -1FR in a daily rule: {COUNTS_IN}; write "
+            "BYDAY=MO,FR for every Friday, or FREQ=MONTHLY;BYDAY=-1FR for the last Friday of each "
+            "month",
+        ),
+        (
+            "FREQ=WEEKLY;BYDAY=6MO",
+            f"recurrence's BYDAY=6MO numbers its day in a weekly rule: {COUNTS_IN}; write BYDAY=MO "
+            "for every Monday, or FREQ=MONTHLY;BYDAY=6MO for the 6th Monday of each month",
+        ),
+        (
+            "FREQ=YEARLY;BYWEEKNO=20;BYDAY=1MO",
+            "recurrence's BYDAY=1MO numbers its day in a yearly rule with BYWEEKNO: RFC 5545 "
+            "numbers a day only without BYWEEKNO (a week has one Monday); write BYDAY=MO",
+        ),
+    ],
+    ids=["weekly", "daily, second day", "weekly past a month", "yearly with byweekno"],
+)
+def test_a_numbered_day_with_nothing_to_count_in_is_refused(
+    rule: str, says: str, now: datetime
+) -> None:
+    """A numbered BYDAY in a daily or weekly rule (or a yearly one with BYWEEKNO) is refused, as
+    RFC 5545 forbids it: dateutil reads it as every such day, which may not be what was meant."""
+    assert _errors({"recurrence": rule}, now) == [("recurrence", "rrule", says)]
+
+
 NEVER = "the series would have no occurrence"
 
 
@@ -154,7 +225,6 @@ def test_a_rule_that_never_occurs_is_refused(
         {"recurrence": "FREQ=MONTHLY;BYDAY=-5SU"},
         {"recurrence": "FREQ=YEARLY;BYDAY=53MO"},
         {"recurrence": "FREQ=YEARLY;BYMONTH=1;BYDAY=5MO"},
-        {"recurrence": "FREQ=WEEKLY;BYDAY=6MO"},
         {"recurrence": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29"},
         {"recurrence": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=-29"},
         {"recurrence": "FREQ=YEARLY;BYMONTH=2,3;BYMONTHDAY=31"},

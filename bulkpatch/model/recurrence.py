@@ -19,7 +19,7 @@ from itertools import islice
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrule, rrulestr
 
-from bulkpatch.model.rrule_syntax import DAY_NAMES
+from bulkpatch.model.rrule_syntax import DAY_NAMES, ordinal
 
 SERIES_YEARS_CAP = 5
 #: The most occurrences a series with an end keeps, by frequency.
@@ -178,7 +178,7 @@ def _no_such_weekday(parts: dict[str, str]) -> str | None:
     year, past 53, it is refused with the rule's form.
     """
     freq = parts["FREQ"]
-    # A daily or weekly rule reads 6MO as every Monday.
+    # A daily or weekly rule has no month to count in: its 6MO is refused with the rule's form.
     if "BYDAY" not in parts or not (freq == "MONTHLY" or (freq == "YEARLY" and "BYMONTH" in parts)):
         return None
     kept, dropped = _kept(parts, "BYDAY")
@@ -186,21 +186,13 @@ def _no_such_weekday(parts: dict[str, str]) -> str | None:
         day = item.lstrip("+-0123456789")
         nth = int(item[: -len(day)] or "0")
         if abs(nth) > _MOST_IN_A_MONTH:
-            which = _ordinal(abs(nth)) + ("-to-last" if nth < 0 else "")
+            which = ordinal(abs(nth)) + ("-to-last" if nth < 0 else "")
             return (
                 f"recurrence's BYDAY={item} never falls: no month has a {which} "
                 f"{DAY_NAMES[day]}{dropped} (a month has 4 or 5 of each day: 1{day} to 5{day}, "
                 "or -1 to -5 from its end); the series would have no occurrence"
             )
     return None
-
-
-def _ordinal(number: int) -> str:
-    """6th, 21st, 22nd, 53rd: English ordinals."""
-    suffix = (
-        "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
-    )
-    return f"{number}{suffix}"
 
 
 def _no_such_day(parts: dict[str, str], start: datetime | None) -> str | None:
