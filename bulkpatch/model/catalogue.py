@@ -272,8 +272,9 @@ RULES: tuple[Rule, ...] = (
         "error",
         _400,
         "(a rule of the right form with no occurrence at all: an UNTIL before the row's start, "
-        "BYDAY=6MO or -6MO in a monthly rule, BYMONTHDAY=30 in February or 31 in 30-day months; "
-        "decided from the parts, never by searching for an occurrence)",
+        "BYDAY=6MO or -6MO in a monthly rule, BYMONTHDAY=30 in February or 31 in 30-day months, "
+        "decided from the parts; else no first occurrence within the five years the API keeps a "
+        "series, or none before the UNTIL, asked of dateutil within those years)",
     ),
     _R(
         "first_only",
