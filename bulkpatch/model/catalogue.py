@@ -154,8 +154,9 @@ RULES: tuple[Rule, ...] = (
         _400,
         "in any ISO 8601 compliant format (our decision: only the extended calendar form every "
         "example of the reference uses, 2027-02-03T10:00:00Z, is sent; a week date 2027-W05-3, "
-        "an ordinal date 2027-034, the basic format 20270203T100000Z, a lower-case t or z and "
-        "the minus sign U+2212 are refused, naming the text to write)",
+        "an ordinal date 2027-034, the basic format 20270203T100000Z, a comma before the "
+        "seconds' fraction, a lower-case t or z and the minus sign U+2212 are refused, naming "
+        "the text to write where that text would be taken)",
     ),
     _R(
         "impossible_datetime",
