@@ -59,7 +59,9 @@ RULES: tuple[Rule, ...] = (
         "warning",
         "404 (the store never holds such an id)",
         "(an id shaped like an occurrence's, <seriesId>_<stamp>, whose stamp is not "
-        "YYYYMMDDTHHMMSSZ: no Z, a 7- or 9-digit date, a lower-case t or z, dashes or colons; "
+        "YYYYMMDDTHHMMSSZ: no Z, a 7- or 9-digit date, a lower-case t or z, dashes or colons, "
+        "a '-' or '__' for the '_', a date without its time, the stamp twice, full-width "
+        "characters; "
         "an occurrence id is its series' id and its start in UTC)",
     ),
     _R(
