@@ -620,6 +620,21 @@ def test_the_short_path_reads_rows_as_the_careful_one(
     assert csv_row(2, record, layout) == _careful_row(2, record, layout)
 
 
+MARK = "a byte order mark (U+FEFF)"
+JOINED = (
+    "which begins a file, not a line: were files joined together? Delete the mark (join files "
+    "without their marks) and validate again"
+)
+JOINED_SPACES = (
+    "which begins a file, not a line: were files joined together? Delete the spaces and the "
+    "mark (join files without their marks) and validate again"
+)
+ALONE = (
+    "an invisible character that begins a file: were files joined together? Delete the line "
+    "and validate again"
+)
+
+
 @pytest.mark.parametrize(
     ("raw", "found"),
     [
@@ -646,8 +661,26 @@ def test_the_short_path_reads_rows_as_the_careful_one(
                 )
             ],
         ),
+        (
+            b'{"meetingId": "m1", "title": "a"}\n  \xef\xbb\xbf{"meetingId": "m2", "title": "b"}\n',
+            [(2, f"line 2 starts with spaces and then {MARK}, {JOINED_SPACES}")],
+        ),
+        (
+            b'{"meetingId": "m1", "title": "a"}\n\xef\xbb\xbf\r\n{"meetingId": "m2"}\n',
+            [(2, f"line 2 holds nothing but {MARK}, {ALONE}")],
+        ),
+        (
+            b' \xef\xbb\xbf{"meetingId": "m1", "title": "a"}\n',
+            [
+                (
+                    1,
+                    f"the file starts with spaces and then {MARK}, which belongs at the very "
+                    "start of a file or nowhere: delete the spaces and the mark and validate again",
+                )
+            ],
+        ),
     ],
-    ids=["joined files", "two marks"],
+    ids=["joined files", "two marks", "spaces then a mark", "a mark alone", "spaces first"],
 )
 def test_a_jsonl_line_starting_with_a_byte_order_mark_is_named(
     tmp_path: Path, raw: bytes, found: list[tuple[int, str]]
@@ -663,3 +696,51 @@ def test_a_jsonl_line_starting_with_a_byte_order_mark_is_named(
         (line, "encoding", message) for line, message in found
     ]
     assert len(rows) - len(problems) == len(raw.splitlines()) - len(found)
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        (
+            "meetingId,title\nm1,a\n\ufeffm2,b\n",
+            (3, f"line 3 starts with {MARK}, {JOINED}", "m2"),
+        ),
+        (
+            "title,meetingId\na,m1\n\ufeffb,m2\n",
+            (3, f"line 3 starts with {MARK}, {JOINED}", "m2"),
+        ),
+        (
+            "meetingId,title\nm1,a\n  \ufeffm2,b\n",
+            (3, f"line 3 starts with spaces and then {MARK}, {JOINED_SPACES}", "m2"),
+        ),
+        ("meetingId,title\nm1,a\n\ufeff\n", (3, f"line 3 holds nothing but {MARK}, {ALONE}", None)),
+        (
+            "meetingId,title\nm1,a\n\ufeffmeetingId,title\n",
+            (
+                3,
+                "line 3 repeats the header row, after a byte order mark (U+FEFF): two files "
+                "were joined into one; delete the line and validate again",
+                None,
+            ),
+        ),
+    ],
+    ids=[
+        "joined files",
+        "mark before a title",
+        "spaces then a mark",
+        "a mark alone",
+        "header again",
+    ],
+)
+def test_a_csv_line_starting_with_a_byte_order_mark_is_named(
+    text: str, found: tuple[int, str, str | None]
+) -> None:
+    """A CSV line that starts with a byte order mark (after spaces too, or alone) is named as a
+    joined file's, as in JSON Lines, instead of an invisible character in the meetingId (or in
+    a title, sent as written); the other rows are read."""
+    rows = read(text)
+    problems = [item for item in rows if isinstance(item, RowProblem)]
+    assert [(p.line, f.rule, f.message, p.meeting_id) for p in problems for f in p.findings] == [
+        (found[0], "encoding", found[1], found[2])
+    ]
+    assert [row.meeting_id for row in rows if isinstance(row, JobRow)] == ["m1"]

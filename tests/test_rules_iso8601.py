@@ -12,6 +12,7 @@ OCCURRENCE = "1d824a4a205042eba9574e00b711b226_20261201T120000Z"
 END = "2027-02-03T11:00:00Z"
 EXTENDED = "(ISO 8601's extended form, which the API's examples use)"
 BASIC = "in ISO 8601's basic format (no dashes or colons)"
+DECIMAL_MARK = "as the decimal mark of its seconds, not a full stop"
 
 
 def _start_findings(start: str, now: datetime, **more: str) -> list[tuple[str, str]]:
@@ -50,14 +51,22 @@ def _start_findings(start: str, now: datetime, **more: str) -> list[tuple[str, s
             BASIC,
             "2027-02-03T10:00:00",
         ),
+        ("2027-02-03T10:00:00,5Z", f"with a comma {DECIMAL_MARK}", None),
+        (
+            "2027-02-03T10:00:00,25+01:00",
+            f"with a comma {DECIMAL_MARK}",
+            "2027-02-03T10:00:00.25+01:00",
+        ),
+        ("20270203T100000,5Z", f"{BASIC} and with a comma {DECIMAL_MARK}", None),
     ],
 )
 def test_a_form_other_than_the_extended_one_is_refused_naming_what_to_write(
     start: str, how: str, write: str | None, now: datetime
 ) -> None:
-    """A week date, an ordinal date or the basic format (which Python reads, and were sent as
-    written), a lower-case t or z, and the minus sign U+2212 (which got the generic format
-    error) are refused, naming the form and the extended text to write."""
+    """A week date, an ordinal date, the basic format or a comma before the seconds' fraction
+    (which Python reads, and were sent as written), a lower-case t or z, and the minus sign
+    U+2212 (which got the generic format error) are refused, naming the form and the extended
+    text to write."""
     write = write or "2027-02-03T10:00:00.5Z"
     assert _start_findings(start, now, timezone="UTC") == [
         ("iso8601_form", f"start is written {how}: write {write} {EXTENDED}")
@@ -92,6 +101,58 @@ def test_a_week_or_ordinal_date_that_names_no_day_still_names_its_form(
     assert _start_findings(start, now) == [("iso8601_form", says)]
 
 
+#: What to write when the form's fix would itself be refused: no text to copy is offered.
+MEANT = (
+    "write the date and time you mean as YYYY-MM-DDTHH:MM:SS then Z or an offset from -14:00 "
+    "to +14:00"
+)
+MINUS = "with the minus sign U+2212 in its offset, not the ASCII '-'"
+
+
+@pytest.mark.parametrize(
+    ("start", "says"),
+    [
+        (
+            "2027-02-03T10:00:00\u221215:00",
+            f"{MINUS}, and its UTC offset -15:00 is out of range: offsets run from -14:00 to "
+            f"+14:00; {MEANT}",
+        ),
+        (
+            "2027-02-03T10:00:00\u22121500",
+            f"{MINUS}, and its UTC offset -15:00 is out of range: offsets run from -14:00 to "
+            f"+14:00; {MEANT}",
+        ),
+        (
+            "2027-02-03T10:00:00\u221205:60",
+            f"{MINUS}, and its UTC offset -05:60 does not exist: its minutes run 00 to 59; {MEANT}",
+        ),
+        (
+            "2027-W05-3T25:00:00Z",
+            "as a week date (2027-W05-3), and 25:00:00 is not a time of day (hours run 00 to "
+            f"23); {MEANT}",
+        ),
+        (
+            "20270203T100000+1500",
+            f"{BASIC}, and its UTC offset +15:00 is out of range: offsets "
+            f"run from -14:00 to +14:00; {MEANT}",
+        ),
+    ],
+    ids=[
+        "minus, past -14:00",
+        "minus, no colon",
+        "minus, minute 60",
+        "week date, hour 25",
+        "basic, +15:00",
+    ],
+)
+def test_a_fix_that_would_itself_be_refused_is_not_offered(
+    start: str, says: str, now: datetime
+) -> None:
+    """Where the text the form's fix gives would be refused too (the minus sign U+2212 before
+    15:00, a week date at 25:00), the finding names both faults and offers no text to copy."""
+    assert _start_findings(start, now) == [("iso8601_form", f"start is written {says} {EXTENDED}")]
+
+
 @pytest.mark.parametrize(
     "start",
     [
@@ -99,7 +160,6 @@ def test_a_week_or_ordinal_date_that_names_no_day_still_names_its_form(
         "2027-02-03T10:00Z",
         "2027-02-03T10Z",
         "2027-02-03T10:00:00.123456+01:00",
-        "2027-02-03T10:00:00,5Z",
         "2027-02-03 10:00:00Z",
         "2027-02-03T10:00:00+0100",
         "2027-02-03T10:00:00-05",

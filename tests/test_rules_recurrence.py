@@ -49,7 +49,82 @@ def test_an_icalendar_prefix_is_refused_saying_to_drop_it(
     ]
 
 
+@pytest.mark.parametrize(
+    ("rule", "says"),
+    [
+        (
+            "DTSTART:20270301T100000Z\nRRULE:FREQ=WEEKLY;BYDAY=MO",
+            "recurrence is an iCalendar block (DTSTART, RRULE lines), not a rule: give the value "
+            "of its RRULE line alone: FREQ=WEEKLY;BYDAY=MO (the series starts at the row's start, "
+            "not at a DTSTART line)",
+        ),
+        (
+            "DTSTART;TZID=Europe/Berlin:20270301T100000\r\nrrule:FREQ=DAILY;COUNT=3\r\n",
+            "recurrence is an iCalendar block (DTSTART, RRULE lines), not a rule: give the value "
+            "of its RRULE line alone: FREQ=DAILY;COUNT=3 (the series starts at the row's start, "
+            "not at a DTSTART line)",
+        ),
+        (
+            "DTSTART:20270301T100000Z\nEXDATE:20270308T100000Z",
+            "recurrence is an iCalendar block (DTSTART, EXDATE lines), not a rule: give an RRULE's "
+            "value, such as FREQ=WEEKLY;INTERVAL=1;BYDAY=MO (the series starts at the row's "
+            "start, not at a DTSTART line)",
+        ),
+    ],
+    ids=["dtstart then rrule", "with a zone, crlf", "no rrule line"],
+)
+def test_an_icalendar_block_is_named_as_one(rule: str, says: str, now: datetime) -> None:
+    """Lines copied from a calendar file (DTSTART, then RRULE) are named as an iCalendar block,
+    saying to give the rule's value alone, not "has a space"."""
+    assert _errors({"recurrence": rule}, now) == [("recurrence", "rrule", says)]
+
+
+#: RFC 5545's reason, which every numbered-day refusal gives.
+COUNTS_IN = (
+    "RFC 5545 numbers a day only in a MONTHLY or YEARLY rule, which has a month or year to count in"
+)
+
+
+@pytest.mark.parametrize(
+    ("rule", "says"),
+    [
+        (
+            "FREQ=WEEKLY;BYDAY=2MO",
+            f"recurrence's BYDAY=2MO numbers its day in a weekly rule: {COUNTS_IN}; write BYDAY=MO "
+            "for every Monday, or FREQ=MONTHLY;BYDAY=2MO for the 2nd Monday of each month",
+        ),
+        (
+            "FREQ=DAILY;BYDAY=MO,-1FR",
+            f"recurrence's BYDAY=MO,-1FR numbers -1FR in a daily rule: {COUNTS_IN}; write "
+            "BYDAY=MO,FR for every Friday, or FREQ=MONTHLY;BYDAY=-1FR for the last Friday of each "
+            "month",
+        ),
+        (
+            "FREQ=WEEKLY;BYDAY=6MO",
+            f"recurrence's BYDAY=6MO numbers its day in a weekly rule: {COUNTS_IN}; write BYDAY=MO "
+            "for every Monday, or FREQ=MONTHLY;BYDAY=6MO for the 6th Monday of each month",
+        ),
+        (
+            "FREQ=YEARLY;BYWEEKNO=20;BYDAY=1MO",
+            "recurrence's BYDAY=1MO numbers its day in a yearly rule with BYWEEKNO: RFC 5545 "
+            "numbers a day only without BYWEEKNO (a week has one Monday); write BYDAY=MO",
+        ),
+    ],
+    ids=["weekly", "daily, second day", "weekly past a month", "yearly with byweekno"],
+)
+def test_a_numbered_day_with_nothing_to_count_in_is_refused(
+    rule: str, says: str, now: datetime
+) -> None:
+    """A numbered BYDAY in a daily or weekly rule (or a yearly one with BYWEEKNO) is refused, as
+    RFC 5545 forbids it: dateutil reads it as every such day, which may not be what was meant."""
+    assert _errors({"recurrence": rule}, now) == [("recurrence", "rrule", says)]
+
+
 NEVER = "the series would have no occurrence"
+IN_FIVE_YEARS = (
+    "in the 5 years from the series' start (2027-02-03T10:00:00+00:00), and the API keeps no "
+    "occurrence past 5 years from now"
+)
 
 
 @pytest.mark.parametrize(
@@ -117,6 +192,40 @@ NEVER = "the series would have no occurrence"
             "recurrence's BYMONTHDAY=30 falls in none of the months the rule meets in: February "
             f"has at most 29 days; {NEVER}",
         ),
+        (
+            {
+                **FEBRUARY,
+                "recurrence": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29;UNTIL=20280201T000000Z",
+            },
+            "recurrence's UNTIL=20280201T000000Z ends the series before its first occurrence, "
+            f"2028-02-29T10:00:00+00:00: {NEVER}; give an UNTIL on or after it",
+        ),
+        (
+            {**FEBRUARY, "recurrence": "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=6"},
+            f"recurrence's BYDAY=MO and BYSETPOS=6 choose no day {IN_FIVE_YEARS}: {NEVER}",
+        ),
+        (
+            {**FEBRUARY, "recurrence": "FREQ=MONTHLY;BYDAY=MO,TU;BYSETPOS=6"},
+            "recurrence's BYDAY=MO and BYSETPOS=6 choose no day in the 5 years from the series' "
+            "start (2027-02-03T10:00:00+00:00) (the API keeps only the first of BYDAY's values), "
+            f"and the API keeps no occurrence past 5 years from now: {NEVER}",
+        ),
+        (
+            {**FEBRUARY, "recurrence": "FREQ=YEARLY;BYMONTH=3;BYWEEKNO=1"},
+            f"recurrence's BYMONTH=3 and BYWEEKNO=1 choose no day {IN_FIVE_YEARS}: {NEVER}",
+        ),
+        (
+            {**FEBRUARY, "recurrence": "FREQ=DAILY;INTERVAL=7;BYDAY=MO"},
+            f"recurrence's INTERVAL=7 and BYDAY=MO choose no day {IN_FIVE_YEARS}: {NEVER}",
+        ),
+        (
+            {"recurrence": "FREQ=MONTHLY;BYDAY=MO;BYSETPOS=6"},
+            f"recurrence's BYDAY=MO and BYSETPOS=6 choose no day at all: {NEVER}",
+        ),
+        (
+            {"recurrence": "FREQ=YEARLY;BYMONTH=1;BYYEARDAY=200"},
+            f"recurrence's BYMONTH=1 and BYYEARDAY=200 choose no day at all: {NEVER}",
+        ),
     ],
     ids=[
         "until before start",
@@ -131,14 +240,22 @@ NEVER = "the series would have no occurrence"
         "31 in 30-day months",
         "daily in february",
         "every 12 months from february",
+        "29 february, until before the next",
+        "sixth monday by bysetpos",
+        "sixth by bysetpos, first day only",
+        "week 1 in march",
+        "every 7th day from a wednesday, mondays",
+        "sixth by bysetpos, no start",
+        "day 200 in january, no start",
     ],
 )
 def test_a_rule_that_never_occurs_is_refused(
     changes: dict[str, Any], says: str, now: datetime
 ) -> None:
     """A rule of the right form with no occurrence at all is refused, saying why, instead of
-    making a series that never meets; decided from its parts, not by a search that can run
-    through every year to 9999."""
+    making a series that never meets: from its parts where they tell, else by asking dateutil
+    for its first occurrence within the five years the API keeps (never a search that runs
+    through every year to 9999)."""
     assert _errors(changes, now) == [("recurrence", "never_occurs", says)]
 
 
@@ -154,7 +271,6 @@ def test_a_rule_that_never_occurs_is_refused(
         {"recurrence": "FREQ=MONTHLY;BYDAY=-5SU"},
         {"recurrence": "FREQ=YEARLY;BYDAY=53MO"},
         {"recurrence": "FREQ=YEARLY;BYMONTH=1;BYDAY=5MO"},
-        {"recurrence": "FREQ=WEEKLY;BYDAY=6MO"},
         {"recurrence": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29"},
         {"recurrence": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=-29"},
         {"recurrence": "FREQ=YEARLY;BYMONTH=2,3;BYMONTHDAY=31"},
@@ -163,13 +279,21 @@ def test_a_rule_that_never_occurs_is_refused(
         {"recurrence": "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=1,30"},
         {**FEBRUARY, "recurrence": "FREQ=MONTHLY;INTERVAL=6;BYMONTHDAY=31"},
         {"recurrence": "FREQ=MONTHLY;INTERVAL=12;BYMONTHDAY=30"},
+        {**FEBRUARY, "recurrence": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29;UNTIL=20280229T100000Z"},
+        {**FEBRUARY, "recurrence": "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29"},
+        {**FEBRUARY, "recurrence": "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1"},
+        {**FEBRUARY, "recurrence": "FREQ=MONTHLY;BYDAY=FR;BYMONTHDAY=13;UNTIL=20280101"},
+        {**FEBRUARY, "recurrence": "FREQ=DAILY;INTERVAL=7;BYDAY=WE"},
+        {"recurrence": "FREQ=DAILY;INTERVAL=7;BYDAY=MO"},
+        {"recurrence": "FREQ=YEARLY;BYWEEKNO=53"},
+        {"recurrence": "FREQ=YEARLY;BYYEARDAY=366"},
     ],
 )
 def test_a_rule_that_occurs_now_and_then_is_taken(changes: dict[str, Any], now: datetime) -> None:
     """A rule that meets only in some months or years (the 5th Monday, 29 February, the 31st
-    of a rule that also meets in August) is taken, and so is an UNTIL on the start itself (a
-    date or a time without Z on the start's own clock, west of UTC too) or a rule whose start
-    is not in the row."""
+    of a rule that also meets in August, Friday the 13th, week 53) is taken, and so is an UNTIL
+    on the start itself or on its first occurrence (a date or a time without Z on the start's
+    own clock, west of UTC too) or a rule whose start is not in the row and may meet."""
     assert _errors(changes, now) == []
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bulkpatch.errors import JobFileError
-from bulkpatch.jobfile._encoding import undecodable
+from bulkpatch.jobfile._encoding import BOM, bom_problem, undecodable
 from bulkpatch.jobfile._rows import (
     NOTE_PREFIX,
     ROW_CAP,
@@ -24,12 +24,14 @@ from bulkpatch.jobfile._rows import (
     Problems,
     is_bad_text,
     parse_cell,
+    problem,
     shown,
 )
 from bulkpatch.model import (
     FIELDS,
     FieldKind,
     JobRow,
+    RowProblem,
     is_secret,
     show_value,
     unknown_field_message,
@@ -232,14 +234,19 @@ def _check_delimiter(header: list[str], source: str, delimiter: str) -> None:
 _NOTHING: Any = object()  # an empty cell: the field is left as it is
 
 
-def csv_row(line: int, cells: list[str], layout: Layout) -> JobRow:
+def csv_row(line: int, cells: list[str], layout: Layout) -> JobRow | RowProblem:
     """One record of a CSV job as a row, with a problem for each cell that cannot be read.
 
     Most rows have nothing wrong and no column that needs care: they take a short path, and
     any surprise on it (a cell that does not read) sends the row down the careful one.
     """
     plain, count = layout.plain, len(cells)
-    if plain is None or count > len(layout.columns) or is_bad_text("".join(cells)):
+    if (
+        plain is None
+        or count > len(layout.columns)
+        or BOM in cells[0]
+        or is_bad_text("".join(cells))
+    ):
         return _careful_row(line, cells, layout)
     fields: dict[str, Any] = {}
     for index, top, member, kind in plain:
@@ -271,9 +278,20 @@ def csv_row(line: int, cells: list[str], layout: Layout) -> JobRow:
 _STRING = FieldKind.STRING
 
 
-def _careful_row(line: int, cells: list[str], layout: Layout) -> JobRow:
+def _careful_row(line: int, cells: list[str], layout: Layout) -> JobRow | RowProblem:
     count = len(cells)
     meeting_id = cells[layout.id_index].strip() if layout.id_index < count else ""
+    joined = bom_problem(line, cells[0]) if cells and BOM in cells[0] else None
+    if joined is not None:
+        # As in a JSON Lines job: the line came with a second file (or a second mark).
+        meeting_id = shown(meeting_id.strip(BOM + " \t"))
+        if meeting_id.casefold() == "meetingid":
+            joined = (
+                f"line {line} repeats the header row, after a byte order mark (U+FEFF): two "
+                "files were joined into one; delete the line and validate again"
+            )
+            meeting_id = ""
+        return problem(line, "", "encoding", joined, meeting_id)
     bad = is_bad_text("".join(cells))
     if bad:
         meeting_id = shown(meeting_id)

@@ -59,15 +59,32 @@ def wide_file_message(name: str, csv: bool) -> str:
     return f"this file is {name}; {how}: {why}"
 
 
-def joined_bom_message(line: int) -> str:
-    """Why a line that starts with a byte order mark the reader left (the file's own is taken
-    away) is no row: the mark of a second file joined on, or a second mark; and what to do."""
+def bom_problem(line: int, text: str) -> str | None:
+    """Why a line that starts with a byte order mark (after any spaces) is no row, and what to
+    do; None when it does not. The reader takes away the file's own mark, before its first
+    line: one it left came with a second file joined on, or is a second mark."""
+    rest = text.lstrip(" \t")
+    if not rest.startswith(BOM):
+        return None
+    mark = "a byte order mark (U+FEFF)"
+    if not rest.strip(BOM + " \t\r\n"):
+        return (
+            f"line {line} holds nothing but {mark}, an invisible character that begins a file: "
+            "were files joined together? Delete the line and validate again"
+        )
+    spaces = len(rest) < len(text)
     if line == 1:
+        if spaces:
+            return (
+                f"the file starts with spaces and then {mark}, which belongs at the very start "
+                "of a file or nowhere: delete the spaces and the mark and validate again"
+            )
         return "the file starts with two byte order marks (U+FEFF); delete one and validate again"
+    what = "the spaces and the mark" if spaces else "the mark"
     return (
-        f"line {line} starts with a byte order mark (U+FEFF), which begins a file, not a line: "
-        "were files joined together? Delete the mark (join files without their marks) and "
-        "validate again"
+        f"line {line} starts with {'spaces and then ' if spaces else ''}{mark}, which begins a "
+        f"file, not a line: were files joined together? Delete {what} (join files without "
+        "their marks) and validate again"
     )
 
 

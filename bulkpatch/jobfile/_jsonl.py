@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from bulkpatch.errors import JobFileError
-from bulkpatch.jobfile._encoding import BOM, joined_bom_message, undecodable
+from bulkpatch.jobfile._encoding import BOM, bom_problem, undecodable
 from bulkpatch.jobfile._rows import (
     NOTE_PREFIX,
     ROW_CAP,
@@ -42,9 +42,8 @@ def jsonl_row(line: int, text: str) -> JobRow | RowProblem:
         # A line may hold a password anywhere: it is described, never quoted.
         message = undecodable(text.rstrip("\r\n"), "the line", csv=False, reveal=False)
         return problem(line, "", "encoding", message)
-    if text.startswith(BOM):
-        # The reader takes the file's own BOM away; one on a later line came with a second file.
-        return problem(line, "", "encoding", joined_bom_message(line))
+    if BOM in text and (joined := bom_problem(line, text)) is not None:
+        return problem(line, "", "encoding", joined)
     try:
         record = loads(text)
     except BadText as exc:

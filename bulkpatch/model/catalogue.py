@@ -59,7 +59,9 @@ RULES: tuple[Rule, ...] = (
         "warning",
         "404 (the store never holds such an id)",
         "(an id shaped like an occurrence's, <seriesId>_<stamp>, whose stamp is not "
-        "YYYYMMDDTHHMMSSZ: no Z, a 7- or 9-digit date, a lower-case t or z, dashes or colons; "
+        "YYYYMMDDTHHMMSSZ: no Z, a 7- or 9-digit date, a lower-case t or z, dashes or colons, "
+        "a '-' or '__' for the '_', a date without its time, the stamp twice, full-width "
+        "characters; "
         "an occurrence id is its series' id and its start in UTC)",
     ),
     _R(
@@ -155,8 +157,9 @@ RULES: tuple[Rule, ...] = (
         _400,
         "in any ISO 8601 compliant format (our decision: only the extended calendar form every "
         "example of the reference uses, 2027-02-03T10:00:00Z, is sent; a week date 2027-W05-3, "
-        "an ordinal date 2027-034, the basic format 20270203T100000Z, a lower-case t or z and "
-        "the minus sign U+2212 are refused, naming the text to write)",
+        "an ordinal date 2027-034, the basic format 20270203T100000Z, a comma before the "
+        "seconds' fraction, a lower-case t or z and the minus sign U+2212 are refused, naming "
+        "the text to write where that text would be taken)",
     ),
     _R(
         "impossible_datetime",
@@ -273,8 +276,9 @@ RULES: tuple[Rule, ...] = (
         "error",
         _400,
         "(a rule of the right form with no occurrence at all: an UNTIL before the row's start, "
-        "BYDAY=6MO or -6MO in a monthly rule, BYMONTHDAY=30 in February or 31 in 30-day months; "
-        "decided from the parts, never by searching for an occurrence)",
+        "BYDAY=6MO or -6MO in a monthly rule, BYMONTHDAY=30 in February or 31 in 30-day months, "
+        "decided from the parts; else no first occurrence within the five years the API keeps a "
+        "series, or none before the UNTIL, asked of dateutil within those years)",
     ),
     _R(
         "first_only",

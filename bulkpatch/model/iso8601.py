@@ -115,9 +115,10 @@ def without_offset(text: str) -> str:
 
 
 #: ISO 8601's extended calendar form, which every example of the API reference uses: the date
-#: with dashes, the time with colons (hours alone too), a fraction only after the seconds, then
-#: the end or an offset. Python reads more (week dates, the basic format, 10,5 as 10:00:00.5).
-EXTENDED = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}(?::\d{2}(?::\d{2}(?:[.,]\d+)?)?)?(?=$|[Z+-])")
+#: with dashes, the time with colons (hours alone too), a fraction only after the seconds and
+#: after a full stop, then the end or an offset. Python reads more (week dates, the basic
+#: format, 10,5 as 10:00:00.5, a comma before the seconds' fraction).
+EXTENDED = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}(?::\d{2}(?::\d{2}(?:\.\d+)?)?)?(?=$|[Z+-])")
 #: Every ISO 8601 date and time a person may write: a calendar (2027-02-03), week (2027-W05-3)
 #: or ordinal (2027-034) date, basic or extended, then a time, then Z or an offset, the minus
 #: sign U+2212 and lower-case t and z included.
@@ -151,6 +152,8 @@ def form_problem(text: str) -> str | None:
     ways += [
         f"with a lower-case {letter}" for letter in "tz" if letter in (match["t"], match["offset"])
     ]
+    if (match["fraction"] or "").startswith(","):
+        ways.append("with a comma as the decimal mark of its seconds, not a full stop")
     if match["sign"] == "\u2212":
         ways.append("with the minus sign U+2212 in its offset, not the ASCII '-'")
     if not ways:
@@ -164,14 +167,24 @@ def form_problem(text: str) -> str | None:
             "then Z or an offset"
         )
     time = ":".join(part or "00" for part in (match["hour"], match["minute"], match["second"]))
-    time += match["fraction"] or ""
+    time += (match["fraction"] or "").replace(",", ".")
     offset = match["offset"] or ""
     if offset in {"Z", "z"}:
         offset = "Z"
     elif offset:
         sign = "-" if match["sign"] in {"-", "\u2212"} else "+"
         offset = f"{sign}{match['off_hours']}:{match['off_minutes'] or '00'}"
-    return f"is written {shown}: write {day.isoformat()}T{time}{offset}"
+    fixed = f"{day.isoformat()}T{time}{offset}"
+    # Only a text that would itself be taken is offered: -15:00 or 25:00 written right is not.
+    why = utc_offset_problem(fixed) or calendar_problem(fixed)
+    if why is not None:
+        if why.startswith("UTC offset"):
+            why = f"its {why}"
+        return (
+            f"is written {shown}, and {why}; write the date and time you mean as "
+            "YYYY-MM-DDTHH:MM:SS then Z or an offset from -14:00 to +14:00"
+        )
+    return f"is written {shown}: write {fixed}"
 
 
 def _calendar_day(match: re.Match[str]) -> date | None:

@@ -19,7 +19,8 @@ from itertools import islice
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrule, rrulestr
 
-from bulkpatch.model.rrule_syntax import DAY_NAMES
+from bulkpatch.model.first_occurrence import first_occurrence, surely_meets
+from bulkpatch.model.rrule_syntax import DAY_NAMES, ordinal
 
 SERIES_YEARS_CAP = 5
 #: The most occurrences a series with an end keeps, by frequency.
@@ -148,10 +149,12 @@ _MOST_IN_A_MONTH = 5
 def never_occurs(parts: dict[str, str], start: datetime | None) -> str | None:
     """Why a well-formed rule gives no occurrence at all, or None if it may give one.
 
-    Decided from the parts alone: asked for the first occurrence of such a rule, dateutil
-    searches year after year up to 9999, which takes seconds a row. ``start`` (the row's new
-    start, if any) is where the series begins; the values are those the API keeps (the first
-    day or date of a monthly or yearly rule).
+    Decided from the parts where they tell (with the words that say which day is missing);
+    else dateutil is asked for the first occurrence within the five years the API keeps a
+    series, never by a plain search, which runs year after year up to 9999 and takes seconds
+    a row (see :mod:`bulkpatch.model.first_occurrence`). ``start`` (the row's new start, if
+    any) is where the series begins; the values are those the API keeps (the first day or
+    date of a monthly or yearly rule).
     """
     until = parts.get("UNTIL")
     if start is not None and until is not None and _until_before(until, start):
@@ -159,7 +162,7 @@ def never_occurs(parts: dict[str, str], start: datetime | None) -> str | None:
             f"recurrence's UNTIL={until} is before the series' start ({start.isoformat()}): "
             "the series would have no occurrence; give an UNTIL after the start"
         )
-    return _no_such_weekday(parts) or _no_such_day(parts, start)
+    return _no_such_weekday(parts) or _no_such_day(parts, start) or _meets_nowhere(parts, start)
 
 
 def _kept(parts: dict[str, str], name: str) -> tuple[str, str]:
@@ -171,6 +174,82 @@ def _kept(parts: dict[str, str], name: str) -> tuple[str, str]:
     return values, ""
 
 
+#: A start for a rule whose series' start is unknown: a Monday, 1 January, in a common year.
+_ANY_START = datetime(2001, 1, 1)
+#: The years in which each date falls on each weekday, in leap years and others (between
+#: century years): a rule meeting in none of them, whatever its start, meets never.
+_CALENDAR_CYCLE = 28
+#: The parts that end a series: the search for its first occurrence goes without them.
+_ENDS = ("UNTIL", "COUNT")
+#: The parts that do not choose days: the rest are named when a rule meets on none.
+_NOT_CHOOSING = ("FREQ", *_ENDS, "WKST")
+
+
+def _meets_nowhere(parts: dict[str, str], start: datetime | None) -> str | None:
+    """Why the rule, as the API keeps it, meets on no day before its UNTIL or within the
+    five years the API keeps a series, asked of dateutil; or None.
+
+    Without a start, only a rule that does not depend on one (days chosen by its parts, an
+    INTERVAL of 1, no UNTIL) is asked, over a whole cycle of the calendar.
+    """
+    kept = dict(parts)
+    note = ""
+    for name in _FIRST_ONLY:
+        if name in parts:
+            kept[name], dropped = _kept(parts, name)
+            note += dropped
+    rule = join_parts({name: value for name, value in kept.items() if name not in _ENDS})
+    if start is None:
+        if surely_meets(kept, None, None) or not _start_free(kept):
+            return None
+        if first_occurrence(rule, _ANY_START, _CALENDAR_CYCLE) is not None:
+            return None
+        return (
+            f"recurrence's {_choosing(kept)} no day at all{note}: the series would have no "
+            "occurrence"
+        )
+    wall = start.replace(tzinfo=None)
+    until = _until_wall(parts.get("UNTIL"), start)
+    if surely_meets(kept, wall, until):
+        return None
+    first = first_occurrence(rule, wall, SERIES_YEARS_CAP)
+    if first is None:
+        return (
+            f"recurrence's {_choosing(kept)} no day in the {SERIES_YEARS_CAP} years from the series' "
+            f"start ({start.isoformat()}){note}, and the API keeps no occurrence past "
+            f"{SERIES_YEARS_CAP} years from now: the series would have no occurrence"
+        )
+    if until is not None and first > until:
+        return (
+            f"recurrence's UNTIL={parts['UNTIL']} ends the series before its first occurrence, "
+            f"{first.replace(tzinfo=start.tzinfo).isoformat()}{note}: the series would have no "
+            "occurrence; give an UNTIL on or after it"
+        )
+    return None
+
+
+def _choosing(parts: dict[str, str]) -> str:
+    """The parts that choose a rule's days, and the verb: "BYDAY=MO and BYSETPOS=6 choose"."""
+    chosen = [
+        f"{name}={value}"
+        for name, value in parts.items()
+        if name not in _NOT_CHOOSING and (name, value) != ("INTERVAL", "1")
+    ] or [f"FREQ={parts['FREQ']}"]
+    if len(chosen) == 1:
+        return f"{chosen[0]} chooses"
+    return f"{', '.join(chosen[:-1])} and {chosen[-1]} choose"
+
+
+def _start_free(parts: dict[str, str]) -> bool:
+    """Whether the rule meets on the same days whatever its start: its parts choose the days
+    (without them dateutil takes the start's), every period counts, and nothing ends it."""
+    return (
+        parts.get("INTERVAL", "1") == "1"
+        and "UNTIL" not in parts
+        and any(name in parts for name in ("BYDAY", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO"))
+    )
+
+
 def _no_such_weekday(parts: dict[str, str]) -> str | None:
     """Why a numbered BYDAY counted within a month (6MO, -6FR) never falls, or None.
 
@@ -178,7 +257,7 @@ def _no_such_weekday(parts: dict[str, str]) -> str | None:
     year, past 53, it is refused with the rule's form.
     """
     freq = parts["FREQ"]
-    # A daily or weekly rule reads 6MO as every Monday.
+    # A daily or weekly rule has no month to count in: its 6MO is refused with the rule's form.
     if "BYDAY" not in parts or not (freq == "MONTHLY" or (freq == "YEARLY" and "BYMONTH" in parts)):
         return None
     kept, dropped = _kept(parts, "BYDAY")
@@ -186,21 +265,13 @@ def _no_such_weekday(parts: dict[str, str]) -> str | None:
         day = item.lstrip("+-0123456789")
         nth = int(item[: -len(day)] or "0")
         if abs(nth) > _MOST_IN_A_MONTH:
-            which = _ordinal(abs(nth)) + ("-to-last" if nth < 0 else "")
+            which = ordinal(abs(nth)) + ("-to-last" if nth < 0 else "")
             return (
                 f"recurrence's BYDAY={item} never falls: no month has a {which} "
                 f"{DAY_NAMES[day]}{dropped} (a month has 4 or 5 of each day: 1{day} to 5{day}, "
                 "or -1 to -5 from its end); the series would have no occurrence"
             )
     return None
-
-
-def _ordinal(number: int) -> str:
-    """6th, 21st, 22nd, 53rd: English ordinals."""
-    suffix = (
-        "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
-    )
-    return f"{number}{suffix}"
 
 
 def _no_such_day(parts: dict[str, str], start: datetime | None) -> str | None:
@@ -273,13 +344,36 @@ def _until_before(until: str, start: datetime) -> bool:
         return _until_moment(until) < start
     local = start.replace(tzinfo=None)
     if "T" in until.upper():
-        return datetime.strptime(until.upper(), "%Y%m%dT%H%M%S") < local
-    return datetime.strptime(until, "%Y%m%d").date() < local.date()
+        return _stamp(until) < local
+    return _stamp(until).date() < local.date()
+
+
+def _until_wall(until: str | None, start: datetime) -> datetime | None:
+    """An UNTIL on the start's own clock, as :func:`_until_before` reads it (a date: its end)."""
+    if until is None:
+        return None
+    if until[-1:] in "Zz":
+        return _until_moment(until).astimezone(start.tzinfo).replace(tzinfo=None)
+    if "T" in until.upper():
+        return _stamp(until)
+    return _stamp(until) + timedelta(days=1, seconds=-1)
 
 
 def _until_moment(until: str) -> datetime:
     """An RRULE UNTIL (``YYYYMMDD`` or ``YYYYMMDDTHHMMSS[Z]``) as an aware UTC moment."""
-    stamp = until.rstrip("Zz")
-    if "T" in stamp.upper():
-        return datetime.strptime(stamp.upper(), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
-    return datetime.strptime(stamp, "%Y%m%d").replace(tzinfo=UTC) + timedelta(days=1, seconds=-1)
+    if "T" in until.upper():
+        return _stamp(until).replace(tzinfo=UTC)
+    return _stamp(until).replace(tzinfo=UTC) + timedelta(days=1, seconds=-1)
+
+
+_STAMP = re.compile(r"(\d{4})(\d{2})(\d{2})(?:[Tt](\d{2})(\d{2})(\d{2}))?[Zz]?", re.ASCII)
+
+
+def _stamp(until: str) -> datetime:
+    """An UNTIL's date and time as written (midnight for a date), naive; ValueError if it is
+    not in RFC 2445's form or names no moment. A third of strptime's cost, paid on most rows."""
+    match = _STAMP.fullmatch(until)
+    if match is None:
+        raise ValueError(f"not an RRULE UNTIL: {until!r}")
+    year, month, day, hour, minute, second = (int(part) for part in match.groups(default="0"))
+    return datetime(year, month, day, hour, minute, second)

@@ -65,6 +65,9 @@ def rrule_problem(text: str) -> str | None:
     the right form), and so does a rule dateutil then refuses as a whole.
     """
     rule = text.strip()
+    block = _icalendar_block_problem(rule)
+    if block is not None:
+        return block
     if rule[:6].upper() == "RRULE:":
         # The text is sent as written, and the API's own examples have no prefix: refused, not cut.
         return (
@@ -85,7 +88,85 @@ def rrule_problem(text: str) -> str | None:
         return f"recurrence has no FREQ; every RRULE needs one, such as {_EXAMPLE}"
     if {"COUNT", "UNTIL"} <= seen:
         return "recurrence takes COUNT or UNTIL, not both"
-    return None
+    return _numbered_day_problem(rule)
+
+
+#: The properties of an iCalendar event that come with a rule when one is copied from a
+#: calendar file (RFC 5545, 3.8.2 and 3.8.5): ``DTSTART:20270301T100000Z`` then ``RRULE:...``.
+_ICALENDAR_LINE = re.compile(r"(?:DTSTART|DTEND|RRULE|EXRULE|RDATE|EXDATE)[;:]", re.IGNORECASE)
+
+
+def _icalendar_block_problem(rule: str) -> str | None:
+    """What to write instead of iCalendar lines (``DTSTART:...`` then ``RRULE:...``), or None.
+
+    Such a block has a line break, or at least a space, between its lines; only the value of
+    its RRULE line is a recurrence, and the series' start is the row's own ``start``.
+    """
+    lines = rule.split()
+    if len(lines) < 2:
+        return None
+    found = [match for line in lines if (match := _ICALENDAR_LINE.match(line)) is not None]
+    names = [match[0][:-1].upper() for match in found]
+    # "RRULE: FREQ=..." is the prefix alone, said as such; a block has more than the rule.
+    if set(names) <= {"RRULE"}:
+        return None
+    values = [line[6:] for line in lines if line[:6].upper() == "RRULE:"] or [
+        line for line in lines if "=" in line and not _ICALENDAR_LINE.match(line)
+    ]
+    if values:
+        give = f"the value of its RRULE line alone: {values[0]}"
+    else:
+        give = f"an RRULE's value, such as {_EXAMPLE}"
+    return (
+        f"recurrence is an iCalendar block ({', '.join(dict.fromkeys(names))} lines), not a "
+        f"rule: give {give} (the series starts at the row's start, not at a DTSTART line)"
+    )
+
+
+def _numbered_day_problem(rule: str) -> str | None:
+    """Why a numbered BYDAY (2MO) has nothing to count in, or None.
+
+    RFC 5545 (3.3.10): BYDAY "MUST NOT be specified with a numeric value when the FREQ rule
+    part is not set to MONTHLY or YEARLY", nor in a YEARLY rule with BYWEEKNO. dateutil reads
+    2MO there as every Monday; what was meant is unknown, so it is refused, not guessed.
+    """
+    parts = dict(part.upper().split("=", 1) for part in rule.split(";"))
+    days = parts.get("BYDAY", "")
+    numbered = [item for item in days.split(",") if item and not item[0].isalpha()]
+    freq = parts["FREQ"]
+    counts_in = freq == "MONTHLY" or (freq == "YEARLY" and "BYWEEKNO" not in parts)
+    if not numbered or counts_in:
+        return None
+    item = numbered[0]
+    day = item.lstrip("+-0123456789")
+    every = ",".join(dict.fromkeys(value.lstrip("+-0123456789") for value in days.split(",")))
+    head = f"recurrence's BYDAY={days} numbers " + ("its day" if days == item else item)
+    if freq == "YEARLY":
+        return (
+            f"{head} in a yearly rule with BYWEEKNO: RFC 5545 numbers a day only without "
+            f"BYWEEKNO (a week has one {DAY_NAMES[day]}); write BYDAY={every}"
+        )
+    return (
+        f"{head} in a {freq.lower()} rule: RFC 5545 numbers a day only in a MONTHLY or YEARLY "
+        f"rule, which has a month or year to count in; write BYDAY={every} for every "
+        f"{DAY_NAMES[day]}, or FREQ=MONTHLY;BYDAY={item} for the {nth_day(item)} of each month"
+    )
+
+
+def nth_day(item: str) -> str:
+    """A numbered BYDAY item in words: 2MO is "2nd Monday", -1FR "last Friday"."""
+    day = item.lstrip("+-0123456789")
+    nth = int(item[: -len(day)])
+    which = "last" if nth == -1 else ordinal(abs(nth)) + ("-to-last" if nth < 0 else "")
+    return f"{which} {DAY_NAMES[day]}"
+
+
+def ordinal(number: int) -> str:
+    """6th, 21st, 22nd, 53rd: English ordinals."""
+    suffix = (
+        "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    )
+    return f"{number}{suffix}"
 
 
 def _spaces_problem(rule: str) -> str:
