@@ -90,8 +90,6 @@ def occurrence_id_form_problem(meeting_id: str) -> str | None:
     Only an id with ``_``, ``-`` or a character past ASCII pays for more than a look for them:
     a series id has none.
     """
-    if OCCURRENCE_ID.match(meeting_id) is not None:
-        return None
     if meeting_id.isascii():
         if "_" not in meeting_id and "-" not in meeting_id:
             return None
@@ -99,6 +97,8 @@ def occurrence_id_form_problem(meeting_id: str) -> str | None:
     else:
         # Full-width letters and digits (an input method's U+FF3A for Z) read as their ASCII.
         written = unicodedata.normalize("NFKC", meeting_id)
+    if OCCURRENCE_ID.match(meeting_id) is not None:
+        return None
     match = _OCCURRENCE_LIKE.fullmatch(written)
     if match is None or (match["date"] is not None and match["separator"] == "-"):
         return None  # name-2026-12-05 may be anything; only name_20261205 is an occurrence's
