@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 
 from bulkpatch.model import JobRow, Severity, check_row
+from bulkpatch.sandbox.schedule import new_schedule
 
 SERIES = "1d824a4a205042eba9574e00b711b226"
 #: A series moved to February 2027 (after the tests' fixed NOW, 2026-11-25), an hour long.
@@ -307,3 +308,23 @@ def test_a_numbered_day_past_a_month_is_named_in_english(
     [(_, rule, says)] = _errors({"recurrence": f"FREQ=YEARLY;BYMONTH=1;BYDAY={byday}"}, now)
     assert rule == "never_occurs"
     assert f"no month has a {words} " in says
+
+
+@pytest.mark.parametrize("start", ["2027-08-14T01:00:00Z", "2027-08-13T21:00:00-04:00"])
+def test_a_rule_is_read_on_the_clock_of_the_rows_timezone(start: str, now: datetime) -> None:
+    """A start written in UTC falls on the meeting's own day, as the API and the sandbox read
+    it: Friday the 13th at 21:00 in New York (01:00 UTC on the 14th) meets a Friday-the-13th
+    rule ending on the 25th; read on UTC's clock it was refused as meeting first in 2028."""
+    moment = datetime.fromisoformat(start.replace("Z", "+00:00"))
+    changes = {
+        "start": start,
+        "end": (moment + timedelta(hours=1)).isoformat(),
+        "timezone": "America/New_York",
+        "recurrence": "FREQ=MONTHLY;BYMONTHDAY=13;BYDAY=FR;UNTIL=20270825",
+    }
+    assert _errors(dict(changes), now) == []
+    meeting = {**changes, "recurrence": None, "timezone": "UTC"}
+    kept = new_schedule(
+        meeting, {"timezone": changes["timezone"], "recurrence": changes["recurrence"]}, now
+    )
+    assert kept.recurrence == changes["recurrence"]

@@ -100,7 +100,9 @@ def check_times(body: dict[str, Any], now: datetime, report: Reporter) -> None:
         )
     recurrence = body.get("recurrence")
     if isinstance(recurrence, str):
-        check_rrule(recurrence, now, report, start)
+        # The API reads a rule on the meeting's clock: a start written in UTC falls on its day.
+        local = start.astimezone(zone) if start is not None and zone is not None else start
+        check_rrule(recurrence, now, report, local)
 
 
 def _read_zone(name: Any, report: Reporter) -> tzinfo | None:
