@@ -218,3 +218,57 @@ def test_a_dry_run_lists_the_rows_in_the_order_a_run_sends_them(tmp_path: Path) 
         True,
         True,
     ]
+
+
+def test_an_edit_a_stopped_run_moved_its_series_over_is_sent_again_by_the_next(
+    tmp_path: Path,
+) -> None:
+    """A run that moves the series and stops before its occurrence rows go again (here, at
+    its first failure): the next run sends them, where they stayed succeeded for an edit the
+    move had cancelled."""
+    series, other = SERIES[11], SERIES[12]
+    occurrence = f"{series}_{stamp(10)}"
+
+    def job(join_before: str) -> Path:
+        return write_job(
+            tmp_path / "job.csv",
+            [
+                {"meetingId": occurrence, "title": "Edited occurrence"},
+                {"meetingId": series, **moved_times(), "joinBeforeHostMinutes": join_before},
+                # Refused whatever the run: a meeting takes no joinBeforeHostMinutes of 45.
+                {"meetingId": other, "joinBeforeHostMinutes": "45", "title": "t" + join_before},
+            ],
+        )
+
+    sandbox = seeded(job("45"))
+    try:
+        assert invoke(*run_args(sandbox, job("45")))[0] == 1
+        stop_at_first_failure = ("--force", "--max-failures", "0", "--concurrency", "1")
+        code, out, err = invoke(*run_args(sandbox, job("15"), *stop_at_first_failure))
+        assert code == 3, out + err
+        assert exported(tmp_path / "job.csv.journal")["2"]["status"] == "succeeded"
+        code, out, err = invoke(*run_args(sandbox, job("15")))
+        stats = sandbox.stats()
+    finally:
+        sandbox.stop()
+    assert code == 1, out + err
+    assert stats["cancelledOccurrences"] == 1
+    results = exported(tmp_path / "job.csv.journal")
+    assert results["3"]["status"] == "succeeded"
+    assert (results["2"]["status"], results["2"]["httpStatus"]) == ("failed", "404")
+
+
+def test_occurrences_a_move_left_without_a_meeting_do_not_trip_max_failures(
+    tmp_path: Path,
+) -> None:
+    """--max-failures 0: the occurrence rows behind their series' moves all fail (404) at the
+    end of the run, as validate foretold; the run finishes (exit 1) rather than stopping at
+    the first of them (exit 3) on every resume, as before."""
+    job = moved_series_job(tmp_path / "job.csv", SERIES[13:16])
+    sandbox = seeded(job)
+    try:
+        code, out, err = invoke(*run_args(sandbox, job, "--max-failures", "0"))
+    finally:
+        sandbox.stop()
+    assert code == 1, out + err
+    assert "3 succeeded, 3 failed" in out

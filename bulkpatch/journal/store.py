@@ -214,12 +214,14 @@ class Journal(Binding, Reports):
         self, pairs: Iterable[tuple[int, int]], to_send: Collection[str]
     ) -> list[int]:
         """Of ``pairs`` (an occurrence row, a row rescheduling its series), the occurrence rows
-        done already whose series' row is one to send now (its status in ``to_send``), in
-        line order.
+        done already whose series' row is one to send now (its status in ``to_send``) or
+        succeeded after them, in line order.
 
         An occurrence edited before its series moves is cancelled by the move: a run that
         moves the series only now (a retry, a resume after the series row failed) must send
-        such rows again after it, or they stay ``succeeded`` for an edit the server dropped.
+        such rows again after it, or they stay ``succeeded`` for an edit the server dropped; so
+        must a run after one stopped between the move and its occurrence rows. A row sent again
+        finishes after the move, so it is sent again once at most.
         """
         self._write("DROP TABLE IF EXISTS temp.behind")
         self._write("CREATE TEMP TABLE behind (line INTEGER, mover INTEGER)")
@@ -233,7 +235,8 @@ class Journal(Binding, Reports):
                 "JOIN rows AS occurrence ON occurrence.line = behind.line "
                 "JOIN rows AS mover ON mover.line = behind.mover "
                 "WHERE occurrence.status IN ('succeeded', 'skipped') "
-                f"AND mover.status IN ({marks}) ORDER BY behind.line",
+                f"AND (mover.status IN ({marks}) OR (mover.status = 'succeeded' "
+                "AND occurrence.finished_at < mover.finished_at)) ORDER BY behind.line",
                 tuple(to_send),
             )
         finally:
