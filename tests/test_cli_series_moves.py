@@ -115,6 +115,16 @@ def moved_series_job(path: Path, series: list[str]) -> Path:
     return write_job(path, rows)
 
 
+def edited_then_moved(path: Path, series: str, join_before: str, *more: dict[str, str]) -> Path:
+    """An occurrence of ``series`` edited, then the series moved with ``joinBeforeHostMinutes``
+    of ``join_before``: 45 (webinars only) makes the server refuse that row for a meeting."""
+    rows = [
+        {"meetingId": f"{series}_{stamp(10)}", "title": "Edited occurrence"},
+        {"meetingId": series, **moved_times(), "joinBeforeHostMinutes": join_before},
+    ]
+    return write_job(path, [*rows, *more])
+
+
 @pytest.mark.parametrize("command", ["run", "plan"])
 def test_occurrences_behind_a_series_move_do_not_pass_for_a_wrong_site(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
@@ -171,19 +181,11 @@ def test_an_edit_a_later_run_moves_its_series_over_is_sent_again_after_the_move(
     """The series row refused, the occurrence edit is made (succeeded); the row corrected and
     run again, the move cancels that edit: the occurrence row is sent again after the move and
     says so (404), where it stayed succeeded for an edit the server had dropped."""
-    series = SERIES[7]
-    occurrence = f"{series}_{stamp(10)}"
 
     def job(join_before: str) -> Path:
-        return write_job(
-            tmp_path / "job.csv",
-            [
-                {"meetingId": occurrence, "title": "Edited occurrence"},
-                {"meetingId": series, **moved_times(), "joinBeforeHostMinutes": join_before},
-            ],
-        )
+        return edited_then_moved(tmp_path / "job.csv", SERIES[7], join_before)
 
-    sandbox = seeded(job("45"))  # webinars only: the server refuses it for a meeting
+    sandbox = seeded(job("45"))
     try:
         code, out, err = invoke(*run_args(sandbox, job("45")))
         assert code == 1, out + err
@@ -226,19 +228,11 @@ def test_an_edit_a_stopped_run_moved_its_series_over_is_sent_again_by_the_next(
     """A run that moves the series and stops before its occurrence rows go again (here, at
     its first failure): the next run sends them, where they stayed succeeded for an edit the
     move had cancelled."""
-    series, other = SERIES[11], SERIES[12]
-    occurrence = f"{series}_{stamp(10)}"
 
     def job(join_before: str) -> Path:
-        return write_job(
-            tmp_path / "job.csv",
-            [
-                {"meetingId": occurrence, "title": "Edited occurrence"},
-                {"meetingId": series, **moved_times(), "joinBeforeHostMinutes": join_before},
-                # Refused whatever the run: a meeting takes no joinBeforeHostMinutes of 45.
-                {"meetingId": other, "joinBeforeHostMinutes": "45", "title": "t" + join_before},
-            ],
-        )
+        # The third row is refused whatever the run: its joinBeforeHostMinutes is 45.
+        refused = {"meetingId": SERIES[12], "joinBeforeHostMinutes": "45", "title": join_before}
+        return edited_then_moved(tmp_path / "job.csv", SERIES[11], join_before, refused)
 
     sandbox = seeded(job("45"))
     try:
