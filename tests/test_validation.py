@@ -127,7 +127,8 @@ def test_a_refused_meeting_id_named_twice_is_not_a_duplicate(write_job: WriteJob
 
 def test_an_occurrence_whose_series_the_job_reschedules_is_warned_of(write_job: WriteJob) -> None:
     """A series' move cancels an occurrence edited on its own, so the occurrence's row warns,
-    naming the move's line; not an occurrence of a series only retitled, nor a row refused."""
+    naming the move's line; not an occurrence of a series only retitled, nor a row refused, nor
+    one whose series' move is refused (it is never sent: its occurrences need not wait)."""
     day = (NOW + timedelta(days=30)).date()
     start, end = f"{day}T10:00:00Z", f"{day}T11:00:00Z"
     stamp = f"{day:%Y%m%d}T100000Z"
@@ -143,7 +144,9 @@ def test_an_occurrence_whose_series_the_job_reschedules_is_warned_of(write_job: 
         f"R_{stamp},shifted away,,,\n"  # 8: R moves by an offset
         "R,,,,+1h\n"
         f"a_b_{stamp},not an occurrence id,,,\n"  # 10: an id with an underscore is a meeting
-        f"a_b,,{start},{end},\n",
+        f"a_b,,{start},{end},\n"
+        f"U_{stamp},kept,,,\n"  # 12: U's move is refused (its title), so it moves nothing
+        f"U,{'x' * 130},{start},{end},\n",
     )
     with FindingStore() as store:
         summary = validate_job(path, NOW, store)
@@ -158,7 +161,7 @@ def test_an_occurrence_whose_series_the_job_reschedules_is_warned_of(write_job: 
         (4, "warning", moves.format(3)),
         (8, "warning", moves.format(9)),
     ]
-    assert (summary.rows, summary.valid, summary.invalid) == (10, 9, 1)
+    assert (summary.rows, summary.valid, summary.invalid) == (12, 10, 2)
     assert summary.rules["warning:occurrence_of_moved_series"] == 3
     assert summary.warnings == 3 + 3 + 2  # the three moves, these three, two duplicate ids
 
