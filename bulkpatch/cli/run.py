@@ -80,12 +80,14 @@ T = TypeVar("T")
     "--sandbox",
     "use_sandbox",
     is_flag=True,
-    help="Run against the emulator, started in-process with the job's meetings.",
+    help="Run against the emulator, started in-process (a new one each run) with the pull "
+    "snapshot beside the job (JOB.snapshot.jsonl), else the job's meetings.",
 )
 @click.option(
     "--max-failures",
     "max_failures",
-    help="Stop (exit 3, resumable) past N failed rows, or P% of the rows done (after 100).",
+    help="Stop (exit 3, resumable) past N failed rows, or P% of the rows done (after 100). "
+    "An occurrence row not found behind its series' move (validate warns) does not count.",
 )
 @click.option(
     "--deadline",
