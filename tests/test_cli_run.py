@@ -196,6 +196,17 @@ def test_dry_run_shows_each_patch_and_sends_nothing(
     assert not (tmp_path / "job.csv.journal").exists()
 
 
+def test_a_sandbox_dry_run_names_the_emulator_not_the_site(tmp_path: Path) -> None:
+    """--sandbox --dry-run shows the trial's PATCHes going to the loopback emulator; it showed
+    the real API's URL, as if a trial would change the site."""
+    job = titles_job(tmp_path / "job.csv", 1)
+    code, out, _ = invoke("run", str(job), "--sandbox", "--dry-run")
+    assert code == 0
+    emulator = "http://127.0.0.1:<port of the --sandbox emulator>/v1"
+    assert f"line 2: PATCH {emulator}/meetings/{SERIES[0]}" in out
+    assert "webexapis.com" not in out
+
+
 def test_token_and_passwords_never_leak(
     start_sandbox: Callable[..., SandboxProcess], tmp_path: Path
 ) -> None:

@@ -198,7 +198,9 @@ def test_an_edit_a_later_run_moves_its_series_over_is_sent_again_after_the_move(
         stats = sandbox.stats()
     finally:
         sandbox.stop()
-    assert [row["line"] for row in json.loads(planned)["rows"]] == [2, 3]
+    reasons = {row["line"]: row["reason"] for row in json.loads(planned)["rows"]}
+    assert list(reasons) == [2, 3]
+    assert reasons[2].startswith("sent again after every other row: line 3 reschedules")
     assert code == 1, out + err
     assert stats["cancelledOccurrences"] == 1
     results = exported(tmp_path / "job.csv.journal")

@@ -169,7 +169,7 @@ def run(
                 hint="meetings are not read before their PATCH: undo cannot revert these rows",
             )
         if dry_run:
-            return _dry_run(prepared, settings)
+            return _dry_run(prepared, settings, sandbox=use_sandbox)
         credentials = read_token(settings, log, sandbox=use_sandbox)
         report = anyio.run(
             _execute, prepared, options, settings, credentials, use_sandbox, display, log
@@ -207,6 +207,10 @@ async def _execute(
         )
 
 
+#: What a --sandbox dry run names as the base URL: the port is chosen when the trial starts.
+SANDBOX_BASE_URL = "http://127.0.0.1:<port of the --sandbox emulator>/v1"
+
+
 def _sandbox(job: PreparedJob, credentials: Credentials) -> Any:
     """The emulator, in-process on a free loopback port, seeded with the job's meetings."""
     # Imported here: only --sandbox needs the emulator, and importing it costs start-up time.
@@ -215,9 +219,10 @@ def _sandbox(job: PreparedJob, credentials: Credentials) -> Any:
     return running_for_job(job, credentials.access_token)
 
 
-def _dry_run(job: PreparedJob, settings: Settings) -> int:
+def _dry_run(job: PreparedJob, settings: Settings, *, sandbox: bool) -> int:
     count = 0
-    base_url = check_base_url(settings.base_url)
+    # A --sandbox trial goes to an emulator on a loopback port of its own, not to the site.
+    base_url = SANDBOX_BASE_URL if sandbox else check_base_url(settings.base_url)
     # In the order a run sends them: occurrences whose series the job reschedules go last.
     for behind in (False, True):
         for row in job.store.kept_rows(behind_series_moves=behind):

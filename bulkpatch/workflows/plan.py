@@ -120,7 +120,8 @@ async def plan_job(
         # A retry sends the done rows behind a retried row of their meeting again (file order).
         followers = dict(journal.followers_of_retries()) if options.retry_failed else {}
         # And the done occurrence rows a series' move, sent only now, cancels (sent after it).
-        followers |= resent_behind_moves(job, journal, options)
+        resent = resent_behind_moves(job, journal, options)
+        followers |= resent
         rows = plan_rows(
             job.store.kept_rows(), journal, retry_failed=options.retry_failed, also=followers
         )
@@ -128,6 +129,7 @@ async def plan_job(
             if target.is_sandbox or await bind_organisation(session, journal, log):
                 reader = _Reader(session.pipeline, journal, report, on_row)
                 reader.series_moves = dict(job.store.occurrences_behind_moves())
+                reader.resent = set(resent)
                 await reader.read_all(_first_of_each(rows), settings.concurrency)
         journal.flush()
         report.counts = session.pipeline.counts
@@ -157,6 +159,8 @@ class _Reader:
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
     #: Occurrence rows a run sends last, and the line rescheduling their series.
     series_moves: dict[int, int] = field(default_factory=dict)
+    #: Of those, the done ones sent again: their series moves only now.
+    resent: set[int] = field(default_factory=set)
     _waiting: dict[int, RowPlan] = field(default_factory=dict)
     _next: int = 0
     _recorded: int = 0
@@ -211,9 +215,9 @@ class _Reader:
         refused = refusal(meeting, body, self.now) if found else None
         if row.sent and not refused:  # a run sends it again as it was, unread: a change
             sends = _sends(row, reads=0, patches=1)
-            return RowPlan(
-                row.line, row.meeting_id, "change", found, _sent_again(earlier), sends=sends
-            )
+            again = self._behind_move(row.line) if row.line in self.resent else ""
+            reason = again or _sent_again(earlier)
+            return RowPlan(row.line, row.meeting_id, "change", found, reason, sends=sends)
         # A run reads the meeting again when this plan keeps no before-values for it (a later
         # row of a meeting: compared as it is then), when it would skip it (never on old
         # news), and for offsets (they move from the meeting as it is then).
@@ -228,16 +232,21 @@ class _Reader:
             if self._recorded % _FLUSH_EVERY == 0:
                 self.journal.flush()
         notes = [f"after line {earlier}, which changes the same meeting"] if earlier else []
-        if mover := self.series_moves.get(row.line):
-            notes.append(
-                f"sent after every other row: line {mover} reschedules its series, and if that "
-                "moves it, this edit fails (the move re-stamps or cancels its occurrences)"
-            )
+        notes += [self._behind_move(row.line)] if row.line in self.series_moves else []
         note = "; ".join(notes)
         if refused:  # a run still sends it: the API's answer is the row's outcome
             return RowPlan(row.line, row.meeting_id, "refused", found, refused, sends=sends)
         klass = "change" if found else "unchanged"
         return RowPlan(row.line, row.meeting_id, klass, found, note, sends=sends)
+
+    def _behind_move(self, line: int) -> str:
+        """Why an occurrence row goes last, and what becomes of it."""
+        again = "sent again " if line in self.resent else "sent "
+        return (
+            f"{again}after every other row: line {self.series_moves[line]} reschedules its "
+            "series, and if that moves it, this edit fails (the move re-stamps or cancels its "
+            "occurrences)"
+        )
 
     def _done(self, index: int, plan: RowPlan | None) -> None:
         """Count a row's plan and pass on every one that is now next in file order."""
