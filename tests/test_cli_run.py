@@ -28,8 +28,11 @@ from click.testing import CliRunner
 
 from bulkpatch.cli import main
 from bulkpatch.cli.common import plural
+from bulkpatch.cli.summary import summarise
+from bulkpatch.engine import RunCounts, StopReason
 from bulkpatch.journal import Journal, RowStatus
 from bulkpatch.sandbox.process import SandboxProcess, read_until
+from bulkpatch.workflows.run import RunReport
 
 
 def test_run_sends_every_row_and_resume_sends_nothing(
@@ -572,3 +575,24 @@ def test_failed_jsonl_rows_come_back_as_jsonl(
 def test_plural_says_one_and_many(count: int, noun: str, nouns: str | None, said: str) -> None:
     """A count reads as people write it: the singular for one, thousands separated."""
     assert plural(count, noun, nouns) == said
+
+
+def test_a_run_the_deadline_stopped_asks_for_a_deadline_still_ahead(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Stopped by --deadline, the summary's next step asks for a deadline still ahead: the same
+    command with a full moment now passed is refused (exit 2)."""
+    report = RunReport(
+        StopReason.DEADLINE,
+        "",
+        tmp_path / "job.csv",
+        RunCounts(),
+        dict.fromkeys(RowStatus, 0),
+        1.0,
+        tmp_path / "job.csv.journal",
+        False,
+    )
+    assert summarise(report, None) == 3
+    assert "run the same command again to continue, with a --deadline still ahead" in (
+        capsys.readouterr().out
+    )

@@ -125,6 +125,9 @@ def _next_step(report: RunReport, command: str) -> str:
     if not report.finished:
         if report.reason in (StopReason.FORBIDDEN, StopReason.NOT_FOUND):
             return "fix the token or site, then run the same command again with --retry-failed"
+        if report.reason is StopReason.DEADLINE:
+            # A deadline given as a full moment has passed now, and is refused as such.
+            return "run the same command again to continue, with a --deadline still ahead"
         return "run the same command again to continue"
     if command != "bulkpatch run":  # undo: its rows are no file to fix or flags to run again
         for status in (RowStatus.FAILED, RowStatus.INVALID):
