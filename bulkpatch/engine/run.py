@@ -89,7 +89,7 @@ class _Run:
             RowStatus.CONFLICT: "conflicts",
         }.get(status, "failed")
         setattr(self.counts, counted, getattr(self.counts, counted) + 1)
-        if status is RowStatus.FAILED and row.behind_series_move and outcome.http_status == 404:
+        if status is RowStatus.FAILED and row.gone_as_warned(outcome.http_status):
             self.foretold += 1
         fields = {
             "row": row.line,

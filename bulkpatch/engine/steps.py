@@ -144,7 +144,7 @@ def _sender(pipeline: Pipeline, row: Planned) -> Callable[..., Awaitable[Final |
 
 def _explained(row: Planned, reply: Reply | None, error: str | None) -> str | None:
     """The error, saying why an occurrence sent after its series' move is not found."""
-    if row.behind_series_move and error and reply is not None and reply.status == 404:
+    if error and reply is not None and row.gone_as_warned(reply.status):
         return error + _SERIES_MOVED
     return error
 

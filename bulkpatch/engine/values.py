@@ -96,6 +96,11 @@ class Planned:
     #: An occurrence whose series another row of the job reschedules: sent after every other row.
     behind_series_move: bool = False
 
+    def gone_as_warned(self, http_status: int | None) -> bool:
+        """Whether an answer is the 404 validate warned of: an occurrence behind its series'
+        move, whose id names nothing once the move is made."""
+        return self.behind_series_move and http_status == 404
+
 
 @dataclass(frozen=True)
 class RunSettings:

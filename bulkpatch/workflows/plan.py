@@ -215,8 +215,8 @@ class _Reader:
         refused = refusal(meeting, body, self.now) if found else None
         if row.sent and not refused:  # a run sends it again as it was, unread: a change
             sends = _sends(row, reads=0, patches=1)
-            again = self._behind_move(row.line) if row.line in self.resent else ""
-            reason = again or _sent_again(earlier)
+            resent = row.line in self.resent
+            reason = self._behind_move(row.line) if resent else _sent_again(earlier)
             return RowPlan(row.line, row.meeting_id, "change", found, reason, sends=sends)
         # A run reads the meeting again when this plan keeps no before-values for it (a later
         # row of a meeting: compared as it is then), when it would skip it (never on old
